@@ -1,0 +1,53 @@
+package tfps
+
+import (
+	"slices"
+	"time"
+)
+
+// Account is one customer identity as the PBX reports it: a SIP user at a
+// domain. Limits come in two sets, in business hours and off hours, exactly as
+// TFPS kept them (cc_calls, cc_calls_off, daily_quota, daily_quota_off).
+type Account struct {
+	ID     int64
+	User   string
+	Domain string
+	Email  string
+
+	ConcurrentCalls    int // limit in business hours (TFPS cc_calls)
+	ConcurrentCallsOff int // limit off hours (TFPS cc_calls_off)
+	DailyQuota         int // approved calls per local day in business hours
+	DailyQuotaOff      int // approved calls per local day off hours
+
+	SourceCountries      []string // ISO 3166 alpha-2 codes the account may call from
+	DestinationCountries []string // ISO 3166 alpha-2 codes the account may call to
+
+	Blocked     bool   // administratively blocked (reason R13)
+	Language    string // prompt language, e.g. "en", "es"
+	PINHash     string // hash of the per-account PIN, empty when the global PIN applies
+	HomeCountry string // country used to read national numbers, e.g. "US"
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AllowsSource reports whether cc is among the account's source countries.
+func (a *Account) AllowsSource(cc string) bool { return slices.Contains(a.SourceCountries, cc) }
+
+// AllowsDestination reports whether cc is among the account's destination countries.
+func (a *Account) AllowsDestination(cc string) bool {
+	return slices.Contains(a.DestinationCountries, cc)
+}
+
+// AccountFilter selects a page of accounts.
+type AccountFilter struct {
+	Domain string // optional exact domain
+	Offset int
+	Limit  int // 0 means the default page size
+}
+
+// DefaultPageSize and MaxPageSize bound list queries.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)

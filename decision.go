@@ -1,0 +1,48 @@
+package tfps
+
+import "time"
+
+// DecisionRecord is one line of the decision log: every column the TFPS
+// accounting table kept (time, call-id, source ip, from, to, user agent, abuse
+// score, reason, account, response code, off-hours flag, concurrent calls,
+// source and destination country) plus what our gateway adds.
+type DecisionRecord struct {
+	ID                 int64
+	At                 time.Time
+	CallID             string
+	SourceIP           string
+	Caller             string // From user (A number)
+	Number             string // dialled number (B number)
+	UserAgent          string
+	AbuseScore         int
+	User               string
+	Domain             string
+	Result             string // approve, reject, verify
+	Code               string // A00, Rnn, or the verify flow code
+	Reason             string // human-readable reason
+	Flow               string // verify flow, empty otherwise
+	Ticket             string // verify ticket id, empty otherwise
+	OffHours           bool
+	ConcurrentCalls    int
+	SourceCountry      string
+	DestinationCountry string
+	Transport          string // sip, http
+	LatencyMicros      int64
+}
+
+// VerificationEvent records one outcome of a voice verification in the IVR.
+type VerificationEvent struct {
+	ID       int64
+	At       time.Time
+	User     string
+	Domain   string
+	Ticket   string
+	Flow     string // onboarding, source_country, destination_country, quota, quota_off, change
+	Method   string // captcha, pin
+	Outcome  string // success, failure, timeout, hangup, blocked
+	SourceIP string
+	Country  string
+	Caller   string
+	Number   string
+	Detail   string
+}
