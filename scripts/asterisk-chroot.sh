@@ -1,0 +1,100 @@
+#!/bin/sh
+# asterisk-chroot.sh: provision (once) a Debian unstable chroot with Asterisk 22,
+# used by the IVR end-to-end tests (package asterisktest) and for local trials.
+#
+# Debian 12 does not package Asterisk; Debian unstable (sid) has Asterisk 22.
+# The chroot shares the host network, so Asterisk's ARI on 127.0.0.1 is reachable
+# from the host.
+#
+# Usage: scripts/asterisk-chroot.sh            (idempotent, non-interactive)
+# Env:   TFPS_ASTERISK_CHROOT  chroot directory (default /var/cache/tfps/asterisk-sid)
+#        TFPS_DEBIAN_MIRROR    mirror for debootstrap (default: debootstrap's default)
+#
+# A complete chroot carries the marker file .tfps-asterisk-ready; with it present the
+# script returns at once. Must run as root (debootstrap and chroot need it).
+set -eu
+
+DIR=${TFPS_ASTERISK_CHROOT:-/var/cache/tfps/asterisk-sid}
+MARKER="$DIR/.tfps-asterisk-ready"
+# Packages inside the chroot. asterisk-core-sounds-en-gsm gives digits/ and the stock
+# prompts; our own prompts are shipped as 8 kHz signed linear .wav, which Asterisk
+# plays with its core format_wav module (part of the asterisk package).
+PACKAGES="asterisk asterisk-core-sounds-en-gsm"
+APT_OPTS="-o Acquire::Check-Valid-Until=false -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -y -q"
+
+log() { printf 'asterisk-chroot: %s\n' "$*" >&2; }
+
+if [ -f "$MARKER" ]; then
+	log "ready: $DIR ($(cat "$MARKER"))"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	log "must run as root (debootstrap and chroot need it)"
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+export CI=${CI:-true}
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+	log "installing debootstrap on the host"
+	apt-get $APT_OPTS update
+	apt-get $APT_OPTS install --no-install-recommends debootstrap
+fi
+
+# Serialise concurrent runs (two CI jobs on one machine).
+mkdir -p "$(dirname "$DIR")"
+LOCK="$(dirname "$DIR")/.$(basename "$DIR").lock"
+exec 9>"$LOCK"
+if command -v flock >/dev/null 2>&1; then
+	log "waiting for lock $LOCK"
+	flock 9
+fi
+if [ -f "$MARKER" ]; then
+	log "ready: $DIR (built by a concurrent run)"
+	exit 0
+fi
+
+# debootstrap leaves debootstrap/ behind when it stops half way; start over then.
+if [ -d "$DIR/debootstrap" ] || { [ -d "$DIR" ] && [ ! -x "$DIR/usr/bin/apt-get" ]; }; then
+	log "removing incomplete chroot $DIR"
+	for m in proc dev/pts dev; do
+		umount "$DIR/$m" 2>/dev/null || true
+	done
+	rm -rf --one-file-system "$DIR"
+fi
+
+if [ ! -x "$DIR/usr/bin/apt-get" ]; then
+	log "debootstrap --variant=minbase sid $DIR ${TFPS_DEBIAN_MIRROR:-}"
+	# shellcheck disable=SC2086
+	debootstrap --variant=minbase sid "$DIR" ${TFPS_DEBIAN_MIRROR:-}
+fi
+
+# Services must never start inside the chroot during package installation.
+cat >"$DIR/usr/sbin/policy-rc.d" <<'EOF'
+#!/bin/sh
+exit 101
+EOF
+chmod 755 "$DIR/usr/sbin/policy-rc.d"
+
+# Name resolution for apt inside the chroot.
+cp -L /etc/resolv.conf "$DIR/etc/resolv.conf" 2>/dev/null || true
+
+log "apt-get update + install $PACKAGES (inside chroot)"
+# shellcheck disable=SC2086
+chroot "$DIR" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS update
+# shellcheck disable=SC2086
+chroot "$DIR" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS install --no-install-recommends $PACKAGES
+chroot "$DIR" /usr/bin/env apt-get clean
+
+# Prove the binary runs.
+VERSION=$(chroot "$DIR" /usr/sbin/asterisk -V)
+log "installed: $VERSION"
+
+# Test runs put per-run config under here (see asterisktest); world-writable with sticky bit.
+mkdir -p "$DIR/tmp/tfps"
+chmod 1777 "$DIR/tmp/tfps"
+
+printf '%s built %s\n' "$VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$MARKER"
+log "ready: $DIR"
