@@ -19,13 +19,19 @@ MARKER="$DIR/.tfps-asterisk-ready"
 # Packages inside the chroot. asterisk-core-sounds-en-gsm gives digits/ and the stock
 # prompts; our own prompts are shipped as 8 kHz signed linear .wav, which Asterisk
 # plays with its core format_wav module (part of the asterisk package).
-PACKAGES="asterisk asterisk-core-sounds-en-gsm"
+# asterisk-core-sounds-es-gsm lets `digits:` media speak Spanish digits.
+PACKAGES="asterisk asterisk-core-sounds-en-gsm asterisk-core-sounds-es-gsm"
+# The marker's first line is the recipe; a chroot built from an older recipe is
+# completed (missing packages installed) instead of rebuilt.
+RECIPE="recipe=1 packages=$PACKAGES"
 APT_OPTS="-o Acquire::Check-Valid-Until=false -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -y -q"
 
 log() { printf 'asterisk-chroot: %s\n' "$*" >&2; }
 
-if [ -f "$MARKER" ]; then
-	log "ready: $DIR ($(cat "$MARKER"))"
+ready() { [ -f "$MARKER" ] && [ "$(head -n 1 "$MARKER")" = "$RECIPE" ]; }
+
+if ready; then
+	log "ready: $DIR ($(sed -n 2p "$MARKER"))"
 	exit 0
 fi
 
@@ -51,7 +57,7 @@ if command -v flock >/dev/null 2>&1; then
 	log "waiting for lock $LOCK"
 	flock 9
 fi
-if [ -f "$MARKER" ]; then
+if ready; then
 	log "ready: $DIR (built by a concurrent run)"
 	exit 0
 fi
@@ -96,5 +102,5 @@ log "installed: $VERSION"
 mkdir -p "$DIR/tmp/tfps"
 chmod 1777 "$DIR/tmp/tfps"
 
-printf '%s built %s\n' "$VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$MARKER"
+printf '%s\n%s built %s\n' "$RECIPE" "$VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$MARKER"
 log "ready: $DIR"
