@@ -1,0 +1,131 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/voipshield/tfps/bizhours"
+)
+
+// DefaultBusinessHours is the TFPS default: 09:00-17:00 New York time, Monday to Friday.
+const DefaultBusinessHours = "America/New_York|20210104T090000|21000104T170000||WEEKLY|||MO,TU,WE,TH,FR"
+
+var pinRE = regexp.MustCompile(`^[0-9]{4}$`)
+
+func coreKeys() []Key {
+	return []Key{
+		// ---- settings of the original defines.m4 ----
+		ipKey("TFPS_PRIVATE_IP", "Private address of this server (TFPS PRIVATE_IP); the SIP front's Contact host when TFPS_PUBLIC_IP is empty.", func(c *Config) *netip.Addr { return &c.PrivateIP }),
+		ipKey("TFPS_PUBLIC_IP", "Public address of this server (TFPS PUBLIC_IP); the host of redirect Contacts.", func(c *Config) *netip.Addr { return &c.PublicIP }),
+		intKey("TFPS_PORT", "5060", "SIP port (TFPS PORT), used when TFPS_SIP_LISTEN is empty.", 1, 65535, func(c *Config) *int { return &c.Port }),
+		{Name: "TFPS_SQL_ACCOUNT", Help: "TFPS SQL_ACCOUNT (MySQL user). Accepted for compatibility; set TFPS_DATABASE_URL instead.", Legacy: "has no effect: TFPS_DATABASE_URL selects the database", Set: func(*Config, string) error { return nil }},
+		{Name: "TFPS_SQL_PASSWORD", Secret: true, Help: "TFPS SQL_PASSWORD. Accepted for compatibility; put credentials in TFPS_DATABASE_URL.", Legacy: "has no effect: TFPS_DATABASE_URL selects the database", Set: func(*Config, string) error { return nil }},
+		secretKey("TFPS_ABUSE_DB_KEY", "AbuseIPDB API key (TFPS ABUSE_DB_KEY). Empty: source reputation uses the offline country table only.", func(c *Config) *string { return &c.AbuseDBKey }),
+		secretKey("TFPS_APIBAN_KEY", "APIBAN API key. Empty: APIBAN is not consulted.", func(c *Config) *string { return &c.APIBanKey }),
+		{Name: "TFPS_BUSINESS_HOURS", Default: DefaultBusinessHours, Help: "Business hours as an RFC 5545 recurrence: tz|dtstart|dtend|duration|freq|until|interval|byday (TFPS BUSINESS_HOURS). Chooses in-hours or off-hours limits; its time zone's midnight resets daily quotas.", Set: func(c *Config, v string) error {
+			sc, err := bizhours.Parse(v)
+			if err != nil {
+				return fmt.Errorf("%v; expected e.g. %s", err, DefaultBusinessHours)
+			}
+			c.BusinessHours = sc
+			return nil
+		}},
+		{Name: "TFPS_AUTHORIZE_METHOD", Default: "302", Help: "SIP answer style (TFPS AUTHORIZE_METHOD): 302 redirects with an A00/Rnn prefix; 503 answers 503 (approved, fail over to your carrier) or 603 (rejected).", Set: func(c *Config, v string) error {
+			switch v {
+			case "302":
+				c.AuthorizeMethod = 302
+			case "503":
+				c.AuthorizeMethod = 503
+			default:
+				return fmt.Errorf("must be 302 or 503")
+			}
+			return nil
+		}},
+		choiceKey("TFPS_VERIFICATION_METHOD", "CAPTCHA", "Voice verification (TFPS VERIFICATION_METHOD): CAPTCHA (caller types 4 spoken digits) or PIN (caller types the account PIN then #).", []string{"CAPTCHA", "PIN"}, func(c *Config) *string { return &c.VerificationMethod }),
+		{Name: "TFPS_PIN", Secret: true, Help: "Global 4-digit PIN (TFPS PIN), used for accounts without a PIN of their own. Required when the method is PIN.", Set: func(c *Config, v string) error {
+			if v != "" && !pinRE.MatchString(v) {
+				return fmt.Errorf("must be exactly 4 digits")
+			}
+			c.PIN = v
+			return nil
+		}},
+		intKey("TFPS_MAX_CAPTCHAATTEMPTS", "3", "Failed verifications allowed within TFPS_CACHE_BLOCK_TIME before the account's calls are rejected (TFPS MAX_CAPTCHAATTEMPTS).", 1, 100, func(c *Config) *int { return &c.MaxCaptchaAttempts }),
+		durationKey("TFPS_CACHE_BLOCK_TIME", "3600", "Window in which failed verifications count, and how long the block lasts (TFPS CACHE_BLOCK_TIME; seconds or a duration such as 1h).", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.CacheBlockTime }),
+		intKey("TFPS_MAX_CONCURRENT", "5", "Highest concurrent-call limit any account may have, including what a caller sets in the IVR (TFPS MAX_CONCURRENT).", 1, 10000, func(c *Config) *int { return &c.MaxConcurrent }),
+		countriesKey("TFPS_DESTINATION_COUNTRIES_BLACKLIST", "", "Destination countries always rejected, ISO 3166 codes separated by commas (TFPS DESTINATION_COUNTRIES_BLACKLIST).", func(c *Config) *[]string { return &c.DestinationCountriesBlacklist }),
+		emailsKey("TFPS_NOTIFICATION_EMAIL", "", "Administrators who receive every notification, comma separated (TFPS NOTIFICATION_EMAIL).", func(c *Config) *[]string { return &c.NotificationEmail }),
+		stringKey("TFPS_SMTP_HOST", "", "SMTP relay host (TFPS SMTP_HOST). Empty: mails stay queued in the outbox.", func(c *Config) *string { return &c.SMTPHost }),
+		intKey("TFPS_SMTP_PORT", "587", "SMTP relay port.", 1, 65535, func(c *Config) *int { return &c.SMTPPort }),
+		stringKey("TFPS_SMTP_USER", "", "SMTP user name (TFPS SMTP_USER). Empty: no authentication (loopback relay).", func(c *Config) *string { return &c.SMTPUser }),
+		secretKey("TFPS_SMTP_PASSWORD", "SMTP password (TFPS SMTP_PASSWORD).", func(c *Config) *string { return &c.SMTPPassword }),
+		stringKey("TFPS_SMTP_FROM", "tfps@localhost", "From header of notification mails (TFPS SMTP_FROM).", func(c *Config) *string { return &c.SMTPFrom }),
+		stringKey("TFPS_SMTP_EMAIL", "", "Envelope sender (TFPS SMTP_EMAIL); defaults to TFPS_SMTP_FROM.", func(c *Config) *string { return &c.SMTPEmail }),
+		{Name: "TFPS_SMTP_ACCOUNT", Help: "TFPS SMTP_ACCOUNT (an msmtp account name). Accepted for compatibility.", Legacy: "has no effect: mail is sent natively with TFPS_SMTP_HOST/USER/PASSWORD", Set: func(*Config, string) error { return nil }},
+		{Name: "TFPS_ISP_EMAIL", Help: "TFPS ISP_EMAIL (older name of the From address). Used as TFPS_SMTP_FROM when that is not set.", Set: func(c *Config, v string) error {
+			if v != "" && (c.SMTPFrom == "" || c.SMTPFrom == "tfps@localhost") {
+				c.SMTPFrom = v
+			}
+			return nil
+		}},
+		intKey("TFPS_DEFAULT_CONCURRENT_CALLS", "2", "Concurrent calls in business hours given to a new account (TFPS DEFAULT_CONCURRENT_CALLS).", 0, 10000, func(c *Config) *int { return &c.DefaultConcurrentCalls }),
+		intKey("TFPS_DEFAULT_CONCURRENT_CALLS_OFF", "0", "Concurrent calls off hours given to a new account (TFPS DEFAULT_CONCURRENT_CALLS_OFF).", 0, 10000, func(c *Config) *int { return &c.DefaultConcurrentCallsOff }),
+		intKey("TFPS_DEFAULT_QUOTA", "10", "Daily calls in business hours given to a new account (TFPS DEFAULT_QUOTA).", 0, 1000000, func(c *Config) *int { return &c.DefaultQuota }),
+		intKey("TFPS_DEFAULT_QUOTA_OFF", "2", "Daily calls off hours given to a new account (TFPS DEFAULT_QUOTA_OFF).", 0, 1000000, func(c *Config) *int { return &c.DefaultQuotaOff }),
+		countriesKey("TFPS_DEFAULT_SOURCE_COUNTRIES", "US", "Source countries of a new account (TFPS DEFAULT_SOURCE_COUNTRIES).", func(c *Config) *[]string { return &c.DefaultSourceCountries }),
+		countriesKey("TFPS_DEFAULT_DESTINATION_COUNTRIES", "US", "Destination countries of a new account (TFPS DEFAULT_DESTINATION_COUNTRIES).", func(c *Config) *[]string { return &c.DefaultDestinationCountries }),
+
+		// ---- new settings ----
+		stringKey("TFPS_DATA_DIR", "./data", "Directory for the default SQLite database and cached audio.", func(c *Config) *string { return &c.DataDir }),
+		{Name: "TFPS_DATABASE_URL", Help: "SQL database: sqlite:///path/to/file.db (default: tfps.db in TFPS_DATA_DIR) or postgres://user:pass@host:5432/db.", Secret: false, Set: func(c *Config, v string) error {
+			if v == "" {
+				c.DatabaseURL = ""
+				return nil
+			}
+			if !strings.HasPrefix(v, "sqlite:") && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return fmt.Errorf("must start with sqlite: or postgres://")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+		urlKey("TFPS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for real-time counters, blocks and tickets: redis://[:password@]host:port/db or rediss:// for TLS.", []string{"redis", "rediss"}, func(c *Config) *string { return &c.RedisURL }),
+		stringKey("TFPS_REDIS_PREFIX", "tfps:", "Prefix of every Redis key, so several installations can share one Redis.", func(c *Config) *string { return &c.RedisPrefix }),
+		durationKey("TFPS_REDIS_TIMEOUT", "500ms", "Deadline of every Redis operation; past it the caller gets an error instead of waiting.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.RedisTimeout }),
+		listenKey("TFPS_SIP_LISTEN", "", "SIP listen address (UDP and TCP); default 0.0.0.0:TFPS_PORT. Empty port 0 picks a free one.", func(c *Config) *string { return &c.SIPListen }),
+		listenKey("TFPS_HTTP_LISTEN", "127.0.0.1:8080", "HTTP listen address of the JSON API, /healthz and /metrics.", func(c *Config) *string { return &c.HTTPListen }),
+		secretKey("TFPS_API_TOKEN", "Bearer token for the admin API. Without it the admin API only starts on a loopback address.", func(c *Config) *string { return &c.APIToken }),
+		urlKey("TFPS_ARI_URL", "http://127.0.0.1:8088/ari", "Asterisk REST Interface base URL used by the IVR.", []string{"http", "https"}, func(c *Config) *string { return &c.ARIURL }),
+		stringKey("TFPS_ARI_USER", "tfps", "ARI user (ari.conf).", func(c *Config) *string { return &c.ARIUser }),
+		secretKey("TFPS_ARI_PASSWORD", "ARI password (ari.conf).", func(c *Config) *string { return &c.ARIPassword }),
+		stringKey("TFPS_ARI_APP", "tfps", "Stasis application name the dialplan sends calls to.", func(c *Config) *string { return &c.ARIApp }),
+		choiceKey("TFPS_DEFAULT_LANGUAGE", "en", "Prompt language for accounts without one: en or es.", []string{"en", "es"}, func(c *Config) *string { return &c.DefaultLanguage }),
+		{Name: "TFPS_LOG_LEVEL", Default: "info", Help: "Log level: debug, info, warn or error.", Set: func(c *Config, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil || !slicesContainsFold([]string{"debug", "info", "warn", "error"}, v) {
+				return fmt.Errorf("must be debug, info, warn or error")
+			}
+			return nil
+		}},
+		choiceKey("TFPS_LOG_FORMAT", "text", "Log format: text or json.", []string{"text", "json"}, func(c *Config) *string { return &c.LogFormat }),
+	}
+}
+
+func slicesContainsFold(list []string, v string) bool {
+	for _, s := range list {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Logger builds the slog logger the configuration asks for.
+func (c *Config) Logger(w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
