@@ -1,10 +1,67 @@
 package config
 
-// EngineConfig holds the settings of the engine part of the product. Its keys are
-// declared in engineKeys; add a field here and a Key there for each new
-// setting.
-type EngineConfig struct{}
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EngineConfig holds the settings of the decision engine. Its keys are
+// declared in engineKeys.
+type EngineConfig struct {
+	TicketTTL         time.Duration // life of a verify ticket
+	ABRepeatLimit     int           // attempts of one caller to one number allowed within ABRepeatWindow
+	ABRepeatWindow    time.Duration
+	ABBlockTime       time.Duration // how long a tripped A->B pair stays blocked
+	DefaultHome       string        // ISO country reading national numbers of accounts without a home country
+	ErrorPolicy       string        // reject, approve or error: the answer when Redis or SQL fails
+	AbuseScoreLimit   int           // reputation score from which a source is rejected (R02)
+	DestinationAllow  []string      // destinations every account may call without verification
+	BuiltinUAPatterns bool          // add the TFPS scanner User-Agent patterns to the operator's list
+	CacheRefresh      time.Duration // how often cached accounts and lists look for changes
+	RetryCacheTime    time.Duration // how long a decision is replayed for the same Call-ID + From-tag
+	LogBatch          int           // decision-log rows per SQL insert
+	LogFlush          time.Duration // longest wait before queued decision-log rows are written
+}
+
+// Engine error policies (TFPS_ENGINE_ERROR_POLICY).
+const (
+	ErrorPolicyReject  = "reject"  // answer R19: no call passes unchecked
+	ErrorPolicyApprove = "approve" // answer A01: calls pass unchecked while a dependency is down
+	ErrorPolicyError   = "error"   // return the error; the transport answers (SIP 500, HTTP 503)
+)
 
 func engineKeys() []Key {
-	return nil
+	return []Key{
+		durationKey("TFPS_TICKET_TTL", "120s", "Life of a verify ticket: the IVR must claim it within this time, once.", time.Second, time.Hour, func(c *Config) *time.Duration { return &c.Engine.TicketTTL }),
+		intKey("TFPS_AB_REPEAT_LIMIT", "5", "Attempts from one caller to one number allowed within TFPS_AB_REPEAT_WINDOW; the next one blocks the pair (R13), later ones are rejected while blocked (R16).", 1, 100000, func(c *Config) *int { return &c.Engine.ABRepeatLimit }),
+		durationKey("TFPS_AB_REPEAT_WINDOW", "30s", "Sliding window in which attempts of one caller to one number are counted.", time.Second, 24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABRepeatWindow }),
+		durationKey("TFPS_AB_BLOCK_TIME", "1h", "How long a caller->number pair stays blocked after tripping TFPS_AB_REPEAT_LIMIT.", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABBlockTime }),
+		{Name: "TFPS_DEFAULT_HOME_COUNTRY", Help: "ISO 3166 code that reads national numbers (no +, 00 or 011) of accounts without a home country. Empty: such numbers are read as international without a prefix, like TFPS's prefix table.", Set: func(c *Config, v string) error {
+			v = strings.ToUpper(strings.TrimSpace(v))
+			if v != "" && !ValidCountry(v) {
+				return fmt.Errorf("unknown country code: use an ISO 3166 alpha-2 code such as US")
+			}
+			c.Engine.DefaultHome = v
+			return nil
+		}},
+		choiceKey("TFPS_ENGINE_ERROR_POLICY", ErrorPolicyReject, "Answer when Redis or SQL fails during a decision: reject (R19, nothing passes unchecked), approve (A01, calls pass unchecked) or error (the transport answers SIP 500 / HTTP 503).", []string{ErrorPolicyReject, ErrorPolicyApprove, ErrorPolicyError}, func(c *Config) *string { return &c.Engine.ErrorPolicy }),
+		intKey("TFPS_ABUSE_SCORE_LIMIT", "10", "AbuseIPDB confidence score (0-100) from which a public source address is rejected (R02), as TFPS did at 10.", 1, 101, func(c *Config) *int { return &c.Engine.AbuseScoreLimit }),
+		countriesKey("TFPS_DESTINATION_COUNTRIES_WHITELIST", "", "Destination countries every account may call without a verification, ISO 3166 codes separated by commas (TFPS's global whitelist).", func(c *Config) *[]string { return &c.Engine.DestinationAllow }),
+		{Name: "TFPS_UA_BUILTIN_PATTERNS", Default: "on", Help: "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", Set: func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "on", "true", "yes", "1":
+				c.Engine.BuiltinUAPatterns = true
+			case "off", "false", "no", "0":
+				c.Engine.BuiltinUAPatterns = false
+			default:
+				return fmt.Errorf("must be on or off")
+			}
+			return nil
+		}},
+		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
+		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
+		intKey("TFPS_DECISION_LOG_BATCH", "500", "Decision-log rows written per SQL insert.", 1, 10000, func(c *Config) *int { return &c.Engine.LogBatch }),
+		durationKey("TFPS_DECISION_LOG_FLUSH", "200ms", "Longest time a decision waits in memory before it is written to the decision log.", time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.LogFlush }),
+	}
 }
