@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/voipshield/tfps"
+)
+
+const accountColumns = `id, username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
+	source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at`
+
+// isUnique reports whether err is a unique-constraint violation in either dialect.
+func isUnique(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func joinList(l []string) string { return strings.Join(l, ",") }
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func validateAccount(a *tfps.Account) error {
+	switch {
+	case strings.TrimSpace(a.User) == "":
+		return tfps.Errorf(tfps.EINVALID, "user: required")
+	case strings.TrimSpace(a.Domain) == "":
+		return tfps.Errorf(tfps.EINVALID, "domain: required")
+	case a.ConcurrentCalls < 0 || a.ConcurrentCallsOff < 0 || a.DailyQuota < 0 || a.DailyQuotaOff < 0:
+		return tfps.Errorf(tfps.EINVALID, "limits must not be negative")
+	}
+	return nil
+}
+
+// CreateAccount inserts a; a user+domain that already exists is reported as
+// a tfps.ECONFLICT error naming it.
+func (s *Store) CreateAccount(ctx context.Context, a *tfps.Account) error {
+	return s.WithTx(ctx, func(tx *sql.Tx) error { return s.CreateAccountTx(ctx, tx, a) })
+}
+
+// CreateAccountTx is CreateAccount inside the caller's transaction.
+func (s *Store) CreateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account) error {
+	if err := validateAccount(a); err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	a.CreatedAt, a.UpdatedAt = now, now
+	err := tx.QueryRowContext(ctx, `INSERT INTO accounts (username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
+		source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		a.User, a.Domain, a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
+		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
+		ms(now), ms(now)).Scan(&a.ID)
+	if isUnique(err) {
+		return &tfps.Error{Code: tfps.ECONFLICT, Message: fmt.Sprintf("account %s@%s already exists", a.User, a.Domain), Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("insert account %s@%s: %w", a.User, a.Domain, err)
+	}
+	return nil
+}
+
+func scanAccount(row interface{ Scan(...any) error }) (*tfps.Account, error) {
+	var a tfps.Account
+	var src, dst string
+	var blocked int
+	var created, updated int64
+	if err := row.Scan(&a.ID, &a.User, &a.Domain, &a.Email, &a.ConcurrentCalls, &a.ConcurrentCallsOff, &a.DailyQuota, &a.DailyQuotaOff,
+		&src, &dst, &blocked, &a.Language, &a.PINHash, &a.HomeCountry, &created, &updated); err != nil {
+		return nil, err
+	}
+	a.SourceCountries, a.DestinationCountries = splitList(src), splitList(dst)
+	a.Blocked = blocked != 0
+	a.CreatedAt, a.UpdatedAt = fromMS(created), fromMS(updated)
+	return &a, nil
+}
+
+// GetAccount returns the account user@domain or a tfps.ENOTFOUND error.
+func (s *Store) GetAccount(ctx context.Context, user, domain string) (*tfps.Account, error) {
+	return getAccount(ctx, s.db, user, domain)
+}
+
+// GetAccountTx is GetAccount inside the caller's transaction.
+func (s *Store) GetAccountTx(ctx context.Context, tx *sql.Tx, user, domain string) (*tfps.Account, error) {
+	return getAccount(ctx, tx, user, domain)
+}
+
+func getAccount(ctx context.Context, q queryer, user, domain string) (*tfps.Account, error) {
+	a, err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1 AND domain = $2`, user, domain))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tfps.Errorf(tfps.ENOTFOUND, "account %s@%s not found", user, domain)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get account %s@%s: %w", user, domain, err)
+	}
+	return a, nil
+}
+
+// ListAccounts returns a page of accounts ordered by domain and user, and
+// the total number matching the filter.
+func (s *Store) ListAccounts(ctx context.Context, f tfps.AccountFilter) ([]*tfps.Account, int, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = tfps.DefaultPageSize
+	}
+	if limit > tfps.MaxPageSize {
+		limit = tfps.MaxPageSize
+	}
+	if f.Offset < 0 {
+		return nil, 0, tfps.Errorf(tfps.EINVALID, "offset: must not be negative")
+	}
+	where, args := "", []any{}
+	if f.Domain != "" {
+		where, args = " WHERE domain = $1", append(args, f.Domain)
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count accounts: %w", err)
+	}
+	n := len(args)
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM accounts%s ORDER BY domain, username LIMIT $%d OFFSET $%d`, accountColumns, where, n+1, n+2),
+		append(args, limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []*tfps.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan account: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list accounts: %w", err)
+	}
+	return out, total, nil
+}
+
+// UpdateAccount stores every field of a (matched by user+domain) and
+// refreshes a.UpdatedAt.
+func (s *Store) UpdateAccount(ctx context.Context, a *tfps.Account) error {
+	return s.WithTx(ctx, func(tx *sql.Tx) error { return s.UpdateAccountTx(ctx, tx, a) })
+}
+
+// UpdateAccountTx is UpdateAccount inside the caller's transaction.
+func (s *Store) UpdateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account) error {
+	if err := validateAccount(a); err != nil {
+		return err
+	}
+	a.UpdatedAt = s.Now().UTC()
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET email = $1, cc_calls = $2, cc_calls_off = $3, daily_quota = $4, daily_quota_off = $5,
+		source_countries = $6, destination_countries = $7, blocked = $8, language = $9, pin_hash = $10, home_country = $11, updated_at = $12
+		WHERE username = $13 AND domain = $14`,
+		a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
+		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
+		ms(a.UpdatedAt), a.User, a.Domain)
+	if err != nil {
+		return fmt.Errorf("update account %s@%s: %w", a.User, a.Domain, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tfps.Errorf(tfps.ENOTFOUND, "account %s@%s not found", a.User, a.Domain)
+	}
+	return nil
+}
+
+// DeleteAccount removes user@domain (tfpsctl remove).
+func (s *Store) DeleteAccount(ctx context.Context, user, domain string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE username = $1 AND domain = $2`, user, domain)
+	if err != nil {
+		return fmt.Errorf("delete account %s@%s: %w", user, domain, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tfps.Errorf(tfps.ENOTFOUND, "account %s@%s not found", user, domain)
+	}
+	return nil
+}
+
+// AccountsChangedSince returns accounts updated at or after t (Unix ms), for
+// caches that refresh incrementally.
+func (s *Store) AccountsChangedSince(ctx context.Context, sinceMS int64) ([]*tfps.Account, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE updated_at >= $1`, sinceMS)
+	if err != nil {
+		return nil, fmt.Errorf("accounts changed since %d: %w", sinceMS, err)
+	}
+	defer rows.Close()
+	var out []*tfps.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan account: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

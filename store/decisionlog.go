@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/voipshield/tfps"
+)
+
+const decisionColumns = `at, call_id, source_ip, caller, number, user_agent, abuse_score, username, domain, result, code,
+	reason, flow, ticket, off_hours, concurrent_calls, source_country, destination_country, transport, latency_us`
+
+const decisionColumnCount = 20
+
+// InsertDecisions writes a batch of decision-log records in one transaction
+// with multi-row INSERTs, which is what the engine's asynchronous logger
+// calls. An empty batch is a no-op.
+func (s *Store) InsertDecisions(ctx context.Context, recs []tfps.DecisionRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	// Stay well under SQLite's 32766 bound parameters per statement.
+	const perStmt = 500
+	return s.WithTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(recs); start += perStmt {
+			chunk := recs[start:min(start+perStmt, len(recs))]
+			var b strings.Builder
+			b.WriteString("INSERT INTO decision_log (" + decisionColumns + ") VALUES ")
+			args := make([]any, 0, len(chunk)*decisionColumnCount)
+			for i, r := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(")
+				for j := range decisionColumnCount {
+					if j > 0 {
+						b.WriteString(", ")
+					}
+					fmt.Fprintf(&b, "$%d", i*decisionColumnCount+j+1)
+				}
+				b.WriteString(")")
+				args = append(args, ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, r.AbuseScore, r.User, r.Domain,
+					r.Result, r.Code, r.Reason, r.Flow, r.Ticket, boolInt(r.OffHours), r.ConcurrentCalls, r.SourceCountry,
+					r.DestinationCountry, r.Transport, r.LatencyMicros)
+			}
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return fmt.Errorf("insert %d decisions: %w", len(chunk), err)
+			}
+		}
+		return nil
+	})
+}
+
+// DecisionFilter selects decision-log records, newest first.
+type DecisionFilter struct {
+	User, Domain string // both empty: every account
+	CallID       string
+	AfterID      int64 // only records with a larger id (for tailing)
+	Limit        int
+}
+
+// Decisions returns decision-log records matching f, newest first (or, with
+// AfterID, the ones after it in ascending order, for tailing).
+func (s *Store) Decisions(ctx context.Context, f DecisionFilter) ([]tfps.DecisionRecord, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = tfps.DefaultPageSize
+	}
+	if limit > tfps.MaxPageSize {
+		limit = tfps.MaxPageSize
+	}
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.User != "" || f.Domain != "" {
+		add("username = $%d", f.User)
+		add("domain = $%d", f.Domain)
+	}
+	if f.CallID != "" {
+		add("call_id = $%d", f.CallID)
+	}
+	order := "DESC"
+	if f.AfterID > 0 {
+		add("id > $%d", f.AfterID)
+		order = "ASC"
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT id, %s FROM decision_log%s ORDER BY id %s LIMIT $%d`, decisionColumns, where, order, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []tfps.DecisionRecord
+	for rows.Next() {
+		var r tfps.DecisionRecord
+		var at int64
+		var off int
+		if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
+			&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
+			&r.Transport, &r.LatencyMicros); err != nil {
+			return nil, fmt.Errorf("scan decision: %w", err)
+		}
+		r.At, r.OffHours = fromMS(at), off != 0
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CountDecisions returns the number of decision-log records, for tests and stats.
+func (s *Store) CountDecisions(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM decision_log`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count decisions: %w", err)
+	}
+	return n, nil
+}
