@@ -21,9 +21,7 @@ func (m *Mail) bytes() ([]byte, error) {
 	}
 	var b bytes.Buffer
 	header := func(k, v string) {
-		b.WriteString(k)
-		b.WriteString(": ")
-		b.WriteString(v)
+		b.WriteString(fold(k+": "+v, 76))
 		b.WriteString("\r\n")
 	}
 	header("From", from.String())
@@ -94,4 +92,27 @@ func messageID(id, from string) string {
 // field value can never inject a header.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// fold breaks a header line at spaces so no line exceeds width where it can
+// (RFC 5322 2.2.3); encoded words hold no spaces, so they stay whole.
+func fold(line string, width int) string {
+	if len(line) <= width {
+		return line
+	}
+	var b strings.Builder
+	n := 0
+	for i, word := range strings.Split(line, " ") {
+		if i > 0 {
+			if n+1+len(word) > width && n > 1 {
+				b.WriteString("\r\n")
+				n = 0
+			}
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
 }

@@ -135,9 +135,8 @@ type Step string
 const (
 	StepAddress Step = "address" // a sender or recipient address is malformed
 	StepConnect Step = "connect" // TCP connect, or implicit TLS dial
-	StepGreet   Step = "greeting"
-	StepTLS     Step = "tls" // STARTTLS or the TLS handshake
-	StepHello   Step = "hello"
+	StepTLS     Step = "tls"     // STARTTLS or the TLS handshake
+	StepHello   Step = "hello"   // greeting and EHLO
 	StepAuth    Step = "auth"
 	StepMail    Step = "mail"
 	StepRcpt    Step = "rcpt"
@@ -423,7 +422,7 @@ func (ml *Mailer) auth(c *smtp.Client) error {
 	case AuthPlain:
 		a = sasl.NewPlainClient("", ml.cfg.Username, ml.cfg.Password)
 	case AuthLogin:
-		a = sasl.NewLoginClient(ml.cfg.Username, ml.cfg.Password)
+		a = &loginClient{user: ml.cfg.Username, pass: ml.cfg.Password}
 	}
 	if err := c.Auth(a); err != nil {
 		return fmt.Errorf("authenticate as %q with %s: %w", ml.cfg.Username, strings.ToUpper(string(method)), err)
@@ -449,3 +448,23 @@ func checkAddresses(m *Mail) (string, []string, error) {
 	}
 	return from.Address, to, nil
 }
+
+// loginClient is SASL LOGIN as servers expect it: no initial response, then
+// the user name and the password in answer to the server's two prompts.
+// (go-sasl's LOGIN client sends the user name as an initial response, which
+// some relays refuse.)
+type loginClient struct{ user, pass string }
+
+func (a *loginClient) Start() (string, []byte, error) { return sasl.Login, nil, nil }
+
+func (a *loginClient) Next(challenge []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(string(challenge))) {
+	case "username:", "user name", "username":
+		return []byte(a.user), nil
+	case "password:", "password":
+		return []byte(a.pass), nil
+	}
+	return nil, fmt.Errorf("unexpected LOGIN challenge %q", challenge)
+}
+
+var _ sasl.Client = (*loginClient)(nil)
