@@ -1,0 +1,61 @@
+package state
+
+import (
+	"strings"
+)
+
+// Keys builds every Redis key name. Nothing outside this package spells a key.
+//
+// Keys of one account carry the hash tag {domain/user}, so a script that
+// touches several of them runs on one Redis Cluster slot.
+type Keys struct{ prefix string }
+
+var keyEscaper = strings.NewReplacer("%", "%25", ":", "%3A", "{", "%7B", "}", "%7D", "/", "%2F", " ", "%20")
+
+func esc(s string) string { return keyEscaper.Replace(s) }
+
+// Prefix is the installation prefix, e.g. "tfps:".
+func (k Keys) Prefix() string { return k.prefix }
+
+// Account is the tag shared by every key of one account.
+func (k Keys) Account(user, domain string) string {
+	return k.prefix + "acct:{" + esc(domain) + "/" + esc(user) + "}"
+}
+
+// VerifyFailures is a sorted set of failed voice verifications of an
+// account, scored by the failure's Unix milliseconds.
+func (k Keys) VerifyFailures(user, domain string) string {
+	return k.Account(user, domain) + ":vfail"
+}
+
+// Daily counts approved calls of an account on one local date, in or off
+// business hours; the date in the name makes the counter reset at local
+// midnight.
+func (k Keys) Daily(user, domain, localDate string, offHours bool) string {
+	part := ":day:"
+	if offHours {
+		part = ":dayoff:"
+	}
+	return k.Account(user, domain) + part + localDate
+}
+
+// ABAttempts is a sorted set of attempts from caller to number (scored by
+// Unix ms) for the same-caller-to-same-number burst check.
+func (k Keys) ABAttempts(user, domain, caller, number string) string {
+	return k.Account(user, domain) + ":ab:" + esc(caller) + ":" + esc(number)
+}
+
+// ABBlock holds the Unix ms until which caller->number is blocked.
+func (k Keys) ABBlock(user, domain, caller, number string) string {
+	return k.Account(user, domain) + ":abblock:" + esc(caller) + ":" + esc(number)
+}
+
+// Ticket holds a verify ticket's JSON until it is claimed.
+func (k Keys) Ticket(id string) string { return k.prefix + "ticket:" + esc(id) }
+
+// TicketUsed marks a claimed ticket so a second claim says "used", not "unknown".
+func (k Keys) TicketUsed(id string) string { return k.prefix + "ticket-used:" + esc(id) }
+
+// Changes is the counter bumped whenever accounts or lists change, so every
+// gateway's in-memory cache knows to refresh.
+func (k Keys) Changes() string { return k.prefix + "changes" }

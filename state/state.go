@@ -1,0 +1,130 @@
+// Package state owns the real-time state in Redis: every key name, TTL and
+// script lives here. Correctness never waits for a key to expire: windowed
+// data carries its own time (sorted sets of timestamps, dates in key names,
+// end instants inside values), and TTLs only collect garbage. That lets the
+// engine take the call's time as an argument and lets tests cross midnight
+// in microseconds.
+//
+// Every operation runs under a deadline (Options.Timeout): when Redis is down
+// the caller gets an error wrapping ErrUnavailable within that time, never a
+// hang. The client is a go-redis UniversalClient, so Sentinel and Cluster can
+// be configured later; keys of one account share a hash tag so an account's
+// scripts stay on one Cluster slot.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Sentinel errors; callers check them with errors.Is.
+var (
+	ErrUnavailable   = errors.New("redis unavailable")
+	ErrTicketUnknown = errors.New("ticket unknown")
+	ErrTicketUsed    = errors.New("ticket already used")
+	ErrTicketExpired = errors.New("ticket expired")
+)
+
+// Options configure a State.
+type Options struct {
+	Prefix  string        // prepended to every key; default "tfps:"
+	Timeout time.Duration // deadline of every operation; default 500ms
+}
+
+// State is the handle on Redis. It is safe for concurrent use.
+type State struct {
+	rdb     redis.UniversalClient
+	keys    Keys
+	timeout time.Duration
+}
+
+// DefaultTimeout bounds every Redis operation unless Options say otherwise.
+const DefaultTimeout = 500 * time.Millisecond
+
+// Open connects to the Redis named by rawURL (redis:// or rediss://) and
+// checks that it answers.
+func Open(ctx context.Context, rawURL string, opt Options) (*State, error) {
+	ro, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	uo := &redis.UniversalOptions{
+		Addrs:     []string{ro.Addr},
+		DB:        ro.DB,
+		Username:  ro.Username,
+		Password:  ro.Password,
+		TLSConfig: ro.TLSConfig,
+		// Fail fast: the operation deadline, not retries, bounds the wait.
+		DialTimeout:  timeout,
+		ReadTimeout:  timeout,
+		WriteTimeout: timeout,
+		MaxRetries:   1,
+		PoolSize:     64,
+		MinIdleConns: 4,
+	}
+	s := New(redis.NewUniversalClient(uo), opt)
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect to redis %s: %w", ro.Addr, err)
+	}
+	return s, nil
+}
+
+// New wraps an existing client.
+func New(rdb redis.UniversalClient, opt Options) *State {
+	if opt.Prefix == "" {
+		opt.Prefix = "tfps:"
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix}, timeout: opt.Timeout}
+}
+
+// Client returns the underlying client, for packages that add their own
+// operations in files of this package.
+func (s *State) Client() redis.UniversalClient { return s.rdb }
+
+// Keys returns the key builders.
+func (s *State) Keys() Keys { return s.keys }
+
+// Timeout is the deadline applied to every operation.
+func (s *State) Timeout() time.Duration { return s.timeout }
+
+// Close releases the connections.
+func (s *State) Close() error { return s.rdb.Close() }
+
+// WithDeadline returns ctx bounded by the operation timeout.
+func (s *State) WithDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// Ping checks that Redis answers within the deadline.
+func (s *State) Ping(ctx context.Context) error {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	return Wrap("ping", s.rdb.Ping(ctx).Err())
+}
+
+// Wrap classifies a go-redis error: network failures and deadlines wrap
+// ErrUnavailable so callers can tell "Redis is down" from a bug.
+func Wrap(op string, err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne) ||
+		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) {
+		return fmt.Errorf("redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("redis %s: %w", op, err)
+}

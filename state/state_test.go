@@ -1,0 +1,195 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
+
+func TestTicketSingleUse(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	id, err := s.CreateTicket(ctx, Ticket{Flow: "destination_country", User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", CreatedAt: t0}, 120*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id) != TicketIDDigits {
+		t.Errorf("ticket id %q is not %d digits", id, TicketIDDigits)
+	}
+	got, err := s.ClaimTicket(ctx, id, t0.Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Country != "BR" || got.User != "1001" || !got.ExpiresAt.Equal(t0.Add(120*time.Second)) {
+		t.Errorf("claimed %+v", got)
+	}
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, ErrTicketUsed) {
+		t.Errorf("second claim: %v, want ErrTicketUsed", err)
+	}
+	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, ErrTicketUnknown) {
+		t.Errorf("unknown ticket: %v", err)
+	}
+}
+
+func TestTicketExpiredByItsOwnTime(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	id, err := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, 120*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No waiting for Redis TTLs: the ticket carries its end.
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, ErrTicketExpired) {
+		t.Errorf("claim at expiry: %v, want ErrTicketExpired", err)
+	}
+	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, ErrTicketUsed) {
+		t.Errorf("expired ticket must stay consumed: %v", err)
+	}
+}
+
+func TestTicketClaimRace(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	id, _ := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.ClaimTicket(ctx, id, t0); err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Errorf("%d sessions claimed one ticket, want exactly 1", wins)
+	}
+}
+
+func TestVerifyFailuresWindowAndBlock(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	window := time.Hour
+	for i, at := range []time.Time{t0, t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)} {
+		n, err := s.RecordVerifyFailure(ctx, "1001", "pbx", at, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != i+1 {
+			t.Errorf("failure %d counted as %d", i+1, n)
+		}
+	}
+	blocked, until, n, err := s.VerifyBlock(ctx, "1001", "pbx", t0.Add(30*time.Minute), window, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !blocked || n != 3 || !until.Equal(t0.Add(window)) {
+		t.Errorf("after 3 failures: blocked=%v until=%s n=%d", blocked, until, n)
+	}
+	// Once the first failure is an hour old only two remain in the window.
+	blocked, _, n, _ = s.VerifyBlock(ctx, "1001", "pbx", t0.Add(window), window, 3)
+	if blocked || n != 2 {
+		t.Errorf("at window end: blocked=%v n=%d", blocked, n)
+	}
+	// Another account is untouched.
+	if blocked, _, n, _ := s.VerifyBlock(ctx, "1002", "pbx", t0.Add(30*time.Minute), window, 3); blocked || n != 0 {
+		t.Errorf("other account: blocked=%v n=%d", blocked, n)
+	}
+	if err := s.ClearVerifyFailures(ctx, "1001", "pbx"); err != nil {
+		t.Fatal(err)
+	}
+	if blocked, _, _, _ := s.VerifyBlock(ctx, "1001", "pbx", t0.Add(30*time.Minute), window, 3); blocked {
+		t.Error("still blocked after clear")
+	}
+}
+
+func TestKeysEscapeAndShareTag(t *testing.T) {
+	k := Keys{prefix: "p:"}
+	a := k.Daily("a:b", "d{x}", "2026-11-23", false)
+	b := k.VerifyFailures("a:b", "d{x}")
+	tag := "p:acct:{d%7Bx%7D/a%3Ab}"
+	if a[:len(tag)] != tag || b[:len(tag)] != tag {
+		t.Errorf("keys %q %q do not start with tag %q", a, b, tag)
+	}
+	if k.Daily("u", "d", "2026-11-23", true) == k.Daily("u", "d", "2026-11-23", false) {
+		t.Error("in-hours and off-hours counters share a key")
+	}
+	// "a:b"+"c" must not collide with "a"+"b:c".
+	if k.ABAttempts("u", "d", "a:b", "c") == k.ABAttempts("u", "d", "a", "b:c") {
+		t.Error("A->B keys collide")
+	}
+}
+
+// A Redis that dies mid-test gives callers an ErrUnavailable error within
+// the deadline, never a hang. A private redis-server is started on a free
+// port and killed; the shared one is never touched.
+func TestRedisDownErrorsWithinDeadline(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server not installed: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	deadline := 300 * time.Millisecond
+	var s *State
+	for i := 0; i < 100; i++ { // wait for readiness
+		if s, err = Open(context.Background(), url, Options{Timeout: deadline}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("private redis never came up: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.RecordVerifyFailure(ctx, "u", "d", t0, time.Hour); err != nil {
+		t.Fatalf("while up: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	checks := map[string]func() error{
+		"ping":   func() error { return s.Ping(ctx) },
+		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1", t0); return err },
+		"create": func() error { _, err := s.CreateTicket(ctx, Ticket{CreatedAt: t0}, time.Minute); return err },
+		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", t0, time.Hour); return err },
+		"block":  func() error { _, _, _, err := s.VerifyBlock(ctx, "u", "d", t0, time.Hour, 3); return err },
+	}
+	for name, fn := range checks {
+		start := time.Now()
+		err := fn()
+		took := time.Since(start)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s with Redis down: %v, want ErrUnavailable", name, err)
+		}
+		// Generous bound: the deadline plus scheduling slack on a busy CI box.
+		if took > deadline+2*time.Second {
+			t.Errorf("%s took %s with a %s deadline", name, took, deadline)
+		}
+		t.Logf("%s failed after %s: %v", name, took.Round(time.Millisecond), err)
+	}
+}

@@ -1,0 +1,121 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Ticket hands a verify decision from the gateway to the IVR. It is single
+// use and ends at ExpiresAt.
+type Ticket struct {
+	ID        string    `json:"id"`
+	Flow      string    `json:"flow"` // onboarding, source_country, destination_country, quota, quota_off
+	Code      string    `json:"code,omitempty"`
+	User      string    `json:"user"`
+	Domain    string    `json:"domain"`
+	Country   string    `json:"country,omitempty"`
+	Number    string    `json:"number,omitempty"`
+	Caller    string    `json:"caller,omitempty"`
+	SourceIP  string    `json:"source_ip,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	CallID    string    `json:"call_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// TicketIDDigits is the length of a ticket id. Ids are decimal so they pass
+// through any PBX dial plan or SIP proxy that only routes digits.
+const TicketIDDigits = 16
+
+// ticketGrace keeps an expired ticket readable for a while, so claiming it
+// says "expired" rather than "unknown".
+const ticketGrace = 10 * time.Minute
+
+// usedMarkerTTL is how long a claimed ticket answers "already used".
+const usedMarkerTTL = time.Hour
+
+func newTicketID() (string, error) {
+	max := new(big.Int).Exp(big.NewInt(10), big.NewInt(TicketIDDigits), nil)
+	n, err := rand.Int(rand.Reader, max)
+	if err != nil {
+		return "", fmt.Errorf("ticket id: %w", err)
+	}
+	return fmt.Sprintf("%0*d", TicketIDDigits, n), nil
+}
+
+// CreateTicket stores t with a fresh id, valid for ttl from t.CreatedAt (set
+// it to the decision time), and returns the id.
+func (s *State) CreateTicket(ctx context.Context, t Ticket, ttl time.Duration) (string, error) {
+	if ttl <= 0 {
+		return "", fmt.Errorf("create ticket: ttl must be positive, got %s", ttl)
+	}
+	id, err := newTicketID()
+	if err != nil {
+		return "", err
+	}
+	t.ID = id
+	if t.CreatedAt.IsZero() {
+		return "", errors.New("create ticket: CreatedAt (the decision time) is required")
+	}
+	t.ExpiresAt = t.CreatedAt.Add(ttl)
+	b, err := json.Marshal(t)
+	if err != nil {
+		return "", fmt.Errorf("encode ticket: %w", err)
+	}
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	if err := s.rdb.Set(ctx, s.keys.Ticket(id), b, ttl+ticketGrace).Err(); err != nil {
+		return "", Wrap("create ticket", err)
+	}
+	return id, nil
+}
+
+// claimScript takes the ticket and leaves a "used" marker in one step, so
+// two IVR sessions racing for one ticket cannot both win.
+var claimScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+  return {2, v}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {1, ''}
+end
+return {0, ''}
+`)
+
+// ClaimTicket consumes the ticket id at time now. It returns ErrTicketUnknown,
+// ErrTicketUsed or ErrTicketExpired (the ticket is consumed in that case too).
+func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (Ticket, error) {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.keys.Ticket(id), s.keys.TicketUsed(id)}, usedMarkerTTL.Milliseconds()).Slice()
+	if err != nil {
+		return Ticket{}, Wrap("claim ticket", err)
+	}
+	if len(res) != 2 {
+		return Ticket{}, fmt.Errorf("claim ticket %s: unexpected reply %v", id, res)
+	}
+	switch res[0].(int64) {
+	case 0:
+		return Ticket{}, fmt.Errorf("claim ticket %s: %w", id, ErrTicketUnknown)
+	case 1:
+		return Ticket{}, fmt.Errorf("claim ticket %s: %w", id, ErrTicketUsed)
+	}
+	var t Ticket
+	if err := json.Unmarshal([]byte(res[1].(string)), &t); err != nil {
+		return Ticket{}, fmt.Errorf("decode ticket %s: %w", id, err)
+	}
+	if !now.Before(t.ExpiresAt) {
+		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.ExpiresAt.Format(time.RFC3339), ErrTicketExpired)
+	}
+	return t, nil
+}

@@ -1,0 +1,74 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Failed voice verifications, counted per account across calls.
+//
+// The rule, shared by the IVR (which records failures) and the engine
+// (which rejects calls): an account is blocked while at least max failures
+// lie in the window (now-window, now]. The block therefore ends when the
+// oldest of the latest max failures is window old. Every failure counts,
+// whichever call it happened in.
+
+// RecordVerifyFailure adds a failure at time at and returns how many
+// failures now lie in the window ending at at.
+func (s *State) RecordVerifyFailure(ctx context.Context, user, domain string, at time.Time, window time.Duration) (int, error) {
+	key := s.keys.VerifyFailures(user, domain)
+	b := make([]byte, 4)
+	rand.Read(b)
+	member := strconv.FormatInt(at.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	var count *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, key, redis.Z{Score: float64(at.UnixMilli()), Member: member})
+		p.ZRemRangeByScore(ctx, key, "-inf", "("+strconv.FormatInt(at.Add(-window).UnixMilli(), 10))
+		count = p.ZCount(ctx, key, "("+strconv.FormatInt(at.Add(-window).UnixMilli(), 10), "+inf")
+		p.PExpire(ctx, key, window+time.Minute)
+		return nil
+	})
+	if err != nil {
+		return 0, Wrap("record verify failure", err)
+	}
+	return int(count.Val()), nil
+}
+
+// VerifyBlock reports whether the account is blocked at now, until when,
+// and how many failures lie in the window.
+func (s *State) VerifyBlock(ctx context.Context, user, domain string, now time.Time, window time.Duration, max int) (blocked bool, until time.Time, failures int, err error) {
+	key := s.keys.VerifyFailures(user, domain)
+	lo := "(" + strconv.FormatInt(now.Add(-window).UnixMilli(), 10)
+	hi := strconv.FormatInt(now.UnixMilli(), 10)
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	scores, err := s.rdb.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Min: lo, Max: hi}).Result()
+	if err != nil {
+		return false, time.Time{}, 0, Wrap("verify block", err)
+	}
+	failures = len(scores)
+	if max <= 0 || failures < max {
+		return false, time.Time{}, failures, nil
+	}
+	// scores are newest first: the max-th newest failure ends the block.
+	until = time.UnixMilli(int64(scores[max-1].Score)).Add(window)
+	return true, until, failures, nil
+}
+
+// ClearVerifyFailures forgets an account's failures (an admin unblock).
+func (s *State) ClearVerifyFailures(ctx context.Context, user, domain string) error {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	if err := s.rdb.Del(ctx, s.keys.VerifyFailures(user, domain)).Err(); err != nil {
+		return Wrap(fmt.Sprintf("clear verify failures of %s@%s", user, domain), err)
+	}
+	return nil
+}
