@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/voipshield/tfps"
+)
+
+// BuiltinUserAgents are the scanner User-Agent patterns TFPS rejected, added
+// to the operator's user_agent list unless TFPS_UA_BUILTIN_PATTERNS=off.
+// Case-insensitive regular expressions (RE2 syntax).
+var BuiltinUserAgents = []string{
+	`sipcli`, `friendly-scanner`, `sipvicious`, `VaxSIPUserAgent`, `sivus`,
+	`Nsauditor`, `SipReg`, `^Custom SIP`, `Nmap NSE`, `^PBX$`, `Trixbox`,
+	`SipClient`, `^opensip`, `sipscan`, `sipsorcery`, `pplsip`, `sundayddr`,
+	`iWar`, `smap`,
+}
+
+// maxCachedAccounts bounds the account cache (unknown accounts are cached
+// too, and a scanner invents many); past it the cache starts over.
+const maxCachedAccounts = 200_000
+
+type accountKey struct{ user, domain string }
+
+// snapshot is the compiled view of the lists and the cached accounts of one
+// change version. It is replaced, never edited, when the version changes,
+// except for the account map, which fills up as accounts are asked for.
+type snapshot struct {
+	version int64
+
+	ua         *regexp.Regexp   // every pattern, one alternation; nil when none
+	uaEach     []*regexp.Regexp // to name the pattern that matched
+	uaSrc      []string
+	ipExact    map[netip.Addr]string
+	ipNets     []netip.Prefix
+	numbers    map[string]struct{}
+	maxNumber  int
+	badEntries int
+
+	mu       sync.RWMutex
+	accounts map[accountKey]*tfps.Account // nil value: unknown account
+}
+
+func buildSnapshot(version int64, entries []tfps.BlacklistEntry, builtinUA bool, log *slog.Logger) *snapshot {
+	s := &snapshot{
+		version:  version,
+		ipExact:  map[netip.Addr]string{},
+		numbers:  map[string]struct{}{},
+		accounts: map[accountKey]*tfps.Account{},
+	}
+	var patterns []string
+	if builtinUA {
+		patterns = append(patterns, BuiltinUserAgents...)
+	}
+	for _, en := range entries {
+		switch en.Kind {
+		case tfps.BlacklistUserAgent:
+			patterns = append(patterns, en.Value)
+		case tfps.BlacklistIP:
+			if p, err := netip.ParsePrefix(en.Value); err == nil {
+				if p.IsSingleIP() {
+					s.ipExact[p.Addr().Unmap()] = en.Value
+				} else {
+					s.ipNets = append(s.ipNets, p.Masked())
+				}
+			} else if a, err := netip.ParseAddr(en.Value); err == nil {
+				s.ipExact[a.Unmap()] = en.Value
+			} else {
+				s.badEntries++
+				log.Warn("ignore blacklist entry", "kind", en.Kind, "value", en.Value, "err", "neither an IP address nor a CIDR")
+			}
+		case tfps.BlacklistNumber:
+			v := digitsOnly(en.Value)
+			if v == "" {
+				s.badEntries++
+				log.Warn("ignore blacklist entry", "kind", en.Kind, "value", en.Value, "err", "no digits")
+				continue
+			}
+			s.numbers[v] = struct{}{}
+			s.maxNumber = max(s.maxNumber, len(v))
+		}
+	}
+	var alt []string
+	for _, p := range patterns {
+		re, err := regexp.Compile("(?i)" + p)
+		if err != nil {
+			s.badEntries++
+			log.Warn("ignore blacklist entry", "kind", tfps.BlacklistUserAgent, "value", p, "err", err)
+			continue
+		}
+		s.uaEach = append(s.uaEach, re)
+		s.uaSrc = append(s.uaSrc, p)
+		alt = append(alt, "(?:"+p+")")
+	}
+	if len(alt) > 0 {
+		s.ua = regexp.MustCompile("(?i)" + strings.Join(alt, "|"))
+	}
+	return s
+}
+
+// matchUA returns the pattern ua matches, "" when none.
+func (s *snapshot) matchUA(ua string) string {
+	if s.ua == nil || ua == "" || !s.ua.MatchString(ua) {
+		return ""
+	}
+	for i, re := range s.uaEach {
+		if re.MatchString(ua) {
+			return s.uaSrc[i]
+		}
+	}
+	return "?"
+}
+
+func (s *snapshot) matchIP(a netip.Addr) (string, bool) {
+	a = a.Unmap()
+	if v, ok := s.ipExact[a]; ok {
+		return v, true
+	}
+	for _, p := range s.ipNets {
+		if p.Contains(a) {
+			return p.String(), true
+		}
+	}
+	return "", false
+}
+
+// matchNumber matches the dialled number's digits (international prefixes
+// as dialled: an entry "0044" and an entry "44" are different prefixes;
+// "+" is ignored) against the number prefixes, longest first.
+func (s *snapshot) matchNumber(number string) (string, bool) {
+	if len(s.numbers) == 0 {
+		return "", false
+	}
+	d := digitsOnly(number)
+	for n := min(len(d), s.maxNumber); n > 0; n-- {
+		if _, ok := s.numbers[d[:n]]; ok {
+			return d[:n], true
+		}
+	}
+	return "", false
+}
+
+func digitsOnly(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// account returns the cached account, loading it on a miss; nil, nil when
+// unknown.
+func (e *Engine) account(ctx context.Context, s *snapshot, user, domain string) (*tfps.Account, error) {
+	k := accountKey{user, domain}
+	s.mu.RLock()
+	a, ok := s.accounts[k]
+	s.mu.RUnlock()
+	if ok {
+		return a, nil
+	}
+	a, err := e.deps.Accounts.AccountByUser(ctx, user, domain)
+	switch {
+	case tfps.ErrorCode(err) == tfps.ENOTFOUND:
+		a = nil
+	case err != nil:
+		return nil, depError("accounts", fmt.Errorf("find account %s@%s: %w", user, domain, err))
+	}
+	s.mu.Lock()
+	if len(s.accounts) >= maxCachedAccounts {
+		clear(s.accounts)
+	}
+	s.accounts[k] = a
+	s.mu.Unlock()
+	return a, nil
+}
+
+// Refresh reloads the lists and forgets cached accounts now, whatever the
+// change version says. The admin API calls it after its own changes so they
+// apply at once on this gateway; other gateways notice within
+// Options.CacheRefresh.
+func (e *Engine) Refresh(ctx context.Context) error {
+	v, err := e.deps.Changes.ChangeVersion(ctx)
+	if err != nil {
+		e.metrics.depErrors.WithLabelValues("changes").Inc()
+		return fmt.Errorf("refresh engine cache: %w", depError("changes", err))
+	}
+	return e.load(ctx, v)
+}
+
+func (e *Engine) load(ctx context.Context, version int64) error {
+	entries, err := e.deps.Lists.BlacklistEntries(ctx)
+	if err != nil {
+		e.metrics.depErrors.WithLabelValues("lists").Inc()
+		return fmt.Errorf("load blacklists: %w", depError("lists", err))
+	}
+	e.snap.Store(buildSnapshot(version, entries, e.opts.BuiltinUserAgents, e.log))
+	e.metrics.cacheLoads.Inc()
+	return nil
+}
+
+// watch polls the change version until ctx ends.
+func (e *Engine) watch(ctx context.Context) {
+	defer close(e.watchDone)
+	t := time.NewTicker(e.opts.CacheRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := e.deps.Changes.ChangeVersion(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.metrics.depErrors.WithLabelValues("changes").Inc()
+				e.log.Warn("poll change version", "err", err)
+			}
+			continue
+		}
+		if v == e.snap.Load().version {
+			continue
+		}
+		if err := e.load(ctx, v); err != nil && ctx.Err() == nil {
+			e.log.Warn("reload engine cache", "version", v, "err", err)
+		}
+	}
+}

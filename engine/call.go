@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Call is one call attempt as a transport reports it.
+type Call struct {
+	User      string     // account user (P-tfps user, X-tfps user, From user)
+	Domain    string     // account domain
+	SourceIP  netip.Addr // the caller's address as the PBX saw it
+	UserAgent string
+	// ConcurrentCalls is what the PBX reports for this account now (P-Calls),
+	// this attempt included; TFPS's fallback is 1.
+	ConcurrentCalls int
+	Number          string    // dialled number (B), as dialled
+	Caller          string    // calling number or From user (A)
+	CallID          string    // SIP Call-ID or the HTTP call_id
+	FromTag         string    // SIP From tag; with CallID it identifies a retried request
+	Time            time.Time // when the attempt arrived, from the transport's clock
+	Transport       string    // "sip" or "http", for the decision log
+}
+
+// Result is what the PBX is told to do.
+type Result uint8
+
+const (
+	Approve Result = iota + 1 // dial
+	Reject                    // refuse, with a code
+	Verify                    // hand the call to the IVR with a ticket
+)
+
+func (r Result) String() string {
+	switch r {
+	case Approve:
+		return "approve"
+	case Reject:
+		return "reject"
+	case Verify:
+		return "verify"
+	}
+	return fmt.Sprintf("Result(%d)", uint8(r))
+}
+
+// MarshalText writes "approve", "reject" or "verify".
+func (r Result) MarshalText() ([]byte, error) {
+	if r < Approve || r > Verify {
+		return nil, fmt.Errorf("marshal result %d: unknown", uint8(r))
+	}
+	return []byte(r.String()), nil
+}
+
+// Flow names a voice verification flow. The names are the ones the IVR and
+// the verification events use.
+type Flow string
+
+const (
+	FlowOnboarding         Flow = "onboarding"          // TFPS "o"
+	FlowSourceCountry      Flow = "source_country"      // TFPS "i<CC>"
+	FlowDestinationCountry Flow = "destination_country" // TFPS "d<CC>"
+	FlowQuota              Flow = "quota"               // TFPS "q"
+	FlowQuotaOff           Flow = "quota_off"           // TFPS "n"
+)
+
+// TFPSPrefix returns the one-letter prefix TFPS put in front of the request
+// user for the dialplan ("o", "iUS", "dGB", "q", "n").
+func (f Flow) TFPSPrefix(country string) string {
+	switch f {
+	case FlowOnboarding:
+		return "o"
+	case FlowSourceCountry:
+		return "i" + country
+	case FlowDestinationCountry:
+		return "d" + country
+	case FlowQuota:
+		return "q"
+	case FlowQuotaOff:
+		return "n"
+	}
+	return ""
+}
+
+// Facts are what the engine learned about a call, for the answer and the
+// decision log. Fields of checks that did not run stay zero.
+type Facts struct {
+	Private            bool   // source address in a private range: reputation and source country skipped
+	SourceCountry      string // from the reputation lookup
+	AbuseScore         int
+	DestinationCountry string
+	E164               string // the dialled number in E.164 form when it has a country
+	Account            int64  // account id, 0 when unknown
+	OffHours           bool
+	LocalDate          string // YYYY-MM-DD in the business-hours time zone
+	ConcurrentCalls    int    // as reported
+	ConcurrentLimit    int    // the limit that applied
+	ABAttempts         int64  // attempts of this caller to this number within the window, this one included
+	Failures           int64  // failed verifications within TFPS_CACHE_BLOCK_TIME
+	DailyCount         int64  // approved calls of the local day (in or off hours, whichever applies), this one included when approved
+	DailyLimit         int
+}
+
+// Decision is the engine's answer for one Call.
+type Decision struct {
+	Result  Result
+	Code    Code
+	Reason  string // human reason, more precise than the code's meaning
+	Flow    Flow   // verify only
+	Country string // verify only: the country the flow would add (source or destination)
+	Ticket  string // verify only: the single-use ticket the IVR claims
+	Check   string // the check that decided, "" for A00
+	Facts   Facts
+	// Replayed is true when the decision was given before for the same
+	// Call-ID and From-tag and is repeated without counting the call again.
+	Replayed bool
+	// Err is the dependency error behind an A01/R19 decision (error policy).
+	Err error
+}

@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/numbering"
+	"github.com/voipshield/tfps/reputation"
+)
+
+// policy is the TFPS check order (tfps-behaviour.md, "The checks, in order").
+// The first check that does not pass decides; everything passed is A00.
+func (e *Engine) policy() []Check {
+	return []Check{
+		injection{},              // R12 quote, comment or separator in an identity field
+		userAgent{},              // R01 scanner or operator User-Agent pattern
+		ipBlacklist{},            // R14 operator IP/CIDR list
+		&sourceReputation{e},     // R02 abuse score, R15 APIBAN (public sources only)
+		numberBlacklist{},        // R03 operator number/prefix list
+		&abRepeat{e},             // R13 pair trips the limit, R16 pair blocked      [Redis]
+		&knownAccount{e},         // V01 unknown account: onboarding
+		accountBlocked{},         // R17 blocked by the operator
+		&verificationFailures{e}, // R18 too many failed verifications              [Redis]
+		sourceCountry{},          // R05 no country, V02 new source country (public sources only)
+		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination
+		businessHours{},          // picks in-hours or off-hours limits (never decides)
+		concurrentCalls{},        // R10 in hours, R08 off hours
+		&dailyQuota{e},           // V04 in hours, V05 off hours                      [Redis]
+	}
+}
+
+// injection: TFPS rejected SQL-injection-looking identities (R12). Our SQL is
+// parameterised, but such a request is still an attack, not a customer.
+type injection struct{}
+
+func (injection) Name() string { return "injection" }
+func (injection) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	c := ev.Call
+	for _, f := range [...]struct{ name, v string }{{"user", c.User}, {"domain", c.Domain}, {"number", c.Number}, {"caller", c.Caller}} {
+		if i := strings.IndexAny(f.v, "'\"`;\\\x00"); i >= 0 {
+			return RejectWith(R12, fmt.Sprintf("%s contains %q", f.name, f.v[i])), nil
+		}
+		if strings.Contains(f.v, "--") || strings.Contains(f.v, "/*") {
+			return RejectWith(R12, fmt.Sprintf("%s contains an SQL comment", f.name)), nil
+		}
+	}
+	return Pass(), nil
+}
+
+type userAgent struct{}
+
+func (userAgent) Name() string { return "user_agent" }
+func (userAgent) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	if p := ev.snap.matchUA(ev.Call.UserAgent); p != "" {
+		return RejectWith(R01, "user agent matches "+p), nil
+	}
+	return Pass(), nil
+}
+
+type ipBlacklist struct{}
+
+func (ipBlacklist) Name() string { return "ip_blacklist" }
+func (ipBlacklist) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	if p, ok := ev.snap.matchIP(ev.Call.SourceIP); ok {
+		return RejectWith(R14, "source address in blacklist entry "+p), nil
+	}
+	return Pass(), nil
+}
+
+// sourceReputation asks the reputation service about public sources; the
+// same answer gives the source country (TFPS: one AbuseIPDB answer).
+type sourceReputation struct{ e *Engine }
+
+func (*sourceReputation) Name() string { return "reputation" }
+func (c *sourceReputation) Check(ctx context.Context, ev *Eval) (Verdict, error) {
+	if reputation.Private(ev.Call.SourceIP) {
+		ev.Facts.Private = true
+		return Pass(), nil
+	}
+	r, err := c.e.deps.Reputation.Lookup(ctx, ev.Call.SourceIP)
+	if err != nil {
+		return Verdict{}, depError("reputation", err)
+	}
+	ev.Facts.SourceCountry, ev.Facts.AbuseScore = r.Country, r.AbuseScore
+	switch {
+	case r.Listed:
+		return RejectWith(R15, "source address listed by "+r.Source), nil
+	case r.AbuseScore >= c.e.opts.AbuseScoreLimit:
+		return RejectWith(R02, fmt.Sprintf("abuse score %d reaches the limit %d", r.AbuseScore, c.e.opts.AbuseScoreLimit)), nil
+	}
+	return Pass(), nil
+}
+
+type numberBlacklist struct{}
+
+func (numberBlacklist) Name() string { return "number_blacklist" }
+func (numberBlacklist) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	if p, ok := ev.snap.matchNumber(ev.Call.Number); ok {
+		return RejectWith(R03, "number matches blacklisted prefix "+p), nil
+	}
+	return Pass(), nil
+}
+
+// abRepeat: more than Limit attempts of one caller to one number within the
+// window block the pair (R13 on the attempt that trips it, R16 while blocked).
+type abRepeat struct{ e *Engine }
+
+func (*abRepeat) Name() string { return "ab_repeat" }
+func (c *abRepeat) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	if ev.Call.Caller == "" {
+		return Pass(), nil // anonymous: no pair to count
+	}
+	o := &c.e.opts
+	return ev.Count(c.Name(), Step{Kind: StepABRepeat, Limit: int64(o.ABRepeatLimit), Window: o.ABRepeatWindow, Block: o.ABBlockTime}, c), nil
+}
+func (c *abRepeat) Counted(ev *Eval, _ *Step, r StepResult) Verdict {
+	ev.Facts.ABAttempts = r.Count
+	switch {
+	case r.Blocked:
+		return RejectWith(R16, "caller "+ev.Call.Caller+" to "+ev.Call.Number+" blocked until "+r.Until.UTC().Format("2006-01-02T15:04:05Z"))
+	case r.Failed:
+		return RejectWith(R13, fmt.Sprintf("%d attempts from %s to %s within %s: pair blocked for %s", r.Count, ev.Call.Caller, ev.Call.Number, c.e.opts.ABRepeatWindow, c.e.opts.ABBlockTime))
+	}
+	return Pass()
+}
+
+type knownAccount struct{ e *Engine }
+
+func (*knownAccount) Name() string { return "account" }
+func (c *knownAccount) Check(ctx context.Context, ev *Eval) (Verdict, error) {
+	a, err := c.e.account(ctx, ev.snap, ev.Call.User, ev.Call.Domain)
+	if err != nil {
+		return Verdict{}, err
+	}
+	if a == nil {
+		return VerifyWith(V01, "", "unknown account "+ev.Call.User+"@"+ev.Call.Domain), nil
+	}
+	ev.Account = a
+	ev.Facts.Account = a.ID
+	return Pass(), nil
+}
+
+type accountBlocked struct{}
+
+func (accountBlocked) Name() string { return "account_blocked" }
+func (accountBlocked) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	if ev.Account.Blocked {
+		return RejectWith(R17, "account "+ev.Call.User+"@"+ev.Call.Domain+" is blocked"), nil
+	}
+	return Pass(), nil
+}
+
+// verificationFailures reads the failures the IVR records (TFPS: more than
+// MAX_CAPTCHAATTEMPTS within CACHE_BLOCK_TIME).
+type verificationFailures struct{ e *Engine }
+
+func (*verificationFailures) Name() string { return "verification_failures" }
+func (c *verificationFailures) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	o := &c.e.opts
+	return ev.Count(c.Name(), Step{Kind: StepFailures, Limit: int64(o.MaxFailures), Window: o.FailureWindow}, c), nil
+}
+func (c *verificationFailures) Counted(ev *Eval, _ *Step, r StepResult) Verdict {
+	ev.Facts.Failures = r.Count
+	if r.Failed {
+		return RejectWith(R18, fmt.Sprintf("%d failed verifications within %s", r.Count, c.e.opts.FailureWindow))
+	}
+	return Pass()
+}
+
+type sourceCountry struct{}
+
+func (sourceCountry) Name() string { return "source_country" }
+func (sourceCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	if ev.Facts.Private {
+		return Pass(), nil
+	}
+	cc := ev.Facts.SourceCountry
+	switch {
+	case cc == "":
+		return RejectWith(R05, "no country known for source "+ev.Call.SourceIP.String()), nil
+	case !ev.Account.AllowsSource(cc):
+		return VerifyWith(V02, cc, "new source country "+cc), nil
+	}
+	return Pass(), nil
+}
+
+type destinationCountry struct{ e *Engine }
+
+func (*destinationCountry) Name() string { return "destination_country" }
+func (c *destinationCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	home := ev.Account.HomeCountry
+	if home == "" {
+		home = c.e.opts.DefaultHome
+	}
+	d, err := c.e.numbers.Lookup(ev.Call.Number, home)
+	if err != nil {
+		if errors.Is(err, numbering.ErrNoCountry) {
+			return RejectWith(R07, "no country for number "+ev.Call.Number), nil
+		}
+		return Verdict{}, fmt.Errorf("read number: %w", err)
+	}
+	cc := d.Country
+	ev.Facts.DestinationCountry, ev.Facts.E164 = cc, d.E164
+	switch {
+	case slices.Contains(c.e.opts.DestinationBlacklist, cc):
+		return RejectWith(R06, "destination country "+cc+" is blacklisted"), nil
+	case ev.Account.AllowsDestination(cc), slices.Contains(c.e.opts.DestinationAllow, cc):
+		return Pass(), nil
+	}
+	return VerifyWith(V03, cc, "new destination country "+cc), nil
+}
+
+type businessHours struct{}
+
+func (businessHours) Name() string { return "business_hours" }
+func (businessHours) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	ev.hours()
+	return Pass(), nil
+}
+
+type concurrentCalls struct{}
+
+func (concurrentCalls) Name() string { return "concurrent_calls" }
+func (concurrentCalls) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	ev.hours()
+	limit, code, when := ev.Account.ConcurrentCalls, R10, "in business hours"
+	if ev.Facts.OffHours {
+		limit, code, when = ev.Account.ConcurrentCallsOff, R08, "off hours"
+	}
+	ev.Facts.ConcurrentLimit = limit
+	if ev.Call.ConcurrentCalls > limit {
+		return RejectWith(code, fmt.Sprintf("%d concurrent calls, limit %d %s", ev.Call.ConcurrentCalls, limit, when)), nil
+	}
+	return Pass(), nil
+}
+
+// dailyQuota counts approved calls per local day, separately in and off
+// hours, and asks for the quota flow once the day's limit is reached.
+type dailyQuota struct{ e *Engine }
+
+func (*dailyQuota) Name() string { return "daily_quota" }
+func (c *dailyQuota) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	ev.hours()
+	limit, code := ev.Account.DailyQuota, V04
+	if ev.Facts.OffHours {
+		limit, code = ev.Account.DailyQuotaOff, V05
+	}
+	ev.Facts.DailyLimit = limit
+	s := Step{Kind: StepQuota, Limit: int64(limit), Day: ev.Facts.LocalDate, OffHours: ev.Facts.OffHours}
+	s.Ticket = c.e.newTicket(ev, code.Info().Flow, "")
+	return ev.Count(c.Name(), s, c), nil
+}
+func (c *dailyQuota) Counted(ev *Eval, s *Step, r StepResult) Verdict {
+	ev.Facts.DailyCount = r.Count
+	if !r.Failed {
+		return Pass()
+	}
+	code, when := V04, "in business hours"
+	if s.OffHours {
+		code, when = V05, "off hours"
+	}
+	return VerifyWith(code, "", fmt.Sprintf("%d calls today %s, quota %d", r.Count, when, s.Limit))
+}
+
+// depError marks err as a failed dependency, for the error policy and the
+// dependency-errors metric.
+func depError(dep string, err error) error {
+	return &DependencyError{Dependency: dep, Err: err}
+}
+
+// DependencyError is a failure of Redis, SQL or a reputation service during
+// a decision. errors.Is(err, ErrDependency) holds for it.
+type DependencyError struct {
+	Dependency string // accounts, lists, changes, counters, reputation, decision_log
+	Err        error
+}
+
+func (e *DependencyError) Error() string {
+	return fmt.Sprintf("%s: %v", e.Dependency, e.Err)
+}
+func (e *DependencyError) Unwrap() []error { return []error{ErrDependency, e.Err} }
+
+var _ = tfps.ENOTFOUND

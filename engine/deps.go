@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/reputation"
+)
+
+// The engine's dependencies are the small interfaces below; cmd/* injects
+// the implementations (store for SQL, state for Redis, reputation for IP
+// facts). The engine itself imports no driver and no transport.
+
+// Accounts finds an account. An unknown account is an error whose
+// tfps.ErrorCode is tfps.ENOTFOUND. The engine caches answers (unknown
+// accounts too) until Changes reports a change.
+type Accounts interface {
+	AccountByUser(ctx context.Context, user, domain string) (*tfps.Account, error)
+}
+
+// Lists returns every operator blacklist entry (all kinds). The engine keeps
+// a compiled copy until Changes reports a change.
+type Lists interface {
+	BlacklistEntries(ctx context.Context) ([]tfps.BlacklistEntry, error)
+}
+
+// Changes returns a number that grows whenever accounts or blacklists change,
+// whoever changed them (another gateway, the IVR, an operator's SQL). The
+// engine polls it every Options.CacheRefresh.
+type Changes interface {
+	ChangeVersion(ctx context.Context) (int64, error)
+}
+
+// Reputation tells what is known about a public source address. It is not
+// asked about private addresses.
+type Reputation interface {
+	Lookup(ctx context.Context, addr netip.Addr) (reputation.Report, error)
+}
+
+// DecisionLog stores decision-log rows. The engine queues rows and calls it
+// from one goroutine with batches of up to Options.LogBatch rows.
+type DecisionLog interface {
+	InsertDecisions(ctx context.Context, rows []tfps.DecisionRecord) error
+}
+
+// Counters runs the Redis side of one decision in one round trip: the
+// stateful steps in check order, stopping at the first that fails, then the
+// verify ticket when the decision ends in verify. Steps after a failing one
+// must leave their counters untouched.
+type Counters interface {
+	Count(ctx context.Context, req *CountRequest) (CountResult, error)
+}
+
+// StepKind names a stateful step.
+type StepKind uint8
+
+const (
+	// StepABRepeat: fails when the Caller->Number pair is blocked (Blocked),
+	// else records this attempt and fails when the attempts within Window
+	// exceed Limit, blocking the pair for Block (Tripped).
+	StepABRepeat StepKind = iota + 1
+	// StepFailures: fails when the account's failed verifications within
+	// Window exceed Limit (the IVR records them through the state package).
+	StepFailures
+	// StepQuota: fails when the account's counter of Day (in or off hours)
+	// has reached Limit; else counts this call.
+	StepQuota
+)
+
+// Step is one stateful step of a CountRequest.
+type Step struct {
+	Kind     StepKind
+	Limit    int64
+	Window   time.Duration // StepABRepeat, StepFailures
+	Block    time.Duration // StepABRepeat
+	Day      string        // StepQuota: local date YYYY-MM-DD
+	OffHours bool          // StepQuota: which of the day's two counters
+	// Ticket, when set, is created if this step fails (the decision is a
+	// verify, e.g. the quota flow).
+	Ticket *Ticket
+}
+
+// CountRequest is the Redis side of one decision.
+type CountRequest struct {
+	Now    time.Time
+	User   string
+	Domain string
+	Caller string // A number, for StepABRepeat
+	Number string // B number, for StepABRepeat
+	Member string // unique id of this attempt in the A->B window
+	Steps  []Step
+	// Ticket, when set, is created if no step fails: the checks already
+	// decided verify (onboarding, source or destination country).
+	Ticket *Ticket
+}
+
+// StepResult is what one step found.
+type StepResult struct {
+	Failed  bool
+	Blocked bool      // StepABRepeat: the pair was already blocked (else it tripped now)
+	Count   int64     // attempts / failures / daily count (this call included when counted)
+	Until   time.Time // StepABRepeat: end of the pair's block
+}
+
+// CountResult answers a CountRequest. Steps has one entry per step that ran
+// (all of them when none failed, up to the failing one otherwise).
+type CountResult struct {
+	Steps  []StepResult
+	Failed int // index of the failing step, -1 when all passed
+}
+
+// Ticket is the single-use hand-off from a verify decision to the IVR.
+type Ticket struct {
+	ID        string
+	Flow      Flow
+	Country   string // source or destination country the flow adds
+	User      string
+	Domain    string
+	Number    string
+	Caller    string
+	SourceIP  string
+	UserAgent string
+	CallID    string
+	Created   time.Time
+	Expires   time.Time
+}

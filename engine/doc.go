@@ -1,0 +1,53 @@
+// Package engine decides call attempts: a Call in, a Decision out (approve,
+// reject with a stable Code, or verify with a voice flow and a single-use
+// ticket for the IVR).
+//
+// The policy is one ordered list of small checks (see policy in checks.go):
+// injection, user agent, operator IP blacklist, source reputation, number
+// blacklist, A->B repeat, account, account blocked, failed verifications,
+// source country, destination country, business hours, concurrent calls,
+// daily quota. The first check that does not pass decides. The reason codes
+// are published in code.go (Codes) and docs/engine.md and never change
+// meaning.
+//
+// The engine imports no transport and no driver. It reads accounts and
+// blacklists through small interfaces (Accounts, Lists, Changes), caching
+// them in memory until the change version moves; it does all Redis work of
+// one decision in one round trip through Counters (the stateful steps in
+// order, then the verify ticket); it asks Reputation about public sources;
+// and it queues decision-log rows for a batch writer (DecisionLog) that
+// Close flushes. A retried request (same Call-ID, From-tag and number within
+// Options.RetryCacheTime) gets the earlier decision and is not counted again.
+//
+// Wiring, as cmd/gateway does it:
+//
+//	db, _ := store.Open(ctx, cfg.DatabaseURL)       // implements Accounts, Lists, Changes, DecisionLog
+//	rdb, _ := state.Open(ctx, cfg.RedisURL, ...)    // *state.State
+//	opts := engine.OptionsFrom(cfg)
+//	opts.Registerer, opts.Logger = registry, logger
+//	eng, err := engine.New(ctx, engine.Deps{
+//		Accounts:   db,
+//		Lists:      db,
+//		Changes:    db,
+//		Log:        db,
+//		Counters:   state.NewDecideCounters(rdb), // one Lua round trip per decision
+//		Reputation: reputation.Local{},
+//	}, opts)
+//	defer eng.Close(shutdownCtx) // writes every queued decision-log row
+//
+//	d, err := eng.Decide(ctx, engine.Call{
+//		User: "alice", Domain: "pbx.example.com",
+//		SourceIP: netip.MustParseAddr("203.0.113.7"), UserAgent: "Yealink T46U",
+//		ConcurrentCalls: 1, Number: "+442079460000", Caller: "+12125550100",
+//		CallID: callID, FromTag: fromTag, Time: now(), Transport: "sip",
+//	})
+//	switch {
+//	case err != nil: // invalid call (tfps.EINVALID) or ErrDependency under the "error" policy
+//	case d.Result == engine.Approve: // 302 A00<number> or 503
+//	case d.Result == engine.Reject: // 302 <d.Code><number> or 603
+//	case d.Result == engine.Verify: // redirect to the IVR with d.Ticket (d.Flow, d.Country)
+//	}
+//
+// After an admin change made in this process, call eng.Refresh(ctx) so it
+// applies at once; other processes see it within Options.CacheRefresh.
+package engine

@@ -1,0 +1,389 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/bizhours"
+	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/numbering"
+)
+
+// Sentinel errors; check them with errors.Is.
+var (
+	// ErrDependency: Redis, SQL or a reputation service failed. Decide only
+	// returns it under ErrorPolicyError; the other policies answer R19/A01.
+	ErrDependency = errors.New("engine dependency failed")
+	// ErrClosed: Decide after Close.
+	ErrClosed = errors.New("engine closed")
+)
+
+// Deps are the engine's dependencies (see deps.go). All are required.
+type Deps struct {
+	Accounts   Accounts
+	Lists      Lists
+	Changes    Changes
+	Counters   Counters
+	Reputation Reputation
+	Log        DecisionLog
+}
+
+// Options are the policy settings. Zero values take the defaults of the
+// TFPS_* keys; OptionsFrom fills them from the configuration.
+type Options struct {
+	BusinessHours        *bizhours.Schedule // nil: always business hours, dates in UTC
+	ABRepeatLimit        int                // default 5
+	ABRepeatWindow       time.Duration      // default 30s
+	ABBlockTime          time.Duration      // default 1h
+	MaxFailures          int                // failed verifications allowed within FailureWindow; default 3
+	FailureWindow        time.Duration      // default 1h (TFPS_CACHE_BLOCK_TIME)
+	AbuseScoreLimit      int                // default 10
+	DestinationBlacklist []string
+	DestinationAllow     []string // every account may call these without verification
+	DefaultHome          string   // reads national numbers of accounts without a home country
+	BuiltinUserAgents    bool     // add BuiltinUserAgents to the operator's patterns
+	TicketTTL            time.Duration
+	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
+	CacheRefresh         time.Duration // default 500ms
+	RetryCacheTime       time.Duration // default 32s; negative disables
+	LogBatch             int           // default 500
+	LogFlush             time.Duration // default 200ms
+	LogQueue             int           // rows waiting for the writer; default 65536
+
+	Registerer prometheus.Registerer // nil: metrics not registered
+	Logger     *slog.Logger          // nil: slog.Default()
+	// Now measures decision latency; nil: time.Now. Decisions themselves use
+	// Call.Time only.
+	Now func() time.Time
+}
+
+// OptionsFrom returns the options the configuration sets.
+func OptionsFrom(c *config.Config) Options {
+	return Options{
+		BusinessHours:        c.BusinessHours,
+		ABRepeatLimit:        c.Engine.ABRepeatLimit,
+		ABRepeatWindow:       c.Engine.ABRepeatWindow,
+		ABBlockTime:          c.Engine.ABBlockTime,
+		MaxFailures:          c.MaxCaptchaAttempts,
+		FailureWindow:        c.CacheBlockTime,
+		AbuseScoreLimit:      c.Engine.AbuseScoreLimit,
+		DestinationBlacklist: c.DestinationCountriesBlacklist,
+		DestinationAllow:     c.Engine.DestinationAllow,
+		DefaultHome:          c.Engine.DefaultHome,
+		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
+		TicketTTL:            c.Engine.TicketTTL,
+		ErrorPolicy:          c.Engine.ErrorPolicy,
+		CacheRefresh:         c.Engine.CacheRefresh,
+		RetryCacheTime:       retryTime(c.Engine.RetryCacheTime),
+		LogBatch:             c.Engine.LogBatch,
+		LogFlush:             c.Engine.LogFlush,
+	}
+}
+
+func retryTime(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	defInt(&o.ABRepeatLimit, 5)
+	def(&o.ABRepeatWindow, 30*time.Second)
+	def(&o.ABBlockTime, time.Hour)
+	defInt(&o.MaxFailures, 3)
+	def(&o.FailureWindow, time.Hour)
+	defInt(&o.AbuseScoreLimit, 10)
+	def(&o.TicketTTL, 120*time.Second)
+	if o.ErrorPolicy == "" {
+		o.ErrorPolicy = config.ErrorPolicyReject
+	}
+	def(&o.CacheRefresh, 500*time.Millisecond)
+	def(&o.RetryCacheTime, 32*time.Second)
+	defInt(&o.LogBatch, 500)
+	def(&o.LogFlush, 200*time.Millisecond)
+	defInt(&o.LogQueue, 65536)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine decides call attempts. It is safe for concurrent use; create one
+// per process with New and Close it on shutdown.
+type Engine struct {
+	deps    Deps
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	checks  []Check
+	numbers *numbering.Cache
+	replay  *replayCache
+	snap    atomic.Pointer[snapshot]
+	writer  *logWriter
+
+	mu        sync.RWMutex // held for reading while a decision is queued to the log; Close takes it
+	closed    bool
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+	stopRetry chan struct{}
+}
+
+// New loads the blacklists, starts the change watcher and the decision-log
+// writer, and returns a ready engine.
+func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
+	if deps.Accounts == nil || deps.Lists == nil || deps.Changes == nil || deps.Counters == nil || deps.Reputation == nil || deps.Log == nil {
+		return nil, errors.New("new engine: every dependency is required")
+	}
+	switch opts.ErrorPolicy {
+	case "", config.ErrorPolicyReject, config.ErrorPolicyApprove, config.ErrorPolicyError:
+	default:
+		return nil, fmt.Errorf("new engine: unknown error policy %q", opts.ErrorPolicy)
+	}
+	opts.defaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("new engine: register metrics: %w", err)
+	}
+	e := &Engine{
+		deps:      deps,
+		opts:      opts,
+		log:       opts.Logger,
+		metrics:   m,
+		numbers:   numbering.NewCache(100_000),
+		replay:    newReplayCache(opts.RetryCacheTime, 500_000),
+		watchDone: make(chan struct{}),
+		stopRetry: make(chan struct{}),
+	}
+	e.checks = e.policy()
+	if err := e.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	e.writer = newLogWriter(deps.Log, opts.LogBatch, opts.LogFlush, opts.LogQueue, e.log, m)
+	go e.writer.run(e.stopRetry)
+	wctx, cancel := context.WithCancel(context.Background())
+	e.stopWatch = cancel
+	go e.watch(wctx)
+	return e, nil
+}
+
+// Checks returns the names of the checks in the order they run.
+func (e *Engine) Checks() []string {
+	names := make([]string, len(e.checks))
+	for i, c := range e.checks {
+		names[i] = c.Name()
+	}
+	return names
+}
+
+// Close stops the change watcher and writes every queued decision-log row,
+// retrying failed inserts until ctx ends. Rows still unwritten then are
+// reported in the error. Decide returns ErrClosed afterwards.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	close(e.writer.in)
+	e.mu.Unlock()
+	e.stopWatch()
+	<-e.watchDone
+	select {
+	case <-e.writer.done:
+	case <-ctx.Done():
+		close(e.stopRetry)
+		<-e.writer.done
+	}
+	if e.writer.lost > 0 {
+		return fmt.Errorf("close engine: %d decision-log rows not written: %w", e.writer.lost, ctx.Err())
+	}
+	return nil
+}
+
+// Decide answers one call attempt. Decide never calls time.Now for the
+// decision: windows, business hours and daily counters use call.Time.
+//
+// A dependency failure gives R19 (reject) or A01 (approve) with Decision.Err
+// set, or an error wrapping ErrDependency, as Options.ErrorPolicy says. An
+// invalid call gives an error with tfps.ErrorCode EINVALID.
+func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
+	start := e.opts.Now()
+	if err := validate(&call); err != nil {
+		return Decision{}, err
+	}
+	key := replayKey{call.CallID, call.FromTag, call.Number}
+	if d, ok := e.replay.get(key, call.Time); ok {
+		d.Replayed = true
+		e.metrics.replayed.Inc()
+		return d, nil
+	}
+	d, err := e.decide(ctx, &call)
+	if err != nil {
+		if !errors.Is(err, ErrDependency) {
+			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
+		}
+		var de *DependencyError
+		if errors.As(err, &de) {
+			e.metrics.depErrors.WithLabelValues(de.Dependency).Inc()
+		}
+		e.log.Warn("decision dependency failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "policy", e.opts.ErrorPolicy, "err", err)
+		switch e.opts.ErrorPolicy {
+		case config.ErrorPolicyApprove:
+			d = Decision{Result: Approve, Code: A01, Reason: "not checked: " + err.Error(), Err: err, Facts: d.Facts}
+		case config.ErrorPolicyReject:
+			d = Decision{Result: Reject, Code: R19, Reason: "not checked: " + err.Error(), Err: err, Facts: d.Facts}
+		default:
+			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
+		}
+	}
+	latency := e.opts.Now().Sub(start)
+	e.metrics.latency.Observe(latency.Seconds())
+	e.metrics.decisions.WithLabelValues(d.Result.String(), d.Code.String()).Inc()
+	if d.Err == nil {
+		e.replay.put(key, call.Time, d)
+	}
+	if e.log.Enabled(ctx, slog.LevelDebug) {
+		e.log.Debug("decision", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "result", d.Result, "code", d.Code, "reason", d.Reason, "check", d.Check)
+	}
+	if err := e.record(ctx, &call, &d, latency); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.Duration) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	r := tfps.DecisionRecord{
+		At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
+		UserAgent: c.UserAgent, AbuseScore: d.Facts.AbuseScore, User: c.User, Domain: c.Domain,
+		Result: d.Result.String(), Code: d.Code.String(), Reason: d.Reason, Flow: string(d.Flow), Ticket: d.Ticket,
+		OffHours: d.Facts.OffHours, ConcurrentCalls: c.ConcurrentCalls, SourceCountry: d.Facts.SourceCountry,
+		DestinationCountry: d.Facts.DestinationCountry, Transport: c.Transport, LatencyMicros: latency.Microseconds(),
+	}
+	if err := e.writer.enqueue(ctx, r); err != nil {
+		return fmt.Errorf("log decision of call %s: %w", c.CallID, err)
+	}
+	return nil
+}
+
+// maxField bounds the text fields of a call.
+const maxField = 256
+
+func validate(c *Call) error {
+	bad := func(field, why string) error {
+		return tfps.Errorf(tfps.EINVALID, "call %s: %s", field, why)
+	}
+	switch {
+	case c.User == "":
+		return bad("user", "is empty")
+	case c.Number == "":
+		return bad("number", "is empty")
+	case !c.SourceIP.IsValid():
+		return bad("source_ip", "is not an IP address")
+	case c.Time.IsZero():
+		return bad("time", "is not set")
+	case c.ConcurrentCalls < 0:
+		return bad("concurrent_calls", "is negative")
+	}
+	for _, f := range [...]struct{ n, v string }{{"user", c.User}, {"domain", c.Domain}, {"number", c.Number}, {"caller", c.Caller}, {"user_agent", c.UserAgent}, {"call_id", c.CallID}, {"from_tag", c.FromTag}} {
+		if len(f.v) > maxField {
+			return bad(f.n, fmt.Sprintf("is longer than %d bytes", maxField))
+		}
+	}
+	return nil
+}
+
+// decide runs the checks, then the Redis round trip.
+func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
+	ev := Eval{Call: call, eng: e, snap: e.snap.Load()}
+	ev.Facts.ConcurrentCalls = call.ConcurrentCalls
+	var decided Verdict
+	by := ""
+	for _, c := range e.checks {
+		v, err := c.Check(ctx, &ev)
+		if err != nil {
+			return Decision{Facts: ev.Facts}, fmt.Errorf("check %s: %w", c.Name(), err)
+		}
+		if v.counted || v.Result == 0 {
+			continue
+		}
+		decided, by = v, c.Name()
+		break
+	}
+	var ticket *Ticket
+	if decided.Result == Verify {
+		ticket = e.newTicket(&ev, decided.Code.Info().Flow, decided.Country)
+	}
+	if len(ev.steps) > 0 || ticket != nil {
+		req := CountRequest{
+			Now: call.Time, User: call.User, Domain: call.Domain, Caller: call.Caller, Number: call.Number,
+			Member: call.CallID, Steps: ev.steps, Ticket: ticket,
+		}
+		if req.Member == "" {
+			req.Member = rand.Text()
+		}
+		res, err := e.deps.Counters.Count(ctx, &req)
+		if err != nil {
+			return Decision{Facts: ev.Facts}, depError("counters", err)
+		}
+		for i := range res.Steps {
+			v := ev.counters[i].by.Counted(&ev, &req.Steps[i], res.Steps[i])
+			if i == res.Failed {
+				decided, by = v, ev.counters[i].check
+				ticket = req.Steps[i].Ticket
+			}
+		}
+		if res.Failed < 0 && decided.Result != Verify {
+			ticket = nil
+		}
+	}
+	if decided.Result == 0 {
+		return Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts}, nil
+	}
+	d := Decision{Result: decided.Result, Code: decided.Code, Reason: decided.Reason, Check: by, Facts: ev.Facts}
+	if d.Result == Verify {
+		d.Flow, d.Country = d.Code.Info().Flow, decided.Country
+		if ticket == nil {
+			return d, fmt.Errorf("decide: verify %s without a ticket", d.Code)
+		}
+		d.Ticket = ticket.ID
+	}
+	return d, nil
+}
+
+// newTicket prepares the ticket of a verify decision; Counters stores it.
+func (e *Engine) newTicket(ev *Eval, flow Flow, country string) *Ticket {
+	c := ev.Call
+	return &Ticket{
+		ID: rand.Text(), Flow: flow, Country: country, User: c.User, Domain: c.Domain,
+		Number: c.Number, Caller: c.Caller, SourceIP: c.SourceIP.String(), UserAgent: c.UserAgent,
+		CallID: c.CallID, Created: c.Time, Expires: c.Time.Add(e.opts.TicketTTL),
+	}
+}

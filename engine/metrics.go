@@ -1,0 +1,50 @@
+package engine
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	decisions  *prometheus.CounterVec // result, code
+	latency    prometheus.Histogram   // Decide, replays excluded
+	depErrors  *prometheus.CounterVec // dependency
+	replayed   prometheus.Counter     // retried requests answered from the replay cache
+	logRows    *prometheus.CounterVec // outcome: written, lost
+	logFull    prometheus.Counter     // times Decide waited for a full log queue
+	cacheLoads prometheus.Counter     // list/account cache reloads
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_decisions_total", Help: "Decisions by result (approve, reject, verify) and code (A00, Rnn, Vnn).",
+		}, []string{"result", "code"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tfps_decide_seconds",
+			Help:    "Time the engine took for one decision (Redis round trip included).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		depErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_dependency_errors_total", Help: "Failures of a dependency during decisions (accounts, lists, changes, counters, reputation, decision_log).",
+		}, []string{"dependency"}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_decisions_replayed_total", Help: "Retried requests (same Call-ID and From-tag) answered with the earlier decision, not counted again.",
+		}),
+		logRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_decision_log_rows_total", Help: "Decision-log rows written or lost.",
+		}, []string{"outcome"}),
+		logFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_decision_log_queue_full_total", Help: "Times a decision waited because the decision-log queue was full.",
+		}),
+		cacheLoads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_engine_cache_loads_total", Help: "Reloads of the cached blacklists and accounts after a change.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
