@@ -1,0 +1,173 @@
+// Package gateway wires the decision service together: configuration, SQL
+// store, Redis state, and the listeners that translate requests into engine
+// decisions. cmd/gateway is a thin main around it, and end-to-end tests run
+// it in-process on free ports.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
+)
+
+// Main is one running gateway.
+type Main struct {
+	Config   *config.Config
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+
+	Store *store.Store
+	State *state.State
+
+	httpServer *http.Server
+	httpLn     net.Listener
+	mux        *http.ServeMux
+	closers    []func(context.Context) error // run in reverse order by Close
+}
+
+// New returns a gateway for cfg; Start brings it up.
+func New(cfg *config.Config, logger *slog.Logger) *Main {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Main{Config: cfg, Logger: logger, Registry: reg, mux: http.NewServeMux()}
+}
+
+// Start opens the store (migrating it), connects Redis and starts the
+// listeners. On error, whatever was opened is closed again.
+func (m *Main) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close(context.Background())
+		}
+	}()
+	m.Store, err = store.Open(ctx, m.Config.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	m.onClose(func(context.Context) error { return m.Store.Close() })
+	applied, err := m.Store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		m.Logger.Info("database migrated", "versions", applied, "dialect", m.Store.Dialect())
+	}
+	m.State, err = state.Open(ctx, m.Config.RedisURL, state.Options{Prefix: m.Config.RedisPrefix, Timeout: m.Config.RedisTimeout})
+	if err != nil {
+		return err
+	}
+	m.onClose(func(context.Context) error { return m.State.Close() })
+
+	m.mux.HandleFunc("GET /healthz", m.healthz)
+	m.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	if err := m.startHTTP(); err != nil {
+		return err
+	}
+	m.Logger.Info("gateway started", "http", m.HTTPAddr(), "database", m.Store.Dialect())
+	return nil
+}
+
+func (m *Main) startHTTP() error {
+	ln, err := net.Listen("tcp", m.Config.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", m.Config.HTTPListen, err)
+	}
+	m.httpLn = ln
+	m.httpServer = &http.Server{
+		Handler:           m.mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := m.httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	// HTTP stops accepting first and finishes in-flight requests before the
+	// store and Redis close.
+	m.onClose(func(ctx context.Context) error { return m.httpServer.Shutdown(ctx) })
+	return nil
+}
+
+// Handle registers an HTTP handler before Start (API routes, admin pages).
+func (m *Main) Handle(pattern string, h http.Handler) { m.mux.Handle(pattern, h) }
+
+// HTTPAddr is the address the HTTP listener got (useful with port 0).
+func (m *Main) HTTPAddr() string {
+	if m.httpLn == nil {
+		return ""
+	}
+	return m.httpLn.Addr().String()
+}
+
+func (m *Main) onClose(fn func(context.Context) error) { m.closers = append(m.closers, fn) }
+
+// Close shuts down in reverse order of start: listeners stop accepting and
+// finish in-flight work, queued writes are flushed, then connections close.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		if err := m.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}
+
+type health struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+func (m *Main) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	h := health{Status: "ok", Checks: map[string]string{"redis": "ok", "sql": "ok"}}
+	if err := m.State.Ping(ctx); err != nil {
+		h.Status, h.Checks["redis"] = "unavailable", err.Error()
+	}
+	if err := m.Store.Ping(ctx); err != nil {
+		h.Status, h.Checks["sql"] = "unavailable", err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if h.Status != "ok" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(h)
+}
+
+// Run starts the gateway, waits for ctx to end (SIGINT/SIGTERM), then shuts
+// down gracefully within 30 seconds.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	m := New(cfg, logger)
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Close(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
