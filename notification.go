@@ -121,3 +121,31 @@ func (n *Notification) Validate() error {
 func (n *Notification) String() string {
 	return fmt.Sprintf("%s %s %s", n.Kind, n.Account(), n.ID)
 }
+
+// OutboxEntry is one notification in the outbox, as a delivery worker sees it
+// after claiming it.
+type OutboxEntry struct {
+	Notification Notification
+	RateKey      string    // "" when not throttled
+	Attempts     int       // failed tries so far
+	CreatedAt    time.Time // when it was queued
+	Delivered    []string  // channels that already have it (a retry skips them)
+	LastError    string
+}
+
+// Outbox states.
+const (
+	OutboxPending = "pending" // waiting for its next attempt
+	OutboxSent    = "sent"    // delivered (or refused for good by some channels, see LastError)
+	OutboxFailed  = "failed"  // given up: a final error, or retried for too long
+	OutboxMerged  = "merged"  // a throttled alert summarised in another row's mail
+)
+
+// OutboxRow is an outbox row as operators and tests inspect it.
+type OutboxRow struct {
+	OutboxEntry
+	State         string
+	NextAttemptAt time.Time
+	SentAt        time.Time
+	MergedInto    string
+}
