@@ -251,7 +251,7 @@ func (c *dailyQuota) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	}
 	ev.Facts.DailyLimit = limit
 	s := Step{Kind: StepQuota, Limit: int64(limit), Day: ev.Facts.LocalDate, OffHours: ev.Facts.OffHours}
-	s.Ticket = c.e.newTicket(ev, code.Info().Flow, "")
+	s.Ticket = c.e.newTicket(ev, code, "")
 	return ev.Count(c.Name(), s, c), nil
 }
 func (c *dailyQuota) Counted(ev *Eval, s *Step, r StepResult) Verdict {

@@ -113,7 +113,8 @@ type CountResult struct {
 
 // Ticket is the single-use hand-off from a verify decision to the IVR.
 type Ticket struct {
-	ID        string
+	ID        string // set by Counters when it stores the ticket
+	Code      Code
 	Flow      Flow
 	Country   string // source or destination country the flow adds
 	User      string

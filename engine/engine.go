@@ -339,7 +339,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	}
 	var ticket *Ticket
 	if decided.Result == Verify {
-		ticket = e.newTicket(&ev, decided.Code.Info().Flow, decided.Country)
+		ticket = e.newTicket(&ev, decided.Code, decided.Country)
 	}
 	if len(ev.steps) > 0 || ticket != nil {
 		req := CountRequest{
@@ -378,11 +378,12 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	return d, nil
 }
 
-// newTicket prepares the ticket of a verify decision; Counters stores it.
-func (e *Engine) newTicket(ev *Eval, flow Flow, country string) *Ticket {
+// newTicket prepares the ticket of a verify decision; Counters gives it its
+// id and stores it.
+func (e *Engine) newTicket(ev *Eval, code Code, country string) *Ticket {
 	c := ev.Call
 	return &Ticket{
-		ID: rand.Text(), Flow: flow, Country: country, User: c.User, Domain: c.Domain,
+		Code: code, Flow: code.Info().Flow, Country: country, User: c.User, Domain: c.Domain,
 		Number: c.Number, Caller: c.Caller, SourceIP: c.SourceIP.String(), UserAgent: c.UserAgent,
 		CallID: c.CallID, Created: c.Time, Expires: c.Time.Add(e.opts.TicketTTL),
 	}

@@ -1,0 +1,237 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/voipshield/tfps/engine"
+)
+
+// The Redis side of one engine decision, in one round trip: a Lua script
+// runs the stateful steps in the engine's check order, stops at the first
+// that fails (later counters stay untouched), and stores the verify ticket
+// when the decision ends in verify. Every window carries its time in the
+// data (sorted-set scores, the block's end instant, the local date in the
+// daily key), taking "now" from the call; TTLs only collect garbage.
+//
+// Cluster note: the account's keys share a hash tag, the ticket key does
+// not (the IVR finds a ticket by id alone), so on Redis Cluster the script
+// would need the ticket written separately.
+
+// DecideCounters implements engine.Counters.
+type DecideCounters struct{ s *State }
+
+var _ engine.Counters = DecideCounters{}
+
+// NewDecideCounters returns the engine's Counters on s.
+func NewDecideCounters(s *State) DecideCounters { return DecideCounters{s} }
+
+// dailyGC keeps a daily counter two days past its last use (the date in its
+// name already separates the days).
+const dailyGC = 48 * time.Hour
+
+// Step kinds in the script (engine.StepKind values).
+const (
+	luaAB       = 1
+	luaFailures = 2
+	luaQuota    = 3
+)
+
+// decideScript
+//
+//	KEYS[1] ticket key, then per step: AB: attempts, block; failures: set; quota: counter
+//	ARGV[1] now ms, ARGV[2] number of steps, ARGV[3] ticket PX, ARGV[4] ticket if no step fails
+//	then per step: kind, and
+//	  AB:       limit, window ms, block ms, member
+//	  failures: limit, window ms
+//	  quota:    limit, gc ms, ticket if this step fails
+//
+// Reply: per step run {state, count, until}, state 0 pass, 1 failed, 2 failed
+// because already blocked; then the index (0-based) of the failing step or -1.
+var decideScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local ki, ai = 2, 5
+local out = {}
+local failed = -1
+local ticket = ARGV[4]
+for i = 0, n - 1 do
+  local kind = tonumber(ARGV[ai])
+  local state, count, untilv = 0, 0, 0
+  if kind == 1 then
+    local attempts, block = KEYS[ki], KEYS[ki + 1]
+    local limit, window, blockms, member = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), tonumber(ARGV[ai + 3]), ARGV[ai + 4]
+    ki, ai = ki + 2, ai + 5
+    local b = tonumber(redis.call('GET', block) or '0')
+    if b > now then
+      state, untilv = 2, b
+    else
+      redis.call('ZADD', attempts, now, member)
+      redis.call('ZREMRANGEBYSCORE', attempts, '-inf', now - window)
+      count = redis.call('ZCOUNT', attempts, '(' .. (now - window), now)
+      if count > limit then
+        state, untilv = 1, now + blockms
+        redis.call('SET', block, untilv, 'PX', blockms + 60000)
+        redis.call('DEL', attempts)
+      else
+        redis.call('PEXPIRE', attempts, window + 60000)
+      end
+    end
+  elseif kind == 2 then
+    local key = KEYS[ki]
+    local limit, window = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+    ki, ai = ki + 1, ai + 3
+    count = redis.call('ZCOUNT', key, '(' .. (now - window), now)
+    if limit > 0 and count >= limit then
+      state = 1
+      local nth = redis.call('ZREVRANGEBYSCORE', key, now, '(' .. (now - window), 'WITHSCORES', 'LIMIT', limit - 1, 1)
+      if nth[2] then untilv = tonumber(nth[2]) + window end
+    end
+  elseif kind == 3 then
+    local key = KEYS[ki]
+    local limit, gc, t = tonumber(ARGV[ai + 1]), ARGV[ai + 2], ARGV[ai + 3]
+    ki, ai = ki + 1, ai + 4
+    count = tonumber(redis.call('GET', key) or '0')
+    if count >= limit then
+      state = 1
+      ticket = t
+    else
+      count = redis.call('INCR', key)
+      redis.call('PEXPIRE', key, gc)
+    end
+  else
+    return redis.error_reply('unknown step kind ' .. tostring(kind))
+  end
+  out[#out + 1] = state
+  out[#out + 1] = count
+  out[#out + 1] = untilv
+  if state ~= 0 then
+    failed = i
+    if kind ~= 3 then ticket = '' end
+    break
+  end
+end
+if ticket ~= '' then
+  redis.call('SET', KEYS[1], ticket, 'PX', ARGV[3])
+end
+out[#out + 1] = failed
+return out
+`)
+
+// Count runs req in one round trip (EVALSHA; EVAL once after a Redis restart).
+func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (engine.CountResult, error) {
+	s := c.s
+	now := req.Now.UnixMilli()
+	keys := make([]string, 1, 1+2*len(req.Steps))
+	args := make([]any, 4, 4+5*len(req.Steps))
+	args[0], args[1] = now, len(req.Steps)
+
+	// One id serves every candidate ticket: at most one is stored.
+	var id string
+	var px int64
+	ticket := func(t *engine.Ticket) (string, error) {
+		if t == nil {
+			return "", nil
+		}
+		if id == "" {
+			var err error
+			if id, err = newTicketID(); err != nil {
+				return "", err
+			}
+			keys[0] = s.keys.Ticket(id)
+			px = t.Expires.Sub(t.Created).Milliseconds() + ticketGrace.Milliseconds()
+		}
+		t.ID = id
+		b, err := json.Marshal(Ticket{
+			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country,
+			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, UserAgent: t.UserAgent, CallID: t.CallID,
+			CreatedAt: t.Created, ExpiresAt: t.Expires,
+		})
+		if err != nil {
+			return "", fmt.Errorf("encode ticket: %w", err)
+		}
+		return string(b), nil
+	}
+	pass, err := ticket(req.Ticket)
+	if err != nil {
+		return engine.CountResult{}, err
+	}
+	args[3] = pass
+	for i := range req.Steps {
+		st := &req.Steps[i]
+		switch st.Kind {
+		case engine.StepABRepeat:
+			keys = append(keys, s.keys.ABAttempts(req.User, req.Domain, req.Caller, req.Number), s.keys.ABBlock(req.User, req.Domain, req.Caller, req.Number))
+			args = append(args, luaAB, st.Limit, st.Window.Milliseconds(), st.Block.Milliseconds(), req.Member)
+		case engine.StepFailures:
+			keys = append(keys, s.keys.VerifyFailures(req.User, req.Domain))
+			args = append(args, luaFailures, st.Limit, st.Window.Milliseconds())
+		case engine.StepQuota:
+			t, err := ticket(st.Ticket)
+			if err != nil {
+				return engine.CountResult{}, err
+			}
+			keys = append(keys, s.keys.Daily(req.User, req.Domain, st.Day, st.OffHours))
+			args = append(args, luaQuota, st.Limit, dailyGC.Milliseconds(), t)
+		default:
+			return engine.CountResult{}, fmt.Errorf("count: unknown step kind %d", st.Kind)
+		}
+	}
+	if keys[0] == "" {
+		keys[0] = s.keys.Ticket("none") // declared, never written
+	}
+	args[2] = px
+
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	raw, err := decideScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return engine.CountResult{}, Wrap("decide", err)
+	}
+	if len(raw) == 0 || len(raw)%3 != 1 {
+		return engine.CountResult{}, fmt.Errorf("decide: unexpected reply of %d values", len(raw))
+	}
+	res := engine.CountResult{Steps: make([]engine.StepResult, len(raw)/3), Failed: int(raw[len(raw)-1])}
+	for i := range res.Steps {
+		st, count, until := raw[3*i], raw[3*i+1], raw[3*i+2]
+		r := engine.StepResult{Failed: st != 0, Blocked: st == 2, Count: count}
+		if until > 0 {
+			r.Until = time.UnixMilli(until)
+		}
+		res.Steps[i] = r
+	}
+	return res, nil
+}
+
+// DailyCount returns an account's approved-call counter of a local date (in
+// or off hours), for the admin API.
+func (s *State) DailyCount(ctx context.Context, user, domain, localDate string, offHours bool) (int64, error) {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	v, err := s.rdb.Get(ctx, s.keys.Daily(user, domain, localDate, offHours)).Result()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, Wrap("daily count", err)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("daily count of %s@%s: %w", user, domain, err)
+	}
+	return n, nil
+}
+
+// ResetDaily clears an account's in-hours and off-hours counters of a local
+// date (tfpsctl reset: the quota starts again today).
+func (s *State) ResetDaily(ctx context.Context, user, domain, localDate string) error {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	err := s.rdb.Del(ctx, s.keys.Daily(user, domain, localDate, false), s.keys.Daily(user, domain, localDate, true)).Err()
+	return Wrap("reset daily counters", err)
+}

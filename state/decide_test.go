@@ -1,0 +1,217 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/state"
+)
+
+var d0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
+
+// countTrips counts commands sent to Redis (pipelines count once).
+type countTrips struct{ n atomic.Int64 }
+
+func (c *countTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *countTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *countTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+var _ redis.Hook = (*countTrips)(nil)
+
+func abReq(now time.Time, member string) *engine.CountRequest {
+	return &engine.CountRequest{Now: now, User: "1001", Domain: "pbx.example", Caller: "+12125550100", Number: "+442079460000", Member: member,
+		Steps: []engine.Step{{Kind: engine.StepABRepeat, Limit: 5, Window: 30 * time.Second, Block: time.Hour}}}
+}
+
+func TestDecideABRepeat(t *testing.T) {
+	s := state.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	ctx := context.Background()
+	for i := range 5 {
+		res, err := c.Count(ctx, abReq(d0.Add(time.Duration(i)*time.Second), string(rune('a'+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Failed != -1 || res.Steps[0].Count != int64(i+1) {
+			t.Fatalf("attempt %d: %+v, want pass with count %d", i+1, res, i+1)
+		}
+	}
+	// The same attempt again (same member: a retried request) is not counted twice.
+	res, _ := c.Count(ctx, abReq(d0.Add(5*time.Second), "e"))
+	if res.Failed != -1 || res.Steps[0].Count != 5 {
+		t.Fatalf("retried attempt: %+v, want pass with count 5", res)
+	}
+	res, err := c.Count(ctx, abReq(d0.Add(6*time.Second), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 0 || !res.Steps[0].Failed || res.Steps[0].Blocked || res.Steps[0].Count != 6 || !res.Steps[0].Until.Equal(d0.Add(6*time.Second+time.Hour)) {
+		t.Fatalf("6th attempt: %+v, want tripped with count 6 until +1h", res)
+	}
+	res, _ = c.Count(ctx, abReq(d0.Add(30*time.Minute), "g"))
+	if res.Failed != 0 || !res.Steps[0].Blocked {
+		t.Fatalf("within the block: %+v, want blocked", res)
+	}
+	res, _ = c.Count(ctx, abReq(d0.Add(6*time.Second+time.Hour), "h"))
+	if res.Failed != -1 || res.Steps[0].Count != 1 {
+		t.Fatalf("block over: %+v, want pass, counting from 1", res)
+	}
+	// Attempts older than the window no longer count.
+	for i := range 5 {
+		c.Count(ctx, abReq(d0.Add(2*time.Hour+time.Duration(i)*10*time.Second), string(rune('A'+i))))
+	}
+	res, _ = c.Count(ctx, abReq(d0.Add(2*time.Hour+50*time.Second), "Z"))
+	if res.Failed != -1 || res.Steps[0].Count != 3 {
+		t.Fatalf("sliding window: %+v, want pass with 3 attempts in the last 30 s", res)
+	}
+}
+
+func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {
+	s := state.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	ctx := context.Background()
+	req := func(now time.Time) *engine.CountRequest {
+		return &engine.CountRequest{Now: now, User: "1001", Domain: "pbx.example",
+			Steps: []engine.Step{{Kind: engine.StepFailures, Limit: 3, Window: time.Hour}}}
+	}
+	for i := range 3 {
+		if _, err := s.RecordVerifyFailure(ctx, "1001", "pbx.example", d0.Add(time.Duration(i)*time.Minute), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Count(ctx, req(d0.Add(time.Duration(i)*time.Minute+time.Second)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked, until, _, _ := s.VerifyBlock(ctx, "1001", "pbx.example", d0.Add(time.Duration(i)*time.Minute+time.Second), time.Hour, 3)
+		if res.Steps[0].Failed != blocked || res.Steps[0].Count != int64(i+1) {
+			t.Fatalf("after %d failures: %+v, state.VerifyBlock says blocked=%v", i+1, res, blocked)
+		}
+		if blocked && !res.Steps[0].Until.Equal(until) {
+			t.Errorf("block until %s, VerifyBlock says %s", res.Steps[0].Until, until)
+		}
+	}
+	// The oldest failure leaves the window: unblocked, exactly when VerifyBlock says.
+	res, _ := c.Count(ctx, req(d0.Add(time.Hour)))
+	if res.Failed != -1 || res.Steps[0].Count != 2 {
+		t.Fatalf("an hour later: %+v, want pass with 2 failures in the window", res)
+	}
+}
+
+func TestDecideQuotaTicketAndLaterStepsUntouched(t *testing.T) {
+	s := state.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	ctx := context.Background()
+	trips := &countTrips{}
+	s.Client().AddHook(trips)
+	req := func(now time.Time) *engine.CountRequest {
+		return &engine.CountRequest{Now: now, User: "1001", Domain: "pbx.example", Caller: "+12125550100", Number: "+442079460000", Member: now.String(),
+			Steps: []engine.Step{
+				{Kind: engine.StepABRepeat, Limit: 100, Window: 30 * time.Second, Block: time.Hour},
+				{Kind: engine.StepFailures, Limit: 3, Window: time.Hour},
+				{Kind: engine.StepQuota, Limit: 2, Day: "2026-11-23", Ticket: &engine.Ticket{Code: engine.V04, Flow: engine.FlowQuota, User: "1001", Domain: "pbx.example", Number: "+442079460000", Created: now, Expires: now.Add(2 * time.Minute)}},
+			}}
+	}
+	for i := range 2 {
+		r := req(d0.Add(time.Duration(i) * time.Second))
+		before := trips.n.Load()
+		res, err := c.Count(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first call after a Redis start may load the script (EVALSHA,
+		// then EVAL); every later one is a single EVALSHA.
+		if n := trips.n.Load() - before; i > 0 && n != 1 {
+			t.Errorf("call %d: %d Redis round trips, want 1", i+1, n)
+		}
+		if res.Failed != -1 || len(res.Steps) != 3 || res.Steps[2].Count != int64(i+1) {
+			t.Fatalf("call %d: %+v", i+1, res)
+		}
+		if _, err := s.ClaimTicket(ctx, r.Steps[2].Ticket.ID, d0); !errors.Is(err, state.ErrTicketUnknown) {
+			t.Errorf("call %d passed but its quota ticket exists: %v", i+1, err)
+		}
+	}
+	r := req(d0.Add(3 * time.Second))
+	res, err := c.Count(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 2 || res.Steps[2].Count != 2 {
+		t.Fatalf("third call: %+v, want the quota step failing at 2", res)
+	}
+	tk, err := s.ClaimTicket(ctx, r.Steps[2].Ticket.ID, d0.Add(4*time.Second))
+	if err != nil {
+		t.Fatalf("claim quota ticket: %v", err)
+	}
+	if tk.Flow != "quota" || tk.Code != "V04" || tk.User != "1001" || !tk.ExpiresAt.Equal(d0.Add(3*time.Second+2*time.Minute)) {
+		t.Errorf("ticket = %+v", tk)
+	}
+	if n, _ := s.DailyCount(ctx, "1001", "pbx.example", "2026-11-23", false); n != 2 {
+		t.Errorf("daily count %d after a refused call, want 2", n)
+	}
+
+	// A failing first step leaves the later counters untouched.
+	for i := range 3 {
+		s.RecordVerifyFailure(ctx, "1001", "pbx.example", d0.Add(time.Duration(i)*time.Second), time.Hour)
+	}
+	if err := s.ResetDaily(ctx, "1001", "pbx.example", "2026-11-23"); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = c.Count(ctx, req(d0.Add(10*time.Second)))
+	if res.Failed != 1 || len(res.Steps) != 2 {
+		t.Fatalf("with 3 failures: %+v, want the failures step deciding", res)
+	}
+	if n, _ := s.DailyCount(ctx, "1001", "pbx.example", "2026-11-23", false); n != 0 {
+		t.Errorf("daily counter %d after an earlier step failed, want untouched 0", n)
+	}
+}
+
+func TestDecidePassTicketOnlyWhenNoStepFails(t *testing.T) {
+	s := state.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	ctx := context.Background()
+	mk := func(now time.Time) *engine.CountRequest {
+		return &engine.CountRequest{Now: now, User: "new", Domain: "pbx.example", Caller: "100", Number: "200", Member: now.String(),
+			Steps:  []engine.Step{{Kind: engine.StepABRepeat, Limit: 1, Window: 30 * time.Second, Block: time.Hour}},
+			Ticket: &engine.Ticket{Code: engine.V01, Flow: engine.FlowOnboarding, User: "new", Domain: "pbx.example", Created: now, Expires: now.Add(time.Minute)}}
+	}
+	r := mk(d0)
+	if res, err := c.Count(ctx, r); err != nil || res.Failed != -1 {
+		t.Fatalf("first: %+v %v", res, err)
+	}
+	if tk, err := s.ClaimTicket(ctx, r.Ticket.ID, d0); err != nil || tk.Flow != "onboarding" {
+		t.Fatalf("onboarding ticket: %+v %v", tk, err)
+	}
+	r = mk(d0.Add(time.Second)) // trips the A->B limit of 1: reject, no ticket
+	if res, _ := c.Count(ctx, r); res.Failed != 0 {
+		t.Fatalf("second: %+v, want A->B failing", res)
+	}
+	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0); !errors.Is(err, state.ErrTicketUnknown) {
+		t.Errorf("rejected decision stored a ticket: %v", err)
+	}
+}
+
+func TestDecideRedisDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := state.New(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}), state.Options{Timeout: 200 * time.Millisecond})
+	defer s.Close()
+	_, err = state.NewDecideCounters(s).Count(context.Background(), abReq(d0, "x"))
+	if !errors.Is(err, state.ErrUnavailable) {
+		t.Errorf("Count with Redis down: %v, want ErrUnavailable", err)
+	}
+}
