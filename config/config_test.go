@@ -43,18 +43,18 @@ func TestDefaultsAreValid(t *testing.T) {
 // the key, the bad value and what is allowed.
 func TestBrokenEnvironmentListsEveryBadKey(t *testing.T) {
 	bad := map[string]string{
-		"TFPS_BUSINESS_HOURS":                 "America/New_York|2021-01-04|x",
-		"TFPS_PIN":                            "12a4",
+		"TFPS_BUSINESS_HOURS":                  "America/New_York|2021-01-04|x",
+		"TFPS_PIN":                             "12a4",
 		"TFPS_DESTINATION_COUNTRIES_BLACKLIST": "CU,XX,LV",
-		"TFPS_DEFAULT_QUOTA":                  "-3",
-		"TFPS_AUTHORIZE_METHOD":               "404",
-		"TFPS_VERIFICATION_METHOD":            "SMS",
-		"TFPS_CACHE_BLOCK_TIME":               "forever",
-		"TFPS_HTTP_LISTEN":                    "localhost",
-		"TFPS_REDIS_URL":                      "http://x",
-		"TFPS_NOTIFICATION_EMAIL":             "not an address",
-		"TFPS_PUBLIC_IP":                      "3.95.189",
-		"TFPS_LOG_LEVEL":                      "loud",
+		"TFPS_DEFAULT_QUOTA":                   "-3",
+		"TFPS_AUTHORIZE_METHOD":                "404",
+		"TFPS_VERIFICATION_METHOD":             "SMS",
+		"TFPS_CACHE_BLOCK_TIME":                "forever",
+		"TFPS_HTTP_LISTEN":                     "localhost",
+		"TFPS_REDIS_URL":                       "http://x",
+		"TFPS_NOTIFICATION_EMAIL":              "not an address",
+		"TFPS_PUBLIC_IP":                       "3.95.189",
+		"TFPS_LOG_LEVEL":                       "loud",
 	}
 	_, _, err := Load(Options{Lookup: env(bad)})
 	var errs Errors
