@@ -14,6 +14,9 @@ func main() {
 		Name:    "ivr",
 		Summary: "voice verification IVR (Asterisk ARI Stasis application)",
 		Run:     run,
+		Commands: []command.Command{
+			renderCommand(),
+		},
 	}, os.Args[1:], os.Stdout, os.Stderr))
 }
 

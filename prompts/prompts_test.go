@@ -1,0 +1,104 @@
+package prompts_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/voipshield/tfps/prompts"
+	"github.com/voipshield/tfps/tts"
+)
+
+func TestCatalogueComplete(t *testing.T) {
+	for _, lang := range []string{"en", "es"} {
+		if !prompts.HasLanguage(lang) {
+			t.Fatalf("no %s catalogue", lang)
+		}
+		for _, id := range prompts.IDs() {
+			if text, ok := prompts.Text(lang, id); !ok || strings.TrimSpace(text) == "" {
+				t.Errorf("%s/%s has no text", lang, id)
+			}
+		}
+	}
+	for _, lang := range prompts.Languages() {
+		for _, id := range prompts.IDs() {
+			if _, ok := prompts.Text(lang, id); !ok {
+				t.Errorf("%s misses %s", lang, id)
+			}
+		}
+	}
+}
+
+// The shipped sounds/ folder must match the catalogue: after editing a text,
+// run `go run ./cmd/ivr render` and commit sounds/.
+func TestShippedSoundsMatchCatalogue(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "sounds")
+	if stale := prompts.Stale(dir); len(stale) > 0 {
+		t.Errorf("sounds/ is stale for %d prompts (%s ...): run `go run ./cmd/ivr render` and commit sounds/", len(stale), stale[0])
+	}
+	for _, lang := range prompts.Languages() {
+		for _, id := range prompts.IDs() {
+			b, err := os.ReadFile(filepath.Join(dir, lang, string(id)+".wav"))
+			if err != nil {
+				continue // reported above
+			}
+			if err := tts.CheckWAV(b); err != nil {
+				t.Errorf("sounds/%s/%s.wav: %v", lang, id, err)
+			}
+		}
+	}
+}
+
+type countingSynth struct{ n int }
+
+func (c *countingSynth) Synthesize(ctx context.Context, r tts.Request) ([]byte, error) {
+	c.n++
+	return tts.Espeak{}.Synthesize(ctx, tts.Request{Text: "x", Language: "en"})
+}
+
+func TestRenderSkipsUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	s := &countingSynth{}
+	n, err := prompts.Render(context.Background(), s, dir, []string{"es"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(prompts.IDs()) || s.n != n {
+		t.Fatalf("rendered %d (synth %d), want %d", n, s.n, len(prompts.IDs()))
+	}
+	n, err = prompts.Render(context.Background(), s, dir, []string{"es"}, false)
+	if err != nil || n != 0 {
+		t.Errorf("second render did %d files (%v), want 0", n, err)
+	}
+	stale := prompts.Stale(dir)
+	for _, k := range stale {
+		if strings.HasPrefix(k, "es/") {
+			t.Errorf("%s stale after render", k)
+		}
+	}
+	if len(stale) != len(prompts.IDs()) {
+		t.Errorf("en not rendered, so %d prompts should be stale, got %d", len(prompts.IDs()), len(stale))
+	}
+	if _, err := prompts.Render(context.Background(), s, dir, []string{"xx"}, false); err == nil {
+		t.Error("unknown language rendered")
+	}
+}
+
+func TestRenderedMediaURIs(t *testing.T) {
+	ctx := context.Background()
+	got, err := prompts.Rendered{Base: "/usr/share/asterisk/sounds/tfps"}.Media(ctx, "en", prompts.Redial)
+	if err != nil || got != "sound:/usr/share/asterisk/sounds/tfps/en/redial" {
+		t.Errorf("file media = %q, %v", got, err)
+	}
+	got, err = prompts.Rendered{Base: "http://10.0.0.5:8089/sounds/"}.Media(ctx, "es", prompts.Redial)
+	if err != nil || got != "sound:http://10.0.0.5:8089/sounds/es/redial.wav" {
+		t.Errorf("http media = %q, %v", got, err)
+	}
+	if _, err := (prompts.Rendered{Base: "/x"}).Media(ctx, "xx", prompts.Redial); err == nil {
+		t.Error("unknown language gave media")
+	}
+}
