@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
 )
@@ -29,8 +31,9 @@ type Main struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 
-	Store *store.Store
-	State *state.State
+	Store  *store.Store
+	State  *state.State
+	Engine *engine.Engine // decides calls for every listener (HTTP, SIP)
 
 	httpServer *http.Server
 	httpLn     net.Listener
@@ -70,6 +73,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	m.onClose(func(context.Context) error { return m.State.Close() })
+	if err := m.startEngine(ctx); err != nil {
+		return err
+	}
 
 	m.mux.HandleFunc("GET /healthz", m.healthz)
 	m.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
@@ -77,6 +83,28 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	m.Logger.Info("gateway started", "http", m.HTTPAddr(), "database", m.Store.Dialect())
+	return nil
+}
+
+// startEngine creates the decision engine on the store and Redis. It is
+// closed after the listeners stop (so no decision is still being made) and
+// before the store closes (so its queued decision-log rows are written).
+func (m *Main) startEngine(ctx context.Context) error {
+	opts := engine.OptionsFrom(m.Config)
+	opts.Registerer, opts.Logger = m.Registry, m.Logger
+	eng, err := engine.New(ctx, engine.Deps{
+		Accounts:   m.Store,
+		Lists:      m.Store,
+		Changes:    m.Store,
+		Log:        m.Store,
+		Counters:   state.NewDecideCounters(m.State),
+		Reputation: reputation.Local{},
+	}, opts)
+	if err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	m.Engine = eng
+	m.onClose(m.Engine.Close)
 	return nil
 }
 
