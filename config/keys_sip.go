@@ -1,10 +1,116 @@
 package config
 
-// SIPConfig holds the settings of the sip part of the product. Its keys are
-// declared in sipKeys; add a field here and a Key there for each new
-// setting.
-type SIPConfig struct{}
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// SIPConfig holds the settings of the SIP front (TFPS-compatible INVITE
+// answers). Its keys are declared in sipKeys.
+type SIPConfig struct {
+	// Allow lists the addresses and networks of the PBXs and proxies that
+	// may ask; every other source gets DenyAction.
+	Allow []netip.Prefix
+	// DenyAction is "403" (answer 403 Forbidden) or "drop" (say nothing).
+	DenyAction string
+	// VerifyPrefix goes before the ticket in the request user of a verify
+	// redirect (sip:<prefix><ticket>@<IVRAddress>); the IVR box's dialplan
+	// matches it (exten _V.).
+	VerifyPrefix string
+	// IVRAddress is host[:port] of the Asterisk box that runs the voice
+	// checks. Empty: the Contact host at port 5080.
+	IVRAddress string
+	// ContactHost is host[:port] of A00/Rnn redirect Contacts. Empty: as
+	// TFPS, TFPS_PUBLIC_IP, else TFPS_PRIVATE_IP, else the host the request
+	// was addressed to (its Request-URI host).
+	ContactHost string
+	// FloodLimit is the number of requests one source address may send per
+	// second; the excess is dropped silently, as TFPS's pike did. 0: off.
+	FloodLimit int
+	// ErrorCode answers a call the engine could not decide (only under
+	// TFPS_ENGINE_ERROR_POLICY=error, or an invalid call): 500, 480 or 603.
+	// Never 503: in failover mode 503 means approved.
+	ErrorCode int
+	// DecideTimeout bounds one decision; past it the call gets ErrorCode.
+	DecideTimeout time.Duration
+	// MaxInFlight bounds the decisions running at once; further INVITEs
+	// wait in the socket buffer (and are retransmitted by the sender).
+	MaxInFlight int
+}
+
+// DenyAction values (TFPS_SIP_DENY_ACTION).
+const (
+	DenyForbidden = "403"
+	DenyDrop      = "drop"
+)
 
 func sipKeys() []Key {
+	return []Key{
+		{Name: "TFPS_SIP_ALLOW", Default: "127.0.0.0/8,::1", Help: "Addresses and networks (CIDR) of the PBXs and proxies allowed to ask the SIP front, comma separated. Others get TFPS_SIP_DENY_ACTION and are counted in tfps_sip_denied_total. TFPS had no such check.", Set: func(c *Config, v string) error {
+			p, err := ParseCIDRs(v)
+			if err != nil {
+				return err
+			}
+			c.SIP.Allow = p
+			return nil
+		}},
+		choiceKey("TFPS_SIP_DENY_ACTION", DenyForbidden, "What a source outside TFPS_SIP_ALLOW gets: 403 (403 Forbidden) or drop (no answer, like a closed port).", []string{DenyForbidden, DenyDrop}, func(c *Config) *string { return &c.SIP.DenyAction }),
+		{Name: "TFPS_SIP_VERIFY_PREFIX", Default: "V", Help: "Request-user prefix of verify redirects: sip:<prefix><ticket>@<TFPS_IVR_SIP_ADDRESS>. The IVR box's dialplan matches it (exten _V.). Must not start with A or R (loop detection).", Set: func(c *Config, v string) error {
+			if v == "" || strings.ContainsAny(v, "@:;<>\" \t") {
+				return fmt.Errorf("must be a non-empty SIP user prefix such as V")
+			}
+			if v[0] == 'A' || v[0] == 'a' || v[0] == 'R' || v[0] == 'r' {
+				return fmt.Errorf("must not start with A or R: those request users are answered 482 (loop)")
+			}
+			c.SIP.VerifyPrefix = v
+			return nil
+		}},
+		{Name: "TFPS_IVR_SIP_ADDRESS", Help: "host[:port] of the Asterisk box running the voice checks, the target of verify redirects. Empty: the redirect Contact host (TFPS_SIP_CONTACT_HOST rules) at port 5080.", Set: func(c *Config, v string) error {
+			if err := checkSIPHost(v); err != nil {
+				return err
+			}
+			c.SIP.IVRAddress = v
+			return nil
+		}},
+		{Name: "TFPS_SIP_CONTACT_HOST", Help: "host[:port] in the Contact of A00/Rnn redirects. Empty: as TFPS, TFPS_PUBLIC_IP, else TFPS_PRIVATE_IP, else the host of the request's Request-URI.", Set: func(c *Config, v string) error {
+			if err := checkSIPHost(v); err != nil {
+				return err
+			}
+			c.SIP.ContactHost = v
+			return nil
+		}},
+		intKey("TFPS_SIP_FLOOD_LIMIT", "200", "SIP requests one source address may send per second before the excess is dropped silently (TFPS's pike); 0 disables. A PBX's retransmissions count too: keep room above its peak call rate.", 0, 10_000_000, func(c *Config) *int { return &c.SIP.FloodLimit }),
+		{Name: "TFPS_SIP_ERROR_CODE", Default: "500", Help: "SIP answer when the engine can not decide (TFPS_ENGINE_ERROR_POLICY=error, or a call it finds invalid): 500, 480 or 603. Never 503: in failover mode 503 means approved.", Set: func(c *Config, v string) error {
+			switch v {
+			case "500":
+				c.SIP.ErrorCode = 500
+			case "480":
+				c.SIP.ErrorCode = 480
+			case "603":
+				c.SIP.ErrorCode = 603
+			default:
+				return fmt.Errorf("must be 500, 480 or 603 (503 would read as approved in failover mode)")
+			}
+			return nil
+		}},
+		durationKey("TFPS_SIP_DECIDE_TIMEOUT", "2s", "Longest time one INVITE may wait for its decision; past it the answer is TFPS_SIP_ERROR_CODE. Keep it below the PBX's Timer B (32s) and its own fail-over timer.", 10*time.Millisecond, 30*time.Second, func(c *Config) *time.Duration { return &c.SIP.DecideTimeout }),
+		intKey("TFPS_SIP_MAX_IN_FLIGHT", "4096", "Decisions the SIP front runs at once; further INVITEs wait in the socket buffer.", 1, 1_000_000, func(c *Config) *int { return &c.SIP.MaxInFlight }),
+	}
+}
+
+// checkSIPHost accepts "", a host, or host:port.
+func checkSIPHost(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(v); err == nil {
+		return checkHostPort(v)
+	}
+	if net.ParseIP(strings.Trim(v, "[]")) == nil && !hostnameRE.MatchString(v) {
+		return fmt.Errorf("must be host or host:port, e.g. 192.0.2.5 or ivr.example.com:5080")
+	}
 	return nil
 }
