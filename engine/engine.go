@@ -231,6 +231,12 @@ func (e *Engine) Close(ctx context.Context) error {
 // invalid call gives an error with tfps.ErrorCode EINVALID.
 func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	start := e.opts.Now()
+	e.mu.RLock()
+	closed := e.closed
+	e.mu.RUnlock()
+	if closed {
+		return Decision{}, ErrClosed
+	}
 	if err := validate(&call); err != nil {
 		return Decision{}, err
 	}
