@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -248,17 +249,30 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, query string, args ...an
 }
 
 // RequeueOutbox puts a failed row back for an immediate new try (an operator
-// fixed the relay password, say).
+// fixed the relay password, say). Channels that refused it for good are tried
+// again; channels that delivered it are not.
 func (s *Store) RequeueOutbox(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0, lease_owner = '', lease_until = 0
-		WHERE id = $2 AND state = 'failed'`, ms(s.Now()), id)
-	if err != nil {
-		return fmt.Errorf("requeue outbox row %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return tfps.Errorf(tfps.ENOTFOUND, "no failed outbox row %q", id)
-	}
-	return nil
+	return s.WithTx(ctx, func(tx *sql.Tx) error {
+		var delivered string
+		err := tx.QueryRowContext(ctx, `SELECT delivered FROM outbox WHERE id = $1 AND state = 'failed'`, id).Scan(&delivered)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tfps.Errorf(tfps.ENOTFOUND, "no failed outbox row %q", id)
+		}
+		if err != nil {
+			return fmt.Errorf("read outbox row %s: %w", id, err)
+		}
+		var keep []string
+		for _, ch := range splitList(delivered) {
+			if !strings.HasSuffix(ch, ":failed") {
+				keep = append(keep, ch)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0, delivered = $2, lease_owner = '', lease_until = 0
+			WHERE id = $3 AND state = 'failed'`, ms(s.Now()), joinList(keep), id); err != nil {
+			return fmt.Errorf("requeue outbox row %s: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // OutboxRows lists outbox rows, newest first, optionally only one state.

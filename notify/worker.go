@@ -1,0 +1,296 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voipshield/tfps"
+)
+
+// Outbox is the durable queue the worker delivers from; *store.Store
+// implements it.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]tfps.OutboxEntry, error)
+	ThrottleOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time, hold time.Duration) (deferUntil time.Time, summary []tfps.Notification, err error)
+	CompleteOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time, interval time.Duration) error
+	RetryOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, next time.Time) error
+	FailOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time) error
+}
+
+// Channel delivers one notification somewhere (mail, webhook). The error says
+// whether a retry helps (see Retryable); a *RejectedError means delivered,
+// with some recipients refused for good.
+type Channel interface {
+	Name() string
+	Deliver(ctx context.Context, n *tfps.Notification, summary []tfps.Notification) error
+}
+
+// Default worker settings.
+const (
+	DefaultLease         = 2 * time.Minute
+	DefaultPollInterval  = 2 * time.Second
+	DefaultRetryMin      = 30 * time.Second
+	DefaultRetryMax      = 30 * time.Minute
+	DefaultMaxAge        = 72 * time.Hour
+	DefaultAlertInterval = 25 * time.Minute
+	DefaultBatch         = 20
+)
+
+// WorkerConfig tunes the delivery worker; zero fields take the defaults.
+type WorkerConfig struct {
+	Lease         time.Duration // how long a claimed row is ours; a send must end well within it
+	PollInterval  time.Duration
+	RetryMin      time.Duration // first retry delay, doubled per failed try
+	RetryMax      time.Duration
+	MaxAge        time.Duration // give up a row still failing this long after it was queued
+	AlertInterval time.Duration // one threshold alert per account and kind per interval; <0 disables
+	Batch         int
+	Owner         string           // lease owner name; default random
+	Now           func() time.Time // default time.Now
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer // nil: metrics not registered
+}
+
+// Worker delivers the outbox: claim due rows, apply the rate limit, deliver
+// through every channel, record the outcome. Several workers (in one process
+// or on several machines sharing PostgreSQL) may run at once: leases keep
+// each row with one of them.
+type Worker struct {
+	outbox   Outbox
+	channels []Channel
+	cfg      WorkerConfig
+	log      *slog.Logger
+	wake     chan struct{}
+	metrics  *metrics
+}
+
+// NewWorker returns a worker delivering outbox rows through channels.
+func NewWorker(outbox Outbox, channels []Channel, cfg WorkerConfig) (*Worker, error) {
+	if len(channels) == 0 {
+		return nil, errors.New("notify worker: no delivery channel")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Lease, DefaultLease)
+	def(&cfg.PollInterval, DefaultPollInterval)
+	def(&cfg.RetryMin, DefaultRetryMin)
+	def(&cfg.RetryMax, DefaultRetryMax)
+	def(&cfg.MaxAge, DefaultMaxAge)
+	def(&cfg.AlertInterval, DefaultAlertInterval)
+	if cfg.AlertInterval < 0 {
+		cfg.AlertInterval = 0
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = cfg.RetryMin
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Owner == "" {
+		b := make([]byte, 6)
+		rand.Read(b)
+		cfg.Owner = "worker-" + hex.EncodeToString(b)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{outbox: outbox, channels: channels, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), metrics: m}, nil
+}
+
+// Wake makes a running worker look at the outbox now (call it after
+// enqueueing in the same process); it never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends. Database errors are logged and retried on the
+// next poll; Run returns only ctx's error.
+func (w *Worker) Run(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := w.RunOnce(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.log.Error("deliver outbox", "err", err)
+			}
+			if n < w.cfg.Batch || err != nil || ctx.Err() != nil {
+				break // a full batch means more may be due
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// RunOnce claims one batch of due rows and handles each; it returns how many
+// rows it claimed.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	now := w.cfg.Now()
+	entries, err := w.outbox.ClaimOutbox(ctx, w.cfg.Owner, now, w.cfg.Lease, w.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("claim outbox: %w", err)
+	}
+	var errs []error
+	for i := range entries {
+		if err := w.handle(ctx, &entries[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(entries), errors.Join(errs...)
+}
+
+func (w *Worker) handle(ctx context.Context, e *tfps.OutboxEntry) error {
+	n := &e.Notification
+	log := w.log.With("notification", n.ID, "kind", n.Kind, "account", n.Account())
+	now := w.cfg.Now()
+	var summary []tfps.Notification
+	if w.cfg.AlertInterval > 0 {
+		until, s, err := w.outbox.ThrottleOutbox(ctx, e, w.cfg.Owner, now, w.cfg.Lease)
+		if err != nil {
+			return fmt.Errorf("throttle %s: %w", n.ID, err)
+		}
+		if !until.IsZero() {
+			w.metrics.deliveries.WithLabelValues("all", "deferred").Inc()
+			log.Debug("threshold alert held back by the rate limit", "until", until)
+			return nil
+		}
+		summary = s
+	}
+
+	// A send must finish well inside the lease, or another worker may claim
+	// the row and send it again.
+	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.Lease/2)
+	defer cancel()
+	var retryErrs, finalErrs []string
+	for _, ch := range w.channels {
+		if slices.Contains(e.Delivered, ch.Name()) || slices.Contains(e.Delivered, ch.Name()+":failed") {
+			continue
+		}
+		start := time.Now()
+		err := ch.Deliver(sendCtx, n, summary)
+		w.metrics.duration.WithLabelValues(ch.Name()).Observe(time.Since(start).Seconds())
+		var rejected *RejectedError
+		switch {
+		case err == nil:
+			e.Delivered = append(e.Delivered, ch.Name())
+			w.metrics.deliveries.WithLabelValues(ch.Name(), "sent").Inc()
+		case errors.As(err, &rejected):
+			e.Delivered = append(e.Delivered, ch.Name())
+			finalErrs = append(finalErrs, ch.Name()+": "+err.Error())
+			w.metrics.deliveries.WithLabelValues(ch.Name(), "sent").Inc()
+			log.Warn("delivered, but some recipients refused it", "channel", ch.Name(), "err", err)
+		case Retryable(err):
+			retryErrs = append(retryErrs, ch.Name()+": "+err.Error())
+			w.metrics.deliveries.WithLabelValues(ch.Name(), "retry").Inc()
+		default:
+			e.Delivered = append(e.Delivered, ch.Name()+":failed")
+			finalErrs = append(finalErrs, ch.Name()+": "+err.Error())
+			w.metrics.deliveries.WithLabelValues(ch.Name(), "failed").Inc()
+			log.Error("delivery failed for good", "channel", ch.Name(), "err", err)
+		}
+	}
+	e.LastError = strings.Join(append(retryErrs, finalErrs...), "; ")
+	now = w.cfg.Now()
+	recordCtx := context.WithoutCancel(ctx) // the outcome must be written even on shutdown
+	var err error
+	switch {
+	case len(retryErrs) > 0 && now.Sub(e.CreatedAt) < w.cfg.MaxAge:
+		next := now.Add(w.backoff(e.Attempts))
+		log.Warn("delivery failed, will retry", "attempt", e.Attempts+1, "next", next, "err", e.LastError)
+		err = w.outbox.RetryOutbox(recordCtx, e, w.cfg.Owner, next)
+	case len(retryErrs) > 0:
+		e.LastError = fmt.Sprintf("gave up after %d tries over %s: %s", e.Attempts+1, w.cfg.MaxAge, e.LastError)
+		log.Error("delivery given up", "err", e.LastError)
+		w.metrics.deliveries.WithLabelValues("all", "expired").Inc()
+		err = w.outbox.FailOutbox(recordCtx, e, w.cfg.Owner, now)
+	case !delivered(e.Delivered):
+		err = w.outbox.FailOutbox(recordCtx, e, w.cfg.Owner, now)
+	default:
+		if len(summary) > 0 {
+			log.Info("notification delivered", "summarised", len(summary))
+		} else {
+			log.Info("notification delivered")
+		}
+		err = w.outbox.CompleteOutbox(recordCtx, e, w.cfg.Owner, now, w.cfg.AlertInterval)
+	}
+	if err != nil {
+		return fmt.Errorf("record outcome of %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// delivered reports whether at least one channel took the notification.
+func delivered(done []string) bool {
+	for _, d := range done {
+		if !strings.HasSuffix(d, ":failed") {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff is RetryMin doubled per failed try, capped at RetryMax.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.cfg.RetryMin
+	for range attempts {
+		d *= 2
+		if d >= w.cfg.RetryMax {
+			return w.cfg.RetryMax
+		}
+	}
+	return d
+}
+
+type metrics struct {
+	deliveries *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tfps", Subsystem: "notify", Name: "deliveries_total",
+			Help: "Outbox delivery outcomes by channel (email, webhook; all for deferred/expired) and result (sent, retry, failed, deferred, expired).",
+		}, []string{"channel", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "tfps", Subsystem: "notify", Name: "delivery_seconds",
+			Help:    "Time of one delivery attempt by channel.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"channel"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.deliveries, m.duration} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("register notify metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
