@@ -1,0 +1,723 @@
+package sipfront
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/engine"
+)
+
+// Decider decides one call attempt; *engine.Engine satisfies it.
+type Decider interface {
+	Decide(ctx context.Context, call engine.Call) (engine.Decision, error)
+}
+
+var _ Decider = (*engine.Engine)(nil)
+
+// ErrClosed is returned by Serve* after Close.
+var ErrClosed = errors.New("sip front closed")
+
+// Options configure a Server. OptionsFrom fills them from the configuration.
+type Options struct {
+	// Method is 302 or 503 (TFPS_AUTHORIZE_METHOD).
+	Method int
+	// ContactHost is host[:port] of A00/Rnn Contacts; empty: the host of
+	// each request's Request-URI.
+	ContactHost  string
+	VerifyPrefix string // default "V"
+	// IVRAddress is host[:port] of the IVR Asterisk; empty: the Contact
+	// host at port 5080.
+	IVRAddress    string
+	Allow         []netip.Prefix // empty: nobody may ask
+	DenyDrop      bool           // true: say nothing to a denied source; false: 403
+	FloodLimit    int            // requests per source per second; 0: off
+	ErrorStatus   int            // answer when the engine errs; default 500, never 503
+	DecideTimeout time.Duration  // default 2s
+	MaxInFlight   int            // default 4096
+	AnswerTTL     time.Duration  // how long answers are kept for retransmissions; default 32s (Timer B)
+	ServerName    string         // Server header; default "tfps-gateway"
+
+	Registerer prometheus.Registerer // nil: metrics not registered
+	Logger     *slog.Logger          // nil: slog.Default()
+	Now        func() time.Time      // the call's time; nil: time.Now
+}
+
+// OptionsFrom returns the options the configuration sets.
+func OptionsFrom(c *config.Config) Options {
+	o := Options{
+		Method:        c.AuthorizeMethod,
+		ContactHost:   c.SIP.ContactHost,
+		VerifyPrefix:  c.SIP.VerifyPrefix,
+		IVRAddress:    c.SIP.IVRAddress,
+		Allow:         c.SIP.Allow,
+		DenyDrop:      c.SIP.DenyAction == config.DenyDrop,
+		FloodLimit:    c.SIP.FloodLimit,
+		ErrorStatus:   c.SIP.ErrorCode,
+		DecideTimeout: c.SIP.DecideTimeout,
+		MaxInFlight:   c.SIP.MaxInFlight,
+	}
+	if o.ContactHost == "" {
+		switch {
+		case c.PublicIP.IsValid():
+			o.ContactHost = hostLiteral(c.PublicIP)
+		case c.PrivateIP.IsValid():
+			o.ContactHost = hostLiteral(c.PrivateIP)
+		}
+	}
+	return o
+}
+
+func hostLiteral(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		return "[" + a.String() + "]"
+	}
+	return a.Unmap().String()
+}
+
+func (o *Options) defaults() error {
+	if o.Method == 0 {
+		o.Method = 302
+	}
+	if o.Method != 302 && o.Method != 503 {
+		return fmt.Errorf("authorize method %d: must be 302 or 503", o.Method)
+	}
+	if o.VerifyPrefix == "" {
+		o.VerifyPrefix = "V"
+	}
+	if o.ErrorStatus == 0 {
+		o.ErrorStatus = 500
+	}
+	if o.ErrorStatus == 503 || o.ErrorStatus < 400 || o.ErrorStatus > 699 {
+		return fmt.Errorf("error status %d: must be a 4xx-6xx other than 503 (503 approves in failover mode)", o.ErrorStatus)
+	}
+	if o.DecideTimeout <= 0 {
+		o.DecideTimeout = 2 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 4096
+	}
+	if o.AnswerTTL <= 0 {
+		o.AnswerTTL = 32 * time.Second
+	}
+	if o.ServerName == "" {
+		o.ServerName = "tfps-gateway"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Server is the SIP front. Serve it on any number of UDP sockets and TCP
+// listeners; Close stops them and waits for decisions in flight.
+type Server struct {
+	d       Decider
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	parser  *sip.Parser
+	answers *answerCache
+	flood   *floodLimit
+	sem     chan struct{}
+
+	mu        sync.Mutex
+	closed    bool
+	closers   []func() error
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup // serve loops, connections and decisions
+	baseCtx   context.Context
+	cancelAll context.CancelFunc
+}
+
+// New returns a Server that asks d.
+func New(d Decider, opts Options) (*Server, error) {
+	if d == nil {
+		return nil, errors.New("new sip front: decider is required")
+	}
+	if err := opts.defaults(); err != nil {
+		return nil, fmt.Errorf("new sip front: %w", err)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("new sip front: register metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		d:         d,
+		opts:      opts,
+		log:       opts.Logger,
+		metrics:   m,
+		parser:    sip.NewParser(),
+		answers:   newAnswerCache(opts.AnswerTTL, 200_000),
+		flood:     newFloodLimit(opts.FloodLimit, 100_000),
+		sem:       make(chan struct{}, opts.MaxInFlight),
+		conns:     map[net.Conn]struct{}{},
+		baseCtx:   ctx,
+		cancelAll: cancel,
+	}, nil
+}
+
+// UDPReadBuffer is the receive buffer ListenUDP asks the kernel for: the
+// default (~208 KB) drops datagrams from a few thousand calls per second.
+const UDPReadBuffer = 4 << 20
+
+// ListenUDP opens a UDP socket for the front with a 4 MiB read buffer.
+func ListenUDP(addr string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("resolve sip udp %s: %w", addr, err)
+	}
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("listen sip udp %s: %w", addr, err)
+	}
+	if err := c.SetReadBuffer(UDPReadBuffer); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("set sip udp read buffer: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Server) track(closer func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		closer()
+		return ErrClosed
+	}
+	s.closers = append(s.closers, closer)
+	s.wg.Add(1)
+	return nil
+}
+
+// ServeUDP answers requests arriving on c until Close (which closes c).
+func (s *Server) ServeUDP(c net.PacketConn) error {
+	if err := s.track(c.Close); err != nil {
+		return err
+	}
+	defer s.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("read sip udp: %w", err)
+		}
+		src := addrPort(from)
+		reply := func(b []byte) error {
+			_, err := c.WriteTo(b, from)
+			return err
+		}
+		s.datagram(buf[:n], src, "UDP", reply)
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// admit applies the allow list and the flood limit to a message's source.
+// It returns false when the message must be dropped silently, and deny=true
+// when it must get 403.
+func (s *Server) admit(src netip.AddrPort, now time.Time) (ok, deny bool) {
+	if !s.allowed(src.Addr()) {
+		if s.opts.DenyDrop {
+			s.metrics.denied.WithLabelValues("drop").Inc()
+			return false, false
+		}
+		s.metrics.denied.WithLabelValues("403").Inc()
+		return true, true
+	}
+	if !s.flood.allow(src.Addr(), now) {
+		s.metrics.flood.Inc()
+		return false, false
+	}
+	return true, false
+}
+
+func (s *Server) allowed(a netip.Addr) bool {
+	for _, p := range s.opts.Allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// datagram handles one UDP datagram.
+func (s *Server) datagram(data []byte, src netip.AddrPort, transport string, reply func([]byte) error) {
+	if len(bytes.Trim(data, "\r\n\x00 ")) == 0 {
+		return // keep-alive
+	}
+	now := s.opts.Now()
+	ok, deny := s.admit(src, now)
+	if !ok {
+		return
+	}
+	msg, err := s.parser.ParseSIP(data)
+	if err != nil {
+		s.metrics.parseErrors.WithLabelValues("udp").Inc()
+		if s.log.Enabled(context.Background(), slog.LevelDebug) {
+			s.log.Debug("sip datagram not parsed", "source", src, "bytes", len(data), "err", err)
+		}
+		return
+	}
+	req, isReq := msg.(*sip.Request)
+	if !isReq {
+		return // responses: we send no requests
+	}
+	s.request(req, src, transport, now, deny, reply)
+}
+
+// ServeTCP accepts SIP over TCP on ln until Close (which closes ln).
+func (s *Server) ServeTCP(ln net.Listener) error {
+	if err := s.track(ln.Close); err != nil {
+		return err
+	}
+	defer s.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept sip tcp: %w", err)
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+// tcpIdle closes a TCP connection that sent nothing for this long.
+const tcpIdle = 3 * time.Minute
+
+func (s *Server) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	src := addrPort(c.RemoteAddr())
+	var wmu sync.Mutex
+	reply := func(b []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, err := c.Write(b)
+		return err
+	}
+	if !s.allowed(src.Addr()) && s.opts.DenyDrop {
+		s.metrics.denied.WithLabelValues("drop").Inc()
+		return
+	}
+	stream := s.parser.NewSIPStream()
+	defer stream.Close()
+	buf := make([]byte, 65536)
+	for {
+		c.SetReadDeadline(time.Now().Add(tcpIdle))
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		if len(bytes.Trim(buf[:n], "\r\n\x00 ")) == 0 {
+			continue
+		}
+		err = stream.ParseSIPStream(buf[:n], func(msg sip.Message) {
+			now := s.opts.Now()
+			ok, deny := s.admit(src, now)
+			if !ok {
+				return
+			}
+			if req, isReq := msg.(*sip.Request); isReq {
+				s.request(req, src, "TCP", now, deny, reply)
+			}
+		})
+		if err != nil && !errors.Is(err, sip.ErrParseSipPartial) {
+			// A stream can not resynchronise after garbage: drop it.
+			s.metrics.parseErrors.WithLabelValues("tcp").Inc()
+			s.log.Debug("sip tcp stream not parsed", "source", src, "err", err)
+			return
+		}
+	}
+}
+
+// Close stops every listener, cancels decisions in flight and waits for
+// them (they still answer) or for ctx.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, c := range s.closers {
+		if err := c(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancelAll()
+		<-done
+	}
+	s.cancelAll()
+	return errors.Join(errs...)
+}
+
+// allowHeader lists what the front answers.
+const allowHeader = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+
+// request handles one parsed request: exactly one final answer (none for
+// ACK), now or from the decision goroutine.
+func (s *Server) request(req *sip.Request, src netip.AddrPort, transport string, now time.Time, deny bool, reply func([]byte) error) {
+	method := string(req.Method)
+	if req.CallID() == nil || req.Via() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil {
+		// Not answerable (RFC 3261 8.1.1: mandatory headers); sipgo
+		// normally refuses these at parse time.
+		s.metrics.parseErrors.WithLabelValues(strings.ToLower(transport)).Inc()
+		return
+	}
+	if method == "ACK" {
+		s.metrics.requests.WithLabelValues("ACK").Inc()
+		return // ACK of our non-2xx answer: hop by hop, nothing to say
+	}
+	if deny {
+		s.send(req, src, transport, reply, 403, "Forbidden", nil)
+		return
+	}
+	s.metrics.requests.WithLabelValues(methodLabel(method)).Inc()
+	switch method {
+	case "INVITE":
+		s.invite(req, src, transport, now, reply)
+	case "CANCEL":
+		if s.answers.cancel(txKeyOf(req)) {
+			s.send(req, src, transport, reply, 200, "OK", nil)
+		} else {
+			s.send(req, src, transport, reply, 481, "Call/Transaction Does Not Exist", nil)
+		}
+	case "OPTIONS":
+		s.send(req, src, transport, reply, 200, "OK", []header{{"Allow", allowHeader}, {"Accept", "application/sdp"}})
+	case "BYE":
+		// A redirect server never has a dialog to end.
+		s.send(req, src, transport, reply, 481, "Call/Transaction Does Not Exist", nil)
+	default:
+		s.send(req, src, transport, reply, 405, "Method Not Allowed", []header{{"Allow", allowHeader}})
+	}
+}
+
+type header struct{ name, value string }
+
+// preAdmit applies TFPS's INVITE sanity checks in TFPS's order. It returns
+// a final status (0: pass) or an R12 decision for injection.
+func preAdmit(req *sip.Request) (status int, reason string, inject bool) {
+	user := req.Recipient.User
+	switch {
+	case strings.HasPrefix(user, "A") || strings.HasPrefix(user, "R"):
+		return 482, "Loop Detected", false
+	case user == "":
+		return 484, "Address Incomplete", false
+	}
+	if mf := req.MaxForwards(); mf != nil && *mf == 0 {
+		return 483, "Too Many Hops", false
+	}
+	from := req.From()
+	if injectionLooking(user) || injectionLooking(req.Recipient.Host) || injectionLooking(from.Address.User) || injectionLooking(from.Address.Host) {
+		return 0, "", true
+	}
+	if c := req.Contact(); c != nil && (injectionLooking(c.Address.User) || injectionLooking(c.Address.Host)) {
+		return 0, "", true
+	}
+	return 0, "", false
+}
+
+func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, now time.Time, reply func([]byte) error) {
+	if status, reason, inject := preAdmit(req); status != 0 {
+		s.send(req, src, transport, reply, status, reason, nil)
+		return
+	} else if inject {
+		s.answer(req, src, transport, reply, engine.Decision{Result: engine.Reject, Code: engine.R12, Reason: "injection-looking From, Request-URI or Contact"}, nil)
+		return
+	}
+	key := txKeyOf(req)
+	e, fresh := s.answers.begin(key, now)
+	if !fresh {
+		s.metrics.retransmissions.Inc()
+		if b := e.answer(); b != nil {
+			reply(b)
+		}
+		return // still deciding: the answer goes out when it is ready
+	}
+	s.sem <- struct{}{}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.sem
+		b := s.send(req, src, transport, reply, s.opts.ErrorStatus, "Server Shutting Down", nil)
+		e.finish(b)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.inFlight.Inc()
+	ctx, cancel := context.WithTimeout(s.baseCtx, s.opts.DecideTimeout)
+	e.setCancel(cancel)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.sem; s.metrics.inFlight.Dec() }()
+		defer cancel()
+		start := time.Now()
+		b := s.decide(ctx, req, src, transport, now, e, reply)
+		e.finish(b)
+		s.metrics.latency.Observe(time.Since(start).Seconds())
+	}()
+}
+
+// callOf builds the engine's Call from the request, reading the identity
+// headers exactly as TFPS did: P-tfps, else X-tfps + P-Received + P-UA +
+// P-Calls, else From user/domain, the packet's source, User-Agent, 1 call.
+func callOf(req *sip.Request, src netip.Addr, now time.Time) engine.Call {
+	from := req.From()
+	c := engine.Call{
+		User:            from.Address.User,
+		Domain:          from.Address.Host,
+		SourceIP:        src,
+		ConcurrentCalls: 1,
+		Number:          req.Recipient.User,
+		Caller:          from.Address.User,
+		CallID:          req.CallID().Value(),
+		Time:            now,
+		Transport:       "sip",
+	}
+	c.FromTag, _ = from.Params.Get("tag")
+	if h := req.GetHeader("User-Agent"); h != nil {
+		c.UserAgent = h.Value()
+	}
+	if h := req.GetHeader("P-tfps"); h != nil {
+		if id, ok := ParsePTFPS(h.Value()); ok {
+			c.User = id.User
+			if id.Domain != "" {
+				c.Domain = id.Domain
+			}
+			if id.SourceIP.IsValid() {
+				c.SourceIP = id.SourceIP
+			}
+			if id.UserAgent != "" {
+				c.UserAgent = id.UserAgent
+			}
+			if id.Calls > 0 {
+				c.ConcurrentCalls = id.Calls
+			}
+			return c
+		}
+	}
+	if h := req.GetHeader("X-tfps"); h != nil {
+		if u, d, ok := ParseXTFPS(h.Value()); ok {
+			c.User, c.Domain = u, d
+		}
+	}
+	if h := req.GetHeader("P-Received"); h != nil {
+		if a := parseAddr(h.Value()); a.IsValid() {
+			c.SourceIP = a
+		}
+	}
+	if h := req.GetHeader("P-UA"); h != nil && h.Value() != "" {
+		c.UserAgent = h.Value()
+	}
+	if h := req.GetHeader("P-Calls"); h != nil {
+		if n := parseCalls(h.Value()); n > 0 {
+			c.ConcurrentCalls = n
+		}
+	}
+	return c
+}
+
+func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPort, transport string, now time.Time, e *answerEntry, reply func([]byte) error) []byte {
+	call := callOf(req, src.Addr(), now)
+	d, err := s.d.Decide(ctx, call)
+	if e.canceled() {
+		return s.send(req, src, transport, reply, 487, "Request Terminated", nil)
+	}
+	if err != nil {
+		status, reason := s.opts.ErrorStatus, "Server Internal Error"
+		if tfps.ErrorCode(err) == tfps.EINVALID {
+			status, reason = 400, "Bad Request"
+		} else if status != 500 {
+			reason = "Decision Unavailable"
+		}
+		s.log.Warn("sip decision failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "status", status, "err", err)
+		return s.send(req, src, transport, reply, status, reason, nil)
+	}
+	return s.answer(req, src, transport, reply, d, &call)
+}
+
+// answer sends the SIP answer of decision d.
+func (s *Server) answer(req *sip.Request, src netip.AddrPort, transport string, reply func([]byte) error, d engine.Decision, call *engine.Call) []byte {
+	o := AnswerOptions{Method: s.opts.Method, ContactHost: s.opts.ContactHost, VerifyPrefix: s.opts.VerifyPrefix, IVRAddress: s.opts.IVRAddress}
+	if o.ContactHost == "" {
+		o.ContactHost = req.Recipient.Host
+	}
+	if o.IVRAddress == "" {
+		host := o.ContactHost
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+			if strings.Contains(h, ":") {
+				host = "[" + h + "]"
+			}
+		}
+		o.IVRAddress = host + ":5080"
+	}
+	a, ok := AnswerFor(d, req.Recipient.User, o)
+	if !ok {
+		s.log.Error("sip decision has no answer", "call_id", req.CallID().Value(), "result", d.Result, "code", d.Code)
+	}
+	var hs []header
+	if a.Contact != "" {
+		hs = append(hs, header{"Contact", "<" + a.Contact + ">"})
+	}
+	if d.Code.Info().Code != 0 {
+		hs = append(hs, header{"X-Tfps-Code", a.Code})
+	}
+	if call != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("sip answer", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "code", a.Code, "status", a.Status, "replayed", d.Replayed)
+	}
+	return s.send(req, src, transport, reply, a.Status, a.Reason, hs)
+}
+
+// send writes a final response and returns its bytes.
+func (s *Server) send(req *sip.Request, src netip.AddrPort, transport string, reply func([]byte) error, status int, reason string, extra []header) []byte {
+	b := s.response(req, src, status, reason, extra)
+	if err := reply(b); err != nil {
+		s.log.Debug("sip answer not sent", "source", src, "status", status, "err", err)
+	}
+	s.metrics.responses.WithLabelValues(statusLabel(status)).Inc()
+	return b
+}
+
+// toTag derives the To tag from the request, as Kamailio's sl module does,
+// so a retransmission is answered with the same tag even without state.
+func toTag(req *sip.Request) string {
+	h := fnv.New64a()
+	h.Write([]byte(req.CallID().Value()))
+	if tag, ok := req.From().Params.Get("tag"); ok {
+		h.Write([]byte(tag))
+	}
+	if b, ok := req.Via().Params.Get("branch"); ok {
+		h.Write([]byte(b))
+	}
+	h.Write([]byte(strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)))
+	return "tfps" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// response serialises a stateless final response to req (RFC 3261 8.2.6):
+// the Vias (the top one with received/rport per RFC 3581), From, To with
+// our tag, Call-ID, CSeq.
+func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reason string, extra []header) []byte {
+	var b strings.Builder
+	b.Grow(512)
+	b.WriteString("SIP/2.0 ")
+	b.WriteString(strconv.Itoa(status))
+	b.WriteByte(' ')
+	b.WriteString(reason)
+	b.WriteString("\r\n")
+	for i, h := range req.GetHeaders("Via") {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok {
+			continue
+		}
+		if i == 0 {
+			v = v.Clone()
+			if val, has := v.Params.Get("rport"); has && val == "" {
+				v.Params.Remove("rport")
+				v.Params.Add("rport", strconv.Itoa(int(src.Port())))
+				if !v.Params.Has("received") {
+					v.Params.Add("received", src.Addr().String())
+				}
+			} else if a, err := netip.ParseAddr(strings.Trim(v.Host, "[]")); (err != nil || a != src.Addr()) && !v.Params.Has("received") {
+				v.Params.Add("received", src.Addr().String())
+			}
+		}
+		b.WriteString("Via: ")
+		b.WriteString(v.Value())
+		b.WriteString("\r\n")
+	}
+	b.WriteString("From: ")
+	b.WriteString(req.From().Value())
+	b.WriteString("\r\nTo: ")
+	to := req.To()
+	b.WriteString(to.Value())
+	if !to.Params.Has("tag") && status != 100 {
+		b.WriteString(";tag=")
+		b.WriteString(toTag(req))
+	}
+	b.WriteString("\r\nCall-ID: ")
+	b.WriteString(req.CallID().Value())
+	b.WriteString("\r\nCSeq: ")
+	b.WriteString(req.CSeq().Value())
+	b.WriteString("\r\n")
+	for _, h := range extra {
+		b.WriteString(h.name)
+		b.WriteString(": ")
+		b.WriteString(h.value)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("Server: ")
+	b.WriteString(s.opts.ServerName)
+	b.WriteString("\r\nContent-Length: 0\r\n\r\n")
+	return []byte(b.String())
+}
