@@ -19,7 +19,8 @@ type Sender interface {
 type Email struct {
 	Sender    Sender
 	Templates *Templates
-	From      string   // From header and envelope sender
+	From      string   // From header
+	Envelope  string   // envelope sender (MAIL FROM); default From
 	Admins    []string // TFPS_NOTIFICATION_EMAIL
 	// ToAccount also sends to the account's own address when the
 	// notification carries one (default true through NewEmail).
@@ -74,13 +75,14 @@ func (e *Email) Deliver(ctx context.Context, n *tfps.Notification, summary []tfp
 		headers = append(headers, [2]string{"X-TFPS-Account", a})
 	}
 	return e.Sender.Send(ctx, &Mail{
-		ID:      n.ID,
-		From:    e.From,
-		To:      to,
-		Subject: subject,
-		Body:    body,
-		Date:    e.Now(),
-		Headers: headers,
+		ID:       n.ID,
+		From:     e.From,
+		Envelope: e.Envelope,
+		To:       to,
+		Subject:  subject,
+		Body:     body,
+		Date:     e.Now(),
+		Headers:  headers,
 	})
 }
 

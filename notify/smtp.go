@@ -120,13 +120,15 @@ func isLoopback(host string) bool {
 
 // Mail is one message ready to send: envelope and rendered content.
 type Mail struct {
-	ID      string    // idempotent id; becomes the Message-ID
-	From    string    // envelope and header sender
-	To      []string  // recipients, header and envelope
-	Subject string    // one line
-	Body    string    // plain text, UTF-8
-	Date    time.Time // the Date header
-	Headers [][2]string
+	ID   string // idempotent id; becomes the Message-ID
+	From string // From header, and envelope sender unless Envelope is set
+	// Envelope is the MAIL FROM address (bounces go there); default From.
+	Envelope string
+	To       []string  // recipients, header and envelope
+	Subject  string    // one line
+	Body     string    // plain text, UTF-8
+	Date     time.Time // the Date header
+	Headers  [][2]string
 }
 
 // Step names the part of an SMTP exchange that failed.
@@ -431,9 +433,13 @@ func (ml *Mailer) auth(c *smtp.Client) error {
 }
 
 func checkAddresses(m *Mail) (string, []string, error) {
-	from, err := mail.ParseAddress(m.From)
+	sender := m.From
+	if m.Envelope != "" {
+		sender = m.Envelope
+	}
+	from, err := mail.ParseAddress(sender)
 	if err != nil {
-		return "", nil, &SendError{Step: StepAddress, Err: fmt.Errorf("parse sender %q: %w", m.From, err)}
+		return "", nil, &SendError{Step: StepAddress, Err: fmt.Errorf("parse sender %q: %w", sender, err)}
 	}
 	if len(m.To) == 0 {
 		return "", nil, &SendError{Step: StepAddress, Err: errors.New("no recipients")}

@@ -73,11 +73,9 @@ type Worker struct {
 	metrics  *metrics
 }
 
-// NewWorker returns a worker delivering outbox rows through channels.
+// NewWorker returns a worker delivering outbox rows through channels. With no
+// channel it claims nothing, so mail stays queued until one is configured.
 func NewWorker(outbox Outbox, channels []Channel, cfg WorkerConfig) (*Worker, error) {
-	if len(channels) == 0 {
-		return nil, errors.New("notify worker: no delivery channel")
-	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -152,6 +150,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // RunOnce claims one batch of due rows and handles each; it returns how many
 // rows it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	if len(w.channels) == 0 {
+		return 0, nil // nothing configured: mail stays queued
+	}
 	now := w.cfg.Now()
 	entries, err := w.outbox.ClaimOutbox(ctx, w.cfg.Owner, now, w.cfg.Lease, w.cfg.Batch)
 	if err != nil {
