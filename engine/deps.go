@@ -42,7 +42,7 @@ type Reputation interface {
 // DecisionLog stores decision-log rows. The engine queues rows and calls it
 // from one goroutine with batches of up to Options.LogBatch rows.
 type DecisionLog interface {
-	InsertDecisions(ctx context.Context, rows []tfps.DecisionRecord) error
+	WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord) error
 }
 
 // Counters runs the Redis side of one decision in one round trip: the

@@ -65,7 +65,7 @@ func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := w.dst.InsertDecisions(ctx, rows)
+		err := w.dst.WriteDecisions(ctx, rows)
 		cancel()
 		if err == nil {
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))

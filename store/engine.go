@@ -9,7 +9,7 @@ import (
 
 // The methods below let *Store serve the decision engine directly
 // (engine.Accounts, engine.Lists, engine.Changes; engine.DecisionLog is
-// InsertDecisions). They are thin: the engine caches their answers.
+// WriteDecisions in decisionlog_batch.go). They are thin: the engine caches their answers.
 
 // AccountByUser is GetAccount under the name the engine asks for.
 func (s *Store) AccountByUser(ctx context.Context, user, domain string) (*tfps.Account, error) {

@@ -1,0 +1,73 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/store"
+)
+
+// BenchmarkDecide measures a full approving decision on real Redis and
+// SQLite: every check runs, the Redis round trip carries the A->B,
+// failures and quota steps, the decision log is written in batches. It
+// reports the latency percentiles of Decide beside ns/op.
+//
+//	go test ./engine -run '^$' -bench Decide -benchmem
+func BenchmarkDecide(b *testing.B) {
+	for _, par := range []int{1, 16, 64} {
+		b.Run("goroutines="+strconv.Itoa(par), func(b *testing.B) {
+			opts := baseOptions(b)
+			opts.RetryCacheTime = -1
+			r := newRig(b, store.SQLite, opts)
+			r.account(b, "1001", func(a *tfps.Account) { a.DailyQuota, a.ConcurrentCalls = 1 << 30, 1000 })
+			ctx := context.Background()
+			// Warm the caches (account, number) and the script.
+			r.decide(b, call())
+			var seq atomic.Int64
+			var mu sync.Mutex
+			var lat []time.Duration
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			per := (b.N + par - 1) / par
+			start := time.Now()
+			for w := range par {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					mine := make([]time.Duration, 0, per)
+					for range per {
+						n := seq.Add(1)
+						c := call(func(c *engine.Call) { c.Caller = "b" + strconv.FormatInt(n, 10); c.CallID = "bench-" + strconv.Itoa(w) })
+						t0 := time.Now()
+						d, err := r.eng.Decide(ctx, c)
+						mine = append(mine, time.Since(t0))
+						if err != nil || d.Code != engine.A00 {
+							b.Errorf("decide: %s %s %v", d.Code, d.Reason, err)
+							return
+						}
+					}
+					mu.Lock()
+					lat = append(lat, mine...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			slices.Sort(lat)
+			if len(lat) > 0 {
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+				b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "decisions/s")
+			}
+		})
+	}
+}
