@@ -26,7 +26,7 @@ func BenchmarkDecide(b *testing.B) {
 			opts := baseOptions(b)
 			opts.RetryCacheTime = -1
 			r := newRig(b, store.SQLite, opts)
-			r.account(b, "1001", func(a *tfps.Account) { a.DailyQuota, a.ConcurrentCalls = 1 << 30, 1000 })
+			r.account(b, "1001", func(a *tfps.Account) { a.DailyQuota, a.ConcurrentCalls = 1<<30, 1000 })
 			ctx := context.Background()
 			// Warm the caches (account, number) and the script.
 			r.decide(b, call())
