@@ -19,34 +19,36 @@
 // Close flushes. A retried request (same Call-ID, From-tag and number within
 // Options.RetryCacheTime) gets the earlier decision and is not counted again.
 //
-// Wiring, as cmd/gateway does it:
+// Wiring, as cmd/gateway does it (Example in example_test.go compiles it):
 //
-//	db, _ := store.Open(ctx, cfg.DatabaseURL)       // implements Accounts, Lists, Changes, DecisionLog
-//	rdb, _ := state.Open(ctx, cfg.RedisURL, ...)    // *state.State
+//	db, _ := store.Open(ctx, cfg.DatabaseURL) // Accounts, Lists, Changes, DecisionLog
+//	rdb, _ := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout})
 //	opts := engine.OptionsFrom(cfg)
 //	opts.Registerer, opts.Logger = registry, logger
 //	eng, err := engine.New(ctx, engine.Deps{
-//		Accounts:   db,
-//		Lists:      db,
-//		Changes:    db,
-//		Log:        db,
+//		Accounts: db, Lists: db, Changes: db, Log: db,
 //		Counters:   state.NewDecideCounters(rdb), // one Lua round trip per decision
 //		Reputation: reputation.Local{},
 //	}, opts)
 //	defer eng.Close(shutdownCtx) // writes every queued decision-log row
 //
 //	d, err := eng.Decide(ctx, engine.Call{
-//		User: "alice", Domain: "pbx.example.com",
-//		SourceIP: netip.MustParseAddr("203.0.113.7"), UserAgent: "Yealink T46U",
+//		User: "1001", Domain: "pbx.example.com",
+//		SourceIP: netip.MustParseAddr("8.8.8.8"), UserAgent: "Yealink SIP-T46U",
 //		ConcurrentCalls: 1, Number: "+442079460000", Caller: "+12125550100",
 //		CallID: callID, FromTag: fromTag, Time: now(), Transport: "sip",
 //	})
 //	switch {
-//	case err != nil: // invalid call (tfps.EINVALID) or ErrDependency under the "error" policy
-//	case d.Result == engine.Approve: // 302 A00<number> or 503
+//	case err != nil: // invalid call (tfps.EINVALID), ErrClosed, or ErrDependency under the "error" policy
+//	case d.Result == engine.Approve: // 302 A00<number> or 503 (A01 too: unchecked, policy approve)
 //	case d.Result == engine.Reject: // 302 <d.Code><number> or 603
-//	case d.Result == engine.Verify: // redirect to the IVR with d.Ticket (d.Flow, d.Country)
+//	case d.Result == engine.Verify: // to the IVR with d.Ticket; d.Flow, d.Country (d.Flow.TFPSPrefix)
 //	}
+//
+// Metrics (registered on Options.Registerer): tfps_decisions_total{result,code},
+// tfps_decide_seconds, tfps_dependency_errors_total{dependency},
+// tfps_decisions_replayed_total, tfps_decision_log_rows_total{outcome},
+// tfps_decision_log_queue_full_total, tfps_engine_cache_loads_total.
 //
 // After an admin change made in this process, call eng.Refresh(ctx) so it
 // applies at once; other processes see it within Options.CacheRefresh.
