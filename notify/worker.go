@@ -43,7 +43,16 @@ const (
 	DefaultMaxAge        = 72 * time.Hour
 	DefaultAlertInterval = 25 * time.Minute
 	DefaultBatch         = 20
+	DefaultRetention     = 30 * 24 * time.Hour
+	housekeepingEvery    = time.Minute
 )
+
+// Housekeeper is what the worker uses, when the outbox offers it, to export
+// the backlog and purge old rows; *store.Store implements it.
+type Housekeeper interface {
+	OutboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error)
+	PurgeOutbox(ctx context.Context, before time.Time) (int64, error)
+}
 
 // WorkerConfig tunes the delivery worker; zero fields take the defaults.
 type WorkerConfig struct {
@@ -54,10 +63,13 @@ type WorkerConfig struct {
 	MaxAge        time.Duration // give up a row still failing this long after it was queued
 	AlertInterval time.Duration // one threshold alert per account and kind per interval; <0 disables
 	Batch         int
-	Owner         string           // lease owner name; default random
-	Now           func() time.Time // default time.Now
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer // nil: metrics not registered
+	// Retention is how long delivered and merged rows stay in the outbox
+	// (failed rows stay until requeued or removed); default 30 days.
+	Retention  time.Duration
+	Owner      string           // lease owner name; default random
+	Now        func() time.Time // default time.Now
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: metrics not registered
 }
 
 // Worker delivers the outbox: claim due rows, apply the rate limit, deliver
@@ -93,6 +105,7 @@ func NewWorker(outbox Outbox, channels []Channel, cfg WorkerConfig) (*Worker, er
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = cfg.RetryMin
 	}
+	def(&cfg.Retention, DefaultRetention)
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
 	}
@@ -128,7 +141,12 @@ func (w *Worker) Wake() {
 func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.PollInterval)
 	defer t.Stop()
+	var lastHousekeeping time.Time
 	for {
+		if now := w.cfg.Now(); now.Sub(lastHousekeeping) >= housekeepingEvery {
+			lastHousekeeping = now
+			w.housekeep(ctx, now)
+		}
 		for {
 			n, err := w.RunOnce(ctx)
 			if err != nil && ctx.Err() == nil {
@@ -144,6 +162,30 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-t.C:
 		case <-w.wake:
 		}
+	}
+}
+
+// housekeep exports the backlog and purges delivered rows past retention.
+func (w *Worker) housekeep(ctx context.Context, now time.Time) {
+	hk, ok := w.outbox.(Housekeeper)
+	if !ok {
+		return
+	}
+	pending, oldest, err := hk.OutboxBacklog(ctx)
+	if err != nil {
+		w.log.Warn("read outbox backlog", "err", err)
+		return
+	}
+	w.metrics.pending.Set(float64(pending))
+	age := 0.0
+	if !oldest.IsZero() {
+		age = now.Sub(oldest).Seconds()
+	}
+	w.metrics.oldest.Set(age)
+	if n, err := hk.PurgeOutbox(ctx, now.Add(-w.cfg.Retention)); err != nil {
+		w.log.Warn("purge outbox", "err", err)
+	} else if n > 0 {
+		w.log.Info("purged delivered notifications", "rows", n, "older_than", w.cfg.Retention)
 	}
 }
 
@@ -272,6 +314,8 @@ func (w *Worker) backoff(attempts int) time.Duration {
 type metrics struct {
 	deliveries *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	pending    prometheus.Gauge
+	oldest     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -285,9 +329,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time of one delivery attempt by channel.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"channel"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tfps", Subsystem: "notify", Name: "outbox_pending",
+			Help: "Notifications waiting in the outbox (refreshed every minute).",
+		}),
+		oldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tfps", Subsystem: "notify", Name: "outbox_oldest_pending_seconds",
+			Help: "Age of the oldest notification waiting in the outbox; grows while the relay is down.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.deliveries, m.duration} {
+		for _, c := range []prometheus.Collector{m.deliveries, m.duration, m.pending, m.oldest} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register notify metrics: %w", err)
 			}

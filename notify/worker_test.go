@@ -426,3 +426,38 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestHousekeepingReportsBacklogAndPurgesOldMail(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dialect string) {
+		clk := newClock(start)
+		r := newRig(t, dialect, clk.Now)
+		r.store.Now = clk.Now
+		w := r.worker(t, WorkerConfig{Now: clk.Now})
+		ctx := context.Background()
+		r.enqueue(t, &tfps.Notification{ID: "old", Kind: tfps.NotifyNewAccount, At: start, User: "u", Domain: "d"})
+		w.RunOnce(ctx)
+		r.srv.Stop()
+		clk.Add(time.Hour)
+		r.enqueue(t, &tfps.Notification{ID: "stuck", Kind: tfps.NotifyNewAccount, At: clk.Now(), User: "u2", Domain: "d"})
+		w.RunOnce(ctx) // relay down: stays pending
+		clk.Add(10 * time.Minute)
+		w.housekeep(ctx, clk.Now())
+		if p, o := gaugeValue(w.metrics.pending), gaugeValue(w.metrics.oldest); p != 1 || o != 600 {
+			t.Errorf("pending %v oldest %vs, want 1 and 600", p, o)
+		}
+		clk.Add(31 * 24 * time.Hour)
+		w.housekeep(ctx, clk.Now())
+		rows := r.rows(t, "")
+		if len(rows) != 1 || rows[0].Notification.ID != "stuck" {
+			t.Errorf("after 31 days: %+v, want only the undelivered row", rows)
+		}
+	})
+}
+
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetGauge().GetValue()
+}
