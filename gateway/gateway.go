@@ -35,6 +35,10 @@ type Main struct {
 	State  *state.State
 	Engine *engine.Engine // decides calls for every listener (HTTP, SIP)
 
+	// Set before Start to replace the defaults (tests, later issues).
+	Now        func() time.Time  // time of each HTTP check; nil: time.Now
+	Reputation engine.Reputation // nil: reputation.Local (offline IP-country table)
+
 	httpServer *http.Server
 	httpLn     net.Listener
 	mux        *http.ServeMux
@@ -77,6 +81,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := m.startAPI(); err != nil {
+		return err
+	}
 	m.mux.HandleFunc("GET /healthz", m.healthz)
 	m.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	if err := m.startHTTP(); err != nil {
@@ -92,13 +99,16 @@ func (m *Main) Start(ctx context.Context) (err error) {
 func (m *Main) startEngine(ctx context.Context) error {
 	opts := engine.OptionsFrom(m.Config)
 	opts.Registerer, opts.Logger = m.Registry, m.Logger
+	if m.Reputation == nil {
+		m.Reputation = reputation.Local{}
+	}
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts:   m.Store,
 		Lists:      m.Store,
 		Changes:    m.Store,
 		Log:        m.Store,
 		Counters:   state.NewDecideCounters(m.State),
-		Reputation: reputation.Local{},
+		Reputation: m.Reputation,
 	}, opts)
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)

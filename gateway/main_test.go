@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/state"
@@ -71,7 +72,7 @@ func cleanRedis(tb testing.TB, prefix string) {
 
 // start runs a gateway on env and closes it at cleanup (Close is idempotent,
 // so tests may close it earlier).
-func (e *testEnv) start(tb testing.TB) *gateway.Main {
+func (e *testEnv) start(tb testing.TB, edit ...func(m *gateway.Main)) *gateway.Main {
 	tb.Helper()
 	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) {
 		v, ok := e.vars[k]
@@ -85,6 +86,9 @@ func (e *testEnv) start(tb testing.TB) *gateway.Main {
 		logger = cfg.Logger(testWriter{tb})
 	}
 	m := gateway.New(cfg, logger)
+	for _, fn := range edit {
+		fn(m)
+	}
 	if err := m.Start(context.Background()); err != nil {
 		tb.Fatalf("start gateway: %v", err)
 	}
@@ -103,4 +107,14 @@ type testWriter struct{ tb testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.tb.Log(string(p))
 	return len(p), nil
+}
+
+// client returns an API client of m with the env's token.
+func (e *testEnv) client(tb testing.TB, m *gateway.Main) *api.Client {
+	tb.Helper()
+	c, err := api.NewClient("http://"+m.HTTPAddr(), e.vars["TFPS_API_TOKEN"], nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }

@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/voipshield/tfps/api"
+)
+
+// startAPI mounts the JSON API (/v1/...) on the HTTP listener. Without
+// TFPS_API_TOKEN the API has no authentication, so it only starts on a
+// loopback address.
+func (m *Main) startAPI() error {
+	if m.Config.APIToken == "" && !loopback(m.Config.HTTPListen) {
+		return fmt.Errorf("start HTTP API: TFPS_API_TOKEN is required when TFPS_HTTP_LISTEN (%s) is not a loopback address", m.Config.HTTPListen)
+	}
+	now := m.Now
+	if now == nil {
+		now = time.Now
+	}
+	h, err := api.Handler(&api.Local{Engine: m.Engine, Store: m.Store, State: m.State, Config: m.Config, Now: now}, api.Options{
+		Token: m.Config.APIToken, Logger: m.Logger, Registerer: m.Registry,
+	})
+	if err != nil {
+		return fmt.Errorf("start HTTP API: %w", err)
+	}
+	m.mux.Handle("/v1/", h)
+	return nil
+}
+
+// loopback reports whether the listen address host:port only accepts
+// connections from this machine.
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
