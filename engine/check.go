@@ -74,6 +74,8 @@ type Eval struct {
 	snap     *snapshot
 	steps    []Step
 	counters []pendingStep
+	stepBuf  [4]Step // backing arrays: no growth for the usual three steps
+	countBuf [4]pendingStep
 }
 
 type pendingStep struct {

@@ -248,7 +248,7 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	}
 	d, err := e.decide(ctx, &call)
 	if err != nil {
-		if !errors.Is(err, ErrDependency) {
+		if !errors.Is(err, ErrDependency) || ctx.Err() != nil {
 			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
 		}
 		var de *DependencyError
@@ -328,12 +328,13 @@ func validate(c *Call) error {
 
 // decide runs the checks, then the Redis round trip.
 func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
-	ev := Eval{Call: call, eng: e, snap: e.snap.Load()}
+	ev := &Eval{Call: call, eng: e, snap: e.snap.Load()}
+	ev.steps, ev.counters = ev.stepBuf[:0], ev.countBuf[:0]
 	ev.Facts.ConcurrentCalls = call.ConcurrentCalls
 	var decided Verdict
 	by := ""
 	for _, c := range e.checks {
-		v, err := c.Check(ctx, &ev)
+		v, err := c.Check(ctx, ev)
 		if err != nil {
 			return Decision{Facts: ev.Facts}, fmt.Errorf("check %s: %w", c.Name(), err)
 		}
@@ -345,7 +346,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	}
 	var ticket *Ticket
 	if decided.Result == Verify {
-		ticket = e.newTicket(&ev, decided.Code, decided.Country)
+		ticket = e.newTicket(ev, decided.Code, decided.Country)
 	}
 	if len(ev.steps) > 0 || ticket != nil {
 		req := CountRequest{
@@ -360,7 +361,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 			return Decision{Facts: ev.Facts}, depError("counters", err)
 		}
 		for i := range res.Steps {
-			v := ev.counters[i].by.Counted(&ev, &req.Steps[i], res.Steps[i])
+			v := ev.counters[i].by.Counted(ev, &req.Steps[i], res.Steps[i])
 			if i == res.Failed {
 				decided, by = v, ev.counters[i].check
 				ticket = req.Steps[i].Ticket

@@ -2,9 +2,12 @@ package state
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -140,7 +143,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 		if id == "" {
 			var err error
-			if id, err = newTicketID(); err != nil {
+			if id, err = fastTicketID(); err != nil {
 				return "", err
 			}
 			keys[0] = s.keys.Ticket(id)
@@ -206,6 +209,23 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		res.Steps[i] = r
 	}
 	return res, nil
+}
+
+// fastTicketID draws a ticket id like newTicketID (16 uniform decimal
+// digits) without math/big: one 8-byte read, rejection-sampled.
+func fastTicketID() (string, error) {
+	const span = 10_000_000_000_000_000 // 10^16
+	const limit = (1<<64 - 1) / span * span
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("ticket id: %w", err)
+		}
+		if v := binary.LittleEndian.Uint64(b[:]); v < limit {
+			s := strconv.FormatUint(v%span, 10)
+			return strings.Repeat("0", TicketIDDigits-len(s)) + s, nil
+		}
+	}
 }
 
 // DailyCount returns an account's approved-call counter of a local date (in
