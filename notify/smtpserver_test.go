@@ -32,7 +32,7 @@ type received struct {
 
 // testServer is a real go-smtp server on 127.0.0.1 recording what it gets.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	addr string // host:port, kept across Stop/Start
 
 	// Settings, read when a session starts.
@@ -52,7 +52,7 @@ type testServer struct {
 	silentLn net.Listener
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	return &testServer{t: t, Greet: true, arrived: make(chan struct{}, 1000)}
 }
@@ -264,7 +264,7 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 	return nil, false, errors.New("unexpected response")
 }
 
-type testLogger struct{ t *testing.T }
+type testLogger struct{ t testing.TB }
 
 func (l testLogger) Printf(format string, v ...any) { l.t.Logf("smtp server: "+format, v...) }
 func (l testLogger) Println(v ...any)               { l.t.Log(append([]any{"smtp server:"}, v...)...) }
