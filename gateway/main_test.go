@@ -81,7 +81,7 @@ func (e *testEnv) start(tb testing.TB, edit ...func(m *gateway.Main)) *gateway.M
 	if err != nil {
 		tb.Fatalf("config: %v", err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := discardLogger()
 	if testing.Verbose() {
 		logger = cfg.Logger(testWriter{tb})
 	}
@@ -118,3 +118,5 @@ func (e *testEnv) client(tb testing.TB, m *gateway.Main) *api.Client {
 	}
 	return c
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
