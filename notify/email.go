@@ -3,6 +3,9 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -39,31 +42,35 @@ func NewEmail(sender Sender, t *Templates, from string, admins []string, now fun
 // Name implements Channel.
 func (e *Email) Name() string { return "email" }
 
-// Recipients returns the admins plus the account's address, without
-// duplicates (compared case-insensitively).
-func (e *Email) Recipients(n *tfps.Notification) []string {
-	var out []string
+// Recipients returns the admins (To) and the account's own address (Bcc, so
+// the customer never sees the operator's addresses, nor the reverse), without
+// duplicates (compared case-insensitively). A malformed account address is
+// left out and returned as refused.
+func (e *Email) Recipients(n *tfps.Notification) (to, bcc []string, refused map[string]error) {
 	seen := map[string]bool{}
-	add := func(a string) {
+	for _, a := range e.Admins {
 		a = strings.TrimSpace(a)
 		if a != "" && !seen[strings.ToLower(a)] {
 			seen[strings.ToLower(a)] = true
-			out = append(out, a)
+			to = append(to, a)
 		}
 	}
-	for _, a := range e.Admins {
-		add(a)
+	if a := strings.TrimSpace(n.Email); e.ToAccount && a != "" {
+		addr, err := mail.ParseAddress(a)
+		switch {
+		case err != nil:
+			refused = map[string]error{a: fmt.Errorf("account address is malformed: %w", err)}
+		case !seen[strings.ToLower(addr.Address)]:
+			bcc = append(bcc, addr.Address)
+		}
 	}
-	if e.ToAccount {
-		add(n.Email)
-	}
-	return out
+	return to, bcc, refused
 }
 
 // Deliver implements Channel.
 func (e *Email) Deliver(ctx context.Context, n *tfps.Notification, summary []tfps.Notification) error {
-	to := e.Recipients(n)
-	if len(to) == 0 {
+	to, bcc, refused := e.Recipients(n)
+	if len(to)+len(bcc) == 0 {
 		return &SendError{Step: StepAddress, Err: errors.New("no recipients: set TFPS_NOTIFICATION_EMAIL")}
 	}
 	subject, body, err := e.Templates.Render(n, summary)
@@ -74,16 +81,25 @@ func (e *Email) Deliver(ctx context.Context, n *tfps.Notification, summary []tfp
 	if a := n.Account(); a != "" {
 		headers = append(headers, [2]string{"X-TFPS-Account", a})
 	}
-	return e.Sender.Send(ctx, &Mail{
+	err = e.Sender.Send(ctx, &Mail{
 		ID:       n.ID,
 		From:     e.From,
 		Envelope: e.Envelope,
 		To:       to,
+		Bcc:      bcc,
 		Subject:  subject,
 		Body:     body,
 		Date:     e.Now(),
 		Headers:  headers,
 	})
+	if err == nil && refused != nil {
+		return &RejectedError{Rejected: refused}
+	}
+	var re *RejectedError
+	if errors.As(err, &re) {
+		maps.Copy(re.Rejected, refused)
+	}
+	return err
 }
 
 var _ Channel = (*Email)(nil)

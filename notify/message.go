@@ -33,7 +33,11 @@ func (m *Mail) bytes() ([]byte, error) {
 		}
 		to = append(to, a.String())
 	}
-	header("To", strings.Join(to, ", "))
+	if len(to) > 0 {
+		header("To", strings.Join(to, ", "))
+	} else {
+		header("To", "undisclosed-recipients:;")
+	}
 	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(m.Subject)))
 	date := m.Date
 	if date.IsZero() {

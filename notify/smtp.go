@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +125,8 @@ type Mail struct {
 	From string // From header, and envelope sender unless Envelope is set
 	// Envelope is the MAIL FROM address (bounces go there); default From.
 	Envelope string
-	To       []string  // recipients, header and envelope
+	To       []string  // recipients, in the To header and the envelope
+	Bcc      []string  // recipients in the envelope only
 	Subject  string    // one line
 	Body     string    // plain text, UTF-8
 	Date     time.Time // the Date header
@@ -441,11 +443,11 @@ func checkAddresses(m *Mail) (string, []string, error) {
 	if err != nil {
 		return "", nil, &SendError{Step: StepAddress, Err: fmt.Errorf("parse sender %q: %w", sender, err)}
 	}
-	if len(m.To) == 0 {
+	if len(m.To)+len(m.Bcc) == 0 {
 		return "", nil, &SendError{Step: StepAddress, Err: errors.New("no recipients")}
 	}
-	to := make([]string, 0, len(m.To))
-	for _, r := range m.To {
+	to := make([]string, 0, len(m.To)+len(m.Bcc))
+	for _, r := range append(slices.Clone(m.To), m.Bcc...) {
 		a, err := mail.ParseAddress(r)
 		if err != nil {
 			return "", nil, &SendError{Step: StepAddress, Err: fmt.Errorf("parse recipient %q: %w", r, err)}

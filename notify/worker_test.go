@@ -172,6 +172,9 @@ func TestWorkerDeliversEachMailOnce(t *testing.T) {
 		if subject != "[TFPS] New account 1001@pbx.example.com" {
 			t.Errorf("subject %q", subject)
 		}
+		if to := msg.Header.Get("To"); to != "<admin@example.com>" {
+			t.Errorf("To header %q: the account's address must be a blind copy", to)
+		}
 		if msg.Header.Get("X-Tfps-Kind") != "new_account" || msg.Header.Get("X-Tfps-Account") != "1001@pbx.example.com" {
 			t.Errorf("X-TFPS headers: %v", msg.Header)
 		}
@@ -529,4 +532,20 @@ func TestRateLimitHoldsAcrossConcurrentWorkers(t *testing.T) {
 			t.Errorf("%d rows still pending", len(p))
 		}
 	})
+}
+
+func TestMalformedAccountAddressDoesNotStopTheAdminMail(t *testing.T) {
+	r := newRig(t, store.SQLite, realNow())
+	w := r.worker(t, WorkerConfig{})
+	r.enqueue(t, &tfps.Notification{ID: "bad-owner", Kind: tfps.NotifyNewAccount, At: start, User: "u", Domain: "d", Email: "not an address"})
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.srv.WaitFor(1, 5*time.Second)[0]; strings.Join(got.To, ",") != "admin@example.com" {
+		t.Errorf("delivered to %v", got.To)
+	}
+	sent := r.rows(t, tfps.OutboxSent)
+	if len(sent) != 1 || !strings.Contains(sent[0].LastError, "account address is malformed") {
+		t.Errorf("sent rows %+v, want the bad address noted", sent)
+	}
 }
