@@ -200,9 +200,7 @@ func (s *Store) deferRow(ctx context.Context, tx *sql.Tx, id, owner string, unti
 // and, for a throttled row, starts its key's quiet window of interval.
 func (s *Store) CompleteOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time, interval time.Duration) error {
 	return s.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := s.finish(ctx, tx, `UPDATE outbox SET state = 'sent', sent_at = $1, delivered = $2, last_error = $3, lease_owner = '', lease_until = 0
-			WHERE id = $4 AND lease_owner = $5 AND state = 'pending'`,
-			ms(now), joinList(e.Delivered), e.LastError, e.Notification.ID, owner); err != nil {
+		if err := finishRow(ctx, tx, e, owner, `state = 'sent', sent_at = $1`, ms(now)); err != nil {
 			return err
 		}
 		if e.RateKey != "" {
@@ -218,32 +216,30 @@ func (s *Store) CompleteOutbox(ctx context.Context, e *tfps.OutboxEntry, owner s
 // RetryOutbox records a failed try (attempts+1, e.LastError, the channels
 // already done) and releases the row until next.
 func (s *Store) RetryOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, next time.Time) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
-		return s.finish(ctx, tx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, delivered = $2, last_error = $3, lease_owner = '', lease_until = 0
-			WHERE id = $4 AND lease_owner = $5 AND state = 'pending'`,
-			ms(next), joinList(e.Delivered), e.LastError, e.Notification.ID, owner)
-	})
+	return finishRow(ctx, s.db, e, owner, `attempts = attempts + 1, next_attempt_at = $1`, ms(next))
 }
 
 // FailOutbox gives the row up (a final error, or retried too long). It stays
 // in the outbox with its error; RequeueOutbox sends it again.
 func (s *Store) FailOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
-		return s.finish(ctx, tx, `UPDATE outbox SET state = 'failed', attempts = attempts + 1, sent_at = $1, delivered = $2, last_error = $3, lease_owner = '', lease_until = 0
-			WHERE id = $4 AND lease_owner = $5 AND state = 'pending'`,
-			ms(now), joinList(e.Delivered), e.LastError, e.Notification.ID, owner)
-	})
+	return finishRow(ctx, s.db, e, owner, `state = 'failed', attempts = attempts + 1, sent_at = $1`, ms(now))
 }
 
-func (s *Store) finish(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
-	res, err := tx.ExecContext(ctx, query, args...)
+// finishRow writes the outcome of a try on a row owner holds: set (a constant
+// assignment list using $1 = at) plus the channels done and the last error,
+// and releases the lease. A row whose lease went to another worker is left
+// alone and ErrLeaseLost returned.
+func finishRow(ctx context.Context, q queryer, e *tfps.OutboxEntry, owner, set string, at int64) error {
+	res, err := q.ExecContext(ctx, `UPDATE outbox SET `+set+`, delivered = $2, last_error = $3, lease_owner = '', lease_until = 0
+		WHERE id = $4 AND lease_owner = $5 AND state = 'pending'`,
+		at, joinList(e.Delivered), e.LastError, e.Notification.ID, owner)
 	if err != nil {
-		return fmt.Errorf("update outbox row %v: %w", args[len(args)-2], err)
+		return fmt.Errorf("update outbox row %s: %w", e.Notification.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update outbox row %v: %w", args[len(args)-2], err)
+		return fmt.Errorf("update outbox row %s: %w", e.Notification.ID, err)
 	} else if n != 1 {
-		return fmt.Errorf("update outbox row %v: %w", args[len(args)-2], ErrLeaseLost)
+		return fmt.Errorf("update outbox row %s: %w", e.Notification.ID, ErrLeaseLost)
 	}
 	return nil
 }
