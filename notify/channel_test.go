@@ -57,7 +57,7 @@ func TestWebhookRetriesWithoutResendingMail(t *testing.T) {
 		h := &hook{statuses: []int{http.StatusServiceUnavailable}}
 		hs := httptest.NewServer(h)
 		defer hs.Close()
-		w, err := NewWorker(r.store, []Channel{r.email, &Webhook{URL: hs.URL, Templates: r.tmpl}},
+		w, err := NewWorker(r.store, []Channel{r.email, &Webhook{URL: hs.URL, Templates: r.tmpl, Client: hs.Client()}},
 			WorkerConfig{Now: clk.Now, RetryMin: time.Minute})
 		if err != nil {
 			t.Fatal(err)
