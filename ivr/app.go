@@ -1,0 +1,137 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// App is the Stasis application: one session (goroutine) per channel that
+// enters it. It depends on the ari.Client interface only; cmd/ivr connects
+// the native client.
+type App struct {
+	client  ari.Client
+	name    string
+	flows   *Flows
+	drain   time.Duration
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// AppOptions configure an App.
+type AppOptions struct {
+	Name       string        // Stasis application name (TFPS_ARI_APP)
+	Drain      time.Duration // on shutdown, wait this long for live sessions
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// NewApp returns the Stasis app for client.
+func NewApp(client ari.Client, flows *Flows, o AppOptions) *App {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := newMetrics(o.Registerer)
+	flows.metrics = m
+	if flows.Log == nil {
+		flows.Log = log
+	}
+	return &App{client: client, name: o.Name, flows: flows, drain: o.Drain, log: log, metrics: m}
+}
+
+// ErrBusClosed is returned by Run when the ARI client's event bus closes.
+var ErrBusClosed = errors.New("ARI event bus closed")
+
+// Run takes calls until ctx ends. Then it takes no new calls (they are hung
+// up), waits up to the drain time for live sessions, stops the rest and
+// returns once every session goroutine has ended.
+func (a *App) Run(ctx context.Context) error {
+	sub := a.client.Bus().Subscribe(nil, ari.Events.StasisStart)
+	defer sub.Cancel()
+
+	// Sessions outlive ctx during the drain; stopAll ends them afterwards.
+	sessions, stopAll := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAll()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	events := sub.Events()
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				return ErrBusClosed
+			}
+			a.start(sessions, &wg, e)
+		case <-ctx.Done():
+			a.log.Info("ivr stopping: no new calls, waiting for live sessions", "drain", a.drain)
+			return a.drainSessions(events, &wg, stopAll)
+		}
+	}
+}
+
+func (a *App) drainSessions(events <-chan ari.Event, wg *sync.WaitGroup, stopAll context.CancelFunc) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	timer := time.NewTimer(a.drain)
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-timer.C:
+			a.log.Warn("drain time over, ending live sessions")
+			stopAll()
+			<-done
+			return nil
+		case e, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if st, ok := e.(*ari.StasisStart); ok && st.GetApplication() == a.name {
+				a.log.Info("call refused while stopping", "channel", st.Channel.ID)
+				_ = a.client.Channel().Hangup(st.Key(ari.ChannelKey, st.Channel.ID), "congestion")
+			}
+		}
+	}
+}
+
+// start subscribes to the channel's events, then runs its session.
+func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
+	st, ok := e.(*ari.StasisStart)
+	if !ok || (a.name != "" && st.GetApplication() != a.name) {
+		return
+	}
+	h := a.client.Channel().Get(st.Key(ari.ChannelKey, st.Channel.ID))
+	ctx, hangup := context.WithCancel(ctx)
+	log := a.log.With("channel", st.Channel.ID)
+	call, stop := newARICall(a.client, h, hangup, log, a.metrics)
+	a.metrics.active.Inc()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer a.metrics.active.Dec()
+		defer stop()
+		defer hangup()
+		began := time.Now()
+		info := CallInfo{Channel: st.Channel.ID}
+		if st.Channel.Caller != nil {
+			info.CallerID = st.Channel.Caller.Number
+		}
+		out := OutcomeHangup
+		if err := h.Answer(); err != nil {
+			log.Warn("answer failed", "err", err)
+		} else {
+			out = a.flows.Handle(ctx, call, st.Args, info)
+		}
+		a.metrics.sessions.WithLabelValues(string(out)).Inc()
+		a.metrics.duration.Observe(time.Since(began).Seconds())
+	}()
+}

@@ -1,0 +1,210 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+)
+
+// digitBuffer is how many keys a call keeps before the flow reads them.
+const digitBuffer = 32
+
+// maxPlayback bounds one prompt, in case Asterisk never reports its end.
+const maxPlayback = 2 * time.Minute
+
+// ariCall is a Call on one ARI channel. It owns one subscription to the
+// channel's events; pump turns them into keys and a hang-up signal and ends
+// when the subscription is cancelled.
+type ariCall struct {
+	cl      ari.Client
+	h       *ari.ChannelHandle
+	digits  chan string
+	seq     int
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// newARICall subscribes to the channel's events before anything is done on
+// it (so no key is lost) and cancels hangup when the channel leaves Stasis.
+// The returned stop cancels the subscription and waits for the pump.
+func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelFunc, log *slog.Logger, m *metrics) (*ariCall, func()) {
+	c := &ariCall{cl: cl, h: h, digits: make(chan string, digitBuffer), log: log, metrics: m}
+	sub := h.Subscribe(ari.Events.ChannelDtmfReceived, ari.Events.StasisEnd, ari.Events.ChannelDestroyed, ari.Events.ChannelHangupRequest)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range sub.Events() {
+			switch v := e.(type) {
+			case *ari.ChannelDtmfReceived:
+				select {
+				case c.digits <- v.Digit:
+				default:
+					// A caller typing 32 keys ahead of the flow loses the rest.
+				}
+			case *ari.StasisEnd, *ari.ChannelDestroyed, *ari.ChannelHangupRequest:
+				hangup()
+			}
+		}
+	}()
+	return c, func() { sub.Cancel(); <-done }
+}
+
+func (c *ariCall) Play(ctx context.Context, media ...string) error {
+	for _, m := range media {
+		if _, err := c.play(ctx, m, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, error) {
+	c.flush()
+	first := ""
+	for _, m := range media {
+		d, err := c.play(ctx, m, true)
+		if err != nil {
+			return "", err
+		}
+		if d != "" {
+			first = d
+			break
+		}
+	}
+	return collect(ctx, c.digits, first, in)
+}
+
+// flush drops keys typed before a question.
+func (c *ariCall) flush() {
+	for {
+		select {
+		case <-c.digits:
+		default:
+			return
+		}
+	}
+}
+
+// play plays one media URI, subscribed to its end before it starts. With
+// interrupt, a key stops it and is returned.
+func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (string, error) {
+	if ctx.Err() != nil {
+		return "", ErrHangup
+	}
+	c.seq++
+	id := c.h.ID() + "-pb" + strconv.Itoa(c.seq)
+	sub := c.cl.Bus().Subscribe(ari.NewKey(ari.PlaybackKey, id), ari.Events.PlaybackFinished)
+	defer sub.Cancel()
+	pb, err := c.h.Play(id, media)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ErrHangup
+		}
+		return "", fmt.Errorf("play %s: %w", media, err)
+	}
+	var keys <-chan string
+	if interrupt {
+		keys = c.digits
+	}
+	guard := time.NewTimer(maxPlayback)
+	defer guard.Stop()
+	select {
+	case e := <-sub.Events():
+		if f, ok := e.(*ari.PlaybackFinished); ok && f.Playback.State == "failed" {
+			c.metrics.playbackFailures.Inc()
+			c.log.Warn("prompt did not play", "media", media)
+		}
+		return "", nil
+	case d := <-keys:
+		_ = pb.Stop() // the playback may have just ended; nothing to do then
+		return d, nil
+	case <-guard.C:
+		_ = pb.Stop()
+		return "", fmt.Errorf("play %s: no end reported within %s", media, maxPlayback)
+	case <-ctx.Done():
+		return "", ErrHangup
+	}
+}
+
+func (c *ariCall) SetLanguage(ctx context.Context, lang string) error {
+	if err := c.h.SetVariable("CHANNEL(language)", lang); err != nil {
+		if ctx.Err() != nil {
+			return ErrHangup
+		}
+		return fmt.Errorf("set channel language %s: %w", lang, err)
+	}
+	return nil
+}
+
+func (c *ariCall) Continue(ctx context.Context, result string) error {
+	if err := c.h.SetVariable("TFPS_RESULT", result); err != nil {
+		if ctx.Err() != nil {
+			return ErrHangup
+		}
+		return fmt.Errorf("set TFPS_RESULT: %w", err)
+	}
+	if err := c.h.Continue("", "", 0); err != nil {
+		return fmt.Errorf("continue in dialplan: %w", err)
+	}
+	return nil
+}
+
+func (c *ariCall) Hangup(ctx context.Context) error {
+	if err := c.h.Hangup(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("hang up: %w", err)
+	}
+	return nil
+}
+
+// collect reads keys until the answer is complete (see Input).
+func collect(ctx context.Context, keys <-chan string, first string, in Input) (string, error) {
+	got := ""
+	total := time.NewTimer(in.Total)
+	defer total.Stop()
+	wait := time.NewTimer(in.First)
+	defer wait.Stop()
+	add := func(d string) (bool, error) {
+		if in.Terminator != "" && d == in.Terminator {
+			return true, nil
+		}
+		got += d
+		if in.Max > 0 && len(got) >= in.Max {
+			return true, nil
+		}
+		wait.Reset(in.InterDigit)
+		return false, nil
+	}
+	if first != "" {
+		if done, err := add(first); done || err != nil {
+			return got, err
+		}
+	}
+	for {
+		select {
+		case d := <-keys:
+			if done, err := add(d); done || err != nil {
+				return got, err
+			}
+		case <-wait.C:
+			if got == "" {
+				return "", ErrNoInput
+			}
+			return got, nil
+		case <-total.C:
+			if got == "" {
+				return "", ErrNoInput
+			}
+			return got, nil
+		case <-ctx.Done():
+			return got, ErrHangup
+		}
+	}
+}
+
+// isHangup reports whether err means the call is gone.
+func isHangup(err error) bool { return errors.Is(err, ErrHangup) }

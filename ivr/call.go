@@ -1,0 +1,44 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Call is what a voice flow needs from a phone call. The ARI adapter
+// (ariCall) implements it; flows never see an ARI handle.
+type Call interface {
+	// Play plays media URIs in order and returns when the last one ends.
+	Play(ctx context.Context, media ...string) error
+	// Ask plays media URIs (a key press stops them: barge-in) and collects
+	// the answer. Keys typed before the question started are discarded.
+	Ask(ctx context.Context, in Input, media ...string) (string, error)
+	// SetLanguage sets the channel language, which `digits:` and `number:`
+	// media speak in.
+	SetLanguage(ctx context.Context, lang string) error
+	// Continue hands the call back to the dialplan after the Stasis()
+	// application, with the channel variable TFPS_RESULT set to result.
+	Continue(ctx context.Context, result string) error
+	// Hangup ends the call.
+	Hangup(ctx context.Context) error
+}
+
+// Input says how an answer is collected. The answer is complete when Max
+// keys are typed, the Terminator is typed (not included), or, after at
+// least one key, InterDigit passes without another.
+type Input struct {
+	Max        int           // 0: no limit (needs a Terminator)
+	Terminator string        // e.g. "#"; empty: none
+	First      time.Duration // after the prompt ends, before the first key
+	InterDigit time.Duration // between keys
+	Total      time.Duration // whole answer, from the end of the prompt
+}
+
+// Errors of Ask and Play.
+var (
+	// ErrNoInput: no key before the first-key or total timeout.
+	ErrNoInput = errors.New("no input")
+	// ErrHangup: the caller hung up (or the session was stopped).
+	ErrHangup = errors.New("caller hung up")
+)

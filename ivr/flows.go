@@ -1,0 +1,669 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/captcha"
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/pin"
+	"github.com/voipshield/tfps/prompts"
+	"github.com/voipshield/tfps/state"
+)
+
+// Flow names: the ticket flows of the engine, plus the change of parameters
+// reached from the configured extension.
+const (
+	FlowOnboarding  = string(engine.FlowOnboarding)
+	FlowSource      = string(engine.FlowSourceCountry)
+	FlowDestination = string(engine.FlowDestinationCountry)
+	FlowQuota       = string(engine.FlowQuota)
+	FlowQuotaOff    = string(engine.FlowQuotaOff)
+	FlowChange      = "change"
+)
+
+// Verification methods (TFPS_VERIFICATION_METHOD).
+const (
+	MethodCaptcha = "CAPTCHA"
+	MethodPIN     = "PIN"
+)
+
+// Outcome is how a session ended; it labels metrics and logs.
+type Outcome string
+
+const (
+	OutcomeVerified      Outcome = "verified"       // verified, change applied
+	OutcomeFailed        Outcome = "failed"         // wrong or missing entries, tries used up
+	OutcomeBlocked       Outcome = "blocked"        // account over the failure limit
+	OutcomeHangup        Outcome = "hangup"         // caller left before the end
+	OutcomeTicketInvalid Outcome = "ticket_invalid" // unknown, used or expired ticket
+	OutcomeError         Outcome = "error"          // Redis/SQL/Asterisk trouble
+)
+
+// Outcomes lists every Outcome (metric label values).
+var Outcomes = []Outcome{OutcomeVerified, OutcomeFailed, OutcomeBlocked, OutcomeHangup, OutcomeTicketInvalid, OutcomeError}
+
+// Tickets claims the single-use ticket the gateway created (state.State).
+type Tickets interface {
+	ClaimTicket(ctx context.Context, id string, now time.Time) (state.Ticket, error)
+}
+
+// Failures counts failed verifications per account in Redis (state.State);
+// the gateway reads the same count.
+type Failures interface {
+	RecordVerifyFailure(ctx context.Context, user, domain string, at time.Time, window time.Duration) (int, error)
+	VerifyBlock(ctx context.Context, user, domain string, now time.Time, window time.Duration, max int) (bool, time.Time, int, error)
+}
+
+// Accounts reads accounts (store.Store).
+type Accounts interface {
+	GetAccount(ctx context.Context, user, domain string) (*tfps.Account, error)
+}
+
+// Recorder writes the outcome of a session in one transaction: the account
+// change, the verification event and the notifications (SQLRecorder).
+type Recorder interface {
+	Record(ctx context.Context, r *Record) error
+}
+
+// Record is one outcome to store.
+type Record struct {
+	User, Domain string
+	// Create is the account onboarding creates (an account that appeared
+	// meanwhile is kept as it is).
+	Create *tfps.Account
+	// Update changes the current account inside the transaction.
+	Update func(a *tfps.Account) error
+	// Event is the verification event.
+	Event tfps.VerificationEvent
+	// Notify returns the notifications to queue, given the account after
+	// the change (nil when there is none).
+	Notify func(a *tfps.Account) []tfps.Notification
+}
+
+// Options are the policy of the flows, from the configuration.
+type Options struct {
+	Method         string      // MethodCaptcha or MethodPIN
+	PIN            pin.Checker // account PIN, else the global TFPS_PIN
+	MaxFailures    int         // TFPS_MAX_CAPTCHAATTEMPTS
+	FailureWindow  time.Duration
+	CaptchaTries   int  // tries within one call
+	InputTries     int  // asks of one question
+	FullOnboarding bool // onboarding asks the limits
+	MaxConcurrent  int  // highest concurrent-calls limit a caller may set
+	// Defaults of a new account: limits and countries.
+	Defaults        tfps.Account
+	DefaultLanguage string
+	// Timeouts of an answer.
+	FirstDigit, InterDigit, InputTotal time.Duration
+}
+
+// Flows runs the voice flows of one call at a time per Handle call; it is
+// safe for concurrent use by many sessions.
+type Flows struct {
+	Tickets  Tickets
+	Failures Failures
+	Accounts Accounts
+	Recorder Recorder
+	Prompts  prompts.Source
+	Opts     Options
+	Now      func() time.Time
+	Rand     io.Reader // captcha digits; nil: crypto/rand
+	Log      *slog.Logger
+
+	metrics *metrics
+}
+
+// CallInfo is what the channel tells about the caller.
+type CallInfo struct {
+	Channel  string // ARI channel ID
+	CallerID string // caller ID number
+}
+
+// session is the state of one call's flow; only its goroutine touches it.
+type session struct {
+	f        *Flows
+	call     Call
+	info     CallInfo
+	log      *slog.Logger
+	lang     string
+	flow     string
+	user     string
+	domain   string
+	t        state.Ticket
+	acct     *tfps.Account // nil until onboarding creates it
+	method   string
+	cont     bool // continue in the dialplan after success
+	failures int  // failures in the window after this call's last failure
+}
+
+// Handle runs the flow the Stasis arguments ask for and returns how it
+// ended. args is "<ticket>" or "<ticket>,continue" (a verified call goes back
+// to the dialplan) or "change,<user>,<domain>".
+func (f *Flows) Handle(ctx context.Context, call Call, args []string, info CallInfo) Outcome {
+	s := &session{f: f, call: call, info: info, lang: f.Opts.DefaultLanguage, method: f.Opts.Method}
+	s.log = f.Log.With("channel", info.Channel, "caller", info.CallerID)
+	out, err := s.run(ctx, args)
+	gone := isHangup(err) || (err != nil && ctx.Err() != nil)
+	switch {
+	case err == nil:
+	case out != OutcomeError && gone:
+		// The outcome was reached and recorded; the caller left during the
+		// last words.
+	case out == OutcomeVerified:
+		s.log.Warn("verified, but the last prompts failed", "err", err)
+	case gone:
+		out = OutcomeHangup
+		s.recordHangup()
+	default:
+		s.log.Error("voice flow failed", "flow", s.flow, "account", s.account(), "err", err)
+		out = OutcomeError
+		s.say(ctx, prompts.Unavailable)
+	}
+	s.log.Info("session ended", "flow", s.flow, "account", s.account(), "outcome", out, "method", s.method)
+	if out != OutcomeVerified || !s.cont {
+		_ = call.Hangup(ctx)
+	}
+	return out
+}
+
+func (s *session) account() string {
+	if s.user == "" && s.domain == "" {
+		return ""
+	}
+	return s.user + "@" + s.domain
+}
+
+func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
+	switch {
+	case len(args) >= 3 && args[0] == FlowChange:
+		s.flow, s.user, s.domain, s.method = FlowChange, args[1], args[2], MethodPIN
+		a, err := s.f.Accounts.GetAccount(ctx, s.user, s.domain)
+		if tfps.ErrorCode(err) == tfps.ENOTFOUND || s.user == "" || s.domain == "" {
+			s.log.Warn("change of parameters for an unknown account", "account", s.account())
+			return OutcomeTicketInvalid, s.say(ctx, prompts.TicketInvalid)
+		}
+		if err != nil {
+			return OutcomeError, fmt.Errorf("find account: %w", err)
+		}
+		s.acct = a
+	case len(args) >= 1 && args[0] != "":
+		s.cont = len(args) >= 2 && args[1] == "continue"
+		t, err := s.f.Tickets.ClaimTicket(ctx, args[0], s.f.now())
+		switch {
+		case errors.Is(err, state.ErrTicketUnknown), errors.Is(err, state.ErrTicketUsed), errors.Is(err, state.ErrTicketExpired):
+			s.log.Warn("ticket refused", "ticket", args[0], "reason", err)
+			if errors.Is(err, state.ErrTicketExpired) {
+				s.t, s.flow, s.user, s.domain = t, t.Flow, t.User, t.Domain
+				s.record(OutcomeTicketInvalid, "ticket expired")
+			}
+			return OutcomeTicketInvalid, s.say(ctx, prompts.TicketInvalid)
+		case err != nil:
+			return OutcomeError, fmt.Errorf("claim ticket: %w", err)
+		}
+		s.t, s.flow, s.user, s.domain = t, t.Flow, t.User, t.Domain
+		if s.flow != FlowOnboarding {
+			a, err := s.f.Accounts.GetAccount(ctx, s.user, s.domain)
+			if err != nil {
+				return OutcomeError, fmt.Errorf("find account of ticket: %w", err)
+			}
+			s.acct = a
+		}
+	default:
+		s.log.Warn("call entered the Stasis app without a ticket")
+		return OutcomeTicketInvalid, s.say(ctx, prompts.TicketInvalid)
+	}
+	s.log = s.log.With("flow", s.flow, "account", s.account())
+	if s.acct != nil && prompts.HasLanguage(s.acct.Language) {
+		s.lang = s.acct.Language
+	}
+	if err := s.call.SetLanguage(ctx, s.lang); err != nil {
+		return OutcomeError, err
+	}
+
+	blocked, until, n, err := s.f.Failures.VerifyBlock(ctx, s.user, s.domain, s.f.now(), s.f.Opts.FailureWindow, s.f.Opts.MaxFailures)
+	if err != nil {
+		return OutcomeError, fmt.Errorf("read failed verifications: %w", err)
+	}
+	if blocked {
+		s.failures = n
+		s.log.Info("account blocked by failed verifications", "until", until, "failures", n)
+		s.record(OutcomeBlocked, "blocked until "+until.UTC().Format(time.RFC3339))
+		return OutcomeBlocked, s.say(ctx, prompts.Blocked)
+	}
+
+	if err := s.say(ctx, welcome(s.flow)); err != nil {
+		return OutcomeError, err
+	}
+	out, err := s.verify(ctx)
+	if err != nil || out != OutcomeVerified {
+		return out, err
+	}
+	return s.apply(ctx)
+}
+
+func welcome(flow string) prompts.ID {
+	switch flow {
+	case FlowSource:
+		return prompts.WelcomeSource
+	case FlowDestination:
+		return prompts.WelcomeDestination
+	case FlowQuota:
+		return prompts.WelcomeQuota
+	case FlowQuotaOff:
+		return prompts.WelcomeQuotaOff
+	case FlowChange:
+		return prompts.WelcomeChange
+	default:
+		return prompts.WelcomeOnboarding
+	}
+}
+
+// verify runs the captcha or PIN check. Each wrong or missing entry is one
+// failure in Redis; the call gets Opts.CaptchaTries entries, and ends as
+// blocked as soon as the account's failures in the window reach
+// Opts.MaxFailures.
+func (s *session) verify(ctx context.Context) (Outcome, error) {
+	o := &s.f.Opts
+	tries := max(o.CaptchaTries, 1)
+	for try := 1; try <= tries; try++ {
+		var typed string
+		var ok bool
+		var err error
+		if s.method == MethodPIN {
+			typed, err = s.ask(ctx, Input{Max: pin.Length, Terminator: "#"}, prompts.PINAsk)
+			ok = err == nil && o.PIN.Check(s.acct, typed)
+		} else {
+			digits, derr := captcha.New(s.f.Rand, captcha.Length)
+			if derr != nil {
+				return OutcomeError, derr
+			}
+			intro := prompts.CaptchaIntro
+			if try > 1 {
+				intro = prompts.CaptchaAgain
+			}
+			var media string
+			media, err = s.media(ctx, intro)
+			if err != nil {
+				return OutcomeError, err
+			}
+			typed, err = s.call.Ask(ctx, s.input(Input{Max: captcha.Length}), media, captcha.Media(digits))
+			ok = err == nil && captcha.Match(digits, typed)
+		}
+		noInput := errors.Is(err, ErrNoInput)
+		if err != nil && !noInput {
+			return OutcomeError, err
+		}
+		result := "wrong"
+		switch {
+		case ok:
+			result = "success"
+		case noInput:
+			result = "no_input"
+		}
+		s.f.metrics.verifications.WithLabelValues(s.method, result).Inc()
+		if ok {
+			return OutcomeVerified, nil
+		}
+		n, err := s.f.Failures.RecordVerifyFailure(ctx, s.user, s.domain, s.f.now(), o.FailureWindow)
+		if err != nil {
+			return OutcomeError, fmt.Errorf("record failed verification: %w", err)
+		}
+		s.failures = n
+		s.log.Info("verification failed", "method", s.method, "try", try, "no_input", noInput, "failures_in_window", n)
+		if n >= o.MaxFailures {
+			s.record(OutcomeBlocked, fmt.Sprintf("%d failures within %s", n, o.FailureWindow))
+			return OutcomeBlocked, s.say(ctx, prompts.Blocked)
+		}
+		if try < tries {
+			if err := s.say(ctx, missOrWrong(noInput)); err != nil {
+				return OutcomeError, err
+			}
+			continue
+		}
+		detail := "wrong entry"
+		if noInput {
+			detail = "no input"
+		}
+		s.record(OutcomeFailed, detail)
+		return OutcomeFailed, s.say(ctx, missOrWrong(noInput), prompts.VerifyFailed)
+	}
+	return OutcomeFailed, nil
+}
+
+func missOrWrong(noInput bool) prompts.ID {
+	if noInput {
+		return prompts.NoInput
+	}
+	return prompts.WrongEntry
+}
+
+// apply makes the verified flow's change, records it and tells the caller.
+func (s *session) apply(ctx context.Context) (Outcome, error) {
+	o := &s.f.Opts
+	var after []string // media after "verified"
+	var create *tfps.Account
+	var update func(a *tfps.Account) error
+	kind := tfps.NotificationKind("")
+	switch s.flow {
+	case FlowOnboarding:
+		a := o.Defaults
+		a.User, a.Domain, a.Language = s.user, s.domain, s.lang
+		a.SourceCountries = slices.Clone(o.Defaults.SourceCountries)
+		a.DestinationCountries = slices.Clone(o.Defaults.DestinationCountries)
+		if o.FullOnboarding {
+			if err := s.say(ctx, prompts.Verified); err != nil {
+				return OutcomeError, err
+			}
+			cc, quota, err := s.askLimits(ctx, a.ConcurrentCalls, a.DailyQuota)
+			a.ConcurrentCalls, a.DailyQuota = cc, quota
+			if err != nil {
+				// Verified, then hung up during the questions: the account
+				// is created with what was answered.
+				_ = s.recordSuccess(&a, nil, tfps.NotifyNewAccount)
+				return OutcomeVerified, err
+			}
+			after = append(after, s.readBack(ctx, cc, quota)...)
+		}
+		create, kind = &a, tfps.NotifyNewAccount
+		after = append(after, s.mediaOrEmpty(ctx, prompts.AccountCreated))
+	case FlowSource, FlowDestination:
+		cc := s.t.Country
+		if cc == "" {
+			return OutcomeError, fmt.Errorf("%s ticket without a country", s.flow)
+		}
+		src := s.flow == FlowSource
+		update = func(a *tfps.Account) error {
+			list := &a.DestinationCountries
+			if src {
+				list = &a.SourceCountries
+			}
+			if !slices.Contains(*list, cc) {
+				*list = append(*list, cc)
+			}
+			return nil
+		}
+		kind = tfps.NotifyDestinationCountryAdded
+		if src {
+			kind = tfps.NotifySourceCountryAdded
+		}
+		after = append(after, s.mediaOrEmpty(ctx, prompts.CountryAdded))
+	case FlowQuota, FlowQuotaOff:
+		off := s.flow == FlowQuotaOff
+		update = func(a *tfps.Account) error {
+			if off {
+				a.DailyQuotaOff++
+			} else {
+				a.DailyQuota++
+			}
+			return nil
+		}
+		kind = tfps.NotifyQuotaRaised
+		after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
+	case FlowChange:
+		if err := s.say(ctx, prompts.Verified); err != nil {
+			return OutcomeError, err
+		}
+		cc, quota, err := s.askLimits(ctx, s.acct.ConcurrentCalls, s.acct.DailyQuota)
+		update = func(a *tfps.Account) error {
+			a.ConcurrentCalls, a.DailyQuota = cc, quota
+			return nil
+		}
+		if err != nil {
+			_ = s.recordSuccess(nil, update, tfps.NotifyLearnedParameters)
+			return OutcomeVerified, err
+		}
+		kind = tfps.NotifyLearnedParameters
+		after = append(after, s.readBack(ctx, cc, quota)...)
+		after = append(after, s.mediaOrEmpty(ctx, prompts.Saved))
+	default:
+		return OutcomeError, fmt.Errorf("unknown flow %q in ticket", s.flow)
+	}
+	if err := s.recordSuccess(create, update, kind); err != nil {
+		return OutcomeError, err
+	}
+	s.log.Info("verified and applied")
+	if s.flow != FlowChange && !(s.flow == FlowOnboarding && o.FullOnboarding) {
+		after = append([]string{s.mediaOrEmpty(ctx, prompts.Verified)}, after...)
+	}
+	if s.cont {
+		if err := s.call.Play(ctx, compact(after)...); err != nil {
+			return OutcomeVerified, err
+		}
+		return OutcomeVerified, s.call.Continue(ctx, "verified")
+	}
+	end := prompts.Redial
+	if s.flow == FlowChange {
+		end = prompts.Goodbye
+	}
+	after = append(after, s.mediaOrEmpty(ctx, end))
+	return OutcomeVerified, s.call.Play(ctx, compact(after)...)
+}
+
+// askLimits asks the concurrent calls in business hours (one digit) and the
+// daily quota (up to two digits, # to finish). An unanswered question keeps
+// its current value.
+func (s *session) askLimits(ctx context.Context, cc, quota int) (int, int, error) {
+	maxCC := min(9, max(s.f.Opts.MaxConcurrent, 1))
+	v, ok, err := s.askNumber(ctx, prompts.AskConcurrent, Input{Max: 1}, 1, maxCC)
+	if err != nil {
+		return cc, quota, err
+	}
+	if ok {
+		cc = v
+	}
+	v, ok, err = s.askNumber(ctx, prompts.AskQuota, Input{Max: 2, Terminator: "#"}, 1, 99)
+	if err != nil {
+		return cc, quota, err
+	}
+	if ok {
+		quota = v
+	}
+	return cc, quota, nil
+}
+
+// askNumber asks question up to Opts.InputTries times until the answer is a
+// number in [lo, hi]; ok is false when every try was invalid or silent.
+func (s *session) askNumber(ctx context.Context, question prompts.ID, in Input, lo, hi int) (int, bool, error) {
+	for try := 1; try <= max(s.f.Opts.InputTries, 1); try++ {
+		typed, err := s.ask(ctx, in, question)
+		if errors.Is(err, ErrNoInput) {
+			s.log.Info("no answer", "question", question, "try", try)
+			if err := s.say(ctx, prompts.NoInput); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		n, perr := strconv.Atoi(typed)
+		if perr == nil && n >= lo && n <= hi {
+			return n, true, nil
+		}
+		s.log.Info("invalid answer", "question", question, "try", try)
+		if err := s.say(ctx, prompts.InvalidAnswer); err != nil {
+			return 0, false, err
+		}
+	}
+	return 0, false, nil
+}
+
+func (s *session) readBack(ctx context.Context, cc, quota int) []string {
+	return []string{
+		s.mediaOrEmpty(ctx, prompts.ReadConcurrent), "number:" + strconv.Itoa(cc),
+		s.mediaOrEmpty(ctx, prompts.ReadQuota), "number:" + strconv.Itoa(quota),
+	}
+}
+
+// recordSuccess writes the change, the success event and the notification.
+func (s *session) recordSuccess(create *tfps.Account, update func(*tfps.Account) error, kind tfps.NotificationKind) error {
+	return s.store(OutcomeVerified, "", create, update, kind)
+}
+
+// record writes an event (and the matching notification) for a session that
+// changes nothing. Errors are logged: the caller is told the outcome anyway.
+func (s *session) record(out Outcome, detail string) {
+	kind := tfps.NotificationKind("")
+	switch out {
+	case OutcomeFailed:
+		kind = tfps.NotifyVerificationFailed
+	case OutcomeBlocked:
+		kind = tfps.NotifyAccountBlocked
+	}
+	_ = s.store(out, detail, nil, nil, kind)
+}
+
+func (s *session) recordHangup() {
+	if s.user == "" || s.domain == "" {
+		return
+	}
+	_ = s.store(OutcomeHangup, "caller hung up", nil, nil, "")
+}
+
+// eventOutcome maps a session outcome to the verification event's outcome.
+func eventOutcome(out Outcome, detail string) string {
+	switch {
+	case out == OutcomeVerified:
+		return "success"
+	case out == OutcomeFailed && detail == "no input":
+		return "timeout"
+	case out == OutcomeFailed:
+		return "failure"
+	case out == OutcomeTicketInvalid:
+		return "expired"
+	}
+	return string(out)
+}
+
+// store runs the Recorder with a context of its own: the call's context
+// may already be cancelled by the hang-up.
+func (s *session) store(out Outcome, detail string, create *tfps.Account, update func(*tfps.Account) error, kind tfps.NotificationKind) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := s.f.now().UTC()
+	caller := s.t.Caller
+	if caller == "" {
+		caller = s.info.CallerID
+	}
+	method := s.method
+	if out == OutcomeTicketInvalid {
+		method = ""
+	}
+	rec := &Record{
+		User: s.user, Domain: s.domain, Create: create, Update: update,
+		Event: tfps.VerificationEvent{
+			At: now, User: s.user, Domain: s.domain, Ticket: s.t.ID, Flow: s.flow, Method: method,
+			Outcome: eventOutcome(out, detail), SourceIP: s.t.SourceIP, Country: s.t.Country,
+			Caller: caller, Number: s.t.Number, Detail: detail,
+		},
+	}
+	if kind != "" {
+		rec.Notify = func(a *tfps.Account) []tfps.Notification {
+			n := tfps.Notification{
+				ID: notificationID(s, kind), Kind: kind, At: now, User: s.user, Domain: s.domain,
+				SourceIP: s.t.SourceIP, Caller: caller, Number: s.t.Number, Flow: s.flow, Detail: detail,
+				Count: s.failures, Limit: s.f.Opts.MaxFailures, OffHours: s.flow == FlowQuotaOff,
+			}
+			switch s.flow {
+			case FlowSource:
+				n.SourceCountry = s.t.Country
+			case FlowDestination:
+				n.DestinationCountry = s.t.Country
+			}
+			if a != nil {
+				n.Email = a.Email
+				n.ConcurrentCalls, n.ConcurrentCallsOff = a.ConcurrentCalls, a.ConcurrentCallsOff
+				n.DailyQuota, n.DailyQuotaOff = a.DailyQuota, a.DailyQuotaOff
+				switch kind {
+				case tfps.NotifySourceCountryAdded:
+					n.Countries = a.SourceCountries
+				case tfps.NotifyDestinationCountryAdded:
+					n.Countries = a.DestinationCountries
+				}
+			}
+			return []tfps.Notification{n}
+		}
+	}
+	if err := s.f.Recorder.Record(ctx, rec); err != nil {
+		s.log.Error("record verification outcome", "outcome", out, "err", err)
+		return fmt.Errorf("record outcome: %w", err)
+	}
+	return nil
+}
+
+// notificationID makes queueing idempotent per ticket (or channel) and kind.
+func notificationID(s *session, kind tfps.NotificationKind) string {
+	ref := s.t.ID
+	if ref == "" {
+		ref = s.info.Channel
+	}
+	return "ivr:" + ref + ":" + string(kind)
+}
+
+func (s *session) input(in Input) Input {
+	o := &s.f.Opts
+	if in.First == 0 {
+		in.First = o.FirstDigit
+	}
+	if in.InterDigit == 0 {
+		in.InterDigit = o.InterDigit
+	}
+	if in.Total == 0 {
+		in.Total = o.InputTotal
+	}
+	return in
+}
+
+func (s *session) ask(ctx context.Context, in Input, id prompts.ID) (string, error) {
+	m, err := s.media(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return s.call.Ask(ctx, s.input(in), m)
+}
+
+func (s *session) media(ctx context.Context, id prompts.ID) (string, error) {
+	m, err := s.f.Prompts.Media(ctx, s.lang, id)
+	if err != nil {
+		return "", fmt.Errorf("prompt %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// mediaOrEmpty returns "" (skipped) for a prompt that cannot be resolved,
+// logging it: a missing sentence must not end a call that went well.
+func (s *session) mediaOrEmpty(ctx context.Context, id prompts.ID) string {
+	m, err := s.media(ctx, id)
+	if err != nil {
+		s.log.Warn("prompt unavailable", "prompt", id, "err", err)
+		return ""
+	}
+	return m
+}
+
+func (s *session) say(ctx context.Context, ids ...prompts.ID) error {
+	var media []string
+	for _, id := range ids {
+		media = append(media, s.mediaOrEmpty(ctx, id))
+	}
+	return s.call.Play(ctx, compact(media)...)
+}
+
+func compact(media []string) []string {
+	return slices.DeleteFunc(slices.Clone(media), func(m string) bool { return m == "" })
+}
+
+func (f *Flows) now() time.Time {
+	if f.Now == nil {
+		return time.Now()
+	}
+	return f.Now()
+}
