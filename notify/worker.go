@@ -24,6 +24,7 @@ type Outbox interface {
 	CompleteOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time, interval time.Duration) error
 	RetryOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, next time.Time) error
 	FailOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time) error
+	ReleaseOutbox(ctx context.Context, id, owner string) error
 }
 
 // Channel delivers one notification somewhere (mail, webhook). The error says
@@ -202,6 +203,14 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	}
 	var errs []error
 	for i := range entries {
+		if ctx.Err() != nil {
+			// Stopping: hand the rest back so a restart need not wait for
+			// the lease.
+			if err := w.outbox.ReleaseOutbox(context.WithoutCancel(ctx), entries[i].Notification.ID, w.cfg.Owner); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if err := w.handle(ctx, &entries[i]); err != nil {
 			errs = append(errs, err)
 		}

@@ -549,3 +549,39 @@ func TestMalformedAccountAddressDoesNotStopTheAdminMail(t *testing.T) {
 		t.Errorf("sent rows %+v, want the bad address noted", sent)
 	}
 }
+
+// stopping is a channel during whose first delivery the process is told to stop.
+type stopping struct {
+	Channel
+	cancel context.CancelFunc
+}
+
+func (s *stopping) Deliver(ctx context.Context, n *tfps.Notification, summary []tfps.Notification) error {
+	s.cancel()
+	return s.Channel.Deliver(ctx, n, summary)
+}
+
+func TestStoppingWorkerHandsBackUnsentRows(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dialect string) {
+		r := newRig(t, dialect, realNow())
+		ctx, cancel := context.WithCancel(context.Background())
+		w, err := NewWorker(r.store, []Channel{&stopping{Channel: r.email, cancel: cancel}}, WorkerConfig{Lease: time.Hour, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			r.enqueue(t, &tfps.Notification{ID: fmt.Sprintf("s%d", i), Kind: tfps.NotifyNewAccount, At: start.Add(time.Duration(i) * time.Second), User: fmt.Sprint(i), Domain: "d"})
+		}
+		if n, _ := w.RunOnce(ctx); n != 3 {
+			t.Fatalf("claimed %d, want 3", n)
+		}
+		// The two rows not yet tried are free for the next worker now, not in an hour.
+		got, err := r.store.ClaimOutbox(context.Background(), "next", time.Now(), time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Errorf("next worker got %d rows, want the 2 untried ones", len(got))
+		}
+	})
+}

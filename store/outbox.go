@@ -225,6 +225,16 @@ func (s *Store) FailOutbox(ctx context.Context, e *tfps.OutboxEntry, owner strin
 	return finishRow(ctx, s.db, e, owner, `state = 'failed', attempts = attempts + 1, sent_at = $1`, ms(now))
 }
 
+// ReleaseOutbox hands a claimed row back untouched (the worker is stopping),
+// so another worker or the restarted one takes it without waiting for the
+// lease to run out.
+func (s *Store) ReleaseOutbox(ctx context.Context, id, owner string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'`, id, owner); err != nil {
+		return fmt.Errorf("release outbox row %s: %w", id, err)
+	}
+	return nil
+}
+
 // finishRow writes the outcome of a try on a row owner holds: set (a constant
 // assignment list using $1 = at) plus the channels done and the last error,
 // and releases the lease. A row whose lease went to another worker is left

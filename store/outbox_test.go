@@ -236,3 +236,25 @@ func TestThrottleDefersAndMerges(t *testing.T) {
 		}
 	})
 }
+
+func TestReleaseHandsARowBackAtOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		s.Enqueue(ctx, alert("r", tfps.NotifyNewAccount, "1001", t0))
+		if got, _ := s.ClaimOutbox(ctx, "stopping", t0, time.Hour, 10); len(got) != 1 {
+			t.Fatal("claim failed")
+		}
+		if err := s.ReleaseOutbox(ctx, "r", "someone-else"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.ClaimOutbox(ctx, "next", t0, time.Hour, 10); len(got) != 0 {
+			t.Fatal("a release by another owner freed the row")
+		}
+		if err := s.ReleaseOutbox(ctx, "r", "stopping"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.ClaimOutbox(ctx, "next", t0, time.Hour, 10); len(got) != 1 || got[0].Attempts != 0 {
+			t.Fatalf("after release: %+v", got)
+		}
+	})
+}
