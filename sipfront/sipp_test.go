@@ -1,0 +1,338 @@
+package sipfront_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/reputation"
+	"github.com/voipshield/tfps/sipfront"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
+)
+
+// rig is a real engine (SQLite, Redis) behind a SIP front on loopback.
+type rig struct {
+	eng   *engine.Engine
+	db    *store.Store
+	st    *state.State
+	front *sipfront.Server
+	reg   *prometheus.Registry
+	udp   string // 127.0.0.1:port
+	tcp   string
+}
+
+func newRig(t *testing.T, opts sipfront.Options) *rig {
+	t.Helper()
+	ctx := context.Background()
+	db := store.MustOpen(t, "sqlite")
+	st := state.MustOpen(t)
+	// The account every approving test uses.
+	if err := db.CreateAccount(ctx, &tfps.Account{
+		User: "alice", Domain: "pbx.example.com", ConcurrentCalls: 5, ConcurrentCallsOff: 5,
+		DailyQuota: 1000, DailyQuotaOff: 1000, SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAccount(ctx, &tfps.Account{
+		User: "mallory", Domain: "pbx.example.com", ConcurrentCalls: 5, DailyQuota: 10,
+		SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}, Blocked: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddBlacklist(ctx, &tfps.BlacklistEntry{Kind: tfps.BlacklistNumber, Value: "4420794600"}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(ctx, engine.Deps{
+		Accounts: db, Lists: db, Changes: db, Log: db,
+		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{},
+	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	r := &rig{eng: eng, db: db, st: st, reg: prometheus.NewRegistry()}
+	if opts.Allow == nil {
+		opts.Allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}
+	opts.Registerer = r.reg
+	r.front, err = sipfront.New(eng, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := sipfront.ListenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.udp, r.tcp = uc.LocalAddr().String(), ln.Addr().String()
+	go r.front.ServeUDP(uc)
+	go r.front.ServeTCP(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r.front.Close(ctx)
+	})
+	return r
+}
+
+// call is one sipp call: the INVITE to send and the answer expected.
+type call struct {
+	Number      string // request user
+	FromUser    string
+	FromHost    string
+	Contact     string // Contact user, default FromUser
+	MaxForwards string // default 70
+	Headers     []string
+	Method      string // default INVITE
+	Status      int    // expected final status
+	Transport   string // "u1" (default) or "t1"
+	Source      string // local IP for sipp, default 127.0.0.1
+}
+
+var scenario = template.Must(template.New("s").Parse(`<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="tfps {{.Method}} {{.Status}}">
+  <send retrans="500">
+    <![CDATA[
+{{.Method}} sip:{{.Number}}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{{.Number}}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 {{.Method}}
+Contact: <sip:{{.Contact}}@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: {{.MaxForwards}}
+User-Agent: Yealink SIP-T46U
+{{range .Headers}}{{.}}
+{{end}}Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="{{.Status}}"/>
+{{if eq .Method "INVITE"}}
+  <send>
+    <![CDATA[
+ACK sip:{{.Number}}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
+From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{{.Number}}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+{{end}}
+</scenario>
+`))
+
+func freeUDPPort(t *testing.T, ip string) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sipp runs one call and returns the messages sipp logged; a wrong or
+// missing answer fails the test with sipp's own account of it.
+func (r *rig) sipp(t *testing.T, c call) string {
+	t.Helper()
+	if c.Method == "" {
+		c.Method = "INVITE"
+	}
+	if c.FromHost == "" {
+		c.FromHost = "pbx.example.com"
+	}
+	if c.Contact == "" {
+		c.Contact = c.FromUser
+	}
+	if c.MaxForwards == "" {
+		c.MaxForwards = "70"
+	}
+	if c.Transport == "" {
+		c.Transport = "u1"
+	}
+	if c.Source == "" {
+		c.Source = "127.0.0.1"
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "scenario.xml")
+	var buf bytes.Buffer
+	if err := scenario.Execute(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sf, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := r.udp
+	if c.Transport == "t1" {
+		target = r.tcp
+	}
+	msgs := filepath.Join(dir, "messages.log")
+	out, err := runSipp(t, target, "-sf", sf, "-m", "1", "-t", c.Transport, "-i", c.Source,
+		"-p", fmt.Sprint(freeUDPPort(t, c.Source)), "-timeout", "15s", "-timeout_error",
+		"-trace_msg", "-message_file", msgs, "-trace_err", "-error_file", filepath.Join(dir, "errors.log"))
+	logged, _ := os.ReadFile(msgs)
+	if err != nil {
+		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
+		t.Fatalf("sipp %s %s, expecting %d: %v\n%s\nerrors:\n%s\nmessages:\n%s", c.Method, c.Number, c.Status, err, out, errs, logged)
+	}
+	return string(logged)
+}
+
+func runSipp(t *testing.T, target string, args ...string) ([]byte, error) {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not installed (Debian package sip-tester): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sipp", append([]string{target, "-nostdin", "-trace_screen", "-screen_file", filepath.Join(t.TempDir(), "screen.log")}, args...)...)
+	return cmd.CombinedOutput()
+}
+
+var contactRE = regexp.MustCompile(`(?m)^Contact:\s*<?sip:([^@>]*)@([^>;\r\n]*)`)
+
+// contactOf returns user and host of the Contact of the last response in
+// a sipp message log.
+func contactOf(t *testing.T, logged string) (user, host string) {
+	t.Helper()
+	i := strings.LastIndex(logged, "SIP/2.0 302")
+	if i < 0 {
+		t.Fatalf("no 302 in sipp's log:\n%s", logged)
+	}
+	m := contactRE.FindStringSubmatch(logged[i:])
+	if m == nil {
+		t.Fatalf("302 without Contact:\n%s", logged[i:])
+	}
+	return m[1], m[2]
+}
+
+func TestApproveAndRejectBothMethods(t *testing.T) {
+	r302 := newRig(t, sipfront.Options{Method: 302, ContactHost: "192.0.2.1"})
+	r503 := newRig(t, sipfront.Options{Method: 503})
+	ptfps := func(user, ua string) string {
+		return "P-tfps: " + user + ";pbx.example.com;127.0.0.1;" + ua + ";1"
+	}
+	tests := []struct {
+		name      string
+		c         call
+		contact   string // 302 mode: Contact user expected
+		status503 int
+	}{
+		{"approved P-tfps", call{Number: "+12125550100", FromUser: "100", Headers: []string{ptfps("alice", "Yealink T46U")}}, "A00+12125550100", 503},
+		{"approved X-tfps", call{Number: "+12125550101", FromUser: "101", Headers: []string{"X-tfps: alice@pbx.example.com", "P-Received: 10.1.2.3", "P-UA: Grandstream", "P-Calls: 2"}}, "A00+12125550101", 503},
+		{"approved From fallback", call{Number: "+12125550102", FromUser: "alice"}, "A00+12125550102", 503},
+		{"R01 scanner user agent", call{Number: "+12125550103", FromUser: "100", Headers: []string{ptfps("alice", "friendly-scanner")}}, "R01+12125550103", 603},
+		{"R03 number blacklisted", call{Number: "+442079460000", FromUser: "100", Headers: []string{ptfps("alice", "x")}}, "R03+442079460000", 603},
+		{"R17 account blocked", call{Number: "+12125550104", FromUser: "100", Headers: []string{ptfps("mallory", "x")}}, "R17+12125550104", 603},
+		{"R10 too many calls", call{Number: "+12125550105", FromUser: "100", Headers: []string{"P-tfps: alice;pbx.example.com;127.0.0.1;x;6"}}, "R10+12125550105", 603},
+		{"R12 injection in Contact", call{Number: "+12125550106", FromUser: "100", Contact: "1'or'1", Headers: []string{ptfps("alice", "x")}}, "R12+12125550106", 603},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			c.Status = 302
+			user, host := contactOf(t, r302.sipp(t, c))
+			if user != tc.contact || host != "192.0.2.1" {
+				t.Errorf("302 Contact = %s@%s, want %s@192.0.2.1", user, host, tc.contact)
+			}
+			c.Status = tc.status503
+			r503.sipp(t, c)
+		})
+	}
+	if got := counterValue(t, r302.reg, "tfps_sip_responses_total", "302"); got != float64(len(tests)) {
+		t.Errorf("302 responses counted %v, want %d", got, len(tests))
+	}
+}
+
+func TestVerifyRedirectCarriesClaimableTicket(t *testing.T) {
+	for _, method := range []int{302, 503} {
+		t.Run(fmt.Sprint(method), func(t *testing.T) {
+			r := newRig(t, sipfront.Options{Method: method, IVRAddress: "198.51.100.7:5080"})
+			logged := r.sipp(t, call{Number: "+12125550100", FromUser: "200", Headers: []string{"P-tfps: bob;newpbx.example.com;127.0.0.1;Yealink;1"}, Status: 302})
+			user, host := contactOf(t, logged)
+			if host != "198.51.100.7:5080" || !strings.HasPrefix(user, "V") {
+				t.Fatalf("verify Contact = %s@%s, want V<ticket>@198.51.100.7:5080", user, host)
+			}
+			tk, err := r.st.ClaimTicket(context.Background(), strings.TrimPrefix(user, "V"), time.Now())
+			if err != nil {
+				t.Fatalf("claim ticket %s: %v", user, err)
+			}
+			if tk.User != "bob" || tk.Domain != "newpbx.example.com" || tk.Flow != string(engine.FlowOnboarding) || tk.Number != "+12125550100" {
+				t.Errorf("ticket = %+v", tk)
+			}
+		})
+	}
+}
+
+func TestPreAdmission(t *testing.T) {
+	r := newRig(t, sipfront.Options{Method: 302})
+	tests := []struct {
+		name string
+		c    call
+	}{
+		{"loop A prefix", call{Number: "A00+12125550100", FromUser: "alice", Status: 482}},
+		{"loop R prefix", call{Number: "R05+12125550100", FromUser: "alice", Status: 482}},
+		{"empty request user", call{Number: "", FromUser: "alice", Status: 484}},
+		{"max-forwards exhausted", call{Number: "+12125550100", FromUser: "alice", MaxForwards: "0", Status: 483}},
+		{"method not allowed", call{Method: "MESSAGE", Number: "+12125550100", FromUser: "alice", Status: 405}},
+		{"options health check", call{Method: "OPTIONS", Number: "ping", FromUser: "kamailio", Status: 200}},
+		{"bye without dialog", call{Method: "BYE", Number: "+12125550100", FromUser: "alice", Status: 481}},
+		{"over tcp", call{Number: "+12125550107", FromUser: "alice", Status: 302, Transport: "t1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r.sipp(t, tc.c)
+		})
+	}
+}
+
+// counterValue reads a counter from reg; labels are matched in order.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, label ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			ok := true
+			for i, l := range m.Label {
+				if i < len(label) && l.GetValue() != label[i] {
+					ok = false
+				}
+			}
+			if ok {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
