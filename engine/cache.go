@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,9 @@ var BuiltinUserAgents = []string{
 // maxCachedAccounts bounds the account cache (unknown accounts are cached
 // too, and a scanner invents many); past it the cache starts over.
 const maxCachedAccounts = 200_000
+
+// accountLoadTimeout bounds one account query on a cache miss.
+const accountLoadTimeout = 2 * time.Second
 
 type accountKey struct{ user, domain string }
 
@@ -131,14 +135,28 @@ func (s *snapshot) matchIP(a netip.Addr) (string, bool) {
 	return "", false
 }
 
-// matchNumber matches the dialled number's digits (international prefixes
-// as dialled: an entry "0044" and an entry "44" are different prefixes;
-// "+" is ignored) against the number prefixes, longest first.
+// matchNumber matches the dialled number against the number prefixes,
+// longest first: its digits as dialled ("+" ignored), and, for a number
+// dialled with 00 or 011, also the digits after that prefix, so an entry
+// "44" catches +44..., 0044... and 01144... alike.
 func (s *snapshot) matchNumber(number string) (string, bool) {
 	if len(s.numbers) == 0 {
 		return "", false
 	}
 	d := digitsOnly(number)
+	if p, ok := s.matchPrefix(d); ok {
+		return p, true
+	}
+	if rest, ok := strings.CutPrefix(d, "00"); ok {
+		return s.matchPrefix(rest)
+	}
+	if rest, ok := strings.CutPrefix(d, "011"); ok {
+		return s.matchPrefix(rest)
+	}
+	return "", false
+}
+
+func (s *snapshot) matchPrefix(d string) (string, bool) {
 	for n := min(len(d), s.maxNumber); n > 0; n-- {
 		if _, ok := s.numbers[d[:n]]; ok {
 			return d[:n], true
@@ -177,13 +195,24 @@ func (e *Engine) account(ctx context.Context, s *snapshot, user, domain string) 
 	if ok {
 		return a, nil
 	}
-	a, err := e.deps.Accounts.AccountByUser(ctx, user, domain)
-	switch {
-	case tfps.ErrorCode(err) == tfps.ENOTFOUND:
-		a = nil
-	case err != nil:
+	// Concurrent misses for one account (a busy PBX right after a change)
+	// share one SQL query. The version is part of the key: a caller on a
+	// newer snapshot never takes an answer read before the change.
+	// The query outlives one caller's cancellation (a CANCELled INVITE must
+	// not fail the others waiting on it), within its own deadline.
+	v, err, _ := e.loads.Do(strconv.FormatInt(s.version, 10)+"\x00"+user+"\x00"+domain, func() (any, error) {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), accountLoadTimeout)
+		defer cancel()
+		a, err := e.deps.Accounts.AccountByUser(qctx, user, domain)
+		if tfps.ErrorCode(err) == tfps.ENOTFOUND {
+			return (*tfps.Account)(nil), nil
+		}
+		return a, err
+	})
+	if err != nil {
 		return nil, depError("accounts", fmt.Errorf("find account %s@%s: %w", user, domain, err))
 	}
+	a = v.(*tfps.Account)
 	s.mu.Lock()
 	if len(s.accounts) >= maxCachedAccounts {
 		clear(s.accounts)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/bizhours"
@@ -141,6 +142,7 @@ type Engine struct {
 	numbers *numbering.Cache
 	replay  *replayCache
 	snap    atomic.Pointer[snapshot]
+	loads   singleflight.Group // account lookups on a cache miss
 	writer  *logWriter
 
 	mu        sync.RWMutex // held for reading while a decision is queued to the log; Close takes it

@@ -206,6 +206,8 @@ func codeCases() []codeCase {
 		{"R02 abuse score", nil, call(func(c *engine.Call) { c.SourceIP = ipBad }), engine.R02, ""},
 		{"R15 APIBAN listed", nil, call(func(c *engine.Call) { c.SourceIP = ipListed }), engine.R15, ""},
 		{"R03 number prefix", func(t *testing.T, r *rig) { r.blacklist(t, tfps.BlacklistNumber, "4420794") }, call(), engine.R03, ""},
+		{"R03 number prefix, number dialled with 011", func(t *testing.T, r *rig) { r.blacklist(t, tfps.BlacklistNumber, "+4420794") },
+			call(func(c *engine.Call) { c.Number = "011 44 20 7946 0000" }), engine.R03, ""},
 		{"R13 sixth attempt to the same number trips", func(t *testing.T, r *rig) {
 			for range 5 {
 				if d := r.decide(t, call()); d.Code != engine.A00 && d.Code != engine.V04 {
