@@ -101,7 +101,7 @@ func mustCheck(t *testing.T, c *api.Client, r *api.CheckRequest) *api.CheckRespo
 
 // newAccount creates user@pbx.example through the API: 2 concurrent calls
 // in hours, 1 off hours, daily quota 3 in hours and 1 off hours, US only.
-func newAccount(t *testing.T, c *api.Client, user string, edit ...func(in *api.AccountInput)) *api.Account {
+func newAccount(t testing.TB, c *api.Client, user string, edit ...func(in *api.AccountInput)) *api.Account {
 	t.Helper()
 	two, one, three := 2, 1, 3
 	us := []string{"US"}
