@@ -43,6 +43,8 @@ type Main struct {
 	httpLn     net.Listener
 	mux        *http.ServeMux
 	closers    []func(context.Context) error // run in reverse order by Close
+	sipUDP     string                        // SIP front addresses (sip.go)
+	sipTCP     string
 }
 
 // New returns a gateway for cfg; Start brings it up.
@@ -78,6 +80,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	}
 	m.onClose(func(context.Context) error { return m.State.Close() })
 	if err := m.startEngine(ctx); err != nil {
+		return err
+	}
+	if err := m.startSIP(ctx); err != nil {
 		return err
 	}
 

@@ -31,6 +31,7 @@ func newTestEnv(tb testing.TB, dialect string, extra map[string]string) *testEnv
 	prefix := "tfpstest:gw" + hex.EncodeToString(b) + ":"
 	vars := map[string]string{
 		"TFPS_HTTP_LISTEN":  "127.0.0.1:0",
+		"TFPS_SIP_LISTEN":   "127.0.0.1:0",
 		"TFPS_REDIS_URL":    state.TestRedisURL(),
 		"TFPS_REDIS_PREFIX": prefix,
 		"TFPS_DATA_DIR":     tb.TempDir(),

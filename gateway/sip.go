@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/voipshield/tfps/sipfront"
+)
+
+// startSIP opens the SIP front on TFPS_SIP_LISTEN, UDP (4 MiB read buffer)
+// and TCP on the same port, answering from m.Engine. Its closer stops both
+// listeners and waits for decisions in flight, so it must run before the
+// engine closes (it is registered after the engine, and closers run in
+// reverse order).
+func (m *Main) startSIP(ctx context.Context) error {
+	opts := sipfront.OptionsFrom(m.Config)
+	opts.Registerer, opts.Logger = m.Registry, m.Logger
+	if m.Now != nil {
+		opts.Now = m.Now
+	}
+	front, err := sipfront.New(m.Engine, opts)
+	if err != nil {
+		return fmt.Errorf("start sip: %w", err)
+	}
+	uc, err := sipfront.ListenUDP(m.Config.SIPListen)
+	if err != nil {
+		return fmt.Errorf("start sip: %w", err)
+	}
+	// TCP on the port UDP got (so port 0 gives one port for both).
+	host, _, _ := net.SplitHostPort(m.Config.SIPListen)
+	port := uc.LocalAddr().(*net.UDPAddr).Port
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+	if err != nil {
+		uc.Close()
+		return fmt.Errorf("start sip: listen tcp: %w", err)
+	}
+	m.sipUDP, m.sipTCP = uc.LocalAddr().String(), ln.Addr().String()
+	go func() {
+		if err := front.ServeUDP(uc); err != nil && !errors.Is(err, sipfront.ErrClosed) {
+			m.Logger.Error("sip udp stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := front.ServeTCP(ln); err != nil && !errors.Is(err, sipfront.ErrClosed) {
+			m.Logger.Error("sip tcp stopped", "err", err)
+		}
+	}()
+	m.onClose(front.Close)
+	m.Logger.Info("sip front listening", "udp", m.sipUDP, "tcp", m.sipTCP, "method", opts.Method, "allow", len(opts.Allow))
+	return nil
+}
+
+// SIPAddr is the UDP address the SIP front got (useful with port 0).
+func (m *Main) SIPAddr() string { return m.sipUDP }
+
+// SIPTCPAddr is the TCP address of the SIP front.
+func (m *Main) SIPTCPAddr() string { return m.sipTCP }
