@@ -373,6 +373,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 			ticket = nil
 		}
 	}
+	ev.hours() // the off-hours flag and local date are logged whichever check decided
 	if decided.Result == 0 {
 		return Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts}, nil
 	}

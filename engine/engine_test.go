@@ -284,6 +284,9 @@ func TestEveryCode(t *testing.T) {
 					} else if d.Ticket != "" || d.Flow != "" {
 						t.Errorf("%s decision carries flow %q ticket %q", d.Result, d.Flow, d.Ticket)
 					}
+					if wantOff := !r.opts.BusinessHours.InHours(tc.call.Time); d.Facts.OffHours != wantOff || d.Facts.LocalDate == "" {
+						t.Errorf("facts off hours %v, local date %q; want %v and a date whichever check decided", d.Facts.OffHours, d.Facts.LocalDate, wantOff)
+					}
 					if tc.country != "" && d.Facts.DestinationCountry != tc.country && d.Facts.SourceCountry != tc.country {
 						t.Errorf("facts %+v do not name %s", d.Facts, tc.country)
 					}
@@ -294,7 +297,9 @@ func TestEveryCode(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if len(rows) != 1 || rows[0].Code != tc.code.String() || rows[0].Result != d.Result.String() || rows[0].Ticket != d.Ticket || rows[0].Transport != "sip" {
+					if len(rows) != 1 || rows[0].Code != tc.code.String() || rows[0].Result != d.Result.String() || rows[0].Ticket != d.Ticket ||
+						rows[0].Transport != "sip" || rows[0].OffHours != d.Facts.OffHours || rows[0].Reason != d.Reason ||
+						rows[0].SourceCountry != d.Facts.SourceCountry || rows[0].DestinationCountry != d.Facts.DestinationCountry || !rows[0].At.Equal(tc.call.Time) {
 						t.Errorf("decision log for %s: %+v, want one %s row", tc.call.CallID, rows, tc.code)
 					}
 				})
