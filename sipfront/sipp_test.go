@@ -1,18 +1,12 @@
 package sipfront_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +15,7 @@ import (
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/sipfront"
+	"github.com/voipshield/tfps/sipfront/sipptest"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
 )
@@ -93,141 +88,20 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 	return r
 }
 
-// call is one sipp call: the INVITE to send and the answer expected.
-type call struct {
-	Number      string // request user
-	FromUser    string
-	FromHost    string
-	Contact     string // Contact user, default FromUser
-	MaxForwards string // default 70
-	Headers     []string
-	Method      string // default INVITE
-	Status      int    // expected final status
-	Transport   string // "u1" (default) or "t1"
-	Source      string // local IP for sipp, default 127.0.0.1
-}
+type call = sipptest.Call
 
-var scenario = template.Must(template.New("s").Parse(`<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="tfps {{.Method}} {{.Status}}">
-  <send retrans="500">
-    <![CDATA[
-{{.Method}} sip:{{.Number}}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{{.Number}}@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 {{.Method}}
-Contact: <sip:{{.Contact}}@[local_ip]:[local_port];transport=[transport]>
-Max-Forwards: {{.MaxForwards}}
-User-Agent: Yealink SIP-T46U
-{{range .Headers}}{{.}}
-{{end}}Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="{{.Status}}"/>
-{{if eq .Method "INVITE"}}
-  <send>
-    <![CDATA[
-ACK sip:{{.Number}}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
-From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{{.Number}}@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-{{end}}
-</scenario>
-`))
-
-func freeUDPPort(t *testing.T, ip string) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// sipp runs one call and returns the messages sipp logged; a wrong or
-// missing answer fails the test with sipp's own account of it.
 func (r *rig) sipp(t *testing.T, c call) string {
 	t.Helper()
-	if c.Method == "" {
-		c.Method = "INVITE"
-	}
-	if c.FromHost == "" {
-		c.FromHost = "pbx.example.com"
-	}
-	if c.Contact == "" {
-		c.Contact = c.FromUser
-	}
-	if c.MaxForwards == "" {
-		c.MaxForwards = "70"
-	}
-	if c.Transport == "" {
-		c.Transport = "u1"
-	}
-	if c.Source == "" {
-		c.Source = "127.0.0.1"
-	}
-	dir := t.TempDir()
-	sf := filepath.Join(dir, "scenario.xml")
-	var buf bytes.Buffer
-	if err := scenario.Execute(&buf, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(sf, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	target := r.udp
 	if c.Transport == "t1" {
 		target = r.tcp
 	}
-	msgs := filepath.Join(dir, "messages.log")
-	out, err := runSipp(t, target, "-sf", sf, "-m", "1", "-t", c.Transport, "-i", c.Source,
-		"-p", fmt.Sprint(freeUDPPort(t, c.Source)), "-timeout", "15s", "-timeout_error",
-		"-trace_msg", "-message_file", msgs, "-trace_err", "-error_file", filepath.Join(dir, "errors.log"))
-	logged, _ := os.ReadFile(msgs)
-	if err != nil {
-		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
-		t.Fatalf("sipp %s %s, expecting %d: %v\n%s\nerrors:\n%s\nmessages:\n%s", c.Method, c.Number, c.Status, err, out, errs, logged)
-	}
-	return string(logged)
+	return sipptest.Run(t, target, c)
 }
 
-func runSipp(t *testing.T, target string, args ...string) ([]byte, error) {
-	t.Helper()
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatalf("sipp not installed (Debian package sip-tester): %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sipp", append([]string{target, "-nostdin", "-trace_screen", "-screen_file", filepath.Join(t.TempDir(), "screen.log")}, args...)...)
-	return cmd.CombinedOutput()
-}
-
-var contactRE = regexp.MustCompile(`(?m)^Contact:\s*<?sip:([^@>]*)@([^>;\r\n]*)`)
-
-// contactOf returns user and host of the Contact of the last response in
-// a sipp message log.
 func contactOf(t *testing.T, logged string) (user, host string) {
 	t.Helper()
-	i := strings.LastIndex(logged, "SIP/2.0 302")
-	if i < 0 {
-		t.Fatalf("no 302 in sipp's log:\n%s", logged)
-	}
-	m := contactRE.FindStringSubmatch(logged[i:])
-	if m == nil {
-		t.Fatalf("302 without Contact:\n%s", logged[i:])
-	}
-	return m[1], m[2]
+	return sipptest.Contact(t, logged)
 }
 
 func TestApproveAndRejectBothMethods(t *testing.T) {
