@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps/api"
+	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/state"
+)
+
+const token = "ctl-test-token"
+
+// startGateway runs a gateway in-process on a free loopback port with a
+// temporary SQLite database and a private Redis prefix.
+func startGateway(t *testing.T) *gateway.Main {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "tfpstest:ctl" + hex.EncodeToString(b) + ":"
+	vars := map[string]string{
+		"TFPS_HTTP_LISTEN":  "127.0.0.1:0",
+		"TFPS_REDIS_URL":    state.TestRedisURL(),
+		"TFPS_REDIS_PREFIX": prefix,
+		"TFPS_DATA_DIR":     t.TempDir(),
+		"TFPS_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "tfps.db"),
+		"TFPS_API_TOKEN":    token,
+		"TFPS_LOG_LEVEL":    "warn",
+	}
+	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatalf("start gateway: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Close(ctx)
+		s, err := state.Open(ctx, state.TestRedisURL(), state.Options{Prefix: prefix})
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		iter := s.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			s.Client().Del(ctx, iter.Val())
+		}
+	})
+	return m
+}
+
+type ctl struct {
+	t   *testing.T
+	env map[string]string
+}
+
+// run runs tfpsctl with args and returns its exit code, stdout and stderr.
+func (c ctl) run(args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	code := run(ctx, args, &out, &errb, func(k string) string { return c.env[k] })
+	return code, out.String(), errb.String()
+}
+
+// ok runs tfpsctl, expects exit 0 and returns stdout.
+func (c ctl) ok(args ...string) string {
+	c.t.Helper()
+	code, out, errs := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("tfpsctl %s: exit %d, stderr %q", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+// fail runs tfpsctl and expects exit code want with msg on stderr.
+func (c ctl) fail(want int, msg string, args ...string) {
+	c.t.Helper()
+	code, _, errs := c.run(args...)
+	if code != want || !strings.Contains(errs, msg) {
+		c.t.Fatalf("tfpsctl %s: exit %d stderr %q, want exit %d with %q", strings.Join(args, " "), code, errs, want, msg)
+	}
+}
+
+func contains(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Fatalf("%s output lacks %q:\n%s", what, w, out)
+		}
+	}
+}
+
+func TestTfpsctl(t *testing.T) {
+	m := startGateway(t)
+	c := ctl{t, map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+
+	// Same limits in and off hours: the test passes at any time of day.
+	out := c.ok("add", "1001", "pbx.example", "--quota", "4", "--quota-off", "4", "--cc-off", "2", "--source", "US,GB", "--email", "ops@example.com")
+	contains(t, "add", out, "1001@pbx.example", "4 in hours", "US,GB", "ops@example.com")
+	c.ok("add", "1002", "pbx.example")
+	c.fail(exitError, "account 1001@pbx.example already exists (conflict)", "add", "1001", "pbx.example")
+
+	// Table for people, JSON for scripts.
+	out = c.ok("list")
+	contains(t, "list", out, "USER", "DOMAIN", "1001", "1002", "US,GB")
+	var page api.AccountPage
+	if err := json.Unmarshal([]byte(c.ok("list", "--json", "--limit", "1")), &page); err != nil || page.Total != 2 || len(page.Accounts) != 1 {
+		t.Fatalf("list --json --limit 1: %+v %v", page, err)
+	}
+	out = c.ok("--json", "show", "1001", "pbx.example")
+	var a api.Account
+	if err := json.Unmarshal([]byte(out), &a); err != nil || a.DailyQuota != 4 || a.Email != "ops@example.com" {
+		t.Fatalf("show --json: %+v %v", a, err)
+	}
+
+	c.ok("set", "1001", "pbx.example", "--cc", "3")
+	contains(t, "show", c.ok("show", "1001", "pbx.example"), "3 in hours")
+	c.fail(exitUsage, "set: give at least one account flag", "set", "1001", "pbx.example")
+
+	contains(t, "block", c.ok("block", "1001", "pbx.example"), "blocked 1001@pbx.example")
+	contains(t, "show", c.ok("show", "1001", "pbx.example"), "blocked", "yes")
+	c.ok("unblock", "1001", "pbx.example")
+	contains(t, "allow", c.ok("allow", "1001", "pbx.example", "destination", "fr"), "destination countries of 1001@pbx.example: US,FR")
+	contains(t, "disallow", c.ok("disallow", "1001", "pbx.example", "source", "GB"), "source countries of 1001@pbx.example: US")
+	c.fail(exitError, `country: "ZZ" is not an ISO 3166`, "allow", "1001", "pbx.example", "source", "ZZ")
+	c.fail(exitUsage, `"up" is not source or destination`, "allow", "1001", "pbx.example", "up", "FR")
+
+	// Calls, then reset, decisions and tail.
+	cl, _ := api.NewClient("http://"+m.HTTPAddr(), token, nil)
+	for i, num := range []string{"+12015550100", "+12015550101"} {
+		if res, err := cl.Check(context.Background(), &api.CheckRequest{User: "1001", Domain: "pbx.example", SourceIP: "10.0.0.1", Number: num, Caller: "100", CallID: "ctl-" + num}); err != nil || res.Code != "A00" {
+			t.Fatalf("check %d: %+v %v", i, res, err)
+		}
+	}
+	calls := func() int64 {
+		var a api.Account
+		if err := json.Unmarshal([]byte(c.ok("show", "--json", "1001", "pbx.example")), &a); err != nil || a.Today == nil {
+			t.Fatalf("show --json: %+v %v", a, err)
+		}
+		return a.Today.Calls + a.Today.CallsOff
+	}
+	if n := calls(); n != 2 {
+		t.Fatalf("%d calls today, want 2", n)
+	}
+	contains(t, "reset", c.ok("reset", "1001", "pbx.example"), "reset the daily counters of 1001@pbx.example")
+	if n := calls(); n != 0 {
+		t.Fatalf("%d calls today after reset, want 0", n)
+	}
+
+	waitLogged(t, cl, 2)
+	out = c.ok("decisions", "1001", "pbx.example")
+	contains(t, "decisions", out, "CODE", "A00", "+12015550101", "approved")
+
+	// tail: the last decision, then the next one that arrives.
+	done := make(chan string)
+	go func() {
+		_, out, _ := c.run("tail", "--last", "1", "--count", "1", "--interval", "50ms", "--json")
+		done <- out
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := cl.Check(context.Background(), &api.CheckRequest{User: "nobody", Domain: "pbx.example", SourceIP: "10.0.0.1", Number: "+12015550102", CallID: "ctl-tail"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case out := <-done:
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 || !strings.Contains(lines[0], "+12015550101") || !strings.Contains(lines[1], `"code":"V01"`) {
+			t.Fatalf("tail printed:\n%s\nwant the last decision then the V01 of ctl-tail", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail did not print the new decision")
+	}
+
+	// Blacklists.
+	contains(t, "blacklist add", c.ok("blacklist", "add", "ip", "192.0.2.0/24", "--note", "test net"), "added ip 192.0.2.0/24")
+	c.ok("blacklist", "add", "number", "+1900")
+	out = c.ok("blacklist", "list")
+	contains(t, "blacklist list", out, "KIND", "192.0.2.0/24", "test net", "1900")
+	out = c.ok("blacklist", "list", "number", "--json")
+	var entries []api.BlacklistEntry
+	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) != 1 || entries[0].Value != "1900" {
+		t.Fatalf("blacklist list number --json: %s %v", out, err)
+	}
+	c.ok("blacklist", "remove", "ip", "192.0.2.0/24")
+	c.fail(exitError, `ip blacklist has no "192.0.2.0/24" (not_found)`, "blacklist", "remove", "ip", "192.0.2.0/24")
+	c.fail(exitError, `kind: "mac" is not one of`, "blacklist", "add", "mac", "00:11")
+
+	contains(t, "codes", c.ok("codes"), "A00", "R17", "reserved", "V05")
+
+	// Remove, then the account is gone.
+	c.ok("remove", "1002", "pbx.example")
+	c.fail(exitError, "account 1002@pbx.example not found (not_found)", "show", "1002", "pbx.example")
+
+	// Wrong token, unreachable gateway, bad usage.
+	c.fail(exitError, "wrong API token (forbidden)", "--token", "nope", "list")
+	bad := ctl{t, map[string]string{"TFPS_API_URL": "http://127.0.0.1:1"}}
+	bad.fail(exitError, "unavailable", "list")
+	c.fail(exitUsage, `unknown command "frobnicate"`, "frobnicate")
+	c.fail(exitUsage, "show: expected USER DOMAIN", "show", "1001")
+	if code, out, _ := c.run("help"); code != 0 || !strings.Contains(out, "tail [USER DOMAIN]") {
+		t.Fatalf("help: %d %s", code, out)
+	}
+}
+
+// waitLogged waits until the decision log holds n rows (it is written in
+// batches shortly after each decision).
+func waitLogged(t *testing.T, cl *api.Client, n int) {
+	t.Helper()
+	for range 100 {
+		ds, err := cl.Decisions(context.Background(), api.DecisionQuery{})
+		if err == nil && len(ds) >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("decision log did not reach %d rows", n)
+}
