@@ -30,7 +30,8 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func newClock(t time.Time) *clock    { return &clock{t: t} }
-func realNow() func() time.Time      { return time.Now }
+
+// forEachStore runs fn once on SQLite and once on PostgreSQL, in parallel.
 func forEachStore(t *testing.T, fn func(t *testing.T, dialect string)) {
 	for _, d := range store.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -211,7 +212,7 @@ func TestWorkerDeliversEachMailOnce(t *testing.T) {
 
 func TestServerDownThenUpDeliversEveryMailExactlyOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, dialect string) {
-		r := newRig(t, dialect, realNow())
+		r := newRig(t, dialect, time.Now)
 		r.srv.Stop() // the relay is down
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -285,7 +286,7 @@ func TestRestartedWorkerDeliversPendingMail(t *testing.T) {
 			}
 			return s
 		}
-		r := newRig(t, dialect, realNow())
+		r := newRig(t, dialect, time.Now)
 		r.store = open()
 		r.srv.Stop()
 		first := r.worker(t, WorkerConfig{RetryMin: 50 * time.Millisecond})
@@ -388,7 +389,7 @@ func TestRateLimitHoldsBackAndSummarises(t *testing.T) {
 func TestWrongPasswordFailsRowUntilRequeued(t *testing.T) {
 	forEachStore(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		r := newRig(t, dialect, realNow())
+		r := newRig(t, dialect, time.Now)
 		r.srv.Users = map[string]string{"relay": "right"}
 		r.srv.Stop()
 		r.srv.Start()
@@ -535,7 +536,7 @@ func TestRateLimitHoldsAcrossConcurrentWorkers(t *testing.T) {
 }
 
 func TestMalformedAccountAddressDoesNotStopTheAdminMail(t *testing.T) {
-	r := newRig(t, store.SQLite, realNow())
+	r := newRig(t, store.SQLite, time.Now)
 	w := r.worker(t, WorkerConfig{})
 	r.enqueue(t, &tfps.Notification{ID: "bad-owner", Kind: tfps.NotifyNewAccount, At: start, User: "u", Domain: "d", Email: "not an address"})
 	if _, err := w.RunOnce(context.Background()); err != nil {
@@ -563,7 +564,7 @@ func (s *stopping) Deliver(ctx context.Context, n *tfps.Notification, summary []
 
 func TestStoppingWorkerHandsBackUnsentRows(t *testing.T) {
 	forEachStore(t, func(t *testing.T, dialect string) {
-		r := newRig(t, dialect, realNow())
+		r := newRig(t, dialect, time.Now)
 		ctx, cancel := context.WithCancel(context.Background())
 		w, err := NewWorker(r.store, []Channel{&stopping{Channel: r.email, cancel: cancel}}, WorkerConfig{Lease: time.Hour, Registerer: prometheus.NewRegistry()})
 		if err != nil {
