@@ -4,8 +4,10 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ func BenchmarkDecide(b *testing.B) {
 			var lat []time.Duration
 			var wg sync.WaitGroup
 			b.ReportAllocs()
+			cpu0, rcpu0 := processCPU(b), redisCPU(b, r)
 			b.ResetTimer()
 			per := (b.N + par - 1) / par
 			start := time.Now()
@@ -62,6 +65,9 @@ func BenchmarkDecide(b *testing.B) {
 			wg.Wait()
 			elapsed := time.Since(start)
 			b.StopTimer()
+			// CPU per decision does not depend on what else the machine runs.
+			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+			b.ReportMetric(float64((redisCPU(b, r)-rcpu0).Microseconds())/float64(b.N), "redis-cpu-us/op")
 			slices.Sort(lat)
 			if len(lat) > 0 {
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
@@ -70,4 +76,33 @@ func BenchmarkDecide(b *testing.B) {
 			}
 		})
 	}
+}
+
+// processCPU is this process's user+system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the Redis server's user+system CPU time so far (INFO cpu).
+func redisCPU(b *testing.B, r *rig) time.Duration {
+	info, err := r.st.Client().Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }

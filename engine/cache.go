@@ -50,7 +50,15 @@ type snapshot struct {
 
 	mu       sync.RWMutex
 	accounts map[accountKey]*tfps.Account // nil value: unknown account
+
+	// User agents repeat (a PBX's phones have a handful of them): the
+	// answer of the regular expressions is remembered per string.
+	uaMu   sync.RWMutex
+	uaSeen map[string]string // user agent -> matching pattern, "" none
 }
+
+// maxCachedUAs bounds the user-agent answers kept per snapshot.
+const maxCachedUAs = 10_000
 
 func buildSnapshot(version int64, entries []tfps.BlacklistEntry, builtinUA bool, log *slog.Logger) *snapshot {
 	s := &snapshot{
@@ -58,6 +66,7 @@ func buildSnapshot(version int64, entries []tfps.BlacklistEntry, builtinUA bool,
 		ipExact:  map[netip.Addr]string{},
 		numbers:  map[string]struct{}{},
 		accounts: map[accountKey]*tfps.Account{},
+		uaSeen:   map[string]string{},
 	}
 	var patterns []string
 	if builtinUA {
@@ -111,7 +120,27 @@ func buildSnapshot(version int64, entries []tfps.BlacklistEntry, builtinUA bool,
 
 // matchUA returns the pattern ua matches, "" when none.
 func (s *snapshot) matchUA(ua string) string {
-	if s.ua == nil || ua == "" || !s.ua.MatchString(ua) {
+	if s.ua == nil || ua == "" {
+		return ""
+	}
+	s.uaMu.RLock()
+	p, ok := s.uaSeen[ua]
+	s.uaMu.RUnlock()
+	if ok {
+		return p
+	}
+	p = s.matchUASlow(ua)
+	s.uaMu.Lock()
+	if len(s.uaSeen) >= maxCachedUAs {
+		clear(s.uaSeen)
+	}
+	s.uaSeen[ua] = p
+	s.uaMu.Unlock()
+	return p
+}
+
+func (s *snapshot) matchUASlow(ua string) string {
+	if !s.ua.MatchString(ua) {
 		return ""
 	}
 	for i, re := range s.uaEach {
