@@ -108,7 +108,7 @@ func TestQueueCoalescesRepeatedThresholdAlerts(t *testing.T) {
 	ctx := context.Background()
 	// The real store, so the test sees what reaches SQL.
 	st := store.MustOpen(t, store.SQLite)
-	q, err := NewQueue(st, nil, nil, 10*time.Second, prometheus.NewRegistry())
+	q, err := NewQueue(st, nil, QueueConfig{Coalesce: 10 * time.Second, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,4 +211,48 @@ func TestFromConfigSendsWithTheOperatorsSettings(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+func TestPostNeverBlocksAndRunDrainsOnStop(t *testing.T) {
+	st := store.MustOpen(t, store.SQLite)
+	q, err := NewQueue(st, nil, QueueConfig{Buffer: 2, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(user string) {
+		q.Post(tfps.Notification{Kind: tfps.NotifyBurst, At: start, User: user, Domain: "d", Caller: "1", Number: "2"})
+	}
+	for i := range 5 { // nobody drains yet: two wait, three are dropped
+		post(fmt.Sprint(i))
+	}
+	if v := counterValue(q.dropped); v != 3 {
+		t.Errorf("dropped %v, want 3", v)
+	}
+	// Stopping: what is buffered is still written.
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	q.Run(stopped)
+	if n, _, _ := st.OutboxBacklog(context.Background()); n != 2 {
+		t.Fatalf("after a stopped Run: backlog %d, want the 2 buffered", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- q.Run(ctx) }()
+	post("late")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _, err := st.OutboxBacklog(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %d after 5s, want 3", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }
