@@ -80,6 +80,7 @@ type Asterisk struct {
 	cmd      *exec.Cmd
 	logPath  string
 	exited   chan struct{}
+	timeout  time.Duration
 }
 
 // Chroot returns the chroot folder the tests use.
@@ -152,20 +153,6 @@ func start(t testing.TB, chroot string, opts Options) (*Asterisk, error) {
 	}
 
 	logPath := filepath.Join(host, "log", "console.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("create console log: %w", err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command("chroot", chroot, "/usr/sbin/asterisk", "-C", inside+"/etc/asterisk.conf", "-f", "-n")
-	cmd.Dir = "/"
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Asterisk dies with the test binary, whatever happens to it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run chroot %s asterisk: %w", chroot, err)
-	}
 	a := &Asterisk{
 		URL:          fmt.Sprintf("http://127.0.0.1:%d/ari", port),
 		WebsocketURL: fmt.Sprintf("ws://127.0.0.1:%d/ari/events", port),
@@ -173,15 +160,12 @@ func start(t testing.TB, chroot string, opts Options) (*Asterisk, error) {
 		Dir:          inside,
 		SoundsDir:    inside + "/sounds",
 		entityID:     entityID,
-		cmd:          cmd,
 		logPath:      logPath,
-		exited:       make(chan struct{}),
+		timeout:      opts.StartTimeout,
 	}
-	go func() {
-		_ = cmd.Wait()
-		close(a.exited)
-	}()
-
+	if err := a.run(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.StartTimeout)
 	defer cancel()
 	if err := a.waitReady(ctx); err != nil {
@@ -201,6 +185,46 @@ func start(t testing.TB, chroot string, opts Options) (*Asterisk, error) {
 	})
 	t.Logf("asterisktest: Asterisk pid %d, ARI %s, dir %s", a.PID(), a.URL, host)
 	return a, nil
+}
+
+// run starts the Asterisk process of this instance.
+func (a *Asterisk) run() error {
+	logFile, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("create console log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command("chroot", a.Chroot, "/usr/sbin/asterisk", "-C", a.Dir+"/etc/asterisk.conf", "-f", "-n")
+	cmd.Dir = "/"
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// Asterisk dies with the test binary, whatever happens to it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run chroot %s asterisk: %w", a.Chroot, err)
+	}
+	a.cmd, a.exited = cmd, make(chan struct{})
+	exited := a.exited
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return nil
+}
+
+// Restart stops Asterisk and starts it again with the same configuration
+// and port, as an operator's restart would; it returns once ARI answers.
+func (a *Asterisk) Restart(t testing.TB) {
+	t.Helper()
+	a.stop()
+	if err := a.run(); err != nil {
+		t.Fatalf("asterisktest: restart: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	if err := a.waitReady(ctx); err != nil {
+		t.Fatalf("asterisktest: restart: %v\n%s", err, a.tail(40))
+	}
 }
 
 // PID is the Asterisk process ID (for CPU measurements in /proc).

@@ -22,6 +22,8 @@ type IVRConfig struct {
 	// Listen.
 	MediaBase string
 
+	FullOnboarding bool // onboarding asks the concurrent calls and the daily quota
+
 	FirstDigitTimeout time.Duration // after a prompt ends, before the first key
 	InterDigitTimeout time.Duration // between two keys
 	InputTimeout      time.Duration // whole answer, from the end of the prompt
@@ -46,6 +48,17 @@ func ivrKeys() []Key {
 				return fmt.Errorf("must be an absolute folder (/...) or an http(s) URL")
 			}
 			c.IVR.MediaBase = v
+			return nil
+		}},
+		{Name: "TFPS_IVR_FULL_ONBOARDING", Default: "off", Help: "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish) and reads them back; off: new accounts get the TFPS_DEFAULT_* limits.", Set: func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "on", "true", "yes", "1":
+				c.IVR.FullOnboarding = true
+			case "off", "false", "no", "0":
+				c.IVR.FullOnboarding = false
+			default:
+				return fmt.Errorf("must be on or off")
+			}
 			return nil
 		}},
 		durationKey("TFPS_IVR_FIRST_DIGIT_TIMEOUT", "6s", "Wait for the first key after a question or challenge ends. Callers need 1.5-3 s to react, more on a loaded box.", 500*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.FirstDigitTimeout }),

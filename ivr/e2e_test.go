@@ -17,6 +17,7 @@ import (
 // spoken digits, the account exists with the default limits, and the
 // gateway's next decision approves the call.
 func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	d := r.decide(testUser, "+12025550123")
 	if d.Result != engine.Verify || d.Flow != engine.FlowOnboarding || d.Ticket == "" {
@@ -24,14 +25,14 @@ func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
 	}
 
 	began := time.Now()
-	c := r.phone.verifyCall(d.Ticket)
-	digits := c.challenge()
+	c := r.phone.VerifyCall(d.Ticket)
+	digits := c.Challenge()
 	if len(digits) != 4 {
 		t.Fatalf("challenge %q, want 4 digits", digits)
 	}
-	c.press(digits)
-	c.waitPlay("redial", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c.Press(digits)
+	c.WaitPlay("redial", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	t.Logf("one captcha verification end to end (dial to hang-up, real prompts, keys sent as soon as the digits start): %s", time.Since(began).Round(time.Millisecond))
 
 	a := r.account(testUser)
@@ -51,9 +52,9 @@ func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
 	if d := r.decide(testUser, "+12025550123"); d.Result != engine.Approve {
 		t.Errorf("after onboarding the gateway says %s %s (%s), want approve", d.Result, d.Code, d.Reason)
 	}
-	c.checkPromptsPlayed(r.ast.SoundsDir)
-	if !c.playedAny("/en/welcome-onboarding") || !c.playedAny("/en/verified") {
-		t.Errorf("prompts played %q, want the onboarding welcome and 'verified'", c.played)
+	c.CheckPromptsPlayed(r.ast.SoundsDir)
+	if !c.PlayedAny("/en/welcome-onboarding") || !c.PlayedAny("/en/verified") {
+		t.Errorf("prompts played %q, want the onboarding welcome and 'verified'", c.Played)
 	}
 	if v := r.metric("tfps_ivr_sessions_total", map[string]string{"outcome": "verified"}); v != 1 {
 		t.Errorf("sessions_total{verified} = %v", v)
@@ -63,6 +64,7 @@ func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
 // Wrong digits count as failures across calls; at TFPS_MAX_CAPTCHAATTEMPTS
 // the IVR says the account is blocked and the gateway rejects it (R18).
 func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, ConcurrentCalls: 2, DailyQuota: 10, DestinationCountries: []string{"US"}})
 
@@ -71,13 +73,13 @@ func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
 	if d.Result != engine.Verify || d.Flow != engine.FlowDestinationCountry || d.Country != "GB" {
 		t.Fatalf("call to a new destination: %+v, want verify destination_country GB", d)
 	}
-	c := r.phone.verifyCall(d.Ticket)
-	c.press(wrong(c.challenge()))
-	c.press(wrong(c.challenge()))
-	c.waitPlay("verify-failed", 20*time.Second)
-	c.waitEnd(20 * time.Second)
-	if !c.playedAny("wrong-entry") {
-		t.Errorf("no 'wrong entry' prompt: %q", c.played)
+	c := r.phone.VerifyCall(d.Ticket)
+	c.Press(wrong(c.Challenge()))
+	c.Press(wrong(c.Challenge()))
+	c.WaitPlay("verify-failed", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if !c.PlayedAny("wrong-entry") {
+		t.Errorf("no 'wrong entry' prompt: %q", c.Played)
 	}
 	if n := r.failures(testUser); n != 2 {
 		t.Fatalf("failures in Redis = %d after two wrong entries, want 2", n)
@@ -86,10 +88,10 @@ func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
 		t.Fatalf("2 of 3 failures: gateway says %s %s, want another verify", d.Result, d.Code)
 	} else {
 		// Call 2: the third failure blocks the account.
-		c := r.phone.verifyCall(d.Ticket)
-		c.press(wrong(c.challenge()))
-		c.waitPlay("blocked", 20*time.Second)
-		c.waitEnd(20 * time.Second)
+		c := r.phone.VerifyCall(d.Ticket)
+		c.Press(wrong(c.Challenge()))
+		c.WaitPlay("blocked", 20*time.Second)
+		c.WaitEnd(20 * time.Second)
 	}
 	d = r.decide(testUser, "+442079460000")
 	if d.Result != engine.Reject || d.Code != engine.R18 {
@@ -97,11 +99,11 @@ func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
 	}
 	// A ticket handed out before the block (or by another gateway) meets
 	// the block in the IVR at once: no challenge is spoken.
-	c = r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowDestination, User: testUser, Country: "GB"}))
-	c.waitPlay("blocked", 20*time.Second)
-	c.waitEnd(20 * time.Second)
-	if c.playedAny("digits:") {
-		t.Errorf("a blocked account was challenged: %q", c.played)
+	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowDestination, User: testUser, Country: "GB"}))
+	c.WaitPlay("blocked", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if c.PlayedAny("digits:") {
+		t.Errorf("a blocked account was challenged: %q", c.Played)
 	}
 	a := r.account(testUser)
 	if a.AllowsDestination("GB") {
@@ -129,15 +131,16 @@ func wrong(digits string) string {
 
 // No key at all: each try times out, counts as a failure and the call ends.
 func TestNoInputTimesOut(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
 	began := time.Now()
-	c.challenge()
-	c.waitPlay("no-input", 20*time.Second)
-	c.challenge()
-	c.waitPlay("verify-failed", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c.Challenge()
+	c.WaitPlay("no-input", 20*time.Second)
+	c.Challenge()
+	c.WaitPlay("verify-failed", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	t.Logf("two silent tries took %s", time.Since(began).Round(time.Millisecond))
 	if n := r.failures(testUser); n != 2 {
 		t.Errorf("failures = %d, want 2 (each silent try counts)", n)
@@ -151,18 +154,19 @@ func TestNoInputTimesOut(t *testing.T) {
 }
 
 // The caller hangs up during the challenge: the session ends at once, its
-// goroutines are gone, nothing changes but a "hangup" event.
+// goroutines are gone, nothing changes but a "hangup" event. Not parallel:
+// it counts the goroutines of the test binary.
 func TestHangupMidwayLeavesNoSession(t *testing.T) {
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	before := runtime.NumGoroutine()
-	c := r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
-	c.challenge()
+	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c.Challenge()
 	if v := r.metric("tfps_ivr_sessions_active", nil); v != 1 {
 		t.Errorf("sessions_active = %v during the call", v)
 	}
-	c.hangup()
-	c.waitEnd(10 * time.Second)
+	c.Hangup()
+	c.WaitEnd(10 * time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for r.metric("tfps_ivr_sessions_total", map[string]string{"outcome": "hangup"}) != 1 {
 		if time.Now().After(deadline) {
@@ -190,27 +194,28 @@ func TestHangupMidwayLeavesNoSession(t *testing.T) {
 
 // An unknown ticket and a used one get a short message and a hang-up.
 func TestUnknownAndReusedTicket(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
-	c := r.phone.verifyCall("0000000000000000")
-	c.waitPlay("ticket-invalid", 20*time.Second)
-	c.waitEnd(20 * time.Second)
-	if c.playedAny("digits:") {
+	c := r.phone.VerifyCall("0000000000000000")
+	c.WaitPlay("ticket-invalid", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if c.PlayedAny("digits:") {
 		t.Error("unknown ticket was challenged")
 	}
 
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 5})
 	id := r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser})
-	c = r.phone.verifyCall(id)
-	c.press(c.challenge())
-	c.waitPlay("quota-raised", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c = r.phone.VerifyCall(id)
+	c.Press(c.Challenge())
+	c.WaitPlay("quota-raised", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	if a := r.account(testUser); a.DailyQuota != 6 {
 		t.Errorf("quota %d after verification, want 6", a.DailyQuota)
 	}
 
-	c = r.phone.verifyCall(id)
-	c.waitPlay("ticket-invalid", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c = r.phone.VerifyCall(id)
+	c.WaitPlay("ticket-invalid", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	if a := r.account(testUser); a.DailyQuota != 6 {
 		t.Errorf("reused ticket raised the quota again to %d", a.DailyQuota)
 	}
@@ -222,40 +227,41 @@ func TestUnknownAndReusedTicket(t *testing.T) {
 // Full onboarding asks the limits: invalid answers are asked again, valid
 // ones are stored and read back.
 func TestFullOnboardingAsksTheLimits(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FullOnboarding = true; o.InputTries = 3 })
-	c := r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowOnboarding, User: testUser}))
-	c.press(c.challenge())
-	c.waitPlay("ask-concurrent", 20*time.Second)
-	c.press("0") // not allowed: at least 1
-	c.waitPlay("invalid-answer", 20*time.Second)
-	c.waitPlay("ask-concurrent", 20*time.Second)
-	c.press("3")
-	c.waitPlay("ask-quota", 20*time.Second)
-	c.press("#") // empty answer
-	c.waitPlay("invalid-answer", 20*time.Second)
-	c.waitPlay("ask-quota", 20*time.Second)
-	c.press("7#") // one digit, then #
-	c.waitPlay("number:7", 20*time.Second)
-	c.waitPlay("redial", 20*time.Second)
-	c.waitEnd(20 * time.Second)
-	if !c.playedAny("number:3") {
-		t.Errorf("concurrent calls not read back: %q", c.played)
+	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowOnboarding, User: testUser}))
+	c.Press(c.Challenge())
+	c.WaitPlay("ask-concurrent", 20*time.Second)
+	c.Press("0") // not allowed: at least 1
+	c.WaitPlay("invalid-answer", 20*time.Second)
+	c.WaitPlay("ask-concurrent", 20*time.Second)
+	c.Press("3")
+	c.WaitPlay("ask-quota", 20*time.Second)
+	c.Press("#") // empty answer
+	c.WaitPlay("invalid-answer", 20*time.Second)
+	c.WaitPlay("ask-quota", 20*time.Second)
+	c.Press("7#") // one digit, then #
+	c.WaitPlay("number:7", 20*time.Second)
+	c.WaitPlay("redial", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if !c.PlayedAny("number:3") {
+		t.Errorf("concurrent calls not read back: %q", c.Played)
 	}
 	a := r.account(testUser)
 	if a.ConcurrentCalls != 3 || a.DailyQuota != 7 || a.ConcurrentCallsOff != 1 || a.DailyQuotaOff != 2 {
 		t.Errorf("account %+v, want 3 concurrent and 7 a day (off hours from the defaults)", a)
 	}
-	c.checkPromptsPlayed(r.ast.SoundsDir)
+	c.CheckPromptsPlayed(r.ast.SoundsDir)
 
 	// Two digits end the answer without #.
-	c = r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowOnboarding, User: "1002"}))
-	c.press(c.challenge())
-	c.waitPlay("ask-concurrent", 20*time.Second)
-	c.press("9")
-	c.waitPlay("ask-quota", 20*time.Second)
-	c.press("45")
-	c.waitPlay("number:45", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowOnboarding, User: "1002"}))
+	c.Press(c.Challenge())
+	c.WaitPlay("ask-concurrent", 20*time.Second)
+	c.Press("9")
+	c.WaitPlay("ask-quota", 20*time.Second)
+	c.Press("45")
+	c.WaitPlay("number:45", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	if a := r.account("1002"); a.ConcurrentCalls != 9 || a.DailyQuota != 45 {
 		t.Errorf("account %+v, want 9 and 45", a)
 	}
@@ -264,6 +270,7 @@ func TestFullOnboardingAsksTheLimits(t *testing.T) {
 // PIN method: the account's own PIN (hashed) opens it, the global one does
 // not; an account without a PIN uses TFPS_PIN.
 func TestPINMethod(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.Method = ivr.MethodPIN })
 	h, err := pin.Hash("2468")
 	if err != nil {
@@ -272,14 +279,14 @@ func TestPINMethod(t *testing.T) {
 	r.createAccount(&tfps.Account{User: testUser, DailyQuotaOff: 3, PINHash: h, SourceCountries: []string{"US"}})
 	r.createAccount(&tfps.Account{User: "1002"})
 
-	c := r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuotaOff, User: testUser}))
-	c.waitPlay("pin-ask", 20*time.Second)
-	c.press("4321#") // the global PIN: refused for an account with its own
-	c.waitPlay("wrong-entry", 20*time.Second)
-	c.waitPlay("pin-ask", 20*time.Second)
-	c.press("2468#")
-	c.waitPlay("quota-raised", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuotaOff, User: testUser}))
+	c.WaitPlay("pin-ask", 20*time.Second)
+	c.Press("4321#") // the global PIN: refused for an account with its own
+	c.WaitPlay("wrong-entry", 20*time.Second)
+	c.WaitPlay("pin-ask", 20*time.Second)
+	c.Press("2468#")
+	c.WaitPlay("quota-raised", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	if a := r.account(testUser); a.DailyQuotaOff != 4 {
 		t.Errorf("off-hours quota %d, want 4", a.DailyQuotaOff)
 	}
@@ -287,15 +294,15 @@ func TestPINMethod(t *testing.T) {
 		t.Errorf("failures %d, want 1 (the global PIN try)", n)
 	}
 
-	c = r.phone.verifyCall(r.ticket(state.Ticket{Flow: ivr.FlowSource, User: "1002", Country: "MX"}))
-	c.waitPlay("pin-ask", 20*time.Second)
-	c.press("4321#")
-	c.waitPlay("country-added", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowSource, User: "1002", Country: "MX"}))
+	c.WaitPlay("pin-ask", 20*time.Second)
+	c.Press("4321#")
+	c.WaitPlay("country-added", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	if a := r.account("1002"); !a.AllowsSource("MX") {
 		t.Errorf("source countries %q, want MX added", a.SourceCountries)
 	}
-	if c.playedAny("digits:") {
+	if c.PlayedAny("digits:") {
 		t.Error("captcha digits played with the PIN method")
 	}
 }
@@ -303,19 +310,20 @@ func TestPINMethod(t *testing.T) {
 // The change of parameters, reached from extension 877 of tfps-change, is
 // PIN protected whatever the method, and sets both limits.
 func TestChangeOfParametersNeedsThePIN(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil) // method CAPTCHA: change still asks the PIN
 	h, _ := pin.Hash("1357")
 	r.createAccount(&tfps.Account{User: testUser, ConcurrentCalls: 1, DailyQuota: 5, PINHash: h, Language: "es"})
 
-	c := r.phone.dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, testUser)
-	c.waitPlay("/es/pin-ask", 20*time.Second)
-	c.press("1357")
-	c.waitPlay("/es/ask-concurrent", 20*time.Second)
-	c.press("4")
-	c.waitPlay("/es/ask-quota", 20*time.Second)
-	c.press("30")
-	c.waitPlay("/es/saved", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c := r.phone.Dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, testUser)
+	c.WaitPlay("/es/pin-ask", 20*time.Second)
+	c.Press("1357")
+	c.WaitPlay("/es/ask-concurrent", 20*time.Second)
+	c.Press("4")
+	c.WaitPlay("/es/ask-quota", 20*time.Second)
+	c.Press("30")
+	c.WaitPlay("/es/saved", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 	a := r.account(testUser)
 	if a.ConcurrentCalls != 4 || a.DailyQuota != 30 {
 		t.Errorf("account %+v, want 4 and 30", a)
@@ -329,28 +337,29 @@ func TestChangeOfParametersNeedsThePIN(t *testing.T) {
 	}
 
 	// An unknown account cannot change anything.
-	c = r.phone.dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, "9999")
-	c.waitPlay("ticket-invalid", 20*time.Second)
-	c.waitEnd(20 * time.Second)
+	c = r.phone.Dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, "9999")
+	c.WaitPlay("ticket-invalid", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
 }
 
 // A verified call can go on in the dialplan instead of a redial.
 func TestContinueInDialplan(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	id := r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser})
 	// tfps-test-continue is the shipped tfps-verify-continue example whose
 	// "dial" step hands the call to the test phone's app instead.
-	c := r.phone.dial("tfps-test-continue", "V"+id, nil, "")
-	c.press(c.challenge())
-	c.waitPlay("quota-raised", 20*time.Second)
-	args := c.waitStasis(20 * time.Second)
+	c := r.phone.Dial("tfps-test-continue", "V"+id, nil, "")
+	c.Press(c.Challenge())
+	c.WaitPlay("quota-raised", 20*time.Second)
+	args := c.WaitStasis(20 * time.Second)
 	if !slices.Equal(args, []string{"continued", "verified"}) {
 		t.Errorf("after the IVR the dialplan went on with %q, want continued,verified", args)
 	}
-	c.hangup()
-	c.waitEnd(20 * time.Second)
-	if c.playedAny("redial") {
+	c.Hangup()
+	c.WaitEnd(20 * time.Second)
+	if c.PlayedAny("redial") {
 		t.Error("asked to redial although the call continues")
 	}
 	if a := r.account(testUser); a.DailyQuota != 2 {

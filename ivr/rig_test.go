@@ -9,12 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/CyCoreSystems/ari/v5"
 	"github.com/CyCoreSystems/ari/v5/client/native"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -40,7 +37,7 @@ type rig struct {
 	eng   *engine.Engine
 	flows *ivr.Flows
 	reg   *prometheus.Registry
-	phone *phone
+	phone *asterisktest.Phone
 }
 
 const (
@@ -135,7 +132,7 @@ func newRig(t *testing.T, mod func(*ivr.Options, *ivr.Flows)) *rig {
 		mod(&r.flows.Opts, r.flows)
 	}
 	r.startApp()
-	r.phone = newPhone(t, r.ast)
+	r.phone = asterisktest.NewPhone(t, r.ast)
 	return r
 }
 
@@ -287,213 +284,4 @@ func (r *rig) metric(name string, labels map[string]string) float64 {
 		}
 	}
 	return 0
-}
-
-// phone is the test caller: an ARI app ("caller") that sees every event of
-// the box, originates Local channels into the dialplan and types keys on
-// its leg. One dispatcher routes events to the call they concern.
-type phone struct {
-	t     testing.TB
-	cl    ari.Client
-	mu    sync.Mutex
-	calls map[string]chan ari.Event // by IVR-side channel ID
-	seq   int
-}
-
-func newPhone(t testing.TB, a *asterisktest.Asterisk) *phone {
-	p := &phone{t: t, cl: a.Client(t, "caller", true), calls: map[string]chan ari.Event{}}
-	sub := p.cl.Bus().Subscribe(nil, ari.Events.PlaybackStarted, ari.Events.PlaybackFinished, ari.Events.ChannelDestroyed, ari.Events.StasisEnd, ari.Events.StasisStart)
-	t.Cleanup(sub.Cancel)
-	go func() {
-		for e := range sub.Events() {
-			var id string
-			switch v := e.(type) {
-			case *ari.PlaybackStarted:
-				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
-			case *ari.PlaybackFinished:
-				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
-			case *ari.ChannelDestroyed:
-				id = v.Channel.ID
-			case *ari.StasisEnd:
-				id = v.Channel.ID
-			case *ari.StasisStart:
-				if v.GetApplication() != "caller" {
-					continue
-				}
-				id = v.Channel.ID
-			}
-			p.mu.Lock()
-			ch := p.calls[id]
-			p.mu.Unlock()
-			if ch != nil {
-				select {
-				case ch <- e:
-				default:
-					t.Errorf("test phone: event buffer of %s full", id)
-				}
-			}
-		}
-	}()
-	return p
-}
-
-// testCall is one call of the test phone. Its methods are used by one
-// goroutine.
-type testCall struct {
-	p          *phone
-	leg1, leg2 string // our leg, the IVR's leg
-	events     chan ari.Event
-	played     []string // media URIs whose playback started
-	failed     []string // media URIs Asterisk could not play
-	done       []string // media URIs played to the end (state done)
-	ended      bool
-}
-
-// dial calls exten in context (tfps-verify: "V<ticket>").
-func (p *phone) dial(context, exten string, vars map[string]string, callerID string) *testCall {
-	p.t.Helper()
-	p.mu.Lock()
-	p.seq++
-	c := &testCall{p: p, leg1: fmt.Sprintf("phone-%d-%d", time.Now().UnixNano(), p.seq), events: make(chan ari.Event, 512)}
-	c.leg2 = c.leg1 + "-ivr"
-	p.calls[c.leg2] = c.events
-	p.mu.Unlock()
-	_, err := p.cl.Channel().Originate(nil, ari.OriginateRequest{
-		Endpoint: "Local/" + exten + "@" + context + "/n", App: "caller", Timeout: 10,
-		ChannelID: c.leg1, OtherChannelID: c.leg2, Variables: vars, CallerID: callerID,
-	})
-	if err != nil {
-		p.t.Fatalf("originate %s@%s: %v", exten, context, err)
-	}
-	return c
-}
-
-// verifyCall dials a ticket in the verification context.
-func (p *phone) verifyCall(ticket string) *testCall {
-	return p.dial("tfps-verify", "V"+ticket, nil, "")
-}
-
-func (c *testCall) note(e ari.Event) {
-	switch v := e.(type) {
-	case *ari.PlaybackStarted:
-		c.played = append(c.played, v.Playback.MediaURI)
-	case *ari.PlaybackFinished:
-		if v.Playback.State == "failed" {
-			c.failed = append(c.failed, v.Playback.MediaURI)
-		} else {
-			c.done = append(c.done, v.Playback.MediaURI)
-		}
-	case *ari.ChannelDestroyed:
-		c.ended = true
-	}
-}
-
-// waitPlay waits until a playback whose media URI contains want starts and
-// returns its URI; "" (and a test error) when the call ends first.
-func (c *testCall) waitPlay(want string, within time.Duration) string {
-	c.p.t.Helper()
-	timeout := time.After(within)
-	for {
-		select {
-		case e := <-c.events:
-			c.note(e)
-			if s, ok := e.(*ari.PlaybackStarted); ok && strings.Contains(s.Playback.MediaURI, want) {
-				return s.Playback.MediaURI
-			}
-			if c.ended {
-				c.p.t.Errorf("call ended before %q played; played: %q", want, c.played)
-				return ""
-			}
-		case <-timeout:
-			c.p.t.Errorf("%q did not play within %s; played: %q", want, within, c.played)
-			return ""
-		}
-	}
-}
-
-// waitStasis waits until the IVR's leg enters the phone's app (the
-// dialplan went on after the IVR) and returns the app arguments.
-func (c *testCall) waitStasis(within time.Duration) []string {
-	c.p.t.Helper()
-	timeout := time.After(within)
-	for {
-		select {
-		case e := <-c.events:
-			c.note(e)
-			if s, ok := e.(*ari.StasisStart); ok {
-				return s.Args
-			}
-			if c.ended {
-				c.p.t.Errorf("call ended before the dialplan went on; played: %q", c.played)
-				return nil
-			}
-		case <-timeout:
-			c.p.t.Errorf("dialplan did not go on within %s; played: %q", within, c.played)
-			return nil
-		}
-	}
-}
-
-// challenge waits for the captcha digits and returns them.
-func (c *testCall) challenge() string {
-	return strings.TrimPrefix(c.waitPlay("digits:", 30*time.Second), "digits:")
-}
-
-// press types keys on our leg; they reach the IVR leg as DTMF.
-func (c *testCall) press(keys string) {
-	c.p.t.Helper()
-	err := c.p.cl.Channel().SendDTMF(ari.NewKey(ari.ChannelKey, c.leg1), keys, &ari.DTMFOptions{Duration: 100 * time.Millisecond, Between: 100 * time.Millisecond})
-	if err != nil {
-		c.p.t.Errorf("send DTMF %q: %v", keys, err)
-	}
-}
-
-// hangup hangs up our leg.
-func (c *testCall) hangup() {
-	_ = c.p.cl.Channel().Hangup(ari.NewKey(ari.ChannelKey, c.leg1), "normal")
-}
-
-// waitEnd waits until the IVR leg is destroyed.
-func (c *testCall) waitEnd(within time.Duration) {
-	c.p.t.Helper()
-	timeout := time.After(within)
-	for !c.ended {
-		select {
-		case e := <-c.events:
-			c.note(e)
-		case <-timeout:
-			c.p.t.Errorf("call still up after %s; played: %q", within, c.played)
-			return
-		}
-	}
-	// Events of the last moments (PlaybackFinished after destroy) are not
-	// needed; the call is over.
-	c.p.mu.Lock()
-	delete(c.p.calls, c.leg2)
-	c.p.mu.Unlock()
-}
-
-// playedAny reports whether a media URI containing s started.
-func (c *testCall) playedAny(s string) bool {
-	for _, m := range c.played {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// checkPromptsPlayed fails when Asterisk could not play a prompt, and when
-// none of our rendered prompts played to the end.
-func (c *testCall) checkPromptsPlayed(base string) {
-	c.p.t.Helper()
-	if len(c.failed) > 0 {
-		c.p.t.Errorf("Asterisk could not play %q", c.failed)
-	}
-	for _, m := range c.done {
-		if strings.HasPrefix(m, "sound:"+base) {
-			return
-		}
-	}
-	c.p.t.Errorf("no prompt under %s played to its end; done: %q, played: %q", base, c.done, c.played)
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/voipshield/tfps/command"
@@ -18,13 +17,4 @@ func main() {
 			renderCommand(),
 		},
 	}, os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// run is replaced by the IVR wiring; until then it only validates the
-// configuration and waits for a signal.
-func run(ctx context.Context, env *command.Env) error {
-	env.Logger.Info("ivr started", "ari", env.Config.ARIURL, "app", env.Config.ARIApp)
-	<-ctx.Done()
-	env.Logger.Info("stopped")
-	return nil
 }

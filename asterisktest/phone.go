@@ -1,0 +1,237 @@
+package asterisktest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+)
+
+// Phone is a test caller: an ARI app ("caller") that sees every event of
+// the box, originates Local channels into the dialplan and types keys on
+// its leg. One dispatcher routes events to the call they concern.
+type Phone struct {
+	t     testing.TB
+	cl    ari.Client
+	mu    sync.Mutex
+	calls map[string]chan ari.Event // by IVR-side channel ID
+	seq   int
+}
+
+func NewPhone(t testing.TB, a *Asterisk) *Phone {
+	p := &Phone{t: t, cl: a.Client(t, "caller", true), calls: map[string]chan ari.Event{}}
+	sub := p.cl.Bus().Subscribe(nil, ari.Events.PlaybackStarted, ari.Events.PlaybackFinished, ari.Events.ChannelDestroyed, ari.Events.StasisEnd, ari.Events.StasisStart, ari.Events.ChannelDtmfReceived)
+	t.Cleanup(sub.Cancel)
+	go func() {
+		for e := range sub.Events() {
+			var id string
+			switch v := e.(type) {
+			case *ari.PlaybackStarted:
+				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
+			case *ari.PlaybackFinished:
+				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
+			case *ari.ChannelDestroyed:
+				id = v.Channel.ID
+			case *ari.StasisEnd:
+				id = v.Channel.ID
+			case *ari.ChannelDtmfReceived:
+				id = v.Channel.ID
+			case *ari.StasisStart:
+				if v.GetApplication() != "caller" {
+					continue
+				}
+				id = v.Channel.ID
+			}
+			p.mu.Lock()
+			ch := p.calls[id]
+			p.mu.Unlock()
+			if ch != nil {
+				select {
+				case ch <- e:
+				default:
+					t.Errorf("test phone: event buffer of %s full", id)
+				}
+			}
+		}
+	}()
+	return p
+}
+
+// Call is one call of the test phone. Its methods are used by one
+// goroutine.
+type Call struct {
+	p          *Phone
+	Leg1, Leg2 string // the phone's leg, the IVR's leg
+	events     chan ari.Event
+	Played     []string // media URIs whose playback started
+	Failed     []string // media URIs Asterisk could not play
+	Done       []string // media URIs played to the end (state done)
+	Ended      bool
+	Keys       string // keys the IVR's leg received
+}
+
+// Dial calls exten in context (tfps-verify: "V<ticket>").
+func (p *Phone) Dial(dialContext, exten string, vars map[string]string, callerID string) *Call {
+	p.t.Helper()
+	c, err := p.TryDial(dialContext, exten, vars, callerID)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return c
+}
+
+// TryDial is Dial for goroutines other than the test's: it returns the error.
+func (p *Phone) TryDial(dialContext, exten string, vars map[string]string, callerID string) (*Call, error) {
+	p.mu.Lock()
+	p.seq++
+	c := &Call{p: p, Leg1: fmt.Sprintf("phone-%d-%d", time.Now().UnixNano(), p.seq), events: make(chan ari.Event, 512)}
+	c.Leg2 = c.Leg1 + "-ivr"
+	p.calls[c.Leg2] = c.events
+	p.mu.Unlock()
+	_, err := p.cl.Channel().Originate(nil, ari.OriginateRequest{
+		Endpoint: "Local/" + exten + "@" + dialContext + "/n", App: "caller", Timeout: 10,
+		ChannelID: c.Leg1, OtherChannelID: c.Leg2, Variables: vars, CallerID: callerID,
+		// A SIP caller brings one narrowband codec; without this Local
+		// channels pick slin192 and every prompt is resampled 24-fold.
+		Formats: "ulaw",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("originate %s@%s: %w", exten, dialContext, err)
+	}
+	return c, nil
+}
+
+// VerifyCall dials a ticket in the verification context.
+func (p *Phone) VerifyCall(ticket string) *Call {
+	return p.Dial("tfps-verify", "V"+ticket, nil, "")
+}
+
+func (c *Call) note(e ari.Event) {
+	switch v := e.(type) {
+	case *ari.PlaybackStarted:
+		c.Played = append(c.Played, v.Playback.MediaURI)
+	case *ari.PlaybackFinished:
+		if v.Playback.State == "failed" {
+			c.Failed = append(c.Failed, v.Playback.MediaURI)
+		} else {
+			c.Done = append(c.Done, v.Playback.MediaURI)
+		}
+	case *ari.ChannelDestroyed:
+		c.Ended = true
+	case *ari.ChannelDtmfReceived:
+		c.Keys += v.Digit
+	}
+}
+
+// WaitPlay waits until a playback whose media URI contains want starts and
+// returns its URI; "" (and a test error) when the call ends first.
+func (c *Call) WaitPlay(want string, within time.Duration) string {
+	c.p.t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case e := <-c.events:
+			c.note(e)
+			if s, ok := e.(*ari.PlaybackStarted); ok && strings.Contains(s.Playback.MediaURI, want) {
+				return s.Playback.MediaURI
+			}
+			if c.Ended {
+				c.p.t.Errorf("call ended before %q played; played: %q; keys received by the IVR leg: %q", want, c.Played, c.Keys)
+				return ""
+			}
+		case <-timeout:
+			c.p.t.Errorf("%q did not play within %s; played: %q", want, within, c.Played)
+			return ""
+		}
+	}
+}
+
+// WaitStasis waits until the IVR's leg enters the phone's app (the
+// dialplan went on after the IVR) and returns the app arguments.
+func (c *Call) WaitStasis(within time.Duration) []string {
+	c.p.t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case e := <-c.events:
+			c.note(e)
+			if s, ok := e.(*ari.StasisStart); ok {
+				return s.Args
+			}
+			if c.Ended {
+				c.p.t.Errorf("call ended before the dialplan went on; played: %q", c.Played)
+				return nil
+			}
+		case <-timeout:
+			c.p.t.Errorf("dialplan did not go on within %s; played: %q", within, c.Played)
+			return nil
+		}
+	}
+}
+
+// Challenge waits for the captcha digits and returns them.
+func (c *Call) Challenge() string {
+	return strings.TrimPrefix(c.WaitPlay("digits:", 30*time.Second), "digits:")
+}
+
+// Press types keys on our leg; they reach the IVR leg as DTMF.
+func (c *Call) Press(keys string) {
+	c.p.t.Helper()
+	err := c.p.cl.Channel().SendDTMF(ari.NewKey(ari.ChannelKey, c.Leg1), keys, &ari.DTMFOptions{Duration: 100 * time.Millisecond, Between: 100 * time.Millisecond})
+	if err != nil {
+		c.p.t.Errorf("send DTMF %q: %v", keys, err)
+	}
+}
+
+// Hangup hangs up our leg.
+func (c *Call) Hangup() {
+	_ = c.p.cl.Channel().Hangup(ari.NewKey(ari.ChannelKey, c.Leg1), "normal")
+}
+
+// WaitEnd waits until the IVR leg is destroyed.
+func (c *Call) WaitEnd(within time.Duration) {
+	c.p.t.Helper()
+	timeout := time.After(within)
+	for !c.Ended {
+		select {
+		case e := <-c.events:
+			c.note(e)
+		case <-timeout:
+			c.p.t.Errorf("call still up after %s; played: %q", within, c.Played)
+			return
+		}
+	}
+	// Events of the last moments (PlaybackFinished after destroy) are not
+	// needed; the call is over.
+	c.p.mu.Lock()
+	delete(c.p.calls, c.Leg2)
+	c.p.mu.Unlock()
+}
+
+// PlayedAny reports whether a media URI containing s started.
+func (c *Call) PlayedAny(s string) bool {
+	for _, m := range c.Played {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckPromptsPlayed fails when Asterisk could not play a prompt, and when
+// none of our rendered prompts played to the end.
+func (c *Call) CheckPromptsPlayed(base string) {
+	c.p.t.Helper()
+	if len(c.Failed) > 0 {
+		c.p.t.Errorf("Asterisk could not play %q", c.Failed)
+	}
+	for _, m := range c.Done {
+		if strings.HasPrefix(m, "sound:"+base) {
+			return
+		}
+	}
+	c.p.t.Errorf("no prompt under %s played to its end; done: %q, played: %q", base, c.Done, c.Played)
+}
