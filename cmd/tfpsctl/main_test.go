@@ -3,20 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/voipshield/tfps/api"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/gateway"
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
 )
 
 const token = "ctl-test-token"
@@ -25,41 +19,7 @@ const token = "ctl-test-token"
 // temporary SQLite database and a private Redis prefix.
 func startGateway(t *testing.T) *gateway.Main {
 	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "tfpstest:ctl" + hex.EncodeToString(b) + ":"
-	vars := map[string]string{
-		"TFPS_HTTP_LISTEN":  "127.0.0.1:0",
-		"TFPS_REDIS_URL":    state.TestRedisURL(),
-		"TFPS_REDIS_PREFIX": prefix,
-		"TFPS_DATA_DIR":     t.TempDir(),
-		"TFPS_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "tfps.db"),
-		"TFPS_API_TOKEN":    token,
-		"TFPS_LOG_LEVEL":    "warn",
-	}
-	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatalf("start gateway: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		m.Close(ctx)
-		s, err := state.Open(ctx, state.TestRedisURL(), state.Options{Prefix: prefix})
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		iter := s.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			s.Client().Del(ctx, iter.Val())
-		}
-	})
-	return m
+	return gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}))
 }
 
 type ctl struct {

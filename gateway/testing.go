@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
+)
+
+// TestVars returns the settings of a gateway for a test: HTTP on a free
+// loopback port, a private SQL database (a SQLite file in a temporary
+// directory, or a PostgreSQL schema dropped at cleanup) and a private Redis
+// key prefix whose keys are deleted at cleanup. extra overrides or adds
+// settings. Starting several gateways on the same vars shares the data, as a
+// restart does.
+func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string]string {
+	tb.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "tfpstest:gw" + hex.EncodeToString(b) + ":"
+	vars := map[string]string{
+		"TFPS_HTTP_LISTEN":  "127.0.0.1:0",
+		"TFPS_SIP_LISTEN":   "127.0.0.1:0",
+		"TFPS_REDIS_URL":    state.TestRedisURL(),
+		"TFPS_REDIS_PREFIX": prefix,
+		"TFPS_DATA_DIR":     tb.TempDir(),
+		"TFPS_LOG_LEVEL":    "warn",
+	}
+	switch dialect {
+	case store.SQLite:
+		vars["TFPS_DATABASE_URL"] = "sqlite://" + filepath.Join(tb.TempDir(), "tfps.db")
+	case store.Postgres:
+		vars["TFPS_DATABASE_URL"] = store.TestSchemaURL(tb)
+	default:
+		tb.Fatalf("unknown dialect %q", dialect)
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	tb.Cleanup(func() { deletePrefix(tb, prefix) })
+	return vars
+}
+
+func deletePrefix(tb testing.TB, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := state.Open(ctx, state.TestRedisURL(), state.Options{Prefix: prefix})
+	if err != nil {
+		tb.Errorf("clean Redis prefix %s: %v", prefix, err)
+		return
+	}
+	defer s.Close()
+	iter := s.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if len(keys) > 0 {
+		s.Client().Del(ctx, keys...)
+	}
+}
+
+// MustStart loads vars as the configuration, lets edit adjust the Main
+// (clock, reputation) and starts it; the gateway is closed at cleanup (Close
+// may be called earlier). Logs go to the test log with -v, else nowhere.
+func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *Main)) *Main {
+	tb.Helper()
+	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	}})
+	if err != nil {
+		tb.Fatalf("gateway config: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = cfg.Logger(testLog{tb})
+	}
+	m := New(cfg, logger)
+	for _, fn := range edit {
+		fn(m)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		tb.Fatalf("start gateway: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			tb.Errorf("close gateway: %v", err)
+		}
+	})
+	return m
+}
+
+type testLog struct{ tb testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.tb.Log(string(p))
+	return len(p), nil
+}
