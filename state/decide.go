@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,13 +27,21 @@ import (
 // not (the IVR finds a ticket by id alone), so on Redis Cluster the script
 // would need the ticket written separately.
 
-// DecideCounters implements engine.Counters.
-type DecideCounters struct{ s *State }
+// DecideCounters implements engine.Counters. Concurrent decisions share
+// round trips: while one pipeline is on the wire, the scripts of the
+// decisions that arrive meanwhile queue up and go out together in the next
+// (group commit, no timer, so a lone decision never waits). Each decision
+// still makes exactly one script call; what is shared is the network
+// round trip and its system calls, on both sides.
+type DecideCounters struct {
+	s *State
+	b *batcher
+}
 
 var _ engine.Counters = DecideCounters{}
 
 // NewDecideCounters returns the engine's Counters on s.
-func NewDecideCounters(s *State) DecideCounters { return DecideCounters{s} }
+func NewDecideCounters(s *State) DecideCounters { return DecideCounters{s: s, b: &batcher{}} }
 
 // dailyGC keeps a daily counter two days past its last use (the date in its
 // name already separates the days).
@@ -99,13 +108,13 @@ for i = 0, n - 1 do
     local key = KEYS[ki]
     local limit, gc, t = tonumber(ARGV[ai + 1]), ARGV[ai + 2], ARGV[ai + 3]
     ki, ai = ki + 1, ai + 4
-    count = tonumber(redis.call('GET', key) or '0')
-    if count >= limit then
+    count = redis.call('INCR', key)
+    if count == 1 then redis.call('PEXPIRE', key, gc) end
+    if count > limit then
+      redis.call('DECR', key)
+      count = count - 1
       state = 1
       ticket = t
-    else
-      count = redis.call('INCR', key)
-      redis.call('PEXPIRE', key, gc)
     end
   else
     return redis.error_reply('unknown step kind ' .. tostring(kind))
@@ -190,12 +199,12 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 	}
 	args[2] = px
 
-	ctx, cancel := s.WithDeadline(ctx)
-	defer cancel()
-	raw, err := decideScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
-	if err != nil {
-		return engine.CountResult{}, Wrap("decide", err)
+	p := &pending{keys: keys, args: args, wake: make(chan struct{}, 1)}
+	c.b.submit(s, p)
+	if p.err != nil {
+		return engine.CountResult{}, Wrap("decide", p.err)
 	}
+	raw := p.raw
 	if len(raw) == 0 || len(raw)%3 != 1 {
 		return engine.CountResult{}, fmt.Errorf("decide: unexpected reply of %d values", len(raw))
 	}
@@ -209,6 +218,103 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		res.Steps[i] = r
 	}
 	return res, nil
+}
+
+// maxBatch bounds the scripts sent in one pipeline.
+const maxBatch = 128
+
+// pending is one decision's script call waiting for its round trip.
+type pending struct {
+	keys []string
+	args []any
+	raw  []int64
+	err  error
+	wake chan struct{} // signalled once: result ready, or leadership handed over
+	lead bool          // set before wake: run the next batch
+	done bool          // set before wake: raw/err are the answer
+}
+
+// batcher runs pending calls in pipelines, one pipeline at a time. The
+// caller that finds it idle leads: it sends everything queued (its own call
+// included), answers every caller of that batch, and hands the lead to the
+// first caller still queued, so no caller works for others after its own
+// answer has come.
+type batcher struct {
+	mu      sync.Mutex
+	queue   []*pending
+	running bool
+}
+
+func (b *batcher) submit(s *State, p *pending) {
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.running {
+		b.mu.Unlock()
+		<-p.wake
+		if p.done {
+			return
+		}
+		b.mu.Lock() // p leads now; b.running stays true
+	}
+	b.running = true
+	n := min(len(b.queue), maxBatch)
+	batch := make([]*pending, n)
+	copy(batch, b.queue)
+	b.queue = append(b.queue[:0], b.queue[n:]...)
+	b.mu.Unlock()
+
+	runBatch(s, batch)
+
+	b.mu.Lock()
+	var next *pending
+	if len(b.queue) > 0 {
+		next = b.queue[0]
+	} else {
+		b.running = false
+	}
+	b.mu.Unlock()
+	for _, q := range batch {
+		if q != p {
+			q.done = true
+			q.wake <- struct{}{}
+		}
+	}
+	if next != nil {
+		next.lead = true
+		next.wake <- struct{}{}
+	}
+}
+
+// runBatch sends the scripts of batch in one pipeline under the operation
+// deadline (not any one caller's context: a cancelled call must not fail the
+// others). A script missing from Redis (restart, SCRIPT FLUSH) is sent again
+// in full once.
+func runBatch(s *State, batch []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	cmds := make([]*redis.Cmd, len(batch))
+	exec := func(full bool) {
+		pipe := s.rdb.Pipeline()
+		for i, p := range batch {
+			switch {
+			case !full:
+				cmds[i] = pipe.EvalSha(ctx, decideScript.Hash(), p.keys, p.args...)
+			case redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT"):
+				cmds[i] = decideScript.Eval(ctx, pipe, p.keys, p.args...)
+			}
+		}
+		pipe.Exec(ctx) // errors are read per command below
+	}
+	exec(false)
+	for _, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			exec(true)
+			break
+		}
+	}
+	for i, p := range batch {
+		p.raw, p.err = cmds[i].Int64Slice()
+	}
 }
 
 // fastTicketID draws a ticket id like newTicketID (16 uniform decimal

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -213,5 +216,87 @@ func TestDecideRedisDown(t *testing.T) {
 	_, err = state.NewDecideCounters(s).Count(context.Background(), abReq(d0, "x"))
 	if !errors.Is(err, state.ErrUnavailable) {
 		t.Errorf("Count with Redis down: %v, want ErrUnavailable", err)
+	}
+}
+
+// Concurrent decisions share pipelines; every caller still gets its own
+// answer, in the order of its own steps.
+func TestDecideConcurrentCallsShareRoundTrips(t *testing.T) {
+	s := state.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	trips := &countTrips{}
+	s.Client().AddHook(trips)
+	ctx := context.Background()
+	const callers, each = 64, 20
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := "u" + strconv.Itoa(g)
+			for i := range each {
+				res, err := c.Count(ctx, &engine.CountRequest{Now: d0, User: user, Domain: "pbx.example",
+					Steps: []engine.Step{{Kind: engine.StepQuota, Limit: each / 2, Day: "2026-11-23"}}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				wantFail := i >= each/2
+				if res.Steps[0].Failed != wantFail || (!wantFail && res.Steps[0].Count != int64(i+1)) || (wantFail && res.Steps[0].Count != each/2) {
+					t.Errorf("%s call %d: %+v", user, i+1, res.Steps[0])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := trips.n.Load(); n >= callers*each {
+		t.Errorf("%d round trips for %d concurrent decisions: no sharing", n, callers*each)
+	} else {
+		t.Logf("%d decisions in %d round trips", callers*each, n)
+	}
+}
+
+// After a Redis restart the script cache is empty: the next decisions load
+// the script again and answer normally.
+func TestDecideAfterRedisRestart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	start := func() *exec.Cmd {
+		cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		return cmd
+	}
+	srv := start()
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	s := state.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port}), state.Options{Timeout: time.Second})
+	defer s.Close()
+	ctx := context.Background()
+	waitUp := func() {
+		for i := 0; s.Ping(ctx) != nil; i++ {
+			if i > 200 {
+				t.Fatal("redis-server did not start")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitUp()
+	c := state.NewDecideCounters(s)
+	if _, err := c.Count(ctx, abReq(d0, "a")); err != nil {
+		t.Fatalf("first count: %v", err)
+	}
+	srv.Process.Kill()
+	srv.Wait()
+	srv = start()
+	waitUp()
+	res, err := c.Count(ctx, abReq(d0.Add(time.Second), "b"))
+	if err != nil || res.Failed != -1 || res.Steps[0].Count != 1 {
+		t.Fatalf("count after restart = %+v, %v; want a pass counting from 1 (the data went with the old server)", res, err)
 	}
 }
