@@ -196,15 +196,15 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// classify gives dependency failures the unavailable code; their detail is
-// only logged.
+// classify gives dependency failures, a closing engine and abandoned
+// requests the unavailable code; their detail is only logged.
 func classify(err error) error {
 	var te *tfps.Error
 	if errors.As(err, &te) {
 		return err
 	}
-	if errors.Is(err, engine.ErrDependency) || errors.Is(err, state.ErrUnavailable) || errors.Is(err, store.ErrUnavailable) ||
-		errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, engine.ErrDependency) || errors.Is(err, engine.ErrClosed) || errors.Is(err, state.ErrUnavailable) ||
+		errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return &tfps.Error{Code: tfps.EUNAVAILABLE, Message: "a dependency (Redis or SQL) is unavailable; try again", Err: err}
 	}
 	return err
