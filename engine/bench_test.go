@@ -27,6 +27,7 @@ func BenchmarkDecide(b *testing.B) {
 		b.Run("goroutines="+strconv.Itoa(par), func(b *testing.B) {
 			opts := baseOptions(b)
 			opts.RetryCacheTime = -1
+			opts.LogFlush = 0 // the production default (200 ms), not the tests' 5 ms
 			r := newRig(b, store.SQLite, opts)
 			r.account(b, "1001", func(a *tfps.Account) { a.DailyQuota, a.ConcurrentCalls = 1<<30, 1000 })
 			ctx := context.Background()

@@ -288,7 +288,7 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 	if e.closed {
 		return ErrClosed
 	}
-	r := tfps.DecisionRecord{
+	r := &tfps.DecisionRecord{
 		At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
 		UserAgent: c.UserAgent, AbuseScore: d.Facts.AbuseScore, User: c.User, Domain: c.Domain,
 		Result: d.Result.String(), Code: d.Code.String(), Reason: d.Reason, Flow: string(d.Flow), Ticket: d.Ticket,

@@ -24,7 +24,7 @@ type cacheEntry struct {
 // NewCache returns a Cache holding about size answers (at least 2).
 func NewCache(size int) *Cache {
 	half := max(size/2, 1)
-	return &Cache{young: make(map[cacheKey]cacheEntry, half), capacity: half}
+	return &Cache{young: map[cacheKey]cacheEntry{}, capacity: half}
 }
 
 // Lookup is numbering.Lookup with memory.
@@ -51,7 +51,7 @@ func (c *Cache) Lookup(number, home string) (Destination, error) {
 
 func (c *Cache) put(k cacheKey, e cacheEntry) {
 	if len(c.young) >= c.capacity {
-		c.old, c.young = c.young, make(map[cacheKey]cacheEntry, c.capacity)
+		c.old, c.young = c.young, make(map[cacheKey]cacheEntry, len(c.young))
 	}
 	c.young[k] = e
 }
