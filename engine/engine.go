@@ -174,7 +174,7 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 		log:       opts.Logger,
 		metrics:   m,
 		numbers:   numbering.NewCache(100_000),
-		replay:    newReplayCache(opts.RetryCacheTime, 500_000),
+		replay:    newReplayCache(opts.RetryCacheTime, 50_000), // ~350 bytes an entry, two generations
 		watchDone: make(chan struct{}),
 		stopRetry: make(chan struct{}),
 	}
