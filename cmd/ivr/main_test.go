@@ -17,10 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/texttospeech/apiv1/texttospeechpb"
+	"google.golang.org/grpc"
+
 	"github.com/voipshield/tfps/asterisktest"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/tts"
 )
 
 // The real binary, built once per test run.
@@ -372,5 +376,90 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 	}
 	if _, err := svc.db.GetAccount(context.Background(), "draining", "pbx.example.com"); err != nil {
 		t.Errorf("the call in progress at SIGTERM was not completed: %v", err)
+	}
+}
+
+// fakeTTS implements Google's TextToSpeech gRPC service with the offline
+// renderer, so the audio is real speech Asterisk must play.
+type fakeTTS struct {
+	texttospeechpb.UnimplementedTextToSpeechServer
+	mu    sync.Mutex
+	texts []string
+}
+
+func (f *fakeTTS) SynthesizeSpeech(ctx context.Context, r *texttospeechpb.SynthesizeSpeechRequest) (*texttospeechpb.SynthesizeSpeechResponse, error) {
+	f.mu.Lock()
+	f.texts = append(f.texts, r.GetInput().GetText())
+	f.mu.Unlock()
+	lang, _, _ := strings.Cut(r.GetVoice().GetLanguageCode(), "-")
+	audio, err := tts.Espeak{}.Synthesize(ctx, tts.Request{Text: r.GetInput().GetText(), Language: lang})
+	if err != nil {
+		return nil, err
+	}
+	return &texttospeechpb.SynthesizeSpeechResponse{AudioContent: audio}, nil
+}
+
+func (f *fakeTTS) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.texts)
+}
+
+// With a Text-to-Speech endpoint the prompts are synthesised once, cached
+// on disk, served under /tts/ and played by Asterisk; the second call
+// synthesises nothing.
+func TestTextToSpeechPromptsPlay(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	fake := &fakeTTS{}
+	texttospeechpb.RegisterTextToSpeechServer(gs, fake)
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+
+	ast := asterisktest.Start(t)
+	cache := t.TempDir()
+	svc := startService(t, ast, "TFPS_TTS_ENDPOINT="+l.Addr().String(), "TFPS_TTS_CACHE_DIR="+cache, "TFPS_DEFAULT_LANGUAGE=es")
+	phone := asterisktest.NewPhone(t, ast)
+
+	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "tts1", ""))
+	c.Press(c.Challenge())
+	c.WaitPlay("/tts/", 60*time.Second)
+	c.WaitEnd(60 * time.Second)
+	if len(c.Failed) > 0 {
+		t.Errorf("Asterisk could not play %q", c.Failed)
+	}
+	var tts int
+	for _, m := range c.Done {
+		if strings.Contains(m, "/tts/") && strings.HasSuffix(m, ".wav") {
+			tts++
+		}
+	}
+	if tts < 3 {
+		t.Errorf("%d text-to-speech prompts played to the end, want the whole call's (%q)", tts, c.Done)
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "*.wav"))
+	first := fake.calls()
+	if first == 0 || len(files) != first {
+		t.Errorf("%d synthesis calls, %d cached files: want one file per text", first, len(files))
+	}
+	fake.mu.Lock()
+	spanish := strings.Contains(strings.Join(fake.texts, " "), "Hola")
+	fake.mu.Unlock()
+	if !spanish {
+		t.Errorf("TFPS_DEFAULT_LANGUAGE=es, yet no Spanish text was synthesised: %q", fake.texts)
+	}
+
+	c = phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "tts2", ""))
+	c.Press(c.Challenge())
+	c.WaitEnd(60 * time.Second)
+	if n := fake.calls(); n != first {
+		t.Errorf("second call synthesised %d more texts; the cache should serve them", n-first)
+	}
+	if _, err := svc.db.GetAccount(context.Background(), "tts2", "pbx.example.com"); err != nil {
+		t.Errorf("second TTS call did not verify: %v", err)
 	}
 }
