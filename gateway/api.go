@@ -9,13 +9,18 @@ import (
 	"github.com/voipshield/tfps/api"
 )
 
-// startAPI mounts the JSON API (/v1/...) on the HTTP listener. Without
-// TFPS_API_TOKEN the API has no authentication, so it only starts on a
-// loopback address.
-func (m *Main) startAPI() error {
+// checkAPIAccess refuses an unauthenticated API on a non-loopback address:
+// without TFPS_API_TOKEN the API has no authentication. Start checks it
+// before opening anything.
+func (m *Main) checkAPIAccess() error {
 	if m.Config.APIToken == "" && !loopback(m.Config.HTTPListen) {
 		return fmt.Errorf("start HTTP API: TFPS_API_TOKEN is required when TFPS_HTTP_LISTEN (%s) is not a loopback address", m.Config.HTTPListen)
 	}
+	return nil
+}
+
+// startAPI mounts the JSON API (/v1/...) on the HTTP listener.
+func (m *Main) startAPI() error {
 	now := m.Now
 	if now == nil {
 		now = time.Now

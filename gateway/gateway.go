@@ -62,6 +62,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 			m.Close(context.Background())
 		}
 	}()
+	if err := m.checkAPIAccess(); err != nil {
+		return err
+	}
 	m.Store, err = store.Open(ctx, m.Config.DatabaseURL)
 	if err != nil {
 		return err

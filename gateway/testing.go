@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,12 +86,22 @@ func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *Main)) *Ma
 	if testing.Verbose() {
 		logger = cfg.Logger(testLog{tb})
 	}
-	m := New(cfg, logger)
-	for _, fn := range edit {
-		fn(m)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		tb.Fatalf("start gateway: %v", err)
+	var m *Main
+	for try := 1; ; try++ {
+		m = New(cfg, logger)
+		for _, fn := range edit {
+			fn(m)
+		}
+		err = m.Start(context.Background())
+		// Port 0 gives the SIP front a free UDP port, and TCP the same
+		// number, which a client connection may hold: pick again.
+		if err != nil && try < 5 && errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
+		if err != nil {
+			tb.Fatalf("start gateway: %v", err)
+		}
+		break
 	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
