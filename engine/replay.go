@@ -54,7 +54,9 @@ func (c *replayCache) put(k replayKey, now time.Time, d Decision) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now.Sub(c.youngAt) > c.ttl || now.Before(c.youngAt) || len(c.young) >= c.maxEntries {
+	// Calls arrive slightly out of time order; only a jump back of more
+	// than ttl (a clock step, a replayed day) starts a generation.
+	if now.Sub(c.youngAt) > c.ttl || now.Before(c.youngAt.Add(-c.ttl)) || len(c.young) >= c.maxEntries {
 		c.old, c.young, c.youngAt = c.young, make(map[replayKey]replayEntry, len(c.young)), now
 	}
 	c.young[k] = replayEntry{now, d}
