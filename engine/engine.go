@@ -253,16 +253,21 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 		if !errors.Is(err, ErrDependency) || ctx.Err() != nil {
 			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
 		}
+		dep := "dependency"
 		var de *DependencyError
 		if errors.As(err, &de) {
-			e.metrics.depErrors.WithLabelValues(de.Dependency).Inc()
+			dep = de.Dependency
+			e.metrics.depErrors.WithLabelValues(dep).Inc()
 		}
+		// The reason reaches PBXs and API clients: it names the dependency,
+		// never addresses or driver messages (those are in Err and the log).
+		reason := "not checked: " + dep + " unavailable"
 		e.log.Warn("decision dependency failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "policy", e.opts.ErrorPolicy, "err", err)
 		switch e.opts.ErrorPolicy {
 		case config.ErrorPolicyApprove:
-			d = Decision{Result: Approve, Code: A01, Reason: "not checked: " + err.Error(), Err: err, Facts: d.Facts}
+			d = Decision{Result: Approve, Code: A01, Reason: reason, Err: err, Facts: d.Facts}
 		case config.ErrorPolicyReject:
-			d = Decision{Result: Reject, Code: R19, Reason: "not checked: " + err.Error(), Err: err, Facts: d.Facts}
+			d = Decision{Result: Reject, Code: R19, Reason: reason, Err: err, Facts: d.Facts}
 		default:
 			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
 		}

@@ -365,8 +365,8 @@ func TestErrorPolicy(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || d.Code != tc.code || !errors.Is(d.Err, state.ErrUnavailable) {
-				t.Fatalf("Decide = %s (%s), %v, Err %v; want %s carrying state.ErrUnavailable", d.Code, d.Reason, err, d.Err, tc.code)
+			if err != nil || d.Code != tc.code || !errors.Is(d.Err, state.ErrUnavailable) || d.Reason != "not checked: counters unavailable" {
+				t.Fatalf("Decide = %s (%s), %v, Err %v; want %s carrying state.ErrUnavailable, reason naming only the dependency", d.Code, d.Reason, err, d.Err, tc.code)
 			}
 			// A check that decides before any Redis step still decides.
 			d = r.decide(t, call(func(c *engine.Call) { c.UserAgent = "sipvicious" }))
