@@ -91,7 +91,7 @@ func (ev *Eval) Count(check string, s Step, by Counted) Verdict {
 	return Verdict{counted: true}
 }
 
-// Hours returns the business-hours facts of the call (off hours, local date),
+// hours fills the business-hours facts of the call (off hours, local date),
 // computing them once.
 func (ev *Eval) hours() {
 	if ev.Facts.LocalDate != "" {
