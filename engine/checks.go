@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/numbering"
 	"github.com/voipshield/tfps/reputation"
 )
@@ -283,5 +282,3 @@ func (e *DependencyError) Error() string {
 	return fmt.Sprintf("%s: %v", e.Dependency, e.Err)
 }
 func (e *DependencyError) Unwrap() []error { return []error{ErrDependency, e.Err} }
-
-var _ = tfps.ENOTFOUND
