@@ -76,28 +76,26 @@ func Handler(svc Service, opt Options) (http.Handler, error) {
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.writeErrorStatus(w, r, http.StatusMethodNotAllowed, tfps.Errorf(tfps.EINVALID, "method %s not allowed on %s", r.Method, r.URL.Path))
 	})
-	r.Route("/v1", func(r chi.Router) {
-		r.Post("/check", s.check)
-		r.Get("/codes", s.codes)
-		r.Get("/accounts", s.listAccounts)
-		r.Post("/accounts", s.createAccount)
-		r.Route("/accounts/{domain}/{user}", func(r chi.Router) {
-			r.Get("/", s.getAccount)
-			r.Patch("/", s.updateAccount)
-			r.Delete("/", s.deleteAccount)
-			r.Post("/block", s.block(true))
-			r.Post("/unblock", s.block(false))
-			r.Post("/reset", s.resetAccount)
-			r.Put("/countries/{direction}/{country}", s.country(true))
-			r.Delete("/countries/{direction}/{country}", s.country(false))
-			r.Get("/decisions", s.accountDecisions)
-		})
-		r.Get("/decisions", s.decisions)
-		r.Get("/blacklists", s.listBlacklist)
-		r.Get("/blacklists/{kind}", s.listBlacklist)
-		r.Post("/blacklists/{kind}", s.addBlacklist)
-		r.Delete("/blacklists/{kind}", s.removeBlacklist)
-	})
+	// Full paths on one router: no sub-router pass on the hot /v1/check.
+	r.Post("/v1/check", s.check)
+	r.Get("/v1/codes", s.codes)
+	r.Get("/v1/accounts", s.listAccounts)
+	r.Post("/v1/accounts", s.createAccount)
+	const acct = "/v1/accounts/{domain}/{user}"
+	r.Get(acct, s.getAccount)
+	r.Patch(acct, s.updateAccount)
+	r.Delete(acct, s.deleteAccount)
+	r.Post(acct+"/block", s.block(true))
+	r.Post(acct+"/unblock", s.block(false))
+	r.Post(acct+"/reset", s.resetAccount)
+	r.Put(acct+"/countries/{direction}/{country}", s.country(true))
+	r.Delete(acct+"/countries/{direction}/{country}", s.country(false))
+	r.Get(acct+"/decisions", s.accountDecisions)
+	r.Get("/v1/decisions", s.decisions)
+	r.Get("/v1/blacklists", s.listBlacklist)
+	r.Get("/v1/blacklists/{kind}", s.listBlacklist)
+	r.Post("/v1/blacklists/{kind}", s.addBlacklist)
+	r.Delete("/v1/blacklists/{kind}", s.removeBlacklist)
 	return r, nil
 }
 
