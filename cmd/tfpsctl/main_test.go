@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,11 +130,18 @@ func TestTfpsctl(t *testing.T) {
 
 	// tail: the last decision, then the next one that arrives.
 	done := make(chan string)
+	tailOut := &signalWriter{first: make(chan struct{})}
 	go func() {
-		_, out, _ := c.run("tail", "--last", "1", "--count", "1", "--interval", "50ms", "--json")
-		done <- out
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		run(ctx, []string{"tail", "--last", "1", "--count", "1", "--interval", "50ms", "--json"}, tailOut, io.Discard, func(k string) string { return c.env[k] })
+		done <- tailOut.String()
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select { // the last decision is printed: the next one is new
+	case <-tailOut.first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail printed nothing")
+	}
 	if _, err := cl.Check(context.Background(), &api.CheckRequest{User: "nobody", Domain: "pbx.example", SourceIP: "10.0.0.1", Number: "+12015550102", CallID: "ctl-tail"}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +184,27 @@ func TestTfpsctl(t *testing.T) {
 	if code, out, _ := c.run("help"); code != 0 || !strings.Contains(out, "tail [USER DOMAIN]") {
 		t.Fatalf("help: %d %s", code, out)
 	}
+}
+
+// signalWriter is a buffer that closes first on the first write.
+type signalWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	first chan struct{}
+	once  sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer w.once.Do(func() { close(w.first) })
+	return w.buf.Write(p)
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // waitLogged waits until the decision log holds n rows (it is written in
