@@ -328,3 +328,19 @@ func TestCloseFlushesDecisionLog(t *testing.T) {
 		})
 	}
 }
+
+// A caller that gave up (a CANCELled INVITE, a closed HTTP request) gets an
+// error, not R19, and its call is not counted.
+func TestCancelledCallIsNotCounted(t *testing.T) {
+	r := newRig(t, store.SQLite, baseOptions(t))
+	r.account(t, "1001", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d, err := r.eng.Decide(ctx, call())
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Decide with a cancelled context = %s, %v; want context.Canceled", d.Code, err)
+	}
+	if n, _ := r.st.DailyCount(context.Background(), "1001", "pbx.example", "2026-11-23", false); n != 0 {
+		t.Errorf("daily count %d after a cancelled call, want 0", n)
+	}
+}

@@ -199,6 +199,11 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 	}
 	args[2] = px
 
+	// A decision whose caller gave up (a CANCELled INVITE) before its turn
+	// does no Redis work. Once queued it runs with its batch.
+	if err := ctx.Err(); err != nil {
+		return engine.CountResult{}, fmt.Errorf("decide: %w", err)
+	}
 	p := &pending{keys: keys, args: args, wake: make(chan struct{}, 1)}
 	c.b.submit(s, p)
 	if p.err != nil {
