@@ -33,11 +33,22 @@ const accountLoadTimeout = 2 * time.Second
 
 type accountKey struct{ user, domain string }
 
-// snapshot is the compiled view of the lists and the cached accounts of one
-// change version. It is replaced, never edited, when the version changes,
-// except for the account map, which fills up as accounts are asked for.
+// snapshot is what the engine caches for one change version: the compiled
+// lists and the accounts asked for so far. It is replaced, never edited,
+// when the version changes, except for the account map, which fills up as
+// accounts are asked for. A change that leaves the lists as they were (most
+// changes touch accounts) keeps the compiled lists.
 type snapshot struct {
 	version int64
+	*lists
+
+	mu       sync.RWMutex
+	accounts map[accountKey]*tfps.Account // nil value: unknown account
+}
+
+// lists are the compiled blacklists, shared by snapshots while unchanged.
+type lists struct {
+	source []listEntry // what they were compiled from
 
 	ua         *regexp.Regexp   // every pattern, one alternation; nil when none
 	uaEach     []*regexp.Regexp // to name the pattern that matched
@@ -48,25 +59,45 @@ type snapshot struct {
 	maxNumber  int
 	badEntries int
 
-	mu       sync.RWMutex
-	accounts map[accountKey]*tfps.Account // nil value: unknown account
-
 	// User agents repeat (a PBX's phones have a handful of them): the
 	// answer of the regular expressions is remembered per string.
 	uaMu   sync.RWMutex
 	uaSeen map[string]string // user agent -> matching pattern, "" none
 }
 
+type listEntry struct {
+	kind  tfps.BlacklistKind
+	value string
+}
+
+func newSnapshot(version int64, l *lists) *snapshot {
+	return &snapshot{version: version, lists: l, accounts: map[accountKey]*tfps.Account{}}
+}
+
+// sameSource reports whether entries are what l was compiled from.
+func (l *lists) sameSource(entries []tfps.BlacklistEntry) bool {
+	if l == nil || len(l.source) != len(entries) {
+		return false
+	}
+	for i, en := range entries {
+		if l.source[i] != (listEntry{en.Kind, en.Value}) {
+			return false
+		}
+	}
+	return true
+}
+
 // maxCachedUAs bounds the user-agent answers kept per snapshot.
 const maxCachedUAs = 10_000
 
-func buildSnapshot(version int64, entries []tfps.BlacklistEntry, builtinUA bool, log *slog.Logger) *snapshot {
-	s := &snapshot{
-		version:  version,
-		ipExact:  map[netip.Addr]string{},
-		numbers:  map[string]struct{}{},
-		accounts: map[accountKey]*tfps.Account{},
-		uaSeen:   map[string]string{},
+func compileLists(entries []tfps.BlacklistEntry, builtinUA bool, log *slog.Logger) *lists {
+	s := &lists{
+		ipExact: map[netip.Addr]string{},
+		numbers: map[string]struct{}{},
+		uaSeen:  map[string]string{},
+	}
+	for _, en := range entries {
+		s.source = append(s.source, listEntry{en.Kind, en.Value})
 	}
 	var patterns []string
 	if builtinUA {
@@ -119,7 +150,7 @@ func buildSnapshot(version int64, entries []tfps.BlacklistEntry, builtinUA bool,
 }
 
 // matchUA returns the pattern ua matches, "" when none.
-func (s *snapshot) matchUA(ua string) string {
+func (s *lists) matchUA(ua string) string {
 	if s.ua == nil || ua == "" {
 		return ""
 	}
@@ -139,7 +170,7 @@ func (s *snapshot) matchUA(ua string) string {
 	return p
 }
 
-func (s *snapshot) matchUASlow(ua string) string {
+func (s *lists) matchUASlow(ua string) string {
 	if !s.ua.MatchString(ua) {
 		return ""
 	}
@@ -151,7 +182,7 @@ func (s *snapshot) matchUASlow(ua string) string {
 	return "?"
 }
 
-func (s *snapshot) matchIP(a netip.Addr) (string, bool) {
+func (s *lists) matchIP(a netip.Addr) (string, bool) {
 	a = a.Unmap()
 	if v, ok := s.ipExact[a]; ok {
 		return v, true
@@ -168,7 +199,7 @@ func (s *snapshot) matchIP(a netip.Addr) (string, bool) {
 // longest first: its digits as dialled ("+" ignored), and, for a number
 // dialled with 00 or 011, also the digits after that prefix, so an entry
 // "44" catches +44..., 0044... and 01144... alike.
-func (s *snapshot) matchNumber(number string) (string, bool) {
+func (s *lists) matchNumber(number string) (string, bool) {
 	if len(s.numbers) == 0 {
 		return "", false
 	}
@@ -185,7 +216,7 @@ func (s *snapshot) matchNumber(number string) (string, bool) {
 	return "", false
 }
 
-func (s *snapshot) matchPrefix(d string) (string, bool) {
+func (s *lists) matchPrefix(d string) (string, bool) {
 	for n := min(len(d), s.maxNumber); n > 0; n-- {
 		if _, ok := s.numbers[d[:n]]; ok {
 			return d[:n], true
@@ -270,7 +301,12 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 		e.metrics.depErrors.WithLabelValues("lists").Inc()
 		return fmt.Errorf("load blacklists: %w", depError("lists", err))
 	}
-	e.snap.Store(buildSnapshot(version, entries, e.opts.BuiltinUserAgents, e.log))
+	l := e.snap.Load()
+	if l == nil || !l.sameSource(entries) {
+		e.snap.Store(newSnapshot(version, compileLists(entries, e.opts.BuiltinUserAgents, e.log)))
+	} else {
+		e.snap.Store(newSnapshot(version, l.lists))
+	}
 	e.metrics.cacheLoads.Inc()
 	return nil
 }
