@@ -217,6 +217,20 @@ func (a *Asterisk) run() error {
 func (a *Asterisk) Restart(t testing.TB) {
 	t.Helper()
 	a.stop()
+	a.start(t)
+}
+
+// Crash kills Asterisk (SIGKILL: no hang-ups, no goodbye on the websocket)
+// and starts it again on the same port.
+func (a *Asterisk) Crash(t testing.TB) {
+	t.Helper()
+	_ = a.cmd.Process.Kill()
+	<-a.exited
+	a.start(t)
+}
+
+func (a *Asterisk) start(t testing.TB) {
+	t.Helper()
 	if err := a.run(); err != nil {
 		t.Fatalf("asterisktest: restart: %v", err)
 	}

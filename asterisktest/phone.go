@@ -73,6 +73,22 @@ type Call struct {
 	Keys       string // keys the IVR's leg received
 }
 
+// WaitRegistered waits until the phone's app is registered on Asterisk
+// again (after a restart its client reconnects by itself).
+func (p *Phone) WaitRegistered(within time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if _, err := p.cl.Application().Get(ari.NewKey(ari.ApplicationKey, "caller")).Data(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("test phone app not registered again within %s", within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Dial calls exten in context (tfps-verify: "V<ticket>").
 func (p *Phone) Dial(dialContext, exten string, vars map[string]string, callerID string) *Call {
 	p.t.Helper()

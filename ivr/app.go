@@ -21,6 +21,9 @@ type App struct {
 	drain   time.Duration
 	log     *slog.Logger
 	metrics *metrics
+
+	mu    sync.Mutex
+	stops map[*ariCall]context.CancelFunc // live sessions
 }
 
 // AppOptions configure an App.
@@ -42,7 +45,24 @@ func NewApp(client ari.Client, flows *Flows, o AppOptions) *App {
 	if flows.Log == nil {
 		flows.Log = log
 	}
-	return &App{client: client, name: o.Name, flows: flows, drain: o.Drain, log: log, metrics: m}
+	return &App{client: client, name: o.Name, flows: flows, drain: o.Drain, log: log, metrics: m, stops: map[*ariCall]context.CancelFunc{}}
+}
+
+// Disconnected ends every live session: the ARI websocket broke (Asterisk
+// restarted or the network failed), so their events are lost and, after a
+// restart, their channels are gone. Without it a session would wait for
+// keys that never come and count a failure against a caller who did
+// nothing wrong. cmd/ivr calls it when the client reports the break.
+func (a *App) Disconnected() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.stops) > 0 {
+		a.log.Warn("ARI connection lost: ending live sessions", "sessions", len(a.stops))
+	}
+	for c, stop := range a.stops {
+		stop()
+		delete(a.stops, c)
+	}
 }
 
 // ErrBusClosed is returned by Run when the ARI client's event bus closes.
@@ -113,6 +133,9 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 	ctx, hangup := context.WithCancel(ctx)
 	log := a.log.With("channel", st.Channel.ID)
 	call, stop := newARICall(a.client, h, hangup, log, a.metrics)
+	a.mu.Lock()
+	a.stops[call] = hangup
+	a.mu.Unlock()
 	a.metrics.active.Inc()
 	wg.Add(1)
 	go func() {
@@ -120,6 +143,11 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 		defer a.metrics.active.Dec()
 		defer stop()
 		defer hangup()
+		defer func() {
+			a.mu.Lock()
+			delete(a.stops, call)
+			a.mu.Unlock()
+		}()
 		began := time.Now()
 		info := CallInfo{Channel: st.Channel.ID}
 		if st.Channel.Caller != nil {

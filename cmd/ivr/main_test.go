@@ -321,21 +321,29 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 	}
 }
 
-// Asterisk restarts: the IVR notices, reconnects, and takes calls again.
+// Asterisk crashes and restarts in the middle of a call: the IVR ends that session
+// without counting a failure, reconnects, and takes calls again.
 func TestSurvivesAsteriskRestart(t *testing.T) {
 	t.Parallel()
 	ast := asterisktest.Start(t)
 	svc := startService(t, ast)
-	ast.Restart(t)
+	phone := asterisktest.NewPhone(t, ast)
+	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "cut-off", ""))
+	c.Challenge()
+	ast.Crash(t) // SIGKILL: no StasisEnd, the websocket just breaks
 	deadline := time.Now().Add(30 * time.Second)
-	for svc.metric("tfps_ivr_ari_reconnects_total") != "1" {
+	for svc.metric("tfps_ivr_ari_reconnects_total") != "1" || svc.metric(`tfps_ivr_sessions_total{outcome="hangup"}`) != "1" {
 		if time.Now().After(deadline) {
-			t.Fatalf("no reconnect counted within 30 s (ari_up=%s)", svc.metric("tfps_ivr_ari_up"))
+			t.Fatalf("within 30 s: reconnects=%s, sessions ended as hangup=%s, failed=%s",
+				svc.metric("tfps_ivr_ari_reconnects_total"), svc.metric(`tfps_ivr_sessions_total{outcome="hangup"}`), svc.metric(`tfps_ivr_sessions_total{outcome="failed"}`))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if _, _, n, err := svc.st.VerifyBlock(context.Background(), "cut-off", "pbx.example.com", time.Now(), time.Hour, 3); err != nil || n != 0 {
+		t.Errorf("the call cut by the restart counted %d failures (%v)", n, err)
+	}
 	svc.waitHealthy(30 * time.Second)
-	phone := asterisktest.NewPhone(t, ast)
+	phone.WaitRegistered(30 * time.Second)
 	if !verify(t, phone, svc.ticket(ivr.FlowOnboarding, "after-restart", ""), "/en/redial.wav") {
 		t.Fatal("call after the restart failed")
 	}

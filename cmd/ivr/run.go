@@ -109,6 +109,7 @@ func run(ctx context.Context, env *command.Env) error {
 	defer func() { stopWatch(); wg.Wait() }()
 
 	app := ivr.NewApp(client, flows, ivr.AppOptions{Name: cfg.ARIApp, Drain: cfg.IVR.DrainTimeout, Registerer: reg, Logger: log})
+	ariState.onDown(app.Disconnected)
 	log.Info("ivr started", "ari", cfg.ARIURL, "app", cfg.ARIApp, "http", srv.addr(), "method", cfg.VerificationMethod)
 	err = app.Run(ctx)
 	log.Info("ivr stopped")
@@ -269,6 +270,7 @@ func pingARI(ctx context.Context, cfg *config.Config) error {
 type ariWatch struct {
 	mu         sync.Mutex
 	up         bool
+	down       func() // called when ARI is lost
 	gauge      prometheus.Gauge
 	reconnects prometheus.Counter
 	since      time.Time
@@ -295,9 +297,18 @@ func (w *ariWatch) set(up bool, log *slog.Logger) {
 	}
 	if !up {
 		log.Warn("Asterisk ARI lost; the client reconnects")
+		if w.down != nil {
+			go w.down()
+		}
 	}
 	w.up, w.since = up, time.Now()
 	w.gauge.Set(map[bool]float64{true: 1, false: 0}[up])
+}
+
+func (w *ariWatch) onDown(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.down = fn
 }
 
 func (w *ariWatch) isUp() bool {
