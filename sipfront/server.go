@@ -522,8 +522,12 @@ func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, 
 		defer func() { <-s.sem; s.metrics.inFlight.Dec() }()
 		defer cancel()
 		start := time.Now()
-		b := s.decide(ctx, req, src, transport, now, e, reply)
-		e.finish(b)
+		// The answer is stored before it is sent, so a retransmission
+		// arriving right after it gets the same bytes.
+		s.decide(ctx, req, src, transport, now, e, func(b []byte) error {
+			e.finish(b)
+			return reply(b)
+		})
 		s.metrics.latency.Observe(time.Since(start).Seconds())
 	}()
 }

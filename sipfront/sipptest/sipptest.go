@@ -154,3 +154,96 @@ func Contact(t testing.TB, logged string) (user, host string) {
 	}
 	return m[1], m[2]
 }
+
+var uasScenario = template.Must(template.New("uas").Parse(`<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas {{.Status}}">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 {{.Status}} {{.Reason}}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+`))
+
+// UAS is a sipp answering one INVITE with a fixed final status: a stand-in
+// carrier or IVR box that records what reached it.
+type UAS struct {
+	Addr string // 127.0.0.1:port
+	t    testing.TB
+	cmd  *exec.Cmd
+	done chan error
+	log  string
+}
+
+// StartUAS starts a sipp UAS on a free loopback port answering status.
+func StartUAS(t testing.TB, status int, reason string) *UAS {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not installed (Debian package sip-tester): %v", err)
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "uas.xml")
+	var buf bytes.Buffer
+	uasScenario.Execute(&buf, struct {
+		Status int
+		Reason string
+	}{status, reason})
+	if err := os.WriteFile(sf, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := FreeUDPPort(t, "127.0.0.1")
+	u := &UAS{Addr: fmt.Sprintf("127.0.0.1:%d", port), t: t, done: make(chan error, 1), log: filepath.Join(dir, "messages.log")}
+	u.cmd = exec.Command("sipp", "-sf", sf, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "1", "-nostdin",
+		"-trace_msg", "-message_file", u.log, "-trace_screen", "-screen_file", filepath.Join(dir, "screen.log"))
+	if err := u.cmd.Start(); err != nil {
+		t.Fatalf("start sipp uas: %v", err)
+	}
+	go func() { u.done <- u.cmd.Wait() }()
+	t.Cleanup(func() {
+		u.cmd.Process.Kill()
+		<-u.done
+	})
+	// sipp binds its port at start; wait until it does.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if UDPBound(port) {
+			return u
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("sipp uas did not bind %s", u.Addr)
+	return nil
+}
+
+// Received waits for the UAS's one call to end and returns the messages it
+// logged.
+func (u *UAS) Received(wait time.Duration) string {
+	u.t.Helper()
+	select {
+	case <-u.done:
+		u.done <- nil
+	case <-time.After(wait):
+		u.t.Errorf("sipp uas %s: call not complete after %s", u.Addr, wait)
+	}
+	b, _ := os.ReadFile(u.log)
+	return string(b)
+}
+
+// UDPBound reports whether some process has bound UDP port on loopback
+// (read from /proc/net/udp, without touching the port).
+func UDPBound(port int) bool {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false
+	}
+	return strings.Contains(string(b), fmt.Sprintf("0100007F:%04X ", port))
+}
