@@ -116,4 +116,6 @@ type Decision struct {
 	Replayed bool
 	// Err is the dependency error behind an A01/R19 decision (error policy).
 	Err error
+
+	email string // the account's address, for alerts
 }

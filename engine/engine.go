@@ -28,7 +28,8 @@ var (
 	ErrClosed = errors.New("engine closed")
 )
 
-// Deps are the engine's dependencies (see deps.go). All are required.
+// Deps are the engine's dependencies (see deps.go). All but Alerts are
+// required.
 type Deps struct {
 	Accounts   Accounts
 	Lists      Lists
@@ -36,6 +37,8 @@ type Deps struct {
 	Counters   Counters
 	Reputation Reputation
 	Log        DecisionLog
+	// Alerts is optional: nil raises no threshold alerts.
+	Alerts Alerts
 }
 
 // Options are the policy settings. Zero values take the defaults of the
@@ -144,6 +147,7 @@ type Engine struct {
 	snap    atomic.Pointer[snapshot]
 	loads   singleflight.Group // account lookups on a cache miss
 	writer  *logWriter
+	alerts  *alerter // nil without Deps.Alerts
 
 	mu        sync.RWMutex // held for reading while a decision is queued to the log; Close takes it
 	closed    bool
@@ -184,6 +188,10 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 	}
 	e.writer = newLogWriter(deps.Log, opts.LogBatch, opts.LogFlush, opts.LogQueue, e.log, m)
 	go e.writer.run(e.stopRetry)
+	if deps.Alerts != nil {
+		e.alerts = newAlerter(deps.Alerts, m)
+		go e.alerts.run(e.log)
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	e.stopWatch = cancel
 	go e.watch(wctx)
@@ -210,9 +218,18 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.closed = true
 	close(e.writer.in)
+	if e.alerts != nil {
+		close(e.alerts.in)
+	}
 	e.mu.Unlock()
 	e.stopWatch()
 	<-e.watchDone
+	if e.alerts != nil {
+		select {
+		case <-e.alerts.done:
+		case <-ctx.Done():
+		}
+	}
 	select {
 	case <-e.writer.done:
 	case <-ctx.Done():
@@ -300,6 +317,11 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 		OffHours: d.Facts.OffHours, ConcurrentCalls: c.ConcurrentCalls, SourceCountry: d.Facts.SourceCountry,
 		DestinationCountry: d.Facts.DestinationCountry, Transport: c.Transport, LatencyMicros: latency.Microseconds(),
 	}
+	if e.alerts != nil {
+		if n := alertFor(c, d, d.email); n != nil {
+			e.alerts.raise(n)
+		}
+	}
 	if err := e.writer.enqueue(ctx, r); err != nil {
 		return fmt.Errorf("log decision of call %s: %w", c.CallID, err)
 	}
@@ -383,6 +405,9 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		return Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts}, nil
 	}
 	d := Decision{Result: decided.Result, Code: decided.Code, Reason: decided.Reason, Check: by, Facts: ev.Facts}
+	if ev.Account != nil {
+		d.email = ev.Account.Email
+	}
 	if d.Result == Verify {
 		d.Flow, d.Country = d.Code.Info().Flow, decided.Country
 		if ticket == nil {

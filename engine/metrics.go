@@ -9,7 +9,8 @@ type metrics struct {
 	replayed   prometheus.Counter     // retried requests answered from the replay cache
 	logRows    *prometheus.CounterVec // outcome: written, lost
 	logFull    prometheus.Counter     // times Decide waited for a full log queue
-	cacheLoads prometheus.Counter     // list/account cache reloads
+	cacheLoads prometheus.Counter
+	alerts     *prometheus.CounterVec // outcome: queued, repeated, dropped, failed     // list/account cache reloads
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,6 +35,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		logFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_decision_log_queue_full_total", Help: "Times a decision waited because the decision-log queue was full.",
 		}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_engine_alerts_total", Help: "Threshold alerts (A->B burst, concurrent calls, daily quota) by outcome: queued to the outbox, repeated within 10 s, dropped (queue full), failed.",
+		}, []string{"outcome"}),
 		cacheLoads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_engine_cache_loads_total", Help: "Reloads of the cached blacklists and accounts after a change.",
 		}),
@@ -41,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads} {
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

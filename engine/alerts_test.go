@@ -1,0 +1,82 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
+)
+
+// The threshold events TFPS mailed (A->B burst, concurrent calls, daily
+// quota) reach the outbox, once per account and kind within 10 s.
+func TestAlertsReachTheOutbox(t *testing.T) {
+	for _, dialect := range store.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db := store.MustOpen(t, dialect)
+			st := state.MustOpen(t)
+			eng, err := engine.New(ctx, engine.Deps{
+				Accounts: db, Lists: db, Changes: db, Log: db, Alerts: db,
+				Counters: state.NewDecideCounters(st), Reputation: &testReputation{},
+			}, baseOptions(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreateAccount(ctx, &tfps.Account{User: "1001", Domain: "pbx.example", Email: "pbx@example.com", ConcurrentCalls: 2, DailyQuota: 1,
+				SourceCountries: []string{"US"}, DestinationCountries: []string{"GB"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := eng.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			decide := func(want engine.Code, edit func(c *engine.Call)) {
+				t.Helper()
+				d, err := eng.Decide(ctx, call(edit))
+				if err != nil || d.Code != want {
+					t.Fatalf("Decide = %s (%s), %v; want %s", d.Code, d.Reason, err, want)
+				}
+			}
+			decide(engine.R10, func(c *engine.Call) { c.ConcurrentCalls = 3; c.Caller = "1" })
+			decide(engine.R10, func(c *engine.Call) { c.ConcurrentCalls = 4; c.Caller = "2"; c.Time = inHours.Add(5 * time.Second) }) // repeated: not queued again
+			decide(engine.A00, func(c *engine.Call) { c.Caller = "3" })
+			decide(engine.V04, func(c *engine.Call) { c.Caller = "4" })
+			for i := range 6 {
+				want := engine.V04
+				if i == 5 {
+					want = engine.R13
+				}
+				decide(want, func(c *engine.Call) { c.Caller = "5"; c.Time = inHours.Add(time.Duration(2+i) * time.Second) })
+			}
+			closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := eng.Close(closeCtx); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.OutboxRows(ctx, "", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[tfps.NotificationKind][]tfps.Notification{}
+			for _, r := range rows {
+				got[r.Notification.Kind] = append(got[r.Notification.Kind], r.Notification)
+			}
+			cc, quota, burst := got[tfps.NotifyConcurrentCallsExceeded], got[tfps.NotifyQuotaExceeded], got[tfps.NotifyBurst]
+			if len(cc) != 1 || cc[0].Count != 3 || cc[0].Limit != 2 || cc[0].Email != "pbx@example.com" || cc[0].User != "1001" || cc[0].OffHours {
+				t.Errorf("concurrent-calls alerts %+v; want one: 3 calls, limit 2, to the account's address", cc)
+			}
+			if len(quota) != 1 || quota[0].Count != 1 || quota[0].Limit != 1 || quota[0].DestinationCountry != "GB" {
+				t.Errorf("quota alerts %+v; want one: count 1, limit 1 (the later ones within 10 s are repeats)", quota)
+			}
+			if len(burst) != 1 || burst[0].Count != 6 || burst[0].Caller != "5" || burst[0].Number != "+442079460000" {
+				t.Errorf("burst alerts %+v; want one for caller 5, 6 attempts", burst)
+			}
+			if len(rows) != 3 {
+				t.Errorf("%d outbox rows, want 3", len(rows))
+			}
+		})
+	}
+}
