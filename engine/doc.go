@@ -26,7 +26,7 @@
 //	opts := engine.OptionsFrom(cfg)
 //	opts.Registerer, opts.Logger = registry, logger
 //	eng, err := engine.New(ctx, engine.Deps{
-//		Accounts: db, Lists: db, Changes: db, Log: db,
+//		Accounts: db, Lists: db, Changes: db, Log: db, Alerts: db,
 //		Counters:   state.NewDecideCounters(rdb), // one Lua round trip per decision
 //		Reputation: reputation.Local{},
 //	}, opts)
@@ -48,7 +48,8 @@
 // Metrics (registered on Options.Registerer): tfps_decisions_total{result,code},
 // tfps_decide_seconds, tfps_dependency_errors_total{dependency},
 // tfps_decisions_replayed_total, tfps_decision_log_rows_total{outcome},
-// tfps_decision_log_queue_full_total, tfps_engine_cache_loads_total.
+// tfps_decision_log_queue_full_total, tfps_engine_cache_loads_total,
+// tfps_engine_alerts_total{outcome}.
 //
 // After an admin change made in this process, call eng.Refresh(ctx) so it
 // applies at once; other processes see it within Options.CacheRefresh.

@@ -35,7 +35,7 @@ func Example() {
 	opts := engine.OptionsFrom(cfg)
 	opts.Registerer, opts.Logger = prometheus.NewRegistry(), slog.Default()
 	eng, err := engine.New(ctx, engine.Deps{
-		Accounts: db, Lists: db, Changes: db, Log: db,
+		Accounts: db, Lists: db, Changes: db, Log: db, Alerts: db,
 		Counters:   state.NewDecideCounters(rdb),
 		Reputation: reputation.Local{},
 	}, opts)
