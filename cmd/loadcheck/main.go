@@ -26,6 +26,8 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +52,7 @@ type options struct {
 	sourceIP    string
 	warmup      time.Duration
 	jsonSummary bool
+	pid         int // gateway process whose CPU time is reported per request (Linux /proc)
 }
 
 func main() {
@@ -64,6 +67,7 @@ func main() {
 	fs.StringVar(&o.sourceIP, "source-ip", "8.8.8.8", "source_ip of the calls (a public US address runs the reputation and source-country checks)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before the measured run")
 	fs.BoolVar(&o.jsonSummary, "json", false, "print the summary as JSON")
+	fs.IntVar(&o.pid, "pid", 0, "gateway process id: report its CPU time per request (shows the cost on a busy machine)")
 	fs.Parse(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -129,7 +133,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if o.warmup > 0 {
 		fire(ctx, hc, o, bodies, o.warmup, maxRequests)
 	}
+	cpu0, cpuErr := cpuTime(o.pid)
 	res := fire(ctx, hc, o, bodies, o.duration, o.requests)
+	if cpu1, err := cpuTime(o.pid); o.pid > 0 && err == nil && cpuErr == nil {
+		res.gatewayCPU = cpu1 - cpu0
+	}
 	return res.print(w, o)
 }
 
@@ -176,12 +184,13 @@ func makeBodies(o options, n int) [][]byte {
 }
 
 type result struct {
-	elapsed   time.Duration
-	latencies []time.Duration
-	status    map[int]int
-	codes     map[string]int
-	errors    int
-	firstErr  error
+	elapsed    time.Duration
+	latencies  []time.Duration
+	status     map[int]int
+	codes      map[string]int
+	errors     int
+	firstErr   error
+	gatewayCPU time.Duration
 }
 
 var (
@@ -281,6 +290,9 @@ type summary struct {
 	Status      map[int]int    `json:"status"`
 	Codes       map[string]int `json:"codes"`
 	Concurrency int            `json:"concurrency"`
+	// GatewayCPUus is the gateway's user+system CPU time per answered
+	// request (with -pid): what a check costs whatever else runs.
+	GatewayCPUus float64 `json:"gateway_cpu_us_per_request,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -295,6 +307,7 @@ func (r *result) print(w io.Writer, o options) error {
 	}
 	if len(r.latencies) > 0 {
 		s.Maxms = ms(r.latencies[len(r.latencies)-1])
+		s.GatewayCPUus = float64(r.gatewayCPU.Microseconds()) / float64(len(r.latencies))
 	}
 	if o.jsonSummary {
 		return json.NewEncoder(w).Encode(s)
@@ -303,6 +316,9 @@ func (r *result) print(w io.Writer, o options) error {
 	fmt.Fprintf(w, "requests %d  errors %d  %.0f requests/s\n", s.Requests, s.Errors, s.PerSecond)
 	fmt.Fprintf(w, "latency p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n", s.P50ms, s.P90ms, s.P99ms, s.P999ms, s.Maxms)
 	fmt.Fprintf(w, "status %s  codes %s\n", sortedMap(s.Status), sortedMap(s.Codes))
+	if s.GatewayCPUus > 0 {
+		fmt.Fprintf(w, "gateway CPU %.0f us per request (%.2f s in %.1f s: %.0f%% of one core)\n", s.GatewayCPUus, r.gatewayCPU.Seconds(), s.Seconds, 100*r.gatewayCPU.Seconds()/s.Seconds)
+	}
 	if r.firstErr != nil {
 		fmt.Fprintf(w, "first error: %v\n", r.firstErr)
 	}
@@ -326,4 +342,32 @@ func sortedMap[K int | string](m map[K]int) string {
 		fmt.Fprintf(&b, "%v=%d", k, m[k])
 	}
 	return b.String()
+}
+
+// cpuTime is the user+system CPU time of process pid from /proc (Linux),
+// in clock ticks of 10 ms.
+func cpuTime(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
+	}
+	// Fields after the command name "(...)": state is field 3; utime and
+	// stime are fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("read CPU time of process %d: unexpected /proc format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("read CPU time of process %d: unexpected /proc format", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("read CPU time of process %d: unexpected /proc format", pid)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
