@@ -115,6 +115,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Lists:      m.Store,
 		Changes:    m.Store,
 		Log:        m.Store,
+		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
 		Counters:   state.NewDecideCounters(m.State),
 		Reputation: m.Reputation,
 	}, opts)
