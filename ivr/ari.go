@@ -127,6 +127,7 @@ func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (strin
 		_ = pb.Stop()
 		return "", fmt.Errorf("play %s: no end reported within %s", media, maxPlayback)
 	case <-ctx.Done():
+		_ = pb.Stop() // gone with the channel after a hang-up; needed when the session is stopped
 		return "", ErrHangup
 	}
 }

@@ -73,6 +73,34 @@ func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
 	}
 }
 
+// A call to a new destination country: verified, the country is added, and
+// the gateway approves the next call there.
+func TestNewDestinationThenGatewayApproves(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.createAccount(&tfps.Account{User: testUser, ConcurrentCalls: 2, DailyQuota: 10, DestinationCountries: []string{"US"}, Language: "es"})
+	d := r.decide(testUser, "+442079460000")
+	if d.Result != engine.Verify || d.Flow != engine.FlowDestinationCountry || d.Country != "GB" {
+		t.Fatalf("call to a new destination: %+v, want verify destination_country GB", d)
+	}
+	c := r.phone.VerifyCall(d.Ticket)
+	c.Press(c.Challenge())
+	c.WaitPlay("/es/redial", 30*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if !c.PlayedAny("/es/welcome-destination-country") || !c.PlayedAny("/es/country-added") {
+		t.Errorf("Spanish destination prompts not played: %q", c.Played)
+	}
+	if a := r.account(testUser); !slices.Equal(a.DestinationCountries, []string{"US", "GB"}) {
+		t.Errorf("destinations %q, want US, GB", a.DestinationCountries)
+	}
+	if got := r.outbox(); !slices.Equal(got, []string{string(tfps.NotifyDestinationCountryAdded)}) {
+		t.Errorf("outbox %q", got)
+	}
+	if d := r.decide(testUser, "+442079460000"); d.Result != engine.Approve {
+		t.Errorf("after the verification the gateway says %s %s (%s), want approve", d.Result, d.Code, d.Reason)
+	}
+}
+
 // Wrong digits count as failures across calls; at TFPS_MAX_CAPTCHAATTEMPTS
 // the IVR says the account is blocked and the gateway rejects it (R18).
 func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
