@@ -235,7 +235,7 @@ func connectARI(ctx context.Context, cfg *config.Config, log *slog.Logger, w *ar
 		return nil, ctx.Err()
 	case <-time.After(30 * time.Second):
 		c.Close()
-		return nil, fmt.Errorf("connect ARI websocket %s: no connection within 30 s", opts.WebsocketURL)
+		return nil, fmt.Errorf("connect ARI websocket %s: no connection within 30 s (ARI answers HTTP; is http://localhost in allowed_origins of ari.conf?)", opts.WebsocketURL)
 	}
 	w.set(true, log)
 	return c, nil
