@@ -105,6 +105,7 @@ func StartWith(t testing.TB, opts Options) *Asterisk {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second
 	}
+	removeStale(filepath.Join(chroot, "tmp", "tfps"))
 	var lastErr error
 	for try := 0; try < 5; try++ {
 		a, err := start(t, chroot, opts)
@@ -434,6 +435,25 @@ transmit_silence = no
 	}
 	files["rtp.conf"] = "[general]\nrtpstart=20000\nrtpend=40000\n"
 	return files, nil
+}
+
+// removeStale deletes instance folders left by test binaries that were
+// killed before their cleanup ran (nothing written for 6 hours).
+func removeStale(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		info, err := os.Stat(filepath.Join(p, "log", "console.log"))
+		if err != nil {
+			info, err = os.Stat(p)
+		}
+		if err == nil && e.IsDir() && time.Since(info.ModTime()) > 6*time.Hour {
+			_ = os.RemoveAll(p)
+		}
+	}
 }
 
 func freePort() (int, error) {
