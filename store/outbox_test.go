@@ -19,7 +19,7 @@ func alert(id string, kind tfps.NotificationKind, user string, at time.Time) *tf
 }
 
 func TestEnqueueIsIdempotentAndTransactional(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		n := alert("same-id", tfps.NotifyNewAccount, "1001", t0)
 		for range 2 {
@@ -63,7 +63,7 @@ func TestEnqueueIsIdempotentAndTransactional(t *testing.T) {
 }
 
 func TestClaimLeasesEachRowToOneWorker(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		const n = 40
 		for i := range n {
@@ -114,7 +114,7 @@ func TestClaimLeasesEachRowToOneWorker(t *testing.T) {
 }
 
 func TestRetryCompleteFail(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		s.Enqueue(ctx, alert("a", tfps.NotifyNewAccount, "1001", t0))
 		got, err := s.ClaimOutbox(ctx, "w1", t0, time.Minute, 10)
@@ -172,7 +172,7 @@ func TestRetryCompleteFail(t *testing.T) {
 }
 
 func TestThrottleDefersAndMerges(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		const interval = 25 * time.Minute
 		s.Now = func() time.Time { return t0 }
@@ -238,7 +238,7 @@ func TestThrottleDefersAndMerges(t *testing.T) {
 }
 
 func TestReleaseHandsARowBackAtOnce(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		s.Enqueue(ctx, alert("r", tfps.NotifyNewAccount, "1001", t0))
 		if got, _ := s.ClaimOutbox(ctx, "stopping", t0, time.Hour, 10); len(got) != 1 {
@@ -256,5 +256,15 @@ func TestReleaseHandsARowBackAtOnce(t *testing.T) {
 		if got, _ := s.ClaimOutbox(ctx, "next", t0, time.Hour, 10); len(got) != 1 || got[0].Attempts != 0 {
 			t.Fatalf("after release: %+v", got)
 		}
+	})
+}
+
+// forEachDialectAtT0 runs fn on both dialects with the store's clock fixed at
+// t0, so rows are stamped at the same instant the test claims them: with the
+// wall clock they would only be due once real time passed t0.
+func forEachDialectAtT0(t *testing.T, fn func(t *testing.T, s *Store)) {
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		s.Now = func() time.Time { return t0 }
+		fn(t, s)
 	})
 }
