@@ -211,7 +211,10 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		if err := w.handle(ctx, &entries[i]); err != nil {
+		// A row already being delivered finishes even when the worker is
+		// told to stop: cutting an SMTP session after DATA would send the
+		// mail again later. Every SMTP step has its own timeout.
+		if err := w.handle(context.WithoutCancel(ctx), &entries[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
