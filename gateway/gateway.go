@@ -20,6 +20,7 @@ import (
 
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -34,6 +35,8 @@ type Main struct {
 	Store  *store.Store
 	State  *state.State
 	Engine *engine.Engine // decides calls for every listener (HTTP, SIP)
+	// Notifier delivers the outbox (mail, webhook); notify.go.
+	Notifier *notify.Worker
 
 	// Set before Start to replace the defaults (tests, later issues).
 	Now        func() time.Time  // time of each HTTP check; nil: time.Now
@@ -82,6 +85,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	m.onClose(func(context.Context) error { return m.State.Close() })
+	if err := m.startNotify(); err != nil {
+		return err
+	}
 	if err := m.startEngine(ctx); err != nil {
 		return err
 	}
