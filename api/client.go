@@ -111,7 +111,16 @@ func responseError(resp *http.Response) error {
 }
 
 func accountPath(user, domain string) string {
-	return "/v1/accounts/" + url.PathEscape(domain) + "/" + url.PathEscape(user)
+	return "/v1/accounts/" + segment(domain) + "/" + segment(user)
+}
+
+// segment escapes s as one path segment; "." and ".." are escaped too, or
+// path cleaning would remove them.
+func segment(s string) string {
+	if strings.Trim(s, ".") == "" {
+		return strings.ReplaceAll(s, ".", "%2E")
+	}
+	return url.PathEscape(s)
 }
 
 // Check decides one call attempt.

@@ -201,7 +201,7 @@ func TestAdminOddNames(t *testing.T) {
 	m := env.start(t)
 	c := env.client(t, m)
 	ctx := context.Background()
-	for _, user := range []string{"a/b", "50%", "two words", "ünï"} {
+	for _, user := range []string{"a/b", "50%", "two words", "ünï", "a/../b", "x//y", "..", "?q=1#f"} {
 		if _, err := c.CreateAccount(ctx, &api.AccountInput{User: user, Domain: "x.example"}); err != nil {
 			t.Fatalf("create %q: %v", user, err)
 		}
