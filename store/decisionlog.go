@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -13,45 +12,6 @@ const decisionColumns = `at, call_id, source_ip, caller, number, user_agent, abu
 	reason, flow, ticket, off_hours, concurrent_calls, source_country, destination_country, transport, latency_us`
 
 const decisionColumnCount = 20
-
-// InsertDecisions writes a batch of decision-log records in one transaction
-// with multi-row INSERTs, which is what the engine's asynchronous logger
-// calls. An empty batch is a no-op.
-func (s *Store) InsertDecisions(ctx context.Context, recs []tfps.DecisionRecord) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	// Stay well under SQLite's 32766 bound parameters per statement.
-	const perStmt = 500
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(recs); start += perStmt {
-			chunk := recs[start:min(start+perStmt, len(recs))]
-			var b strings.Builder
-			b.WriteString("INSERT INTO decision_log (" + decisionColumns + ") VALUES ")
-			args := make([]any, 0, len(chunk)*decisionColumnCount)
-			for i, r := range chunk {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("(")
-				for j := range decisionColumnCount {
-					if j > 0 {
-						b.WriteString(", ")
-					}
-					fmt.Fprintf(&b, "$%d", i*decisionColumnCount+j+1)
-				}
-				b.WriteString(")")
-				args = append(args, ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, r.AbuseScore, r.User, r.Domain,
-					r.Result, r.Code, r.Reason, r.Flow, r.Ticket, boolInt(r.OffHours), r.ConcurrentCalls, r.SourceCountry,
-					r.DestinationCountry, r.Transport, r.LatencyMicros)
-			}
-			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("insert %d decisions: %w", len(chunk), err)
-			}
-		}
-		return nil
-	})
-}
 
 // DecisionFilter selects decision-log records, newest first.
 type DecisionFilter struct {

@@ -4,27 +4,29 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/voipshield/tfps"
 )
 
-// WriteDecisions is the engine's batch writer of the decision log
-// (engine.DecisionLog). On SQLite it uses prepared multi-row INSERTs with
-// positional "?" parameters inside one transaction: SQLite resolves "$N"
-// parameters by a linear search, so InsertDecisions' statements with
-// thousands of them cost quadratic time (measured: ~80% of a gateway's CPU
-// at 5k decisions/s with 500-row statements), while "?" binds by position
-// and one statement of 50 rows is parsed once per batch. PostgreSQL keeps
-// InsertDecisions' multi-row statements.
+// WriteDecisions writes a batch of decision-log records in one transaction
+// with prepared multi-row INSERTs; it is the engine's batch writer
+// (engine.DecisionLog). An empty batch is a no-op.
+//
+// On SQLite the parameters are positional "?": SQLite resolves "$N" names
+// by a linear search, so a 500-row statement with 10,000 "$N" parameters
+// costs quadratic time (measured: ~80% of a gateway's CPU at 5k decisions/s),
+// while "?" binds by position. Statements there are 50 rows (1,000
+// parameters); PostgreSQL takes 500.
 func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if s.dialect != SQLite {
-		return s.InsertDecisions(ctx, recs)
+	perStmt := 500
+	if s.dialect == SQLite {
+		perStmt = 50
 	}
-	const perStmt = 50 // 1,000 parameters
 	return s.WithTx(ctx, func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		stmtRows := 0
@@ -33,7 +35,7 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 				stmt.Close()
 			}
 		}()
-		args := make([]any, 0, perStmt*decisionColumnCount)
+		args := make([]any, 0, min(perStmt, len(recs))*decisionColumnCount)
 		for start := 0; start < len(recs); start += perStmt {
 			chunk := recs[start:min(start+perStmt, len(recs))]
 			if len(chunk) != stmtRows {
@@ -41,7 +43,7 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 					stmt.Close()
 				}
 				var err error
-				if stmt, err = tx.PrepareContext(ctx, positionalInsert(len(chunk))); err != nil {
+				if stmt, err = tx.PrepareContext(ctx, s.decisionInsert(len(chunk))); err != nil {
 					return fmt.Errorf("prepare decision insert: %w", err)
 				}
 				stmtRows = len(chunk)
@@ -61,8 +63,29 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 	})
 }
 
-// positionalInsert is a decision_log INSERT of n rows with "?" parameters.
-func positionalInsert(n int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", decisionColumnCount), ", ") + ")"
-	return "INSERT INTO decision_log (" + decisionColumns + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+// decisionInsert is a decision_log INSERT of n rows in the dialect's
+// parameter style.
+func (s *Store) decisionInsert(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO decision_log (" + decisionColumns + ") VALUES ")
+	p := 0
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range decisionColumnCount {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			if s.dialect == SQLite {
+				b.WriteByte('?')
+			} else {
+				b.WriteString("$" + strconv.Itoa(p))
+			}
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }

@@ -220,7 +220,7 @@ func TestDecisionLogBatch(t *testing.T) {
 				SourceIP: "198.51.100.4", Caller: "1001", Number: "5511999990000", User: "1001", Domain: "pbx.example.com",
 				Result: "approve", Code: "A00", OffHours: i%2 == 0, ConcurrentCalls: 1, SourceCountry: "US", DestinationCountry: "BR", Transport: "sip"})
 		}
-		if err := s.InsertDecisions(ctx, recs); err != nil {
+		if err := s.WriteDecisions(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
 		n, _ := s.CountDecisions(ctx)
