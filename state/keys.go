@@ -55,7 +55,3 @@ func (k Keys) Ticket(id string) string { return k.prefix + "ticket:" + esc(id) }
 
 // TicketUsed marks a claimed ticket so a second claim says "used", not "unknown".
 func (k Keys) TicketUsed(id string) string { return k.prefix + "ticket-used:" + esc(id) }
-
-// Changes is the counter bumped whenever accounts or lists change, so every
-// gateway's in-memory cache knows to refresh.
-func (k Keys) Changes() string { return k.prefix + "changes" }
