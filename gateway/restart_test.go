@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/store"
@@ -17,7 +19,8 @@ import (
 // TestRestartUnderLoad restarts the gateway twice while clients keep
 // sending POST /v1/check, then finds every answered decision (every 200) in
 // the decision log with the code the client got. Requests refused while the
-// gateway was down are not decisions and are not looked for.
+// gateway was down are not decisions and are not looked for; no request may
+// get an error answer (a graceful shutdown finishes what it accepted).
 func TestRestartUnderLoad(t *testing.T) {
 	for _, dialect := range store.Dialects {
 		t.Run(dialect, func(t *testing.T) {
@@ -37,6 +40,7 @@ func TestRestartUnderLoad(t *testing.T) {
 				mu       sync.Mutex
 				accepted []answer
 				failed   atomic.Int64
+				answered atomic.Int64 // error answers (not refused connections)
 				stop     = make(chan struct{})
 				wg       sync.WaitGroup
 			)
@@ -66,6 +70,14 @@ func TestRestartUnderLoad(t *testing.T) {
 							r.Caller = fmt.Sprintf("+1212555%04d", w)
 						})
 						res, err := c.Check(context.Background(), r)
+						var te *tfps.Error
+						if errors.As(err, &te) && te.Err == nil {
+							// The gateway answered with an error: a shutdown
+							// must finish requests, not fail them.
+							if answered.Add(1) <= 3 {
+								t.Errorf("check %s answered %s: %s", r.CallID, te.Code, te.Message)
+							}
+						}
 						if err != nil {
 							failed.Add(1)
 							time.Sleep(2 * time.Millisecond)
