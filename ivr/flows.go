@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -118,7 +119,8 @@ type Flows struct {
 	Rand     io.Reader // captcha digits; nil: crypto/rand
 	Log      *slog.Logger
 
-	metrics *metrics
+	metrics     *metrics // set by NewApp
+	metricsOnce sync.Once
 }
 
 // CallInfo is what the channel tells about the caller.
@@ -148,6 +150,14 @@ type session struct {
 // ended. args is "<ticket>" or "<ticket>,continue" (a verified call goes back
 // to the dialplan) or "change,<user>,<domain>".
 func (f *Flows) Handle(ctx context.Context, call Call, args []string, info CallInfo) Outcome {
+	f.metricsOnce.Do(func() {
+		if f.metrics == nil {
+			f.metrics = newMetrics(nil) // used without an App: counted, not exported
+		}
+		if f.Log == nil {
+			f.Log = slog.New(slog.DiscardHandler)
+		}
+	})
 	s := &session{f: f, call: call, info: info, lang: f.Opts.DefaultLanguage, method: f.Opts.Method}
 	s.log = f.Log.With("channel", info.Channel, "caller", info.CallerID)
 	out, err := s.run(ctx, args)
