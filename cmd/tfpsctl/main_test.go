@@ -184,6 +184,9 @@ func TestTfpsctl(t *testing.T) {
 	if code, out, _ := c.run("help"); code != 0 || !strings.Contains(out, "tail [USER DOMAIN]") {
 		t.Fatalf("help: %d %s", code, out)
 	}
+	if code, out, _ := c.run("version"); code != 0 || !strings.HasPrefix(out, "tfpsctl ") {
+		t.Fatalf("version: %d %s", code, out)
+	}
 }
 
 // signalWriter is a buffer that closes first on the first write.

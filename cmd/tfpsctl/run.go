@@ -13,6 +13,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
+	"github.com/voipshield/tfps/command"
 )
 
 // Exit codes.
@@ -46,6 +47,7 @@ Decision log
   decisions [USER DOMAIN] [--limit N]              most recent decisions
   tail [USER DOMAIN] [--interval 1s] [--count N]   follow new decisions (Ctrl-C stops)
   codes                                            the published reason codes
+  version                                          the build's version
 
 Global flags (before or after the command)
   --url URL      gateway API (default $TFPS_API_URL, else http://127.0.0.1:8080)
@@ -157,8 +159,12 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return usagef("no command")
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "help" {
+	switch cmd {
+	case "help":
 		return flag.ErrHelp
+	case "version":
+		fmt.Fprintf(c.out, "tfpsctl %s\n", command.VersionString())
+		return nil
 	}
 	h, ok := commands[cmd]
 	if !ok {
@@ -167,12 +173,12 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	return h(c, ctx, rest)
 }
 
-type command func(c *cli, ctx context.Context, args []string) error
+type handler func(c *cli, ctx context.Context, args []string) error
 
-var commands map[string]command
+var commands map[string]handler
 
 func init() {
-	commands = map[string]command{
+	commands = map[string]handler{
 		"list": (*cli).list, "show": (*cli).show, "add": (*cli).add, "set": (*cli).set,
 		"remove": (*cli).remove, "reset": (*cli).reset, "block": (*cli).block, "unblock": (*cli).unblock,
 		"allow": (*cli).allow, "disallow": (*cli).disallow, "blacklist": (*cli).blacklist,
