@@ -127,6 +127,10 @@ func TestTfpsctl(t *testing.T) {
 	waitLogged(t, cl, 2)
 	out = c.ok("decisions", "1001", "pbx.example")
 	contains(t, "decisions", out, "CODE", "A00", "+12015550101", "approved")
+	var one []api.Decision
+	if err := json.Unmarshal([]byte(c.ok("decisions", "--call-id", "ctl-+12015550100", "--json")), &one); err != nil || len(one) != 1 || one[0].Number != "+12015550100" {
+		t.Fatalf("decisions --call-id: %+v %v", one, err)
+	}
 
 	// tail: the last decision, then the next one that arrives.
 	done := make(chan string)

@@ -44,7 +44,7 @@ Blacklists (KIND is user_agent, ip or number)
   blacklist remove KIND VALUE
 
 Decision log
-  decisions [USER DOMAIN] [--limit N]              most recent decisions
+  decisions [USER DOMAIN] [--limit N] [--call-id ID]  most recent decisions
   tail [USER DOMAIN] [--interval 1s] [--count N]   follow new decisions (Ctrl-C stops)
   codes                                            the published reason codes
   version                                          the build's version
@@ -572,6 +572,7 @@ const decisionHeader = "ID\tTIME (UTC)\tACCOUNT\tFROM\tTO\tSOURCE\tCODE\tREASON\
 func (c *cli) decisions(ctx context.Context, args []string) error {
 	fs := c.flags("decisions")
 	limit := fs.Int("limit", 20, "how many (at most 1000)")
+	callID := fs.String("call-id", "", "only the decisions of this call id")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -583,7 +584,7 @@ func (c *cli) decisions(ctx context.Context, args []string) error {
 	if err := c.connect(); err != nil {
 		return err
 	}
-	ds, err := c.svc.Decisions(ctx, api.DecisionQuery{User: user, Domain: domain, Limit: *limit})
+	ds, err := c.svc.Decisions(ctx, api.DecisionQuery{User: user, Domain: domain, CallID: *callID, Limit: *limit})
 	if err != nil {
 		return err
 	}
