@@ -58,10 +58,11 @@ const (
 type Options struct {
 	// Dialplan is appended to the shipped extensions.conf (extra contexts).
 	Dialplan string
-	// PJSIP replaces the test pjsip.conf, which by default has no SIP
-	// transport so that several instances run side by side; a test that
-	// sets it binds its own free loopback port.
-	PJSIP string
+	// Files adds or replaces files of the instance's etc/ after the shipped
+	// ones are prepared (e.g. a pjsip.conf with a transport: by default
+	// there is none, so that several instances run side by side; a test
+	// that brings one binds its own free loopback port).
+	Files map[string]string
 	// StartTimeout bounds the wait for ARI (default 30 s).
 	StartTimeout time.Duration
 }
@@ -430,9 +431,6 @@ transmit_silence = no
 	}
 	// No SIP listener in tests: several instances run side by side.
 	files["pjsip.conf"] = "; no transports in tests\n"
-	if opts.PJSIP != "" {
-		files["pjsip.conf"] = opts.PJSIP
-	}
 	files["logger.conf"] = "[general]\n[logfiles]\nconsole => notice,warning,error,verbose\n"
 	files["extensions.conf"] += "\n" + opts.Dialplan
 	for _, empty := range []string{"cdr.conf", "cel.conf", "features.conf", "indications.conf", "acl.conf", "udptl.conf", "ccss.conf", "websocket_client.conf", "rtp.conf", "pjproject.conf"} {
@@ -441,6 +439,9 @@ transmit_silence = no
 		}
 	}
 	files["rtp.conf"] = "[general]\nrtpstart=20000\nrtpend=40000\n"
+	for name, body := range opts.Files {
+		files[name] = body
+	}
 	return files, nil
 }
 
