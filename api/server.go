@@ -131,9 +131,19 @@ func (s *server) instrument(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		s.reqs.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		s.reqs.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(sw.status)).Inc()
 		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabel keeps the label set small: any method a client invents is
+// "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // escapedRouting routes on the escaped path, so a user or domain holding

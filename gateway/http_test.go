@@ -106,6 +106,8 @@ func TestHTTPMetrics(t *testing.T) {
 	send(t, "POST", base+"/v1/check", "", goodCheck)
 	send(t, "POST", base+"/v1/check", "", `{`)
 	send(t, "GET", base+"/v1/accounts/pbx.example/1001", "", "")
+	send(t, "BREW", base+"/v1/check", "", "")
+	send(t, "GET", base+"/v1/no/such/route", "", "")
 	got := send(t, "GET", base+"/metrics", "", "")
 	for _, want := range []string{
 		`tfps_decisions_total{code="V01",result="verify"} 1`,
@@ -113,6 +115,8 @@ func TestHTTPMetrics(t *testing.T) {
 		`tfps_http_requests_total{method="POST",route="/v1/check",status="200"} 1`,
 		`tfps_http_requests_total{method="POST",route="/v1/check",status="400"} 1`,
 		`tfps_http_requests_total{method="GET",route="/v1/accounts/{domain}/{user}",status="404"} 1`,
+		`tfps_http_requests_total{method="other",route="unmatched",status="405"} 1`,
+		`tfps_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 	} {
 		if !strings.Contains(got.body, want) {
 			t.Errorf("metrics lack %s in:\n%s", want, grepLines(got.body, "tfps_http_requests_total"))
