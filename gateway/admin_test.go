@@ -217,3 +217,38 @@ func TestAdminOddNames(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent country changes of one account all stick: each is a locked
+// read-modify-write, not a lost update.
+func TestAdminConcurrentCountryChanges(t *testing.T) {
+	for _, dialect := range store.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			env := newTestEnv(t, dialect, nil)
+			m := env.start(t)
+			c := env.client(t, m)
+			newAccount(t, c, "1001")
+			ccs := []string{"GB", "FR", "DE", "ES", "IT", "NL", "BE", "PT", "IE", "AT"}
+			errs := make(chan error, len(ccs))
+			for _, cc := range ccs {
+				go func() {
+					_, err := c.AllowCountry(context.Background(), "1001", "pbx.example", api.Destination, cc)
+					errs <- err
+				}()
+			}
+			for range ccs {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			a, err := c.GetAccount(context.Background(), "1001", "pbx.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cc := range append(ccs, "US") {
+				if !slices.Contains(a.DestinationCountries, cc) {
+					t.Errorf("destination countries %v lack %s", a.DestinationCountries, cc)
+				}
+			}
+		})
+	}
+}
