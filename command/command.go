@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -309,4 +310,19 @@ func migrate(ctx context.Context, env *Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "applied %d migration(s) %v; schema version %d of %d (%s)\n", len(applied), applied, cur, latest, s.Dialect())
 	return nil
+}
+
+// CodesTable renders the engine's published reason codes as Markdown; the
+// README embeds it.
+func CodesTable() string {
+	var b strings.Builder
+	b.WriteString("| Code | Result | Meaning |\n| --- | --- | --- |\n")
+	for _, c := range engine.Codes() {
+		result := c.Result.String()
+		if c.Reserved {
+			result = "reserved"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Code, result, strings.ReplaceAll(c.Meaning, "|", "\\|"))
+	}
+	return b.String()
 }

@@ -103,7 +103,20 @@ func TestUnknownCommand(t *testing.T) {
 // a key missing from the README, or a stale description, fails here. Run
 // `TFPS_UPDATE_README=1 go test ./command` to rewrite the table.
 func TestReadmeConfigTable(t *testing.T) {
-	const begin, end = "<!-- config-table:begin -->\n", "<!-- config-table:end -->"
+	replaceOrCheck(t, "config-table", ConfigTable())
+	b, _ := os.ReadFile("../README.md")
+	for _, k := range config.Keys() {
+		if !strings.Contains(string(b), "`"+k.Name+"`") {
+			t.Errorf("README lacks %s", k.Name)
+		}
+	}
+}
+
+// replaceOrCheck compares the README's generated section name with want,
+// or rewrites it when TFPS_UPDATE_README is set.
+func replaceOrCheck(t *testing.T, name, want string) {
+	t.Helper()
+	begin, end := "<!-- "+name+":begin -->\n", "<!-- "+name+":end -->"
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -113,18 +126,19 @@ func TestReadmeConfigTable(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("README.md lacks the %q ... %q markers", begin, end)
 	}
-	want := ConfigTable()
 	if readme[i+len(begin):j] == want {
 		return
 	}
 	if os.Getenv("TFPS_UPDATE_README") != "" {
-		os.WriteFile("../README.md", []byte(readme[:i+len(begin)]+want+readme[j:]), 0o644)
+		if err := os.WriteFile("../README.md", []byte(readme[:i+len(begin)]+want+readme[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		return
 	}
-	for _, k := range config.Keys() {
-		if !strings.Contains(readme[i:j], "`"+k.Name+"`") {
-			t.Errorf("README configuration table lacks %s", k.Name)
-		}
-	}
-	t.Errorf("README configuration table is stale: run TFPS_UPDATE_README=1 go test ./command")
+	t.Errorf("README %s is stale: run TFPS_UPDATE_README=1 go test ./command", name)
+}
+
+// The README's reason-code table is the engine's published table.
+func TestReadmeCodesTable(t *testing.T) {
+	replaceOrCheck(t, "codes-table", CodesTable())
 }
