@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -20,23 +18,7 @@ func (m *Main) startNotify() error {
 		return fmt.Errorf("start notifications: %w", err)
 	}
 	m.Notifier = w
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			m.Logger.Error("notification worker stopped", "err", err)
-		}
-	}()
-	m.onClose(func(sctx context.Context) error {
-		cancel()
-		select {
-		case <-done:
-			return nil
-		case <-sctx.Done():
-			return fmt.Errorf("stop notification worker: %w", sctx.Err())
-		}
-	})
+	m.onClose(w.Start())
 	return nil
 }
 

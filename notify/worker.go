@@ -359,3 +359,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// Start runs the worker in the background. The returned stop ends it and
+// waits until the row being delivered is done (bounded by ctx); call it
+// before closing the outbox's database.
+func (w *Worker) Start() (stop func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			w.log.Error("notification worker stopped", "err", err)
+		}
+	}()
+	return func(sctx context.Context) error {
+		cancel()
+		select {
+		case <-done:
+			return nil
+		case <-sctx.Done():
+			return fmt.Errorf("stop notification worker: %w", sctx.Err())
+		}
+	}
+}

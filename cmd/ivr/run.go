@@ -24,6 +24,7 @@ import (
 	"github.com/voipshield/tfps/command"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/pin"
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
@@ -55,6 +56,21 @@ func run(ctx context.Context, env *command.Env) error {
 		return err
 	}
 	defer st.Close()
+
+	// The IVR delivers the outbox too (leased rows: safe beside gateways),
+	// so a verification box without a gateway on its database still mails.
+	mailer, err := notify.FromConfig(cfg, db, reg, log, time.Now)
+	if err != nil {
+		return err
+	}
+	stopMail := mailer.Start()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := stopMail(sctx); err != nil {
+			log.Warn("stop notifications", "err", err)
+		}
+	}()
 
 	// HTTP first: with TFPS_IVR_LISTEN=...:0 the media URLs need its port.
 	ttsDir := cfg.IVR.TTSCacheDir
