@@ -84,6 +84,9 @@ func TestTfpsctl(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.ok("list", "--json", "--limit", "1")), &page); err != nil || page.Total != 2 || len(page.Accounts) != 1 {
 		t.Fatalf("list --json --limit 1: %+v %v", page, err)
 	}
+	if err := json.Unmarshal([]byte(c.ok("list", "--json", "--limit", "1", "--all")), &page); err != nil || page.Total != 2 || len(page.Accounts) != 2 || page.Accounts[1].User != "1002" {
+		t.Fatalf("list --all with pages of 1: %+v %v", page, err)
+	}
 	out = c.ok("--json", "show", "1001", "pbx.example")
 	var a api.Account
 	if err := json.Unmarshal([]byte(out), &a); err != nil || a.DailyQuota != 4 || a.Email != "ops@example.com" {

@@ -26,7 +26,7 @@ const (
 const usage = `usage: tfpsctl [--url URL] [--token TOKEN] [--json] COMMAND [ARGS]
 
 Accounts
-  list [--domain D] [--limit N] [--offset N]      accounts, a page at a time
+  list [--domain D] [--limit N] [--offset N] [--all]  accounts, a page at a time (--all: every one)
   show USER DOMAIN                                 one account and today's calls
   add USER DOMAIN [account flags]                  create (unset fields take the TFPS_DEFAULT_* settings)
   set USER DOMAIN [account flags]                  change the given fields
@@ -231,12 +231,26 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	domain := fs.String("domain", "", "only this domain")
 	limit := fs.Int("limit", 0, "page size (default 100, at most 1000)")
 	offset := fs.Int("offset", 0, "skip this many accounts")
+	all := fs.Bool("all", false, "every account, fetched a page at a time")
 	if _, err := c.args(fs, args); err != nil {
 		return err
 	}
 	p, err := c.svc.ListAccounts(ctx, api.AccountQuery{Domain: *domain, Limit: *limit, Offset: *offset})
 	if err != nil {
 		return err
+	}
+	for *all && p.Offset+len(p.Accounts) < p.Total {
+		next, err := c.svc.ListAccounts(ctx, api.AccountQuery{Domain: *domain, Limit: p.Limit, Offset: p.Offset + len(p.Accounts)})
+		if err != nil {
+			return err
+		}
+		if len(next.Accounts) == 0 {
+			break // accounts deleted meanwhile
+		}
+		p.Accounts, p.Total, p.Limit = append(p.Accounts, next.Accounts...), next.Total, next.Limit
+	}
+	if *all {
+		p.Limit = len(p.Accounts)
 	}
 	if c.json {
 		return c.printJSON(p)
