@@ -281,7 +281,7 @@ func (s *Local) change(ctx context.Context, user, domain string, fn func(a *tfps
 	}
 	var out *tfps.Account
 	err := s.Store.WithTx(ctx, func(tx *sql.Tx) error {
-		a, err := s.Store.LockAccountTx(ctx, tx, user, domain)
+		a, err := s.Store.GetAccountTx(ctx, tx, user, domain)
 		if err != nil {
 			return err
 		}

@@ -96,16 +96,24 @@ func scanAccount(row interface{ Scan(...any) error }) (*tfps.Account, error) {
 
 // GetAccount returns the account user@domain or a tfps.ENOTFOUND error.
 func (s *Store) GetAccount(ctx context.Context, user, domain string) (*tfps.Account, error) {
-	return getAccount(ctx, s.db, user, domain)
+	return getAccount(ctx, s.db, user, domain, "")
 }
 
-// GetAccountTx is GetAccount inside the caller's transaction.
+// GetAccountTx reads user@domain inside the caller's transaction for a
+// read-modify-write (the admin API's partial updates, the IVR adding a
+// country). On PostgreSQL the row stays locked until tx ends, so a
+// concurrent change waits instead of being overwritten; SQLite transactions
+// here take the write lock at BEGIN (_txlock=immediate) anyway.
 func (s *Store) GetAccountTx(ctx context.Context, tx *sql.Tx, user, domain string) (*tfps.Account, error) {
-	return getAccount(ctx, tx, user, domain)
+	lock := ""
+	if s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	return getAccount(ctx, tx, user, domain, lock)
 }
 
-func getAccount(ctx context.Context, q queryer, user, domain string) (*tfps.Account, error) {
-	a, err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1 AND domain = $2`, user, domain))
+func getAccount(ctx context.Context, q queryer, user, domain, suffix string) (*tfps.Account, error) {
+	a, err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1 AND domain = $2`+suffix, user, domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tfps.Errorf(tfps.ENOTFOUND, "account %s@%s not found", user, domain)
 	}
