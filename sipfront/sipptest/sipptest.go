@@ -114,9 +114,19 @@ func Run(t testing.TB, target string, c Call) string {
 	}
 	msgs := filepath.Join(dir, "messages.log")
 	errs := filepath.Join(dir, "errors.log")
-	out, err := Sipp(t, target, "-sf", sf, "-m", "1", "-t", c.Transport, "-i", c.Source,
-		"-p", fmt.Sprint(FreeUDPPort(t, c.Source)), "-timeout", "15s", "-timeout_error",
-		"-trace_msg", "-message_file", msgs, "-trace_err", "-error_file", errs)
+	var out []byte
+	var err error
+	// The local port is free when chosen but may be taken (another test,
+	// or TCP) by the time sipp binds it: then try another.
+	for try := 0; try < 5; try++ {
+		os.Remove(msgs)
+		out, err = Sipp(t, target, "-sf", sf, "-m", "1", "-t", c.Transport, "-i", c.Source,
+			"-p", fmt.Sprint(FreeUDPPort(t, c.Source)), "-timeout", "15s", "-timeout_error",
+			"-trace_msg", "-message_file", msgs, "-trace_err", "-error_file", errs)
+		if err == nil || !bytes.Contains(out, []byte("Address already in use")) {
+			break
+		}
+	}
 	logged, _ := os.ReadFile(msgs)
 	if err != nil {
 		e, _ := os.ReadFile(errs)
@@ -200,6 +210,18 @@ func StartUAS(t testing.TB, status int, reason string) *UAS {
 	if err := os.WriteFile(sf, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for try := 0; try < 5; try++ {
+		if u := startUAS(t, sf, dir); u != nil {
+			return u
+		}
+	}
+	t.Fatalf("sipp uas did not start")
+	return nil
+}
+
+// startUAS runs one sipp UAS on a free port; nil when sipp could not bind it.
+func startUAS(t testing.TB, sf, dir string) *UAS {
+	t.Helper()
 	port := FreeUDPPort(t, "127.0.0.1")
 	u := &UAS{Addr: fmt.Sprintf("127.0.0.1:%d", port), t: t, done: make(chan error, 1), log: filepath.Join(dir, "messages.log")}
 	u.cmd = exec.Command("sipp", "-sf", sf, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "1", "-nostdin",
@@ -208,19 +230,24 @@ func StartUAS(t testing.TB, status int, reason string) *UAS {
 		t.Fatalf("start sipp uas: %v", err)
 	}
 	go func() { u.done <- u.cmd.Wait() }()
-	t.Cleanup(func() {
-		u.cmd.Process.Kill()
-		<-u.done
-	})
-	// sipp binds its port at start; wait until it does.
+	// sipp binds its port at start; wait until it does (or gives up).
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if UDPBound(port) {
+			t.Cleanup(func() {
+				u.cmd.Process.Kill()
+				<-u.done
+			})
 			return u
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-u.done:
+			return nil // port taken between choosing and binding
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	t.Fatalf("sipp uas did not bind %s", u.Addr)
+	u.cmd.Process.Kill()
+	<-u.done
 	return nil
 }
 
