@@ -3,6 +3,7 @@ package sipfront_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -221,4 +222,28 @@ func (b *blockingDecider) Decide(ctx context.Context, _ engine.Call) (engine.Dec
 	b.started <- struct{}{}
 	<-ctx.Done()
 	return engine.Decision{}, ctx.Err()
+}
+
+// A call the engine can not decide never gets 503, which would read as
+// approved in failover mode: it gets TFPS_SIP_ERROR_CODE.
+func TestUndecidableCallIsNever503(t *testing.T) {
+	for _, status := range []int{0, 603} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			r := newRig(t, sipfront.Options{Method: 503, ErrorStatus: status})
+			u := dialUDP(t, "127.0.0.1", r.udp)
+			long := strings.Repeat("9", 300) // the engine refuses fields over 256 characters
+			u.send(invite(u.conn.LocalAddr().String(), "undecidable-"+fmt.Sprint(status), "z9hG4bK-u", long, ""))
+			want := "SIP/2.0 500 Server Internal Error" // default; reason says why below
+			if status == 603 {
+				want = "SIP/2.0 603 Decision Unavailable"
+			}
+			b := u.recv(3 * time.Second)
+			if got := statusOf(b); !strings.HasPrefix(got, want[:11]) {
+				t.Fatalf("answer %q, want %s", got, want[:11])
+			}
+			if !bytes.Contains(b, []byte("Invalid Call")) {
+				t.Errorf("answer %q does not say the call was invalid", statusOf(b))
+			}
+		})
+	}
 }

@@ -598,11 +598,14 @@ func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPor
 		return s.send(req, src, transport, reply, 487, "Request Terminated", nil)
 	}
 	if err != nil {
+		// TFPS_SIP_ERROR_CODE for a dependency failure (error policy) and
+		// for a call the engine finds invalid alike: never 503.
 		status, reason := s.opts.ErrorStatus, "Server Internal Error"
-		if tfps.ErrorCode(err) == tfps.EINVALID {
-			status, reason = 400, "Bad Request"
-		} else if status != 500 {
+		if status != 500 {
 			reason = "Decision Unavailable"
+		}
+		if tfps.ErrorCode(err) == tfps.EINVALID {
+			reason = "Invalid Call"
 		}
 		s.log.Warn("sip decision failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "status", status, "err", err)
 		return s.send(req, src, transport, reply, status, reason, nil)
