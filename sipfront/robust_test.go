@@ -247,3 +247,23 @@ func TestUndecidableCallIsNever503(t *testing.T) {
 		})
 	}
 }
+
+// Garbage on a TCP connection closes that connection (a stream can not
+// resynchronise); other connections and calls go on.
+func TestTCPGarbageClosesOnlyThatConnection(t *testing.T) {
+	r := newRig(t, sipfront.Options{Method: 302})
+	c, err := net.Dial("tcp", r.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\x16\x03\x01\x02\x00 this is TLS or noise\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 100)); err == nil {
+		t.Error("garbage TCP connection got an answer instead of being closed")
+	}
+	r.sipp(t, call{Number: "+12125550109", FromUser: "alice", Status: 302, Transport: "t1"})
+	if got := counterValue(t, r.reg, "tfps_sip_parse_errors_total", "tcp"); got != 1 {
+		t.Errorf("tcp parse errors %v, want 1", got)
+	}
+}
