@@ -24,17 +24,9 @@ func (m *Main) startSIP(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start sip: %w", err)
 	}
-	uc, err := sipfront.ListenUDP(m.Config.SIPListen)
+	uc, ln, err := listenSIP(m.Config.SIPListen)
 	if err != nil {
 		return fmt.Errorf("start sip: %w", err)
-	}
-	// TCP on the port UDP got (so port 0 gives one port for both).
-	host, _, _ := net.SplitHostPort(m.Config.SIPListen)
-	port := uc.LocalAddr().(*net.UDPAddr).Port
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
-	if err != nil {
-		uc.Close()
-		return fmt.Errorf("start sip: listen tcp: %w", err)
 	}
 	m.sipUDP, m.sipTCP = uc.LocalAddr().String(), ln.Addr().String()
 	go func() {
@@ -50,6 +42,35 @@ func (m *Main) startSIP(ctx context.Context) error {
 	m.onClose(front.Close)
 	m.Logger.Info("sip front listening", "udp", m.sipUDP, "tcp", m.sipTCP, "method", opts.Method, "allow", len(opts.Allow))
 	return nil
+}
+
+// listenSIP opens UDP (4 MiB read buffer) and TCP on the same port. With
+// port 0 the kernel picks the UDP port, whose TCP twin may be taken (for
+// instance by an outgoing connection): then another pair is tried.
+func listenSIP(addr string) (*net.UDPConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	tries := 1
+	if port == "0" {
+		tries = 20
+	}
+	for i := 0; ; i++ {
+		uc, err := sipfront.ListenUDP(addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		got := uc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(got)))
+		if err == nil {
+			return uc, ln, nil
+		}
+		uc.Close()
+		if i+1 >= tries {
+			return nil, nil, fmt.Errorf("listen sip tcp %s: %w", net.JoinHostPort(host, fmt.Sprint(got)), err)
+		}
+	}
 }
 
 // SIPAddr is the UDP address the SIP front got (useful with port 0).
