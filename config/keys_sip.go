@@ -82,7 +82,7 @@ func sipKeys() []Key {
 			c.SIP.ContactHost = v
 			return nil
 		}},
-		intKey("TFPS_SIP_FLOOD_LIMIT", "200", "SIP requests one source address may send per second before the excess is dropped silently (TFPS's pike); 0 disables. A PBX's retransmissions count too: keep room above its peak call rate.", 0, 10_000_000, func(c *Config) *int { return &c.SIP.FloodLimit }),
+		intKey("TFPS_SIP_FLOOD_LIMIT", "2000", "SIP requests one source address may send per second before the excess is dropped silently (TFPS's pike); 0 disables. The default leaves a proxy room for about 1,000 calls/s (INVITE and ACK each). A PBX's retransmissions count too: keep room above its peak call rate.", 0, 10_000_000, func(c *Config) *int { return &c.SIP.FloodLimit }),
 		{Name: "TFPS_SIP_ERROR_CODE", Default: "500", Help: "SIP answer when the engine can not decide (TFPS_ENGINE_ERROR_POLICY=error, or a call it finds invalid): 500, 480 or 603. Never 503: in failover mode 503 means approved.", Set: func(c *Config, v string) error {
 			switch v {
 			case "500":

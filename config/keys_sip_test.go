@@ -14,7 +14,7 @@ func TestSIPKeys(t *testing.T) {
 	}
 	s := cfg.SIP
 	if len(s.Allow) != 2 || !s.Allow[0].Contains(netip.MustParseAddr("127.0.0.1")) || s.DenyAction != DenyForbidden ||
-		s.VerifyPrefix != "V" || s.ErrorCode != 500 || s.FloodLimit != 200 {
+		s.VerifyPrefix != "V" || s.ErrorCode != 500 || s.FloodLimit != 2000 {
 		t.Errorf("defaults: %+v", s)
 	}
 	cfg, _, err = Load(Options{Lookup: env(map[string]string{
