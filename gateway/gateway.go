@@ -73,6 +73,10 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	m.onClose(func(context.Context) error { return m.Store.Close() })
+	// One clock for everything the gateway stamps: decisions, account
+	// changes and outbox rows, so the outbox worker sees rows as due when
+	// the engine wrote them.
+	m.Store.Now = m.clock
 	applied, err := m.Store.Migrate(ctx)
 	if err != nil {
 		return err
