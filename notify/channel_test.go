@@ -104,41 +104,6 @@ func TestWebhookRetriesWithoutResendingMail(t *testing.T) {
 	})
 }
 
-func TestQueueCoalescesRepeatedThresholdAlerts(t *testing.T) {
-	ctx := context.Background()
-	// The real store, so the test sees what reaches SQL.
-	st := store.MustOpen(t, store.SQLite)
-	q, err := NewQueue(st, nil, QueueConfig{Coalesce: 10 * time.Second, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 50 { // one account over its concurrency limit on every call
-		n := tfps.Notification{Kind: tfps.NotifyConcurrentCallsExceeded, At: start.Add(time.Duration(i) * 100 * time.Millisecond), User: "1001", Domain: "d", Count: 3, Limit: 2}
-		if err := q.Notify(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	q.Notify(ctx, tfps.Notification{Kind: tfps.NotifyConcurrentCallsExceeded, At: start.Add(time.Second), User: "2002", Domain: "d"})
-	q.Notify(ctx, tfps.Notification{Kind: tfps.NotifyNewAccount, At: start.Add(time.Second), User: "1001", Domain: "d"})
-	q.Notify(ctx, tfps.Notification{Kind: tfps.NotifyNewAccount, At: start.Add(2 * time.Second), User: "1001", Domain: "d"})
-	q.Notify(ctx, tfps.Notification{Kind: tfps.NotifyConcurrentCallsExceeded, At: start.Add(11 * time.Second), User: "1001", Domain: "d"})
-	rows, err := st.OutboxRows(ctx, "", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, r := range rows {
-		count[string(r.Notification.Kind)+" "+r.Notification.User]++
-	}
-	want := map[string]int{"concurrent_calls_exceeded 1001": 2, "concurrent_calls_exceeded 2002": 1, "new_account 1001": 2}
-	if fmt.Sprint(count) != fmt.Sprint(want) {
-		t.Errorf("queued %v, want %v", count, want)
-	}
-	if v := counterValue(q.coalesced); v != 49 {
-		t.Errorf("coalesced counter %v, want 49", v)
-	}
-}
-
 func TestFromConfigSendsWithTheOperatorsSettings(t *testing.T) {
 	srv := newTestServer(t)
 	srv.Users = map[string]string{"relay": "pw"}
@@ -211,48 +176,4 @@ func TestFromConfigSendsWithTheOperatorsSettings(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
-}
-
-func TestPostNeverBlocksAndRunDrainsOnStop(t *testing.T) {
-	st := store.MustOpen(t, store.SQLite)
-	q, err := NewQueue(st, nil, QueueConfig{Buffer: 2, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	post := func(user string) {
-		q.Post(tfps.Notification{Kind: tfps.NotifyBurst, At: start, User: user, Domain: "d", Caller: "1", Number: "2"})
-	}
-	for i := range 5 { // nobody drains yet: two wait, three are dropped
-		post(fmt.Sprint(i))
-	}
-	if v := counterValue(q.dropped); v != 3 {
-		t.Errorf("dropped %v, want 3", v)
-	}
-	// Stopping: what is buffered is still written.
-	stopped, stop := context.WithCancel(context.Background())
-	stop()
-	q.Run(stopped)
-	if n, _, _ := st.OutboxBacklog(context.Background()); n != 2 {
-		t.Fatalf("after a stopped Run: backlog %d, want the 2 buffered", n)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- q.Run(ctx) }()
-	post("late")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, _, err := st.OutboxBacklog(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backlog %d after 5s, want 3", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
 }
