@@ -59,6 +59,21 @@ func intKey(name, def, help string, lo, hi int, dst func(c *Config) *int) Key {
 	}}
 }
 
+// boolKey accepts on/off (and true/false, yes/no, 1/0) in any case.
+func boolKey(name, def, help string, dst func(c *Config) *bool) Key {
+	return Key{Name: name, Default: def, Help: help, Set: func(c *Config, v string) error {
+		switch strings.ToLower(v) {
+		case "on", "true", "yes", "1":
+			*dst(c) = true
+		case "off", "false", "no", "0":
+			*dst(c) = false
+		default:
+			return fmt.Errorf("must be on or off")
+		}
+		return nil
+	}}
+}
+
 func stringKey(name, def, help string, dst func(c *Config) *string) Key {
 	return Key{Name: name, Default: def, Help: help, Set: func(c *Config, v string) error {
 		*dst(c) = v

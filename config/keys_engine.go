@@ -48,17 +48,7 @@ func engineKeys() []Key {
 		choiceKey("TFPS_ENGINE_ERROR_POLICY", ErrorPolicyReject, "Answer when Redis or SQL fails during a decision: reject (R19, nothing passes unchecked), approve (A01, calls pass unchecked) or error (the transport answers SIP 500 / HTTP 503).", []string{ErrorPolicyReject, ErrorPolicyApprove, ErrorPolicyError}, func(c *Config) *string { return &c.Engine.ErrorPolicy }),
 		intKey("TFPS_ABUSE_SCORE_LIMIT", "10", "AbuseIPDB confidence score (0-100) from which a public source address is rejected (R02), as TFPS did at 10.", 1, 101, func(c *Config) *int { return &c.Engine.AbuseScoreLimit }),
 		countriesKey("TFPS_DESTINATION_COUNTRIES_WHITELIST", "", "Destination countries every account may call without a verification, ISO 3166 codes separated by commas (TFPS's global whitelist).", func(c *Config) *[]string { return &c.Engine.DestinationAllow }),
-		{Name: "TFPS_UA_BUILTIN_PATTERNS", Default: "on", Help: "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", Set: func(c *Config, v string) error {
-			switch strings.ToLower(v) {
-			case "on", "true", "yes", "1":
-				c.Engine.BuiltinUAPatterns = true
-			case "off", "false", "no", "0":
-				c.Engine.BuiltinUAPatterns = false
-			default:
-				return fmt.Errorf("must be on or off")
-			}
-			return nil
-		}},
+		boolKey("TFPS_UA_BUILTIN_PATTERNS", "on", "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", func(c *Config) *bool { return &c.Engine.BuiltinUAPatterns }),
 		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
 		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
 		intKey("TFPS_DECISION_LOG_BATCH", "500", "Decision-log rows written per SQL insert.", 1, 10000, func(c *Config) *int { return &c.Engine.LogBatch }),

@@ -50,17 +50,7 @@ func ivrKeys() []Key {
 			c.IVR.MediaBase = v
 			return nil
 		}},
-		{Name: "TFPS_IVR_FULL_ONBOARDING", Default: "off", Help: "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish) and reads them back; off: new accounts get the TFPS_DEFAULT_* limits.", Set: func(c *Config, v string) error {
-			switch strings.ToLower(v) {
-			case "on", "true", "yes", "1":
-				c.IVR.FullOnboarding = true
-			case "off", "false", "no", "0":
-				c.IVR.FullOnboarding = false
-			default:
-				return fmt.Errorf("must be on or off")
-			}
-			return nil
-		}},
+		boolKey("TFPS_IVR_FULL_ONBOARDING", "off", "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish) and reads them back; off: new accounts get the TFPS_DEFAULT_* limits.", func(c *Config) *bool { return &c.IVR.FullOnboarding }),
 		durationKey("TFPS_IVR_FIRST_DIGIT_TIMEOUT", "6s", "Wait for the first key after a question or challenge ends. Callers need 1.5-3 s to react, more on a loaded box.", 500*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.FirstDigitTimeout }),
 		durationKey("TFPS_IVR_INTER_DIGIT_TIMEOUT", "3s", "Wait between two keys of one answer.", 200*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.InterDigitTimeout }),
 		durationKey("TFPS_IVR_INPUT_TIMEOUT", "15s", "Longest time for a whole answer, from the end of its prompt.", time.Second, 5*time.Minute, func(c *Config) *time.Duration { return &c.IVR.InputTimeout }),
