@@ -68,7 +68,7 @@ func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
 	if !c.PlayedAny("/en/welcome-onboarding") || !c.PlayedAny("/en/verified") {
 		t.Errorf("prompts played %q, want the onboarding welcome and 'verified'", c.Played)
 	}
-	if v := r.metric("tfps_ivr_sessions_total", map[string]string{"outcome": "verified"}); v != 1 {
+	if v := r.waitMetric("tfps_ivr_sessions_total", map[string]string{"outcome": "verified"}, 1, 10*time.Second); v != 1 {
 		t.Errorf("sessions_total{verified} = %v", v)
 	}
 }
@@ -207,13 +207,10 @@ func TestHangupMidwayLeavesNoSession(t *testing.T) {
 	}
 	c.Hangup()
 	c.WaitEnd(10 * time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for r.metric("tfps_ivr_sessions_total", map[string]string{"outcome": "hangup"}) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("session did not end as hangup within 10 s of the hang-up")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if r.waitMetric("tfps_ivr_sessions_total", map[string]string{"outcome": "hangup"}, 1, 10*time.Second) != 1 {
+		t.Fatal("session did not end as hangup within 10 s of the hang-up")
 	}
+	deadline := time.Now().Add(10 * time.Second)
 	if v := r.metric("tfps_ivr_sessions_active", nil); v != 0 {
 		t.Errorf("sessions_active = %v after the hang-up", v)
 	}
@@ -259,7 +256,7 @@ func TestUnknownAndReusedTicket(t *testing.T) {
 	if a := r.account(testUser); a.DailyQuota != 6 {
 		t.Errorf("reused ticket raised the quota again to %d", a.DailyQuota)
 	}
-	if v := r.metric("tfps_ivr_sessions_total", map[string]string{"outcome": "ticket_invalid"}); v != 2 {
+	if v := r.waitMetric("tfps_ivr_sessions_total", map[string]string{"outcome": "ticket_invalid"}, 2, 10*time.Second); v != 2 {
 		t.Errorf("sessions_total{ticket_invalid} = %v, want 2", v)
 	}
 }

@@ -260,6 +260,20 @@ func (r *rig) ticket(tk state.Ticket) string {
 	return id
 }
 
+// waitMetric polls a metric until it equals want or d has passed, and
+// returns its last value. A session records its outcome after the channel
+// is gone, so a test that has seen the call end must wait for the count.
+func (r *rig) waitMetric(name string, labels map[string]string, want float64, d time.Duration) float64 {
+	deadline := time.Now().Add(d)
+	for {
+		v := r.metric(name, labels)
+		if v == want || time.Now().After(deadline) {
+			return v
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // metric reads a counter/gauge value from the IVR's registry.
 func (r *rig) metric(name string, labels map[string]string) float64 {
 	mfs, err := r.reg.Gather()
