@@ -79,6 +79,7 @@ type Core struct {
 	RedisTimeout    time.Duration
 	SIPListen       string
 	HTTPListen      string
+	PprofListen     string
 	APIToken        string
 	ARIURL          string
 	ARIUser         string

@@ -96,6 +96,7 @@ func coreKeys() []Key {
 		durationKey("TFPS_REDIS_TIMEOUT", "500ms", "Deadline of every Redis operation; past it the caller gets an error instead of waiting.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.RedisTimeout }),
 		listenKey("TFPS_SIP_LISTEN", "", "SIP listen address (UDP and TCP); default 0.0.0.0:TFPS_PORT. Empty port 0 picks a free one.", func(c *Config) *string { return &c.SIPListen }),
 		listenKey("TFPS_HTTP_LISTEN", "127.0.0.1:8080", "HTTP listen address of the JSON API, /healthz and /metrics.", func(c *Config) *string { return &c.HTTPListen }),
+		listenKey("TFPS_PPROF_LISTEN", "", "Loopback address for Go's profiler (/debug/pprof/), for measuring CPU and memory under load. Empty: off. Refused on a non-loopback address.", func(c *Config) *string { return &c.PprofListen }),
 		secretKey("TFPS_API_TOKEN", "Bearer token required by every /v1/ route, POST /v1/check included. Without it the gateway only starts its HTTP API on a loopback address.", func(c *Config) *string { return &c.APIToken }),
 		urlKey("TFPS_ARI_URL", "http://127.0.0.1:8088/ari", "Asterisk REST Interface base URL used by the IVR.", []string{"http", "https"}, func(c *Config) *string { return &c.ARIURL }),
 		stringKey("TFPS_ARI_USER", "tfps", "ARI user (ari.conf).", func(c *Config) *string { return &c.ARIUser }),

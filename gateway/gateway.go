@@ -44,6 +44,7 @@ type Main struct {
 
 	httpServer *http.Server
 	httpLn     net.Listener
+	pprofLn    net.Listener
 	mux        *http.ServeMux
 	closers    []func(context.Context) error // run in reverse order by Close
 	sipUDP     string                        // SIP front addresses (sip.go)
@@ -67,6 +68,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	}()
 	if err := m.checkAPIAccess(); err != nil {
 		return err
+	}
+	if m.Config.PprofListen != "" && !loopback(m.Config.PprofListen) {
+		return fmt.Errorf("start profiler: TFPS_PPROF_LISTEN (%s) must be a loopback address", m.Config.PprofListen)
 	}
 	m.Store, err = store.Open(ctx, m.Config.DatabaseURL)
 	if err != nil {
@@ -105,6 +109,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	m.mux.HandleFunc("GET /healthz", m.healthz)
 	m.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	if err := m.startHTTP(); err != nil {
+		return err
+	}
+	if err := m.startPprof(); err != nil {
 		return err
 	}
 	m.Logger.Info("gateway started", "http", m.HTTPAddr(), "database", m.Store.Dialect())

@@ -167,3 +167,34 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The profiler is off by default, serves /debug/pprof/ on its own loopback
+// listener when asked, and is refused on any other address.
+func TestPprofListener(t *testing.T) {
+	env := newTestEnv(t, store.SQLite, nil)
+	m := gateway.MustStart(t, env.vars)
+	if m.PprofAddr() != "" {
+		t.Fatalf("profiler on %s without TFPS_PPROF_LISTEN", m.PprofAddr())
+	}
+	if a := send(t, "GET", "http://"+m.HTTPAddr()+"/debug/pprof/cmdline", "", ""); a.status != http.StatusNotFound {
+		t.Fatalf("API listener serves the profiler: %d", a.status)
+	}
+
+	env = newTestEnv(t, store.SQLite, map[string]string{"TFPS_PPROF_LISTEN": "127.0.0.1:0"})
+	m = gateway.MustStart(t, env.vars)
+	if a := send(t, "GET", "http://"+m.PprofAddr()+"/debug/pprof/cmdline", "", ""); a.status != http.StatusOK || a.body == "" {
+		t.Fatalf("profiler cmdline: %d %q", a.status, a.body)
+	}
+
+	env = newTestEnv(t, store.SQLite, map[string]string{"TFPS_PPROF_LISTEN": "0.0.0.0:0"})
+	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) { v, ok := env.vars[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gateway.New(cfg, discardLogger())
+	err = g.Start(context.Background())
+	defer g.Close(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "TFPS_PPROF_LISTEN (0.0.0.0:0) must be a loopback address") {
+		t.Fatalf("start with the profiler on 0.0.0.0: %v", err)
+	}
+}

@@ -50,6 +50,7 @@ TFPS_DATABASE_URL="$db_url" \
 TFPS_REDIS_PREFIX="$prefix" \
 TFPS_SIP_LISTEN="127.0.0.1:0" \
 TFPS_LOG_LEVEL=warn \
+TFPS_PPROF_LISTEN="${TFPS_PPROF_LISTEN:-}" \
 TFPS_API_TOKEN="" \
 	"$work/gateway" >"$work/gateway.log" 2>&1 &
 gw_pid=$!

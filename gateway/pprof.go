@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// startPprof serves Go's profiler on TFPS_PPROF_LISTEN, a listener of its
+// own so the profiler is never reachable through the API's address. The
+// profiles show code paths and memory contents, so only a loopback address
+// is accepted (reach it remotely through an SSH tunnel).
+func (m *Main) startPprof() error {
+	addr := m.Config.PprofListen
+	if addr == "" {
+		return nil
+	}
+	if !loopback(addr) {
+		return fmt.Errorf("start profiler: TFPS_PPROF_LISTEN (%s) must be a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen profiler %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No write timeout: a CPU profile or trace streams for its ?seconds=.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.pprofLn = ln
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("profiler stopped", "err", err)
+		}
+	}()
+	m.onClose(func(context.Context) error { return srv.Close() })
+	m.Logger.Info("profiler listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// PprofAddr is the profiler's address, empty when it is off.
+func (m *Main) PprofAddr() string {
+	if m.pprofLn == nil {
+		return ""
+	}
+	return m.pprofLn.Addr().String()
+}
