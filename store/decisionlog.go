@@ -24,6 +24,32 @@ type DecisionFilter struct {
 // Decisions returns decision-log records matching f, newest first (or, with
 // AfterID, the ones after it in ascending order, for tailing).
 func (s *Store) Decisions(ctx context.Context, f DecisionFilter) ([]tfps.DecisionRecord, error) {
+	query, args := decisionQuery(f)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []tfps.DecisionRecord
+	for rows.Next() {
+		var r tfps.DecisionRecord
+		var at int64
+		var off int
+		if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
+			&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
+			&r.Transport, &r.LatencyMicros); err != nil {
+			return nil, fmt.Errorf("scan decision: %w", err)
+		}
+		r.At, r.OffHours = fromMS(at), off != 0
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// decisionQuery is the SELECT of Decisions. Every filter it builds is served
+// by an index in id order (decision_log_account, decision_log_call_id), so a
+// page costs its own rows, not a sort of the account's whole history.
+func decisionQuery(f DecisionFilter) (string, []any) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = tfps.DefaultPageSize
@@ -54,25 +80,7 @@ func (s *Store) Decisions(ctx context.Context, f DecisionFilter) ([]tfps.Decisio
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT id, %s FROM decision_log%s ORDER BY id %s LIMIT $%d`, decisionColumns, where, order, len(args)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("query decisions: %w", err)
-	}
-	defer rows.Close()
-	var out []tfps.DecisionRecord
-	for rows.Next() {
-		var r tfps.DecisionRecord
-		var at int64
-		var off int
-		if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
-			&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
-			&r.Transport, &r.LatencyMicros); err != nil {
-			return nil, fmt.Errorf("scan decision: %w", err)
-		}
-		r.At, r.OffHours = fromMS(at), off != 0
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return fmt.Sprintf(`SELECT id, %s FROM decision_log%s ORDER BY id %s LIMIT $%d`, decisionColumns, where, order, len(args)), args
 }
 
 // CountDecisions returns the number of decision-log records, for tests and stats.

@@ -4,29 +4,30 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/voipshield/tfps"
 )
 
-// WriteDecisions writes a batch of decision-log records in one transaction
-// with prepared multi-row INSERTs; it is the engine's batch writer
-// (engine.DecisionLog). An empty batch is a no-op.
+// WriteDecisions writes a batch of decision-log records atomically; it is
+// the engine's batch writer (engine.DecisionLog). An empty batch is a no-op.
 //
-// On SQLite the parameters are positional "?": SQLite resolves "$N" names
-// by a linear search, so a 500-row statement with 10,000 "$N" parameters
-// costs quadratic time (measured: ~80% of a gateway's CPU at 5k decisions/s),
-// while "?" binds by position. Statements there are 50 rows (1,000
-// parameters); PostgreSQL takes 500.
+// PostgreSQL gets the rows by COPY (see copyDecisions). SQLite gets prepared
+// multi-row INSERTs in one transaction, with positional "?" parameters:
+// SQLite resolves "$N" names by a linear search, so a 500-row statement with
+// 10,000 "$N" parameters costs quadratic time (measured: ~80% of a gateway's
+// CPU at 5k decisions/s), while "?" binds by position. Statements are 50 rows
+// (1,000 parameters).
 func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	perStmt := 500
-	if s.dialect == SQLite {
-		perStmt = 50
+	if s.dialect == Postgres {
+		return s.copyDecisions(ctx, recs)
 	}
+	const perStmt = 50
 	return s.WithTx(ctx, func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		stmtRows := 0
@@ -43,7 +44,7 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 					stmt.Close()
 				}
 				var err error
-				if stmt, err = tx.PrepareContext(ctx, s.decisionInsert(len(chunk))); err != nil {
+				if stmt, err = tx.PrepareContext(ctx, decisionInsert(len(chunk))); err != nil {
 					return fmt.Errorf("prepare decision insert: %w", err)
 				}
 				stmtRows = len(chunk)
@@ -63,29 +64,62 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 	})
 }
 
-// decisionInsert is a decision_log INSERT of n rows in the dialect's
-// parameter style.
-func (s *Store) decisionInsert(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO decision_log (" + decisionColumns + ") VALUES ")
-	p := 0
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for j := range decisionColumnCount {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			p++
-			if s.dialect == SQLite {
-				b.WriteByte('?')
-			} else {
-				b.WriteString("$" + strconv.Itoa(p))
-			}
-		}
-		b.WriteByte(')')
+// decisionInsert is a SQLite decision_log INSERT of n rows.
+func decisionInsert(n int) string {
+	row := "(?" + strings.Repeat(", ?", decisionColumnCount-1) + ")"
+	return "INSERT INTO decision_log (" + decisionColumns + ") VALUES " + row + strings.Repeat(", "+row, n-1)
+}
+
+// decisionColumnNames are decisionColumns as a list, for COPY.
+var decisionColumnNames = func() []string {
+	f := strings.Split(decisionColumns, ",")
+	for i := range f {
+		f[i] = strings.TrimSpace(f[i])
 	}
-	return b.String()
+	return f
+}()
+
+// copyDecisions streams recs into decision_log with COPY FROM STDIN in
+// binary format, one statement and one implicit transaction for the batch
+// (all rows or none). Measured against 500-row INSERTs, PostgreSQL spends
+// about a third of the CPU per row: no SQL text to parse and plan, no
+// 10,000 bind parameters.
+func (s *Store) copyDecisions(ctx context.Context, recs []tfps.DecisionRecord) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("copy decisions: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc, ok := dc.(interface{ Conn() *pgx.Conn })
+		if !ok {
+			return fmt.Errorf("driver connection %T is not pgx", dc)
+		}
+		n, err := pc.Conn().CopyFrom(ctx, pgx.Identifier{"decision_log"}, decisionColumnNames, &decisionRows{recs: recs, i: -1})
+		if err == nil && n != int64(len(recs)) {
+			err = fmt.Errorf("copied %d of %d rows", n, len(recs))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("copy %d decisions: %w", len(recs), err)
+	}
+	return nil
+}
+
+// decisionRows is a pgx.CopyFromSource over records, reusing one value slice.
+type decisionRows struct {
+	recs []tfps.DecisionRecord
+	i    int
+	vals [decisionColumnCount]any
+}
+
+func (d *decisionRows) Next() bool { d.i++; return d.i < len(d.recs) }
+func (d *decisionRows) Err() error { return nil }
+func (d *decisionRows) Values() ([]any, error) {
+	r := &d.recs[d.i]
+	d.vals = [decisionColumnCount]any{ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, int32(r.AbuseScore), r.User, r.Domain,
+		r.Result, r.Code, r.Reason, r.Flow, r.Ticket, int32(boolInt(r.OffHours)), int32(r.ConcurrentCalls), r.SourceCountry,
+		r.DestinationCountry, r.Transport, r.LatencyMicros}
+	return d.vals[:], nil
 }

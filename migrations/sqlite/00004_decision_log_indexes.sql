@@ -1,0 +1,14 @@
+-- +goose Up
+-- The account history query (WHERE username, domain ORDER BY id DESC LIMIT n)
+-- could not use (username, domain, at) for its order and sorted every row
+-- of the account for each page; (username, domain, id) reads just the page.
+-- Nothing queries by "at" alone (ids grow with time), so that index only
+-- cost a B-tree write per decision.
+DROP INDEX decision_log_at;
+DROP INDEX decision_log_account_at;
+CREATE INDEX decision_log_account ON decision_log (username, domain, id);
+
+-- +goose Down
+DROP INDEX decision_log_account;
+CREATE INDEX decision_log_account_at ON decision_log (username, domain, at);
+CREATE INDEX decision_log_at ON decision_log (at);
