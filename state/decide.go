@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -159,14 +158,11 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			px = t.Expires.Sub(t.Created).Milliseconds() + ticketGrace.Milliseconds()
 		}
 		t.ID = id
-		b, err := json.Marshal(Ticket{
+		b := appendTicketJSON(make([]byte, 0, 384), &Ticket{
 			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country,
 			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, UserAgent: t.UserAgent, CallID: t.CallID,
 			CreatedAt: t.Created, ExpiresAt: t.Expires,
 		})
-		if err != nil {
-			return "", fmt.Errorf("encode ticket: %w", err)
-		}
 		return string(b), nil
 	}
 	pass, err := ticket(req.Ticket)
