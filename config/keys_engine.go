@@ -51,7 +51,7 @@ func engineKeys() []Key {
 		boolKey("TFPS_UA_BUILTIN_PATTERNS", "on", "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", func(c *Config) *bool { return &c.Engine.BuiltinUAPatterns }),
 		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
 		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
-		intKey("TFPS_DECISION_LOG_BATCH", "500", "Decision-log rows written per SQL insert.", 1, 10000, func(c *Config) *int { return &c.Engine.LogBatch }),
+		intKey("TFPS_DECISION_LOG_BATCH", "5000", "Most decision-log rows written in one transaction; TFPS_DECISION_LOG_FLUSH usually ends a batch first. Larger batches rewrite the same index pages less often.", 1, 100000, func(c *Config) *int { return &c.Engine.LogBatch }),
 		durationKey("TFPS_DECISION_LOG_FLUSH", "200ms", "Longest time a decision waits in memory before it is written to the decision log.", time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.LogFlush }),
 	}
 }

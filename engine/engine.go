@@ -59,7 +59,7 @@ type Options struct {
 	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
 	CacheRefresh         time.Duration // default 500ms
 	RetryCacheTime       time.Duration // default 32s; negative disables
-	LogBatch             int           // default 500
+	LogBatch             int           // default 5000
 	LogFlush             time.Duration // default 200ms
 	LogQueue             int           // rows waiting for the writer; default 65536
 
@@ -123,7 +123,7 @@ func (o *Options) defaults() {
 	}
 	def(&o.CacheRefresh, 500*time.Millisecond)
 	def(&o.RetryCacheTime, 32*time.Second)
-	defInt(&o.LogBatch, 500)
+	defInt(&o.LogBatch, 5000)
 	def(&o.LogFlush, 200*time.Millisecond)
 	defInt(&o.LogQueue, 65536)
 	if o.Logger == nil {
