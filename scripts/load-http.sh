@@ -5,11 +5,15 @@
 # 127.0.0.1 port with a temporary SQLite database (TFPS_LOAD_DIALECT=postgres:
 # a temporary schema in the test database at TFPS_TEST_POSTGRES_URL) and a
 # private Redis key prefix, runs the load, prints requests/s, latency
-# percentiles and the gateway's CPU time per request, then stops the gateway
-# and deletes its Redis keys (and schema).
+# percentiles and the CPU time per request of the gateway and of the load
+# generator (they share this machine's cores), then stops the gateway and
+# deletes its Redis keys (and schema).
 #
-#   scripts/load-http.sh                 # Go load generator: 64 clients, 10 s
+#   scripts/load-http.sh                 # closed loop, maximum throughput: 64 clients, 10 s
 #   scripts/load-http.sh -c 32 -d 20s    # flags go to cmd/loadcheck
+#   scripts/load-http.sh -rate 10000 -c 32 -d 20s
+#                                        # open loop at 10,000 requests/s: the latency
+#                                        # figures for a target at that rate
 #   LOAD_TOOL=wrk scripts/load-http.sh   # wrk (Debian package) with scripts/load-http.lua
 #   TFPS_LOAD_DIALECT=postgres scripts/load-http.sh
 #
