@@ -23,10 +23,12 @@ request = function()
 	local acct = string.format("load%05d", counter % 100)
 	local n = string.format("%07d", (counter * 7919 + id * 1000003) % 10000000)
 	local b = string.format("555%04d", counter % 10000)
+	-- Call ids are random hex like a SIP phone's Call-IDs: they land all over
+	-- the decision log's call_id index, as production traffic does.
 	local body = string.format(
 		'{"user":"%s","domain":"load.example","source_ip":"8.8.8.8","user_agent":"wrk","concurrent_calls":1,' ..
-		'"number":"+1201%s","caller":"+1212%s","call_id":"wrk-%s-%d"}',
-		acct, b, n, run, counter)
+		'"number":"+1201%s","caller":"+1212%s","call_id":"%08x%08x-%s@wrk"}',
+		acct, b, n, math.random(0, 0x7fffffff), math.random(0, 0x7fffffff), run)
 	return wrk.format("POST", "/v1/check", { ["Content-Type"] = "application/json" }, body)
 end
 

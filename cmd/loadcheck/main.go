@@ -50,6 +50,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -257,7 +259,7 @@ func makeBodies(o options, n int) []body {
 			User: fmt.Sprintf("load%05d", i%o.accounts), Domain: domain, SourceIP: o.sourceIP,
 			UserAgent: "loadcheck", ConcurrentCalls: &one,
 			Number: fmt.Sprintf("+1201555%04d", i%10000), Caller: fmt.Sprintf("+1212%07d", i),
-			CallID: fmt.Sprintf("lc-%d-%s", runID, seq),
+			CallID: fmt.Sprintf("%s-%d@loadcheck", seq, runID),
 		})
 		pre, post, _ := bytes.Cut(b, []byte(seq))
 		out[i] = body{pre, post}
@@ -300,14 +302,25 @@ func newLoad(o options) (*load, error) {
 // request appends request i, with a new call id, to b.
 func (ld *load) request(b []byte, i int) []byte {
 	bd := ld.bodies[i%len(ld.bodies)]
-	var seqBuf [20]byte
-	seq := strconv.AppendInt(seqBuf[:0], callSeq.Add(1), 10)
+	var raw [8]byte
+	var seqBuf [16]byte
+	seq := hex.AppendEncode(seqBuf[:0], binary.BigEndian.AppendUint64(raw[:0], scramble(uint64(callSeq.Add(1)))))
 	b = append(b, ld.head...)
 	b = strconv.AppendInt(b, int64(len(bd.pre)+len(seq)+len(bd.post)), 10)
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, bd.pre...)
 	b = append(b, seq...)
 	return append(b, bd.post...)
+}
+
+// scramble maps a sequence number to a random-looking one, one to one (the
+// SplitMix64 finalizer), so call ids are unique and, like a SIP phone's
+// random Call-IDs, land all over the decision log's call_id index: a
+// sequential id would append at its end and hide what that index costs.
+func scramble(x uint64) uint64 {
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // offset is when request k of an open loop is due after the start.

@@ -185,3 +185,37 @@ func TestAnswerCodeAgreesWithDecoding(t *testing.T) {
 		t.Error("a code with escapes: want the caller to decode it")
 	}
 }
+
+// Every request carries its own call id (a repeated one would be answered
+// from the gateway's retry cache and measure nothing), and consecutive ids
+// are not in order, as a SIP phone's random Call-IDs are not.
+func TestRequestsCarryDistinctScatteredCallIDs(t *testing.T) {
+	ld, err := newLoad(options{url: "http://127.0.0.1:1", conc: 1, accounts: 3, sourceIP: "8.8.8.8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	ascending := 0
+	prev := ""
+	for i := range 20000 {
+		req := ld.request(nil, i)
+		_, body, _ := bytes.Cut(req, []byte("\r\n\r\n"))
+		var c struct {
+			CallID string `json:"call_id"`
+		}
+		if err := json.Unmarshal(body, &c); err != nil || c.CallID == "" {
+			t.Fatalf("request %d body %q: %v", i, body, err)
+		}
+		if seen[c.CallID] {
+			t.Fatalf("call id %s sent twice", c.CallID)
+		}
+		seen[c.CallID] = true
+		if c.CallID > prev {
+			ascending++
+		}
+		prev = c.CallID
+	}
+	if ascending > 15000 {
+		t.Errorf("%d of 20000 call ids sort after the one before: sequential, not scattered", ascending)
+	}
+}
