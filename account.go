@@ -31,6 +31,9 @@ type Account struct {
 	UpdatedAt time.Time
 }
 
+// AccountName names an account: user at domain.
+type AccountName struct{ User, Domain string }
+
 // AllowsSource reports whether cc is among the account's source countries.
 func (a *Account) AllowsSource(cc string) bool { return slices.Contains(a.SourceCountries, cc) }
 

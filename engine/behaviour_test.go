@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,5 +343,75 @@ func TestCancelledCallIsNotCounted(t *testing.T) {
 	}
 	if n, _ := r.st.DailyCount(context.Background(), "1001", "pbx.example", "2026-11-23", false); n != 0 {
 		t.Errorf("daily count %d after a cancelled call, want 0", n)
+	}
+}
+
+// countingAccounts counts the single-account reads the engine makes.
+type countingAccounts struct {
+	*store.Store
+	one atomic.Int64
+}
+
+func (c *countingAccounts) AccountByUser(ctx context.Context, user, domain string) (*tfps.Account, error) {
+	c.one.Add(1)
+	return c.Store.AccountByUser(ctx, user, domain)
+}
+
+// A change to one account does not make every other account's next
+// decision wait for its own SQL query: the engine re-reads what it holds in
+// bulk before it switches to the new version. The changed account's new
+// row applies, a deleted account is unknown again, an account that was
+// unknown and now exists is found.
+func TestChangeRereadsCachedAccountsInBulk(t *testing.T) {
+	for _, dialect := range store.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db := store.MustOpen(t, dialect)
+			accts := &countingAccounts{Store: db}
+			eng, err := engine.New(ctx, engine.Deps{
+				Accounts: accts, Lists: db, Changes: db, Log: db,
+				Counters: state.NewDecideCounters(state.MustOpen(t)), Reputation: &testReputation{},
+			}, baseOptions(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { eng.Close(context.Background()) })
+			r := &rig{eng: eng, db: db}
+			users := []string{"2001", "2002", "2003", "2004", "2005"}
+			for _, u := range users[:4] {
+				r.account(t, u, func(a *tfps.Account) { a.DailyQuota = 1000 })
+			}
+			for _, u := range users { // 2005 does not exist yet: cached as unknown
+				r.decide(t, call(func(c *engine.Call) { c.User = u; c.Caller = "" }))
+			}
+			before := accts.one.Load()
+
+			a, err := db.GetAccount(ctx, "2001", "pbx.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Blocked = true
+			if err := db.UpdateAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.DeleteAccount(ctx, "2002", "pbx.example"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreateAccount(ctx, &tfps.Account{User: "2005", Domain: "pbx.example", ConcurrentCalls: 2, DailyQuota: 1000,
+				SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
+				t.Fatal(err)
+			}
+			r.refresh(t)
+
+			want := map[string]engine.Code{"2001": engine.R17, "2002": engine.V01, "2003": engine.A00, "2004": engine.A00, "2005": engine.A00}
+			for _, u := range users {
+				if d := r.decide(t, call(func(c *engine.Call) { c.User = u; c.Caller = "" })); d.Code != want[u] {
+					t.Errorf("%s after the change: %s (%s), want %s", u, d.Code, d.Reason, want[u])
+				}
+			}
+			if n := accts.one.Load() - before; n != 0 {
+				t.Errorf("%d single-account queries after the change, want 0 (bulk re-read)", n)
+			}
+		})
 	}
 }

@@ -18,6 +18,9 @@ import (
 // accounts too) until Changes reports a change.
 type Accounts interface {
 	AccountByUser(ctx context.Context, user, domain string) (*tfps.Account, error)
+	// AccountsByName returns those of names that exist. After a change the
+	// engine re-reads the accounts it holds with it, in a few queries.
+	AccountsByName(ctx context.Context, names []tfps.AccountName) ([]*tfps.Account, error)
 }
 
 // Lists returns every operator blacklist entry (all kinds). The engine keeps

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/voipshield/tfps"
 )
@@ -14,6 +15,50 @@ import (
 // AccountByUser is GetAccount under the name the engine asks for.
 func (s *Store) AccountByUser(ctx context.Context, user, domain string) (*tfps.Account, error) {
 	return s.GetAccount(ctx, user, domain)
+}
+
+// accountsPerQuery bounds one AccountsByName query (two parameters each).
+const accountsPerQuery = 250
+
+// AccountsByName returns the accounts among names that exist, in any order,
+// a few hundred per query. The engine re-reads its cached accounts with it
+// after a change instead of forgetting them all.
+func (s *Store) AccountsByName(ctx context.Context, names []tfps.AccountName) ([]*tfps.Account, error) {
+	var out []*tfps.Account
+	var b strings.Builder
+	args := make([]any, 0, 2*min(len(names), accountsPerQuery))
+	for start := 0; start < len(names); start += accountsPerQuery {
+		chunk := names[start:min(start+accountsPerQuery, len(names))]
+		b.Reset()
+		b.WriteString("SELECT " + accountColumns + " FROM accounts WHERE (username, domain) IN (")
+		args = args[:0]
+		for i, n := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d)", 2*i+1, 2*i+2)
+			args = append(args, n.User, n.Domain)
+		}
+		b.WriteByte(')')
+		rows, err := s.db.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read %d accounts: %w", len(chunk), err)
+		}
+		for rows.Next() {
+			a, err := scanAccount(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan account: %w", err)
+			}
+			out = append(out, a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %d accounts: %w", len(chunk), err)
+		}
+	}
+	return out, nil
 }
 
 // BlacklistEntries returns every blacklist entry of every kind.
