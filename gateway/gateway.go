@@ -41,6 +41,7 @@ type Main struct {
 	// Set before Start to replace the defaults (tests, later issues).
 	Now        func() time.Time  // time of each HTTP check; nil: time.Now
 	Reputation engine.Reputation // nil: reputation.Local (offline IP-country table)
+	PurgeEvery time.Duration     // decision-log retention rounds; 0: a minute after start, then hourly
 
 	httpServer *http.Server
 	httpLn     net.Listener
@@ -97,6 +98,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := m.startEngine(ctx); err != nil {
+		return err
+	}
+	if err := m.startRetention(); err != nil {
 		return err
 	}
 	if err := m.startSIP(ctx); err != nil {

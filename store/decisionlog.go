@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/voipshield/tfps"
 )
@@ -81,6 +82,23 @@ func decisionQuery(f DecisionFilter) (string, []any) {
 	}
 	args = append(args, limit)
 	return fmt.Sprintf(`SELECT id, %s FROM decision_log%s ORDER BY id %s LIMIT $%d`, decisionColumns, where, order, len(args)), args
+}
+
+// PurgeDecisions deletes up to limit of the oldest decision-log rows that
+// are older than before, and says how many went. It looks only at the
+// limit rows with the smallest ids (ids grow with time), so it costs the
+// rows it deletes, not a scan of the log; call it again while it returns
+// limit.
+func (s *Store) PurgeDecisions(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM decision_log WHERE id IN (SELECT id FROM decision_log ORDER BY id LIMIT $1) AND at < $2`, limit, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge decisions before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge decisions: %w", err)
+	}
+	return n, nil
 }
 
 // CountDecisions returns the number of decision-log records, for tests and stats.

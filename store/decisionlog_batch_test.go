@@ -63,3 +63,41 @@ func BenchmarkWriteDecisions(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/row")
 }
+
+// Retention deletes the oldest rows first, never one newer than the cutoff,
+// and at most limit per call.
+func TestPurgeDecisionsOldestFirst(t *testing.T) {
+	for _, dialect := range store.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			s := store.MustOpen(t, dialect)
+			now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+			var recs []tfps.DecisionRecord
+			for i := range 30 {
+				at := now.Add(-2 * time.Hour).Add(time.Duration(i) * time.Second)
+				if i >= 20 {
+					at = now.Add(time.Duration(i) * time.Second)
+				}
+				recs = append(recs, tfps.DecisionRecord{At: at, CallID: "p" + strconv.Itoa(i), Result: "approve", Code: "A00", User: "1001", Domain: "pbx.example"})
+			}
+			if err := s.WriteDecisions(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []int64{8, 8, 4, 0} {
+				n, err := s.PurgeDecisions(ctx, now.Add(-time.Hour), 8)
+				if err != nil || n != want {
+					t.Fatalf("PurgeDecisions = %d, %v; want %d", n, err, want)
+				}
+			}
+			left, err := s.Decisions(ctx, store.DecisionFilter{Limit: 100})
+			if err != nil || len(left) != 10 {
+				t.Fatalf("%d rows left (%v), want the 10 recent ones", len(left), err)
+			}
+			for _, r := range left {
+				if r.At.Before(now) {
+					t.Errorf("row %s of %s survived the purge", r.CallID, r.At)
+				}
+			}
+		})
+	}
+}

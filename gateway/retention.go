@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Decision-log retention: rows older than TFPS_DECISION_LOG_RETENTION are
+// deleted, oldest first, in batches small enough that a batch never holds
+// the SQLite write lock (or PostgreSQL row locks) for long beside the
+// engine's own writer.
+const (
+	purgeBatch = 5000
+	purgeFirst = time.Minute // after start: let a restarted gateway settle first
+	purgeEvery = time.Hour
+)
+
+// startRetention runs the purge loop when retention is set. Several
+// gateways sharing a database may all run it: the deletes are idempotent.
+func (m *Main) startRetention() error {
+	keep := m.Config.Engine.LogRetention
+	if keep <= 0 {
+		return nil
+	}
+	purged := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tfps_decision_log_purged_rows_total",
+		Help: "Decision-log rows deleted for being older than TFPS_DECISION_LOG_RETENTION.",
+	})
+	if err := m.Registry.Register(purged); err != nil {
+		return fmt.Errorf("start decision-log retention: %w", err)
+	}
+	first := purgeFirst
+	if m.PurgeEvery > 0 {
+		first = m.PurgeEvery
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(first)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			purged.Add(float64(m.purgeDecisions(ctx, m.clock().Add(-keep))))
+			every := purgeEvery
+			if m.PurgeEvery > 0 {
+				every = m.PurgeEvery
+			}
+			t.Reset(every)
+		}
+	}()
+	m.onClose(func(context.Context) error {
+		cancel()
+		<-done
+		return nil
+	})
+	return nil
+}
+
+// purgeDecisions deletes every row older than before, batch by batch, and
+// returns how many went. A failure is logged and retried next round.
+func (m *Main) purgeDecisions(ctx context.Context, before time.Time) int64 {
+	var total int64
+	for ctx.Err() == nil {
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		n, err := m.Store.PurgeDecisions(bctx, before, purgeBatch)
+		cancel()
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				m.Logger.Warn("purge decision log", "before", before, "err", err)
+			}
+			break
+		}
+		if n < purgeBatch {
+			break
+		}
+	}
+	if total > 0 {
+		m.Logger.Info("decision log purged", "rows", total, "before", before.UTC().Format(time.RFC3339))
+	}
+	return total
+}
