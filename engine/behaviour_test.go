@@ -415,3 +415,43 @@ func TestChangeRereadsCachedAccountsInBulk(t *testing.T) {
 		})
 	}
 }
+
+// An engine started on an existing installation has its accounts cached
+// from the start: the first decisions wait for no SQL query (a gateway
+// restarted under load otherwise queried every account at once).
+func TestStartCachesExistingAccounts(t *testing.T) {
+	for _, dialect := range store.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db := store.MustOpen(t, dialect)
+			users := []string{"3001", "3002", "3003"}
+			for _, u := range users {
+				if err := db.CreateAccount(ctx, &tfps.Account{User: u, Domain: "pbx.example", ConcurrentCalls: 2, DailyQuota: 1000,
+					SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			accts := &countingAccounts{Store: db}
+			eng, err := engine.New(ctx, engine.Deps{
+				Accounts: accts, Lists: db, Changes: db, Log: db,
+				Counters: state.NewDecideCounters(state.MustOpen(t)), Reputation: &testReputation{},
+			}, baseOptions(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { eng.Close(context.Background()) })
+			r := &rig{eng: eng, db: db}
+			for _, u := range users {
+				if d := r.decide(t, call(func(c *engine.Call) { c.User = u; c.Caller = "" })); d.Code != engine.A00 {
+					t.Errorf("%s: %s (%s), want A00", u, d.Code, d.Reason)
+				}
+			}
+			if d := r.decide(t, call(func(c *engine.Call) { c.User = "3999"; c.Caller = "" })); d.Code != engine.V01 {
+				t.Errorf("unknown account: %s, want V01", d.Code)
+			}
+			if n := accts.one.Load(); n != 1 {
+				t.Errorf("%d single-account queries, want 1 (only the unknown account)", n)
+			}
+		})
+	}
+}

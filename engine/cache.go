@@ -330,6 +330,35 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 	return nil
 }
 
+// preloadAccounts: at start, an installation with at most this many
+// accounts has them all cached in one query.
+const preloadAccounts = 5000
+
+// preload caches every account when there are at most preloadAccounts.
+// Without it, a gateway restarted under load sent one SQL query per account
+// on the first calls, all at once on cold connections: on PostgreSQL the
+// first seconds had a 270-480 ms p99 (100 accounts, 16 connections).
+func (e *Engine) preload(ctx context.Context) {
+	all, err := e.deps.Accounts.SomeAccounts(ctx, preloadAccounts+1)
+	if err != nil {
+		e.metrics.depErrors.WithLabelValues("accounts").Inc()
+		e.log.Warn("preload accounts", "err", err) // they load one by one instead
+		return
+	}
+	if len(all) > preloadAccounts {
+		return
+	}
+	s := e.snap.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range all {
+		k := accountKey{a.User, a.Domain}
+		if _, ok := s.accounts[k]; !ok {
+			s.accounts[k] = a
+		}
+	}
+}
+
 // reread fills next with the current rows of the accounts old holds (known
 // and unknown alike: an unknown one may exist now).
 func (e *Engine) reread(ctx context.Context, old, next *snapshot) error {

@@ -21,6 +21,9 @@ type Accounts interface {
 	// AccountsByName returns those of names that exist. After a change the
 	// engine re-reads the accounts it holds with it, in a few queries.
 	AccountsByName(ctx context.Context, names []tfps.AccountName) ([]*tfps.Account, error)
+	// SomeAccounts returns up to limit accounts; at start the engine caches
+	// them all when there are no more than it asked for.
+	SomeAccounts(ctx context.Context, limit int) ([]*tfps.Account, error)
 }
 
 // Lists returns every operator blacklist entry (all kinds). The engine keeps

@@ -186,6 +186,7 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 	if err := e.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
+	e.preload(ctx)
 	e.writer = newLogWriter(deps.Log, opts.LogBatch, opts.LogFlush, opts.LogQueue, e.log, m)
 	go e.writer.run(e.stopRetry)
 	if deps.Alerts != nil {

@@ -61,6 +61,28 @@ func (s *Store) AccountsByName(ctx context.Context, names []tfps.AccountName) ([
 	return out, nil
 }
 
+// SomeAccounts returns up to limit accounts, in id order. The engine fills
+// its cache with every account when there are few enough.
+func (s *Store) SomeAccounts(ctx context.Context, limit int) ([]*tfps.Account, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []*tfps.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan account: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	return out, nil
+}
+
 // BlacklistEntries returns every blacklist entry of every kind.
 func (s *Store) BlacklistEntries(ctx context.Context) ([]tfps.BlacklistEntry, error) {
 	return s.ListBlacklist(ctx, "")
