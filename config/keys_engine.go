@@ -23,6 +23,7 @@ type EngineConfig struct {
 	LogBatch          int           // decision-log rows per SQL insert
 	LogFlush          time.Duration // longest wait before queued decision-log rows are written
 	LogRetention      time.Duration // decision-log rows older than this are deleted; 0 keeps them
+	CacheAllAccounts  int           // cache every account when there are at most this many; 0: as used
 }
 
 // Engine error policies (TFPS_ENGINE_ERROR_POLICY).
@@ -50,6 +51,7 @@ func engineKeys() []Key {
 		intKey("TFPS_ABUSE_SCORE_LIMIT", "10", "AbuseIPDB confidence score (0-100) from which a public source address is rejected (R02), as TFPS did at 10.", 1, 101, func(c *Config) *int { return &c.Engine.AbuseScoreLimit }),
 		countriesKey("TFPS_DESTINATION_COUNTRIES_WHITELIST", "", "Destination countries every account may call without a verification, ISO 3166 codes separated by commas (TFPS's global whitelist).", func(c *Config) *[]string { return &c.Engine.DestinationAllow }),
 		boolKey("TFPS_UA_BUILTIN_PATTERNS", "on", "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", func(c *Config) *bool { return &c.Engine.BuiltinUAPatterns }),
+		intKey("TFPS_CACHE_ALL_ACCOUNTS", "5000", "An installation with at most this many accounts has them all in each gateway's memory, re-read in one query after each change: no call waits for SQL, even while the database is down. Above it (or 0) accounts are read as calls need them.", 0, 1000000, func(c *Config) *int { return &c.Engine.CacheAllAccounts }),
 		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
 		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
 		intKey("TFPS_DECISION_LOG_BATCH", "5000", "Most decision-log rows written in one transaction; TFPS_DECISION_LOG_FLUSH usually ends a batch first. Larger batches rewrite the same index pages less often.", 1, 100000, func(c *Config) *int { return &c.Engine.LogBatch }),

@@ -44,6 +44,7 @@ type snapshot struct {
 
 	mu       sync.RWMutex
 	accounts map[accountKey]*tfps.Account // nil value: unknown account
+	complete bool                         // accounts holds every account: a miss is unknown, no query
 }
 
 // lists are the compiled blacklists, shared by snapshots while unchanged.
@@ -252,7 +253,7 @@ func (e *Engine) account(ctx context.Context, s *snapshot, user, domain string) 
 	s.mu.RLock()
 	a, ok := s.accounts[k]
 	s.mu.RUnlock()
-	if ok {
+	if ok || s.complete {
 		return a, nil
 	}
 	// Concurrent misses for one account (a busy PBX right after a change)
@@ -318,45 +319,43 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 	} else {
 		next = newSnapshot(version, old.lists)
 	}
-	if old != nil {
-		if err := e.reread(ctx, old, next); err != nil {
-			// The accounts are read one by one on their next decisions.
-			e.metrics.depErrors.WithLabelValues("accounts").Inc()
-			e.log.Warn("re-read cached accounts", "version", version, "err", err)
-		}
+	if err := e.loadAccounts(ctx, old, next); err != nil {
+		// The accounts are read one by one on their next decisions.
+		e.metrics.depErrors.WithLabelValues("accounts").Inc()
+		e.log.Warn("read accounts", "version", version, "err", err)
 	}
 	e.snap.Store(next)
 	e.metrics.cacheLoads.Inc()
 	return nil
 }
 
-// preloadAccounts: at start, an installation with at most this many
-// accounts has them all cached in one query.
-const preloadAccounts = 5000
-
-// preload caches every account when there are at most preloadAccounts.
-// Without it, a gateway restarted under load sent one SQL query per account
-// on the first calls, all at once on cold connections: on PostgreSQL the
-// first seconds had a 270-480 ms p99 (100 accounts, 16 connections).
-func (e *Engine) preload(ctx context.Context) {
-	all, err := e.deps.Accounts.SomeAccounts(ctx, preloadAccounts+1)
-	if err != nil {
-		e.metrics.depErrors.WithLabelValues("accounts").Inc()
-		e.log.Warn("preload accounts", "err", err) // they load one by one instead
-		return
-	}
-	if len(all) > preloadAccounts {
-		return
-	}
-	s := e.snap.Load()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range all {
-		k := accountKey{a.User, a.Domain}
-		if _, ok := s.accounts[k]; !ok {
-			s.accounts[k] = a
+// loadAccounts fills next: with every account when there are at most
+// Options.PreloadAccounts (next is then complete: an unknown account needs
+// no query either, which also keeps a scanner's invented names off the
+// database), else with the current rows of the accounts old held.
+//
+// Without it a gateway restarted under load queried each account on its
+// first call, all at once on cold connections: on PostgreSQL the first
+// seconds had a p99 of 214-250 ms (100 accounts, 16 clients), 9.6-10 ms
+// with it.
+func (e *Engine) loadAccounts(ctx context.Context, old, next *snapshot) error {
+	if n := e.opts.PreloadAccounts; n > 0 {
+		all, err := e.deps.Accounts.SomeAccounts(ctx, n+1)
+		if err != nil {
+			return err
+		}
+		if len(all) <= n {
+			for _, a := range all {
+				next.accounts[accountKey{a.User, a.Domain}] = a
+			}
+			next.complete = true
+			return nil
 		}
 	}
+	if old == nil {
+		return nil
+	}
+	return e.reread(ctx, old, next)
 }
 
 // reread fills next with the current rows of the accounts old holds (known

@@ -58,10 +58,14 @@ type Options struct {
 	TicketTTL            time.Duration
 	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
 	CacheRefresh         time.Duration // default 500ms
-	RetryCacheTime       time.Duration // default 32s; negative disables
-	LogBatch             int           // default 5000
-	LogFlush             time.Duration // default 200ms
-	LogQueue             int           // rows waiting for the writer; default 65536
+	// PreloadAccounts: an installation with at most this many accounts has
+	// them all cached, re-read in one query after each change; default
+	// 5000, negative: accounts are read as calls need them.
+	PreloadAccounts int
+	RetryCacheTime  time.Duration // default 32s; negative disables
+	LogBatch        int           // default 5000
+	LogFlush        time.Duration // default 200ms
+	LogQueue        int           // rows waiting for the writer; default 65536
 
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Logger     *slog.Logger          // nil: slog.Default()
@@ -87,10 +91,19 @@ func OptionsFrom(c *config.Config) Options {
 		TicketTTL:            c.Engine.TicketTTL,
 		ErrorPolicy:          c.Engine.ErrorPolicy,
 		CacheRefresh:         c.Engine.CacheRefresh,
+		PreloadAccounts:      preload(c.Engine.CacheAllAccounts),
 		RetryCacheTime:       retryTime(c.Engine.RetryCacheTime),
 		LogBatch:             c.Engine.LogBatch,
 		LogFlush:             c.Engine.LogFlush,
 	}
+}
+
+// preload maps TFPS_CACHE_ALL_ACCOUNTS (0: off) to PreloadAccounts (0: default).
+func preload(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func retryTime(d time.Duration) time.Duration {
@@ -122,6 +135,7 @@ func (o *Options) defaults() {
 		o.ErrorPolicy = config.ErrorPolicyReject
 	}
 	def(&o.CacheRefresh, 500*time.Millisecond)
+	defInt(&o.PreloadAccounts, 5000)
 	def(&o.RetryCacheTime, 32*time.Second)
 	defInt(&o.LogBatch, 5000)
 	def(&o.LogFlush, 200*time.Millisecond)
@@ -186,7 +200,6 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 	if err := e.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
-	e.preload(ctx)
 	e.writer = newLogWriter(deps.Log, opts.LogBatch, opts.LogFlush, opts.LogQueue, e.log, m)
 	go e.writer.run(e.stopRetry)
 	if deps.Alerts != nil {

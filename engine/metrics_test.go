@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -81,11 +82,14 @@ func TestMetrics(t *testing.T) {
 }
 
 // SQL down while an account is looked up: the error policy answers R19 and
-// the failure is counted under "accounts".
+// the failure is counted under "accounts". (With every account cached, the
+// default for small installations, there is no lookup to fail: see
+// TestAccountsDownAllCached.)
 func TestAccountsDown(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	opts := baseOptions(t)
 	opts.Registerer = reg
+	opts.PreloadAccounts = -1
 	db := store.MustOpen(t, store.SQLite)
 	r := newRigOn(t, db, state.MustOpen(t), opts)
 	db.Close()
@@ -102,4 +106,22 @@ func TestAccountsDown(t *testing.T) {
 	if err := r.eng.Close(ctx); err == nil || !strings.Contains(err.Error(), "1 decision-log rows not written") {
 		t.Errorf("Close with SQL down: %v, want 1 row reported lost", err)
 	}
+}
+
+// With every account cached, decisions go on while SQL is down: known
+// accounts are decided on their cached rows, unknown ones get onboarding.
+func TestAccountsDownAllCached(t *testing.T) {
+	db := store.MustOpen(t, store.SQLite)
+	r := newRigOn(t, db, state.MustOpen(t), baseOptions(t))
+	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 1000 })
+	db.Close()
+	if d := r.decide(t, call()); d.Code != engine.A00 {
+		t.Errorf("known account with SQL down: %s (%s), want A00", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(func(c *engine.Call) { c.User = "1999" })); d.Code != engine.V01 {
+		t.Errorf("unknown account with SQL down: %s (%s), want V01", d.Code, d.Reason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r.eng.Close(ctx) // the decision log can not be written: not this test's subject
 }
