@@ -121,7 +121,7 @@ func run(ctx context.Context, env *command.Env) error {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); ariState.watch(watchCtx, client, log) }()
+	go func() { defer wg.Done(); ariState.watch(watchCtx, client, cfg.ARIApp, log) }()
 	defer func() { stopWatch(); wg.Wait() }()
 
 	app := ivr.NewApp(client, flows, ivr.AppOptions{Name: cfg.ARIApp, Drain: cfg.IVR.DrainTimeout, Registerer: reg, Logger: log})
@@ -333,16 +333,22 @@ func (w *ariWatch) isUp() bool {
 	return w.up
 }
 
-func (w *ariWatch) watch(ctx context.Context, c ari.Client, log *slog.Logger) {
+// watch asks Asterisk every half second whether our Stasis application is
+// registered. Asking whether Asterisk answers HTTP was not enough: after an
+// Asterisk restart ARI answers before the client's websocket is back, and
+// until it is, Asterisk hangs up every call sent to Stasis(app). /healthz
+// said ok through that gap and a test's call fell into it.
+func (w *ariWatch) watch(ctx context.Context, c ari.Client, app string, log *slog.Logger) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
+	key := ari.NewKey(ari.ApplicationKey, app)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		_, err := c.Asterisk().Info(nil)
+		_, err := c.Application().Data(key)
 		w.set(err == nil, log)
 	}
 }
