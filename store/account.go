@@ -145,24 +145,30 @@ func (s *Store) ListAccounts(ctx context.Context, f tfps.AccountFilter) ([]*tfps
 		return nil, 0, fmt.Errorf("count accounts: %w", err)
 	}
 	n := len(args)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM accounts%s ORDER BY domain, username LIMIT $%d OFFSET $%d`, accountColumns, where, n+1, n+2),
+	out, err := s.queryAccounts(ctx, fmt.Sprintf(`SELECT %s FROM accounts%s ORDER BY domain, username LIMIT $%d OFFSET $%d`, accountColumns, where, n+1, n+2),
 		append(args, limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list accounts: %w", err)
+	}
+	return out, total, nil
+}
+
+// queryAccounts runs a SELECT of accountColumns and scans every row.
+func (s *Store) queryAccounts(ctx context.Context, query string, args ...any) ([]*tfps.Account, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*tfps.Account
 	for rows.Next() {
 		a, err := scanAccount(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("scan account: %w", err)
+			return nil, fmt.Errorf("scan account: %w", err)
 		}
 		out = append(out, a)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list accounts: %w", err)
-	}
-	return out, total, nil
+	return out, rows.Err()
 }
 
 // UpdateAccount stores every field of a (matched by user+domain) and
@@ -202,23 +208,4 @@ func (s *Store) DeleteAccount(ctx context.Context, user, domain string) error {
 		return tfps.Errorf(tfps.ENOTFOUND, "account %s@%s not found", user, domain)
 	}
 	return nil
-}
-
-// AccountsChangedSince returns accounts updated at or after t (Unix ms), for
-// caches that refresh incrementally.
-func (s *Store) AccountsChangedSince(ctx context.Context, sinceMS int64) ([]*tfps.Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE updated_at >= $1`, sinceMS)
-	if err != nil {
-		return nil, fmt.Errorf("accounts changed since %d: %w", sinceMS, err)
-	}
-	defer rows.Close()
-	var out []*tfps.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan account: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }

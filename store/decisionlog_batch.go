@@ -51,10 +51,7 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 			}
 			args = args[:0]
 			for i := range chunk {
-				r := &chunk[i]
-				args = append(args, ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, r.AbuseScore, r.User, r.Domain,
-					r.Result, r.Code, r.Reason, r.Flow, r.Ticket, boolInt(r.OffHours), r.ConcurrentCalls, r.SourceCountry,
-					r.DestinationCountry, r.Transport, r.LatencyMicros)
+				args = appendDecisionValues(args, &chunk[i])
 			}
 			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("insert %d decisions: %w", len(chunk), err)
@@ -107,19 +104,24 @@ func (s *Store) copyDecisions(ctx context.Context, recs []tfps.DecisionRecord) e
 	return nil
 }
 
+// appendDecisionValues appends r's values in decisionColumns order, typed
+// as the columns are (COPY's binary format wants int32 for INTEGER).
+func appendDecisionValues(dst []any, r *tfps.DecisionRecord) []any {
+	return append(dst, ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, int32(r.AbuseScore), r.User, r.Domain,
+		r.Result, r.Code, r.Reason, r.Flow, r.Ticket, int32(boolInt(r.OffHours)), int32(r.ConcurrentCalls), r.SourceCountry,
+		r.DestinationCountry, r.Transport, r.LatencyMicros)
+}
+
 // decisionRows is a pgx.CopyFromSource over records, reusing one value slice.
 type decisionRows struct {
 	recs []tfps.DecisionRecord
 	i    int
-	vals [decisionColumnCount]any
+	vals []any
 }
 
 func (d *decisionRows) Next() bool { d.i++; return d.i < len(d.recs) }
 func (d *decisionRows) Err() error { return nil }
 func (d *decisionRows) Values() ([]any, error) {
-	r := &d.recs[d.i]
-	d.vals = [decisionColumnCount]any{ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, int32(r.AbuseScore), r.User, r.Domain,
-		r.Result, r.Code, r.Reason, r.Flow, r.Ticket, int32(boolInt(r.OffHours)), int32(r.ConcurrentCalls), r.SourceCountry,
-		r.DestinationCountry, r.Transport, r.LatencyMicros}
-	return d.vals[:], nil
+	d.vals = appendDecisionValues(d.vals[:0], &d.recs[d.i])
+	return d.vals, nil
 }

@@ -40,23 +40,11 @@ func (s *Store) AccountsByName(ctx context.Context, names []tfps.AccountName) ([
 			args = append(args, n.User, n.Domain)
 		}
 		b.WriteByte(')')
-		rows, err := s.db.QueryContext(ctx, b.String(), args...)
+		found, err := s.queryAccounts(ctx, b.String(), args...)
 		if err != nil {
 			return nil, fmt.Errorf("read %d accounts: %w", len(chunk), err)
 		}
-		for rows.Next() {
-			a, err := scanAccount(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("scan account: %w", err)
-			}
-			out = append(out, a)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %d accounts: %w", len(chunk), err)
-		}
+		out = append(out, found...)
 	}
 	return out, nil
 }
@@ -64,20 +52,8 @@ func (s *Store) AccountsByName(ctx context.Context, names []tfps.AccountName) ([
 // SomeAccounts returns up to limit accounts, in id order. The engine fills
 // its cache with every account when there are few enough.
 func (s *Store) SomeAccounts(ctx context.Context, limit int) ([]*tfps.Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id LIMIT $1`, limit)
+	out, err := s.queryAccounts(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id LIMIT $1`, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []*tfps.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan account: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
 	return out, nil
