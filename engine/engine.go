@@ -91,26 +91,20 @@ func OptionsFrom(c *config.Config) Options {
 		TicketTTL:            c.Engine.TicketTTL,
 		ErrorPolicy:          c.Engine.ErrorPolicy,
 		CacheRefresh:         c.Engine.CacheRefresh,
-		PreloadAccounts:      preload(c.Engine.CacheAllAccounts),
-		RetryCacheTime:       retryTime(c.Engine.RetryCacheTime),
+		PreloadAccounts:      offWhenZero(c.Engine.CacheAllAccounts),
+		RetryCacheTime:       offWhenZero(c.Engine.RetryCacheTime),
 		LogBatch:             c.Engine.LogBatch,
 		LogFlush:             c.Engine.LogFlush,
 	}
 }
 
-// preload maps TFPS_CACHE_ALL_ACCOUNTS (0: off) to PreloadAccounts (0: default).
-func preload(n int) int {
-	if n == 0 {
+// offWhenZero maps a setting's 0 ("off") to the Options' negative "off":
+// a zero Option takes the default.
+func offWhenZero[T ~int | ~int64](v T) T {
+	if v == 0 {
 		return -1
 	}
-	return n
-}
-
-func retryTime(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
+	return v
 }
 
 func (o *Options) defaults() {

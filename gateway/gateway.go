@@ -70,8 +70,8 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	if err := m.checkAPIAccess(); err != nil {
 		return err
 	}
-	if m.Config.PprofListen != "" && !loopback(m.Config.PprofListen) {
-		return fmt.Errorf("start profiler: TFPS_PPROF_LISTEN (%s) must be a loopback address", m.Config.PprofListen)
+	if err := m.checkPprofAccess(); err != nil {
+		return err
 	}
 	m.Store, err = store.Open(ctx, m.Config.DatabaseURL)
 	if err != nil {

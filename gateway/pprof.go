@@ -10,17 +10,22 @@ import (
 	"time"
 )
 
+// checkPprofAccess refuses a profiler off loopback: the profiles show code
+// paths and memory contents (reach it remotely through an SSH tunnel).
+// Start checks it before opening anything.
+func (m *Main) checkPprofAccess() error {
+	if addr := m.Config.PprofListen; addr != "" && !loopback(addr) {
+		return fmt.Errorf("start profiler: TFPS_PPROF_LISTEN (%s) must be a loopback address", addr)
+	}
+	return nil
+}
+
 // startPprof serves Go's profiler on TFPS_PPROF_LISTEN, a listener of its
-// own so the profiler is never reachable through the API's address. The
-// profiles show code paths and memory contents, so only a loopback address
-// is accepted (reach it remotely through an SSH tunnel).
+// own so the profiler is never reachable through the API's address.
 func (m *Main) startPprof() error {
 	addr := m.Config.PprofListen
 	if addr == "" {
 		return nil
-	}
-	if !loopback(addr) {
-		return fmt.Errorf("start profiler: TFPS_PPROF_LISTEN (%s) must be a loopback address", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

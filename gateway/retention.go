@@ -32,9 +32,9 @@ func (m *Main) startRetention() error {
 	if err := m.Registry.Register(purged); err != nil {
 		return fmt.Errorf("start decision-log retention: %w", err)
 	}
-	first := purgeFirst
+	first, every := purgeFirst, purgeEvery
 	if m.PurgeEvery > 0 {
-		first = m.PurgeEvery
+		first, every = m.PurgeEvery, m.PurgeEvery
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -49,10 +49,6 @@ func (m *Main) startRetention() error {
 			case <-t.C:
 			}
 			purged.Add(float64(m.purgeDecisions(ctx, m.clock().Add(-keep))))
-			every := purgeEvery
-			if m.PurgeEvery > 0 {
-				every = m.PurgeEvery
-			}
 			t.Reset(every)
 		}
 	}()
