@@ -363,60 +363,34 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 	var update func(a *tfps.Account) error
 	kind := tfps.NotificationKind("")
 	switch s.flow {
-	case FlowOnboarding:
-		a := o.Defaults
-		a.User, a.Domain, a.Language = s.user, s.domain, s.lang
-		a.SourceCountries = slices.Clone(o.Defaults.SourceCountries)
-		a.DestinationCountries = slices.Clone(o.Defaults.DestinationCountries)
-		if o.FullOnboarding {
-			if err := s.say(ctx, prompts.Verified); err != nil {
-				return OutcomeError, err
-			}
-			cc, quota, err := s.askLimits(ctx, a.ConcurrentCalls, a.DailyQuota)
-			a.ConcurrentCalls, a.DailyQuota = cc, quota
-			if err != nil {
-				// Verified, then hung up during the questions: the account
-				// is created with what was answered.
-				_ = s.recordSuccess(&a, nil, tfps.NotifyNewAccount)
-				return OutcomeVerified, err
-			}
-			after = append(after, s.readBack(ctx, cc, quota)...)
+	case FlowOnboarding, FlowSource, FlowDestination, FlowQuota, FlowQuotaOff:
+		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country})
+		if err != nil {
+			return OutcomeError, err
 		}
-		create, kind = &a, tfps.NotifyNewAccount
-		after = append(after, s.mediaOrEmpty(ctx, prompts.AccountCreated))
-	case FlowSource, FlowDestination:
-		cc := s.t.Country
-		if cc == "" {
-			return OutcomeError, fmt.Errorf("%s ticket without a country", s.flow)
-		}
-		src := s.flow == FlowSource
-		update = func(a *tfps.Account) error {
-			list := &a.DestinationCountries
-			if src {
-				list = &a.SourceCountries
+		create, update, kind = ch.Create, ch.Update, ch.Kind
+		switch s.flow {
+		case FlowOnboarding:
+			if o.FullOnboarding {
+				if err := s.say(ctx, prompts.Verified); err != nil {
+					return OutcomeError, err
+				}
+				cc, quota, err := s.askLimits(ctx, create.ConcurrentCalls, create.DailyQuota)
+				create.ConcurrentCalls, create.DailyQuota = cc, quota
+				if err != nil {
+					// Verified, then hung up during the questions: the
+					// account is created with what was answered.
+					_ = s.recordSuccess(create, nil, kind)
+					return OutcomeVerified, err
+				}
+				after = append(after, s.readBack(ctx, cc, quota)...)
 			}
-			if !slices.Contains(*list, cc) {
-				*list = append(*list, cc)
-			}
-			return nil
+			after = append(after, s.mediaOrEmpty(ctx, prompts.AccountCreated))
+		case FlowSource, FlowDestination:
+			after = append(after, s.mediaOrEmpty(ctx, prompts.CountryAdded))
+		default:
+			after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
 		}
-		kind = tfps.NotifyDestinationCountryAdded
-		if src {
-			kind = tfps.NotifySourceCountryAdded
-		}
-		after = append(after, s.mediaOrEmpty(ctx, prompts.CountryAdded))
-	case FlowQuota, FlowQuotaOff:
-		off := s.flow == FlowQuotaOff
-		update = func(a *tfps.Account) error {
-			if off {
-				a.DailyQuotaOff++
-			} else {
-				a.DailyQuota++
-			}
-			return nil
-		}
-		kind = tfps.NotifyQuotaRaised
-		after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
 	case FlowChange:
 		if err := s.say(ctx, prompts.Verified); err != nil {
 			return OutcomeError, err
