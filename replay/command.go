@@ -213,3 +213,31 @@ func (d defaultIVR) Next() (*Line, error) {
 	}
 	return l, err
 }
+
+// SampleCommand is `gateway replay-sample`: a deterministic file of JSON
+// lines for trying and benchmarking the replay.
+var SampleCommand = command.Command{
+	Name:     "replay-sample",
+	Summary:  "write a generated, repeatable replay input: replay-sample [--lines N] [--accounts N] [--days N] [--seed N]",
+	NoConfig: true,
+	Run: func(_ context.Context, env *command.Env) error {
+		fs := flag.NewFlagSet("replay-sample", flag.ContinueOnError)
+		fs.SetOutput(env.Stderr)
+		lines := fs.Int("lines", 10000, "lines to write")
+		accounts := fs.Int("accounts", 1000, "accounts calling")
+		days := fs.Int("days", 30, "days the calls spread over")
+		seed := fs.Uint64("seed", 1, "random seed")
+		start := fs.String("start", "2025-03-01T00:00:00Z", "time of the first call (RFC 3339)")
+		if err := fs.Parse(env.Args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return command.UsageError("replay-sample: %v", err)
+		}
+		t, err := time.Parse(time.RFC3339, *start)
+		if err != nil {
+			return command.UsageError("replay-sample: --start %q is not RFC 3339", *start)
+		}
+		return WriteSample(env.Stdout, SampleOptions{Lines: *lines, Accounts: *accounts, Start: t, Span: time.Duration(*days) * 24 * time.Hour, Seed: *seed})
+	},
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/voipshield/tfps/api"
@@ -120,7 +121,8 @@ func (j *JSONReader) parse(b []byte) (*Line, error) {
 	if err := json.Unmarshal(b, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, j.bad(te.Field, "is a JSON %s, want %s", te.Value, te.Type)
+			field := te.Field[strings.LastIndexByte(te.Field, '.')+1:] // "CheckRequest.concurrent_calls"
+			return nil, j.bad(field, "is a JSON %s, want %s", te.Value, te.Type)
 		}
 		return nil, j.bad("", "not a JSON object: %v", err)
 	}

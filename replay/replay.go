@@ -19,10 +19,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -68,6 +70,11 @@ type Options struct {
 	// table). A replay never asks online services.
 	Reputation engine.Reputation
 	Logger     *slog.Logger
+	// Workers decide lines of different accounts at the same time (their
+	// Redis work shares round trips); lines of one account always go in
+	// order through one worker. Default 16; 1 decides strictly in file
+	// order.
+	Workers int
 }
 
 // Replayer replays lines through one engine on private state.
@@ -78,8 +85,8 @@ type Replayer struct {
 	db     *store.Store
 	st     *state.State
 	eng    *engine.Engine
-	flows  *ivr.Flows
-	clk    *clock
+	fo     ivr.Options
+	refMu  sync.Mutex // one engine refresh at a time, so a later change is never overwritten by an earlier one
 	notes  *counter
 	rnd    *seeded
 	prefix string
@@ -110,7 +117,10 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 		o.Reputation = reputation.Local{}
 	}
 	cfg := o.Config
-	r = &Replayer{opts: o, cfg: cfg, log: o.Logger, clk: &clock{}, notes: newCounter(), rnd: newSeeded(o.Seed), sum: newSummer(cfg)}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	r = &Replayer{opts: o, cfg: cfg, log: o.Logger, notes: newCounter(), rnd: newSeeded(o.Seed), sum: newSummer(cfg)}
 	defer func() {
 		if err != nil {
 			r.Close(context.Background())
@@ -127,8 +137,6 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	if err := r.loadAccounts(ctx); err != nil {
 		return nil, err
 	}
-	// From here on the database stamps changes with the simulated time.
-	r.db.Now = r.clk.Now
 
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -143,6 +151,11 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	// The replay refreshes the engine itself right after each change it
 	// makes; the wall-clock poll has nothing to add.
 	eo.CacheRefresh = time.Hour
+	// Recorded traffic holds no PBX retransmissions (the gateway answers
+	// them from this cache without logging), and the cache's generations
+	// follow whichever worker's time came last: off, so a repeated call_id
+	// is decided again and runs repeat exactly.
+	eo.RetryCacheTime = -1
 	r.eng, err = engine.New(ctx, engine.Deps{
 		Accounts: r.db, Lists: r.db, Changes: r.db,
 		Log:        discardLog{},
@@ -154,16 +167,11 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 		return nil, fmt.Errorf("replay engine: %w", err)
 	}
 
-	fo := ivr.OptionsFrom(cfg)
+	r.fo = ivr.OptionsFrom(cfg)
 	// The simulated caller reads the captcha digits it hears; a per-account
 	// PIN is a hash it cannot type. Tries, failures and blocks are the same
 	// for both methods.
-	fo.Method = ivr.MethodCaptcha
-	r.flows = &ivr.Flows{
-		Tickets: r.st, Failures: r.st, Accounts: r.db,
-		Recorder: &ivr.SQLRecorder{Store: r.db, Notifier: r.notes},
-		Prompts:  promptNames{}, Opts: fo, Now: r.clk.Now, Rand: r.rnd, Log: o.Logger,
-	}
+	r.fo.Method = ivr.MethodCaptcha
 	return r, nil
 }
 
@@ -264,48 +272,139 @@ type decided struct {
 	outcome ivr.Outcome // verify only
 }
 
+// worker decides the lines of its accounts in order, on its own clock:
+// the database handle stamps changes and the IVR flows read time from it.
+type worker struct {
+	r     *Replayer
+	clk   *clock
+	flows *ivr.Flows
+	in    chan job
+}
+
+func (r *Replayer) newWorker() *worker {
+	w := &worker{r: r, clk: &clock{}, in: make(chan job, 256)}
+	db := *r.db // same database, own clock
+	db.Now = w.clk.Now
+	w.flows = &ivr.Flows{
+		Tickets: r.st, Failures: r.st, Accounts: &db,
+		Recorder: &ivr.SQLRecorder{Store: &db, Notifier: r.notes},
+		Prompts:  promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
+	}
+	return w
+}
+
+type job struct {
+	seq  int64
+	l    *Line
+	call engine.Call
+}
+
+type result struct {
+	seq int64
+	o   *Output
+	le  *LineError // a bad line, in its place
+	err error      // stops the replay
+}
+
+// maxInFlight bounds the lines read ahead of the output, so memory does not
+// grow with the file.
+const maxInFlight = 4096
+
 // Run replays the lines of in and writes one JSON line per input line to
-// out. It returns the summary, also when a bad line stops it (with the
-// error). A replay runs once.
+// out, in input order. It returns the summary, also when a bad line or an
+// error stops it (with the error). A replay runs once.
 func (r *Replayer) Run(ctx context.Context, in Reader, out io.Writer) (*Summary, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result, maxInFlight)
+	slots := make(chan struct{}, maxInFlight)
+	workers := make([]*worker, r.opts.Workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		workers[i] = r.newWorker()
+		wg.Add(1)
+		go func(w *worker) {
+			defer wg.Done()
+			for j := range w.in {
+				o, err := w.line(ctx, j.l, j.call)
+				results <- result{seq: j.seq, o: o, err: err}
+			}
+		}(workers[i])
+	}
+	go func() {
+		defer func() {
+			for _, w := range workers {
+				close(w.in)
+			}
+			wg.Wait()
+			close(results)
+		}()
+		for seq := int64(0); ; seq++ {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			l, err := in.Next()
+			if err == io.EOF {
+				return
+			}
+			var le *LineError
+			if err == nil {
+				var call engine.Call
+				if call, le = lineCall(l); le == nil {
+					w := workers[shard(call.User, call.Domain, len(workers))]
+					w.in <- job{seq: seq, l: l, call: call}
+					continue
+				}
+			} else if !errors.As(err, &le) {
+				results <- result{seq: seq, err: err}
+				return
+			}
+			results <- result{seq: seq, le: le}
+			if !r.opts.SkipBad {
+				return
+			}
+		}
+	}()
+
 	w := newLineWriter(out)
 	var runErr error
-	for {
-		if err := ctx.Err(); err != nil {
-			runErr = fmt.Errorf("replay interrupted: %w", err)
-			break
-		}
-		l, err := in.Next()
-		if err == io.EOF {
-			break
-		}
-		var le *LineError
-		if errors.As(err, &le) {
-			if r.opts.SkipBad {
-				r.sum.skipped(le)
+	pending := map[int64]result{}
+	next := int64(0)
+	for res := range results {
+		pending[res.seq] = res
+		for {
+			p, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			<-slots
+			if runErr != nil {
 				continue
 			}
-			runErr = err
-			break
+			switch {
+			case p.err != nil:
+				runErr = p.err
+			case p.le != nil && r.opts.SkipBad:
+				r.sum.skipped(p.le)
+			case p.le != nil:
+				runErr = p.le
+			default:
+				r.sum.add(p.o)
+				if err := w.write(p.o); err != nil {
+					runErr = fmt.Errorf("write output: %w", err)
+				}
+			}
+			if runErr != nil {
+				cancel()
+			}
 		}
-		if err != nil {
-			runErr = err
-			break
-		}
-		o, err := r.line(ctx, l)
-		if errors.As(err, &le) && r.opts.SkipBad {
-			r.sum.skipped(le)
-			continue
-		}
-		if err != nil {
-			runErr = err
-			break
-		}
-		r.sum.add(o)
-		if err := w.write(o); err != nil {
-			runErr = fmt.Errorf("write output: %w", err)
-			break
-		}
+	}
+	if runErr == nil && ctx.Err() != nil {
+		runErr = fmt.Errorf("replay interrupted: %w", ctx.Err())
 	}
 	if err := w.flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write output: %w", err)
@@ -313,18 +412,40 @@ func (r *Replayer) Run(ctx context.Context, in Reader, out io.Writer) (*Summary,
 	return r.sum.finish(r.notes.snapshot()), runErr
 }
 
-// line decides one input line, runs the simulated IVR when it is sent to
-// verification, and decides the redials of a caller who passes.
-func (r *Replayer) line(ctx context.Context, l *Line) (*Output, error) {
+// shard picks the worker of an account.
+func shard(user, domain string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(user))
+	h.Write([]byte{0})
+	h.Write([]byte(domain))
+	return int(h.Sum32() % uint32(n))
+}
+
+// lineCall validates a line as POST /v1/check would.
+func lineCall(l *Line) (engine.Call, *LineError) {
 	call, err := l.Check.Call()
 	if err != nil {
 		field, msg := fieldOf(err)
-		return nil, &LineError{Source: l.Source, N: l.N, Field: field, Err: fmt.Errorf("%w: %s", ErrBadLine, msg)}
+		return engine.Call{}, &LineError{Source: l.Source, N: l.N, Field: field, Err: fmt.Errorf("%w: %s", ErrBadLine, msg)}
 	}
 	call.Time, call.Transport = l.Time, "replay"
 	if call.CallID == "" {
 		call.CallID = l.Source + ":" + strconv.FormatInt(l.N, 10)
 	}
+	return call, nil
+}
+
+// refresh makes the engine see the change a verification just stored.
+func (r *Replayer) refresh(ctx context.Context) error {
+	r.refMu.Lock()
+	defer r.refMu.Unlock()
+	return r.eng.Refresh(ctx)
+}
+
+// line decides one input line, runs the simulated IVR when it is sent to
+// verification, and decides the redials of a caller who passes.
+func (w *worker) line(ctx context.Context, l *Line, call engine.Call) (*Output, error) {
+	r := w.r
 	do := l.IVR
 	if do == "" {
 		do = IVRSilent
@@ -333,7 +454,7 @@ func (r *Replayer) line(ctx context.Context, l *Line) (*Output, error) {
 		Source: l.Source, Line: l.N, CallID: call.CallID, Time: l.Time.Format(time.RFC3339Nano),
 		User: call.User, Domain: call.Domain, Label: l.Label, Scenario: l.Scenario,
 	}
-	r.clk.set(l.Time)
+	w.clk.set(l.Time)
 	d, err := r.eng.Decide(ctx, call)
 	if err != nil {
 		return nil, fmt.Errorf("%s:%d: decide: %w", l.Source, l.N, err)
@@ -345,14 +466,14 @@ func (r *Replayer) line(ctx context.Context, l *Line) (*Output, error) {
 		return o, nil
 	}
 	o.IVR = do
-	out := r.session(ctx, &d, &call, do)
+	out := w.session(ctx, &d, &call, do)
 	o.Outcome = string(out)
 	o.decisions = append(o.decisions, decided{code: d.Code, result: d.Result, day: d.Facts.LocalDate, outcome: out})
 	if out == ivr.OutcomeVerified && d.Flow == engine.FlowOnboarding {
-		o.onboarded = r.clk.Now()
+		o.onboarded = w.clk.Now()
 	}
 	for n := 1; out == ivr.OutcomeVerified; n++ {
-		if err := r.eng.Refresh(ctx); err != nil {
+		if err := r.refresh(ctx); err != nil {
 			return nil, fmt.Errorf("%s:%d: refresh engine after verification: %w", l.Source, l.N, err)
 		}
 		if r.opts.AfterPass == AfterPassContinue {
@@ -364,8 +485,8 @@ func (r *Replayer) line(ctx context.Context, l *Line) (*Output, error) {
 		}
 		rc := call
 		rc.CallID = call.CallID + "~redial" + strconv.Itoa(n)
-		rc.Time = r.clk.after(redialDelay)
-		r.clk.set(rc.Time)
+		rc.Time = w.clk.after(redialDelay)
+		w.clk.set(rc.Time)
 		rd, err := r.eng.Decide(ctx, rc)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: decide redial: %w", l.Source, l.N, err)
@@ -378,10 +499,10 @@ func (r *Replayer) line(ctx context.Context, l *Line) (*Output, error) {
 		dd := decided{code: rd.Code, result: rd.Result, day: rd.Facts.LocalDate}
 		out = ""
 		if rd.Result == engine.Verify {
-			out = r.session(ctx, &rd, &rc, do)
+			out = w.session(ctx, &rd, &rc, do)
 			o.Redial.Outcome, dd.outcome = string(out), out
 			if out == ivr.OutcomeVerified && rd.Flow == engine.FlowOnboarding && o.onboarded.IsZero() {
-				o.onboarded = r.clk.Now()
+				o.onboarded = w.clk.Now()
 			}
 		}
 		o.decisions = append(o.decisions, dd)
@@ -390,17 +511,17 @@ func (r *Replayer) line(ctx context.Context, l *Line) (*Output, error) {
 }
 
 // session runs the IVR's flows for the ticket of d with a simulated caller.
-func (r *Replayer) session(ctx context.Context, d *engine.Decision, call *engine.Call, do string) ivr.Outcome {
-	r.clk.advance(toIVR)
-	sc := &simCall{clk: r.clk, do: do, pin: r.cfg.PIN, silence: r.flows.Opts.FirstDigit}
+func (w *worker) session(ctx context.Context, d *engine.Decision, call *engine.Call, do string) ivr.Outcome {
+	w.clk.advance(toIVR)
+	sc := &simCall{clk: w.clk, do: do, pin: w.r.cfg.PIN, silence: w.r.fo.FirstDigit}
 	if sc.silence <= 0 {
 		sc.silence = 5 * time.Second
 	}
 	args := []string{d.Ticket}
-	if r.opts.AfterPass == AfterPassContinue {
+	if w.r.opts.AfterPass == AfterPassContinue {
 		args = append(args, "continue")
 	}
-	return r.flows.Handle(ctx, sc, args, ivr.CallInfo{Channel: "replay-" + call.CallID, CallerID: call.Caller})
+	return w.flows.Handle(ctx, sc, args, ivr.CallInfo{Channel: "replay-" + call.CallID, CallerID: call.Caller})
 }
 
 // fieldOf splits an API validation error ("number: required") into the

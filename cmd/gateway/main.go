@@ -29,6 +29,6 @@ func main() {
 		Run: func(ctx context.Context, env *command.Env) error {
 			return gateway.Run(ctx, env.Config, env.Logger)
 		},
-		Commands: []command.Command{replay.Command},
+		Commands: []command.Command{replay.Command, replay.SampleCommand},
 	}, os.Args[1:], os.Stdout, os.Stderr))
 }
