@@ -29,7 +29,9 @@ var (
 // examples: accounts that onboard on their first call and pass, then mostly
 // call a few honest destinations (label legit); one call in fifty is an
 // attacker on a random account dialling premium-rate ranges and failing
-// verification (label attack, scenario toll-fraud).
+// verification (label attack, scenario toll-fraud). Honest calls go to
+// about 40 numbers per account, as a customer's do; attack numbers are
+// random within the ranges.
 func WriteSample(w io.Writer, o SampleOptions) error {
 	if o.Accounts <= 0 {
 		o.Accounts = 1000
@@ -53,7 +55,9 @@ func WriteSample(w io.Writer, o SampleOptions) error {
 			number = sampleFraud[rng.IntN(len(sampleFraud))] + strconv.Itoa(1000000+rng.IntN(9000000))
 			ivr, label, ip = IVRFail, "attack", "10.9."+strconv.Itoa(rng.IntN(250))+".1"
 		} else {
-			number = sampleHonest[(acct+rng.IntN(2))%len(sampleHonest)] + strconv.Itoa(1000000+rng.IntN(9000000))
+			// A customer calls the same few dozen numbers again and again.
+			k := rng.IntN(40)
+			number = sampleHonest[(acct+k%2)%len(sampleHonest)] + strconv.Itoa(1000000+(acct*7919+k*104729)%9000000)
 			ivr, label, ip = IVRPass, "legit", "10."+strconv.Itoa(acct/250)+"."+strconv.Itoa(acct%250)+".1"
 		}
 		b = b[:0]
