@@ -65,8 +65,8 @@ func run(ctx context.Context, env *command.Env) error {
 		return command.UsageError("replay: --ivr %q is not pass, fail, silent or hangup", *defIVR)
 	}
 	inputs := fs.Args()
-	if *fromLog == (len(inputs) > 0) {
-		return command.UsageError("replay: name input files, or use --from-decision-log (not both)")
+	if !*fromLog && len(inputs) == 0 {
+		return command.UsageError("replay: name input files, or use --from-decision-log (or both: they are merged by time)")
 	}
 
 	var live *store.Store

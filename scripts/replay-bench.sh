@@ -20,5 +20,8 @@ export TFPS_DATA_DIR="$work/data" TFPS_LOG_LEVEL=warn \
 /usr/bin/time -v "$work/gateway" replay --out "$work/out.jsonl" --summary-json "$work/summary.json" "$work/in.jsonl" \
 	>"$work/table.txt" 2>"$work/stderr.txt" || { cat "$work/stderr.txt"; exit 1; }
 grep 'lines/s' "$work/stderr.txt"
-grep -E 'Maximum resident set size|Elapsed \(wall' "$work/stderr.txt"
+grep -E 'Maximum resident set size|Elapsed \(wall|User time|System time' "$work/stderr.txt"
+# CPU seconds spent, so a figure taken on a busy machine can be read too.
+awk -v n="$LINES" '/User time|System time/ {cpu += $NF} END {printf "CPU %.1f s: %.0f lines per CPU second\n", cpu, n / cpu}' "$work/stderr.txt"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "output lines: $(wc -l <"$work/out.jsonl")"
