@@ -261,7 +261,7 @@ func TestReplayMatchesLiveChecks(t *testing.T) {
 }
 
 func TestSimulatedIVR(t *testing.T) {
-	t0 := time.Date(2025, 5, 6, 11, 0, 0, 0, madrid) // a Tuesday, business hours
+	t0 := time.Date(2025, 5, 6, 11, 0, 0, 0, madrid)             // a Tuesday, business hours
 	es, fr, jp := "+34911234567", "+59142345678", "+81312345678" // Spain (a default), Bolivia, Japan
 	lines := []in{
 		// Onboarding passed: the redial is not V01, nor is the next call.
