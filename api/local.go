@@ -35,7 +35,7 @@ func (s *Local) now() time.Time {
 
 // Check validates the request and asks the engine.
 func (s *Local) Check(ctx context.Context, req *CheckRequest) (*CheckResponse, error) {
-	call, err := req.call()
+	call, err := req.Call()
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,10 @@ func (s *Local) Check(ctx context.Context, req *CheckRequest) (*CheckResponse, e
 	}, nil
 }
 
-func (r *CheckRequest) call() (engine.Call, error) {
+// Call validates the request as POST /v1/check does and returns the engine
+// call, without its time (the caller sets it). The replay reads its input
+// lines through it, so a replayed line means what the same POST would.
+func (r *CheckRequest) Call() (engine.Call, error) {
 	if err := text("user", r.User, maxField, true); err != nil {
 		return engine.Call{}, err
 	}

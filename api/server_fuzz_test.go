@@ -14,7 +14,7 @@ import (
 type checkOnly struct{ Service }
 
 func (checkOnly) Check(_ context.Context, req *CheckRequest) (*CheckResponse, error) {
-	if _, err := req.call(); err != nil {
+	if _, err := req.Call(); err != nil {
 		return nil, err
 	}
 	return &CheckResponse{Result: "approve", Code: "A00", Reason: "approved"}, nil

@@ -151,7 +151,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 		if id == "" {
 			var err error
-			if id, err = fastTicketID(); err != nil {
+			if id, err = s.ticketID(); err != nil {
 				return "", err
 			}
 			keys[0] = s.keys.Ticket(id)
@@ -318,8 +318,8 @@ func runBatch(s *State, batch []*pending) {
 	}
 }
 
-// fastTicketID draws a ticket id like newTicketID (16 uniform decimal
-// digits) without math/big: one 8-byte read, rejection-sampled.
+// fastTicketID draws a ticket id (TicketIDDigits uniform decimal digits)
+// from crypto/rand: one 8-byte read, rejection-sampled.
 func fastTicketID() (string, error) {
 	const span = 10_000_000_000_000_000 // 10^16
 	const limit = (1<<64 - 1) / span * span

@@ -34,13 +34,18 @@ var (
 type Options struct {
 	Prefix  string        // prepended to every key; default "tfps:"
 	Timeout time.Duration // deadline of every operation; default 500ms
+	// TicketIDs, when set, draws ticket ids instead of crypto/rand: a
+	// replay gives a seeded source so its runs repeat exactly. Ids must
+	// still be unique among live tickets.
+	TicketIDs func() (string, error)
 }
 
 // State is the handle on Redis. It is safe for concurrent use.
 type State struct {
-	rdb     redis.UniversalClient
-	keys    Keys
-	timeout time.Duration
+	rdb      redis.UniversalClient
+	keys     Keys
+	timeout  time.Duration
+	ticketID func() (string, error)
 }
 
 // DefaultTimeout bounds every Redis operation unless Options say otherwise.
@@ -91,7 +96,10 @@ func New(rdb redis.UniversalClient, opt Options) *State {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
-	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix}, timeout: opt.Timeout}
+	if opt.TicketIDs == nil {
+		opt.TicketIDs = fastTicketID
+	}
+	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix}, timeout: opt.Timeout, ticketID: opt.TicketIDs}
 }
 
 // Client returns the underlying client, for packages that add their own

@@ -2,11 +2,9 @@ package state
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,22 +39,13 @@ const ticketGrace = 10 * time.Minute
 // usedMarkerTTL is how long a claimed ticket answers "already used".
 const usedMarkerTTL = time.Hour
 
-func newTicketID() (string, error) {
-	max := new(big.Int).Exp(big.NewInt(10), big.NewInt(TicketIDDigits), nil)
-	n, err := rand.Int(rand.Reader, max)
-	if err != nil {
-		return "", fmt.Errorf("ticket id: %w", err)
-	}
-	return fmt.Sprintf("%0*d", TicketIDDigits, n), nil
-}
-
 // CreateTicket stores t with a fresh id, valid for ttl from t.CreatedAt (set
 // it to the decision time), and returns the id.
 func (s *State) CreateTicket(ctx context.Context, t Ticket, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", fmt.Errorf("create ticket: ttl must be positive, got %s", ttl)
 	}
-	id, err := newTicketID()
+	id, err := s.ticketID()
 	if err != nil {
 		return "", err
 	}

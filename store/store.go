@@ -41,12 +41,28 @@ type Store struct {
 	Now func() time.Time
 }
 
+// MemoryURL opens a private in-memory SQLite database, gone when the store
+// closes (the what-if replay works on one).
+const MemoryURL = "sqlite::memory:"
+
 // Open connects to the database named by rawURL: sqlite:///abs/path.db,
-// sqlite:relative/path.db or postgres://user:pass@host:port/db. It does not
-// migrate; call Migrate.
+// sqlite:relative/path.db, MemoryURL or postgres://user:pass@host:port/db.
+// It does not migrate; call Migrate.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	s := &Store{Now: time.Now}
 	switch {
+	case rawURL == MemoryURL:
+		// One connection, kept open: every connection to ":memory:" is a
+		// database of its own, and closing the last one drops it.
+		db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("open in-memory sqlite: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		s.db, s.dialect = db, SQLite
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
 		if path == "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voipshield/tfps/command"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/replay"
 )
 
 // gcPercent is the gateway's GOGC unless the environment sets one. A
@@ -28,5 +29,6 @@ func main() {
 		Run: func(ctx context.Context, env *command.Env) error {
 			return gateway.Run(ctx, env.Config, env.Logger)
 		},
+		Commands: []command.Command{replay.Command, replay.SampleCommand},
 	}, os.Args[1:], os.Stdout, os.Stderr))
 }

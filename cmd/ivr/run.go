@@ -20,12 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/command"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/notify"
-	"github.com/voipshield/tfps/pin"
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -132,30 +130,7 @@ func run(ctx context.Context, env *command.Env) error {
 	return err
 }
 
-func flowOptions(cfg *config.Config) ivr.Options {
-	return ivr.Options{
-		Method:         cfg.VerificationMethod,
-		PIN:            pin.Checker{Global: cfg.PIN},
-		MaxFailures:    cfg.MaxCaptchaAttempts,
-		FailureWindow:  cfg.CacheBlockTime,
-		CaptchaTries:   cfg.IVR.CaptchaTries,
-		InputTries:     cfg.IVR.InputTries,
-		FullOnboarding: cfg.IVR.FullOnboarding,
-		MaxConcurrent:  cfg.MaxConcurrent,
-		Defaults: tfps.Account{
-			ConcurrentCalls:      cfg.DefaultConcurrentCalls,
-			ConcurrentCallsOff:   cfg.DefaultConcurrentCallsOff,
-			DailyQuota:           cfg.DefaultQuota,
-			DailyQuotaOff:        cfg.DefaultQuotaOff,
-			SourceCountries:      cfg.DefaultSourceCountries,
-			DestinationCountries: cfg.DefaultDestinationCountries,
-		},
-		DefaultLanguage: cfg.DefaultLanguage,
-		FirstDigit:      cfg.IVR.FirstDigitTimeout,
-		InterDigit:      cfg.IVR.InterDigitTimeout,
-		InputTotal:      cfg.IVR.InputTimeout,
-	}
-}
+func flowOptions(cfg *config.Config) ivr.Options { return ivr.OptionsFrom(cfg) }
 
 // promptSource picks how prompts reach Asterisk: Google TTS (cached, served
 // under /tts/) when credentials or an endpoint are set, with the

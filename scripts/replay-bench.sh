@@ -1,0 +1,27 @@
+#!/bin/sh
+# Measures `gateway replay` on a generated file: replayed lines per second
+# and peak memory (RSS). Needs Redis on 127.0.0.1:6379 (or TFPS_REDIS_URL).
+#   sh scripts/replay-bench.sh [LINES] [ACCOUNTS]
+set -eu
+LINES=${1:-1000000}
+ACCOUNTS=${2:-1000}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/gateway" ./cmd/gateway
+"$work/gateway" replay-sample --lines "$LINES" --accounts "$ACCOUNTS" --days 30 --seed 1 > "$work/in.jsonl"
+# Settings under which the sample is mostly approved once accounts are
+# onboarded: Madrid business hours, room for a PBX's traffic.
+export TFPS_DATA_DIR="$work/data" TFPS_LOG_LEVEL=warn \
+	TFPS_BUSINESS_HOURS='Europe/Madrid|20210104T090000|21000104T180000||WEEKLY|||MO,TU,WE,TH,FR' \
+	TFPS_DEFAULT_CONCURRENT_CALLS=5 TFPS_DEFAULT_CONCURRENT_CALLS_OFF=5 \
+	TFPS_DEFAULT_QUOTA=1000 TFPS_DEFAULT_QUOTA_OFF=1000 \
+	TFPS_DEFAULT_SOURCE_COUNTRIES=ES,US TFPS_DEFAULT_DESTINATION_COUNTRIES=ES,GB,FR,DE,US
+/usr/bin/time -v "$work/gateway" replay --out "$work/out.jsonl" --summary-json "$work/summary.json" "$work/in.jsonl" \
+	>"$work/table.txt" 2>"$work/stderr.txt" || { cat "$work/stderr.txt"; exit 1; }
+grep 'lines/s' "$work/stderr.txt"
+grep -E 'Maximum resident set size|Elapsed \(wall|User time|System time' "$work/stderr.txt"
+# CPU seconds spent, so a figure taken on a busy machine can be read too.
+awk -v n="$LINES" '/User time|System time/ {cpu += $NF} END {printf "CPU %.1f s: %.0f lines per CPU second\n", cpu, n / cpu}' "$work/stderr.txt"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "output lines: $(wc -l <"$work/out.jsonl")"

@@ -1,0 +1,39 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps/engine"
+)
+
+// TestTicketIDSource: with Options.TicketIDs, tickets of both paths (the
+// decision's script and CreateTicket) take their ids from it, so a replay
+// repeats them.
+func TestTicketIDSource(t *testing.T) {
+	base := MustOpen(t)
+	n := 0
+	s := New(base.Client(), Options{Prefix: base.Keys().Prefix(), TicketIDs: func() (string, error) {
+		n++
+		return fmt.Sprintf("%016d", n), nil
+	}})
+	ctx := context.Background()
+	id, err := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
+	if err != nil || id != "0000000000000001" {
+		t.Fatalf("CreateTicket: %q, %v; want the source's first id", id, err)
+	}
+	req := &engine.CountRequest{Now: t0, User: "u", Domain: "d", Member: "m", Ticket: &engine.Ticket{
+		Code: engine.V01, Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0, Expires: t0.Add(time.Minute),
+	}}
+	if _, err := NewDecideCounters(s).Count(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if req.Ticket.ID != "0000000000000002" {
+		t.Fatalf("decision ticket %q, want the source's second id", req.Ticket.ID)
+	}
+	if tk, err := s.ClaimTicket(ctx, "0000000000000002", t0.Add(time.Second)); err != nil || tk.User != "u" {
+		t.Errorf("claim the decision's ticket: %+v, %v", tk, err)
+	}
+}
