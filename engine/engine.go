@@ -56,12 +56,12 @@ type Options struct {
 	DefaultHome          string   // reads national numbers of accounts without a home country
 	BuiltinUserAgents    bool     // add BuiltinUserAgents to the operator's patterns
 	TicketTTL            time.Duration
-	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
+	ErrorPolicy          string // config.ErrorPolicyReject (default), ...Approve, ...Error
 	// Mode is the gateway's mode (TFPS_MODE): tfps.ModeEnforce (default)
 	// or tfps.ModeMonitor. An account's own Mode overrides it, and
 	// Call.Monitor overrides both.
-	Mode tfps.Mode
-	CacheRefresh         time.Duration // default 500ms
+	Mode         tfps.Mode
+	CacheRefresh time.Duration // default 500ms
 	// PreloadAccounts: an installation with at most this many accounts has
 	// them all cached, re-read in one query after each change; default
 	// 5000, negative: accounts are read as calls need them.

@@ -140,7 +140,9 @@ func TestModeResolution(t *testing.T) {
 func TestMonitorPairBlockNotInherited(t *testing.T) {
 	r := newRig(t, store.SQLite, baseOptions(t))
 	r.account(t, "1001", func(a *tfps.Account) { a.Mode = tfps.ModeMonitor; a.DailyQuota = 100 })
-	at := func(s int) func(c *engine.Call) { return func(c *engine.Call) { c.Time = inHours.Add(time.Duration(s) * time.Second) } }
+	at := func(s int) func(c *engine.Call) {
+		return func(c *engine.Call) { c.Time = inHours.Add(time.Duration(s) * time.Second) }
+	}
 	var last engine.Decision
 	for i := range 7 {
 		last = r.decide(t, call(at(i)))
