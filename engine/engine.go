@@ -56,12 +56,8 @@ type Options struct {
 	DefaultHome          string   // reads national numbers of accounts without a home country
 	BuiltinUserAgents    bool     // add BuiltinUserAgents to the operator's patterns
 	TicketTTL            time.Duration
-	ErrorPolicy          string // config.ErrorPolicyReject (default), ...Approve, ...Error
-	// Mode is the gateway's mode (TFPS_MODE): tfps.ModeEnforce (default)
-	// or tfps.ModeMonitor. An account's own Mode overrides it, and
-	// Call.Monitor overrides both.
-	Mode         tfps.Mode
-	CacheRefresh time.Duration // default 500ms
+	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
+	CacheRefresh         time.Duration // default 500ms
 	// PreloadAccounts: an installation with at most this many accounts has
 	// them all cached, re-read in one query after each change; default
 	// 5000, negative: accounts are read as calls need them.
@@ -70,6 +66,11 @@ type Options struct {
 	LogBatch        int           // default 5000
 	LogFlush        time.Duration // default 200ms
 	LogQueue        int           // rows waiting for the writer; default 65536
+
+	// Mode is the gateway's mode (TFPS_MODE): tfps.ModeEnforce (default)
+	// or tfps.ModeMonitor. An account's own Mode overrides it, and
+	// Call.Monitor overrides both.
+	Mode tfps.Mode
 
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Logger     *slog.Logger          // nil: slog.Default()
