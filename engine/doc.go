@@ -45,7 +45,7 @@
 //	case d.Result == engine.Verify: // to the IVR with d.Ticket; d.Flow, d.Country (d.Flow.TFPSPrefix)
 //	}
 //
-// Metrics (registered on Options.Registerer): tfps_decisions_total{result,code},
+// Metrics (registered on Options.Registerer): tfps_decisions_total{result,code,enforced},
 // tfps_decide_seconds, tfps_dependency_errors_total{dependency},
 // tfps_decisions_replayed_total, tfps_decision_log_rows_total{outcome},
 // tfps_decision_log_queue_full_total, tfps_engine_cache_loads_total,
