@@ -26,10 +26,27 @@ type Account struct {
 	Language    string // prompt language, e.g. "en", "es"
 	PINHash     string // hash of the per-account PIN, empty when the global PIN applies
 	HomeCountry string // country used to read national numbers, e.g. "US"
+	Mode        Mode   // "" (the gateway's TFPS_MODE), enforce or monitor
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// Mode says whether the gateway applies its decisions to calls.
+type Mode string
+
+const (
+	// ModeInherit: an account follows the gateway's TFPS_MODE.
+	ModeInherit Mode = ""
+	// ModeEnforce: decisions are applied (reject, verify).
+	ModeEnforce Mode = "enforce"
+	// ModeMonitor: every check runs and is logged with what it would have
+	// answered, and the call is approved (detection only).
+	ModeMonitor Mode = "monitor"
+)
+
+// Valid reports whether m is one of the modes (ModeInherit included).
+func (m Mode) Valid() bool { return m == ModeInherit || m == ModeEnforce || m == ModeMonitor }
 
 // AccountName names an account: user at domain.
 type AccountName struct{ User, Domain string }

@@ -28,6 +28,9 @@ type DecisionRecord struct {
 	DestinationCountry string
 	Transport          string // sip, http
 	LatencyMicros      int64
+	// Enforced is false for a monitor-mode decision: Result and Code are
+	// what enforcement would have answered, and the caller was approved.
+	Enforced bool
 }
 
 // VerificationEvent records one outcome of a voice verification in the IVR.

@@ -63,6 +63,10 @@ type CheckRequest struct {
 
 // CheckResponse is the decision. Result is approve, reject or verify; Code
 // is a row of GET /v1/codes; Flow, Country and Ticket come with verify.
+//
+// In monitor mode (TFPS_MODE=monitor or the account's mode) Enforced is
+// false, Result is approve (code A00, no ticket) and WouldBe holds what
+// enforcement would have answered.
 type CheckResponse struct {
 	Result             string `json:"result"`
 	Code               string `json:"code"`
@@ -74,6 +78,20 @@ type CheckResponse struct {
 	DestinationCountry string `json:"destination_country,omitempty"`
 	OffHours           bool   `json:"off_hours"`
 	Replayed           bool   `json:"replayed,omitempty"` // a retried call_id answered from the earlier decision
+
+	// Enforced is false in monitor mode, and WouldBe then says what
+	// enforcement would have answered.
+	Enforced bool     `json:"enforced"`
+	WouldBe  *WouldBe `json:"would_be,omitempty"`
+}
+
+// WouldBe is what enforcement would have answered a monitor-mode check.
+type WouldBe struct {
+	Result  string `json:"result"`
+	Code    string `json:"code"`
+	Reason  string `json:"reason"`
+	Flow    string `json:"flow,omitempty"`
+	Country string `json:"country,omitempty"`
 }
 
 // Code is one row of the published reason-code table.
@@ -102,6 +120,7 @@ type Account struct {
 	Language             string    `json:"language"`
 	HomeCountry          string    `json:"home_country"`
 	HasPIN               bool      `json:"has_pin"`
+	Mode                 string    `json:"mode"` // "" (the gateway's TFPS_MODE), enforce or monitor
 	CreatedAt            time.Time `json:"created_at"`
 	UpdatedAt            time.Time `json:"updated_at"`
 	// Today is set by GetAccount, ResetAccount and the country/block
@@ -131,6 +150,7 @@ type AccountInput struct {
 	Blocked              *bool     `json:"blocked,omitempty"`
 	Language             *string   `json:"language,omitempty"`
 	HomeCountry          *string   `json:"home_country,omitempty"`
+	Mode                 *string   `json:"mode,omitempty"` // "" inherits TFPS_MODE, enforce, monitor
 }
 
 // AccountQuery selects a page of accounts, ordered by domain and user.
@@ -197,4 +217,7 @@ type Decision struct {
 	DestinationCountry string    `json:"destination_country"`
 	Transport          string    `json:"transport"`
 	LatencyMicros      int64     `json:"latency_us"`
+	// Enforced is false for monitor mode: Result and Code are what
+	// enforcement would have answered, and the caller was approved.
+	Enforced bool `json:"enforced"`
 }

@@ -44,11 +44,15 @@ func (s *Local) Check(ctx context.Context, req *CheckRequest) (*CheckResponse, e
 	if err != nil {
 		return nil, err
 	}
-	return &CheckResponse{
+	res := &CheckResponse{
 		Result: d.Result.String(), Code: d.Code.String(), Reason: d.Reason, Flow: string(d.Flow), Country: d.Country,
 		Ticket: d.Ticket, SourceCountry: d.Facts.SourceCountry, DestinationCountry: d.Facts.DestinationCountry,
-		OffHours: d.Facts.OffHours, Replayed: d.Replayed,
-	}, nil
+		OffHours: d.Facts.OffHours, Replayed: d.Replayed, Enforced: d.Enforced(),
+	}
+	if w := d.WouldBe; w != nil {
+		res.WouldBe = &WouldBe{Result: w.Result.String(), Code: w.Code.String(), Reason: w.Reason, Flow: string(w.Flow), Country: w.Country}
+	}
+	return res, nil
 }
 
 // Call validates the request as POST /v1/check does and returns the engine
@@ -105,7 +109,7 @@ func apiAccount(a *tfps.Account) *Account {
 		ConcurrentCalls: a.ConcurrentCalls, ConcurrentCallsOff: a.ConcurrentCallsOff,
 		DailyQuota: a.DailyQuota, DailyQuotaOff: a.DailyQuotaOff,
 		SourceCountries: nonNil(a.SourceCountries), DestinationCountries: nonNil(a.DestinationCountries),
-		Blocked: a.Blocked, Language: a.Language, HomeCountry: a.HomeCountry, HasPIN: a.PINHash != "",
+		Blocked: a.Blocked, Language: a.Language, HomeCountry: a.HomeCountry, HasPIN: a.PINHash != "", Mode: string(a.Mode),
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -239,6 +243,13 @@ func (s *Local) apply(a *tfps.Account, in *AccountInput) error {
 			return invalid("language", "%q is not en or es", *in.Language)
 		}
 		a.Language = *in.Language
+	}
+	if in.Mode != nil {
+		m := tfps.Mode(*in.Mode)
+		if !m.Valid() {
+			return invalid("mode", "%q is not enforce, monitor or empty (the gateway's TFPS_MODE)", *in.Mode)
+		}
+		a.Mode = m
 	}
 	if in.HomeCountry != nil {
 		a.HomeCountry = ""
@@ -481,7 +492,7 @@ func (s *Local) Decisions(ctx context.Context, q DecisionQuery) ([]Decision, err
 			UserAgent: r.UserAgent, AbuseScore: r.AbuseScore, User: r.User, Domain: r.Domain, Result: r.Result,
 			Code: r.Code, Reason: r.Reason, Flow: r.Flow, Ticket: r.Ticket, OffHours: r.OffHours,
 			ConcurrentCalls: r.ConcurrentCalls, SourceCountry: r.SourceCountry, DestinationCountry: r.DestinationCountry,
-			Transport: r.Transport, LatencyMicros: r.LatencyMicros,
+			Transport: r.Transport, LatencyMicros: r.LatencyMicros, Enforced: r.Enforced,
 		})
 	}
 	return out, nil

@@ -233,6 +233,9 @@ func (c *Config) crossCheck() Errors {
 	if c.SIPListen == "" && c.Port > 0 {
 		c.SIPListen = fmt.Sprintf("0.0.0.0:%d", c.Port)
 	}
+	if c.SIP.MonitorListen != "" && c.SIP.MonitorListen == c.SIPListen && !strings.HasSuffix(c.SIPListen, ":0") {
+		errs = append(errs, FieldError{Key: "TFPS_SIP_MONITOR_LISTEN", Value: c.SIP.MonitorListen, Msg: "must differ from TFPS_SIP_LISTEN: the monitor listener is a second port"})
+	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "tfps.db")
 	}

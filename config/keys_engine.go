@@ -24,7 +24,14 @@ type EngineConfig struct {
 	LogFlush          time.Duration // longest wait before queued decision-log rows are written
 	LogRetention      time.Duration // decision-log rows older than this are deleted; 0 keeps them
 	CacheAllAccounts  int           // cache every account when there are at most this many; 0: as used
+	Mode              string        // enforce or monitor (ModeEnforce, ModeMonitor): whether decisions are applied
 }
+
+// Gateway modes (TFPS_MODE); an account may override it.
+const (
+	ModeEnforce = "enforce" // decisions are applied
+	ModeMonitor = "monitor" // every check runs and is logged with its would-be code; calls are approved
+)
 
 // Engine error policies (TFPS_ENGINE_ERROR_POLICY).
 const (
@@ -56,6 +63,7 @@ func engineKeys() []Key {
 		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
 		intKey("TFPS_DECISION_LOG_BATCH", "5000", "Most decision-log rows written in one transaction; TFPS_DECISION_LOG_FLUSH usually ends a batch first. Larger batches rewrite the same index pages less often.", 1, 100000, func(c *Config) *int { return &c.Engine.LogBatch }),
 		durationKey("TFPS_DECISION_LOG_RETENTION", "0", "How long decision-log rows are kept, as a duration (2160h is 90 days); each gateway deletes older rows every hour, oldest first. 0: kept for ever.", 0, 10*365*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.LogRetention }),
+		choiceKey("TFPS_MODE", ModeEnforce, "enforce: decisions are applied. monitor (detection only): every check runs, the decision log and metrics record what it would have answered (enforced=false), and every call is approved (SIP A00 or 503 with X-Tfps-Code carrying the would-be code; HTTP approve with would_be); no verify tickets, no pair blocks that enforcement would inherit. An account's own mode (tfpsctl set USER DOMAIN --mode ...) overrides it.", []string{ModeEnforce, ModeMonitor}, func(c *Config) *string { return &c.Engine.Mode }),
 		durationKey("TFPS_DECISION_LOG_FLUSH", "200ms", "Longest time a decision waits in memory before it is written to the decision log.", time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.LogFlush }),
 	}
 }

@@ -39,6 +39,10 @@ type SIPConfig struct {
 	// MaxInFlight bounds the decisions running at once; further INVITEs
 	// wait in the socket buffer (and are retransmitted by the sender).
 	MaxInFlight int
+	// MonitorListen is a second SIP listen address (UDP and TCP) where
+	// every request is decided in monitor mode, for proxies that fork a
+	// copy of each call just to watch. Empty: off.
+	MonitorListen string
 }
 
 // DenyAction values (TFPS_SIP_DENY_ACTION).
@@ -97,6 +101,7 @@ func sipKeys() []Key {
 			return nil
 		}},
 		durationKey("TFPS_SIP_DECIDE_TIMEOUT", "2s", "Longest time one INVITE may wait for its decision; past it the answer is TFPS_SIP_ERROR_CODE. Keep it below the PBX's Timer B (32s) and its own fail-over timer.", 10*time.Millisecond, 30*time.Second, func(c *Config) *time.Duration { return &c.SIP.DecideTimeout }),
+		listenKey("TFPS_SIP_MONITOR_LISTEN", "", "Second SIP listen address (UDP and TCP) where every request is decided in monitor mode whatever TFPS_MODE and the account say: approved (A00 or 503) with the would-be code in X-Tfps-Code, logged with enforced=false. For proxies that fork a copy of each call just to watch, like TFPS's free detection route on port 9091. Empty: off.", func(c *Config) *string { return &c.SIP.MonitorListen }),
 		intKey("TFPS_SIP_MAX_IN_FLIGHT", "4096", "Decisions the SIP front runs at once; further INVITEs wait in the socket buffer.", 1, 1_000_000, func(c *Config) *int { return &c.SIP.MaxInFlight }),
 	}
 }

@@ -21,6 +21,9 @@ type Call struct {
 	FromTag         string    // SIP From tag; with CallID it identifies a retried request
 	Time            time.Time // when the attempt arrived, from the transport's clock
 	Transport       string    // "sip" or "http", for the decision log
+	// Monitor asks for monitor mode whatever Options.Mode and the account
+	// say (a listener that only watches, such as TFPS_SIP_MONITOR_LISTEN).
+	Monitor bool
 }
 
 // Result is what the PBX is told to do.
@@ -101,7 +104,24 @@ type Facts struct {
 	DailyLimit         int
 }
 
+// Outcome is what enforcement would have answered: a monitor-mode
+// decision carries it in Decision.WouldBe.
+type Outcome struct {
+	Result  Result
+	Code    Code
+	Reason  string
+	Flow    Flow   // verify only
+	Country string // verify only
+}
+
 // Decision is the engine's answer for one Call.
+//
+// In monitor mode (Options.Mode, the account's Mode, or Call.Monitor) every
+// check runs as in enforce mode, but the call is approved: Result is
+// Approve, Code A00, and WouldBe holds what enforcement would have answered
+// (A00 too when every check passed). No verify ticket is created. A
+// transport that ignores WouldBe therefore approves, which is what monitor
+// mode promises.
 type Decision struct {
 	Result  Result
 	Code    Code
@@ -116,6 +136,34 @@ type Decision struct {
 	Replayed bool
 	// Err is the dependency error behind an A01/R19 decision (error policy).
 	Err error
+	// WouldBe is set in monitor mode only: what enforcement would have
+	// answered. See Enforced.
+	WouldBe *Outcome
 
-	email string // the account's address, for alerts
+	email   string // the account's address, for alerts
+	monitor bool   // decide: the mode resolved for this call, also on errors
+}
+
+// Enforced reports whether the decision is applied as it stands; false in
+// monitor mode, where the caller is approved and WouldBe says what
+// enforcement would have answered.
+func (d *Decision) Enforced() bool { return d.WouldBe == nil }
+
+// Effective returns what the checks found: WouldBe in monitor mode, the
+// decision itself otherwise. The decision log and the metrics record it.
+func (d *Decision) Effective() Outcome {
+	if d.WouldBe != nil {
+		return *d.WouldBe
+	}
+	return Outcome{Result: d.Result, Code: d.Code, Reason: d.Reason, Flow: d.Flow, Country: d.Country}
+}
+
+// unenforced turns d into its monitor-mode form: approved, with what the
+// checks found in WouldBe and no ticket.
+func (d Decision) unenforced() Decision {
+	w := d.Effective()
+	d.WouldBe = &w
+	d.Result, d.Code, d.Flow, d.Country, d.Ticket = Approve, A00, "", "", ""
+	d.Reason = "monitor mode, not enforced: would be " + w.Code.String() + " (" + w.Reason + ")"
+	return d
 }

@@ -70,6 +70,8 @@ type Eval struct {
 	Facts   Facts
 	Account *tfps.Account // set by the account check; nil before it or when unknown
 
+	accountRead bool // the account was looked up (found or not, or the lookup failed)
+
 	eng      *Engine
 	snap     *snapshot
 	steps    []Step

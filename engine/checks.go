@@ -131,6 +131,7 @@ type knownAccount struct{ e *Engine }
 
 func (*knownAccount) Name() string { return "account" }
 func (c *knownAccount) Check(ctx context.Context, ev *Eval) (Verdict, error) {
+	ev.accountRead = true
 	a, err := c.e.account(ctx, ev.snap, ev.Call.User, ev.Call.Domain)
 	if err != nil {
 		return Verdict{}, err

@@ -100,6 +100,10 @@ type CountRequest struct {
 	// Ticket, when set, is created if no step fails: the checks already
 	// decided verify (onboarding, source or destination country).
 	Ticket *Ticket
+	// Monitor: the decision is in monitor mode. The engine then sends no
+	// ticket, and a StepABRepeat that trips blocks the pair for monitor
+	// mode only: enforcement neither sees nor inherits that block.
+	Monitor bool
 }
 
 // StepResult is what one step found.

@@ -19,6 +19,12 @@
 // Close flushes. A retried request (same Call-ID, From-tag and number within
 // Options.RetryCacheTime) gets the earlier decision and is not counted again.
 //
+// Monitor (detection-only) mode is decided per call: Call.Monitor, else the
+// account's Mode, else Options.Mode. The checks run as usual, the Decision
+// approves (A00, no ticket) with Enforced() false and WouldBe holding what
+// enforcement would have answered; the log and metrics record the would-be
+// code with enforced=false.
+//
 // Wiring, as cmd/gateway does it (Example in example_test.go compiles it):
 //
 //	db, _ := store.Open(ctx, cfg.DatabaseURL) // Accounts, Lists, Changes, DecisionLog
@@ -40,12 +46,12 @@
 //	})
 //	switch {
 //	case err != nil: // invalid call (tfps.EINVALID), ErrClosed, or ErrDependency under the "error" policy
-//	case d.Result == engine.Approve: // 302 A00<number> or 503 (A01 too: unchecked, policy approve)
+//	case d.Result == engine.Approve: // 302 A00<number> or 503 (A01 too: unchecked, policy approve; monitor mode: X-Tfps-Code d.WouldBe.Code)
 //	case d.Result == engine.Reject: // 302 <d.Code><number> or 603
 //	case d.Result == engine.Verify: // to the IVR with d.Ticket; d.Flow, d.Country (d.Flow.TFPSPrefix)
 //	}
 //
-// Metrics (registered on Options.Registerer): tfps_decisions_total{result,code},
+// Metrics (registered on Options.Registerer): tfps_decisions_total{result,code,enforced},
 // tfps_decide_seconds, tfps_dependency_errors_total{dependency},
 // tfps_decisions_replayed_total, tfps_decision_log_rows_total{outcome},
 // tfps_decision_log_queue_full_total, tfps_engine_cache_loads_total,

@@ -67,6 +67,11 @@ type Options struct {
 	LogFlush        time.Duration // default 200ms
 	LogQueue        int           // rows waiting for the writer; default 65536
 
+	// Mode is the gateway's mode (TFPS_MODE): tfps.ModeEnforce (default)
+	// or tfps.ModeMonitor. An account's own Mode overrides it, and
+	// Call.Monitor overrides both.
+	Mode tfps.Mode
+
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Logger     *slog.Logger          // nil: slog.Default()
 	// Now measures decision latency; nil: time.Now. Decisions themselves use
@@ -90,6 +95,7 @@ func OptionsFrom(c *config.Config) Options {
 		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
 		TicketTTL:            c.Engine.TicketTTL,
 		ErrorPolicy:          c.Engine.ErrorPolicy,
+		Mode:                 tfps.Mode(c.Engine.Mode),
 		CacheRefresh:         c.Engine.CacheRefresh,
 		PreloadAccounts:      offWhenZero(c.Engine.CacheAllAccounts),
 		RetryCacheTime:       offWhenZero(c.Engine.RetryCacheTime),
@@ -125,6 +131,9 @@ func (o *Options) defaults() {
 	def(&o.FailureWindow, time.Hour)
 	defInt(&o.AbuseScoreLimit, 10)
 	def(&o.TicketTTL, 120*time.Second)
+	if o.Mode == tfps.ModeInherit {
+		o.Mode = tfps.ModeEnforce
+	}
 	if o.ErrorPolicy == "" {
 		o.ErrorPolicy = config.ErrorPolicyReject
 	}
@@ -174,6 +183,9 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 	case "", config.ErrorPolicyReject, config.ErrorPolicyApprove, config.ErrorPolicyError:
 	default:
 		return nil, fmt.Errorf("new engine: unknown error policy %q", opts.ErrorPolicy)
+	}
+	if !opts.Mode.Valid() {
+		return nil, fmt.Errorf("new engine: unknown mode %q", opts.Mode)
 	}
 	opts.defaults()
 	m, err := newMetrics(opts.Registerer)
@@ -267,7 +279,7 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	if err := validate(&call); err != nil {
 		return Decision{}, err
 	}
-	key := replayKey{call.CallID, call.FromTag, call.Number}
+	key := replayKey{call.CallID, call.FromTag, call.Number, call.Monitor}
 	if d, ok := e.replay.get(key, call.Time); ok {
 		d.Replayed = true
 		e.metrics.replayed.Inc()
@@ -287,24 +299,31 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 		// The reason reaches PBXs and API clients: it names the dependency,
 		// never addresses or driver messages (those are in Err and the log).
 		reason := "not checked: " + dep + " unavailable"
-		e.log.Warn("decision dependency failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "policy", e.opts.ErrorPolicy, "err", err)
-		switch e.opts.ErrorPolicy {
-		case config.ErrorPolicyApprove:
+		e.log.Warn("decision dependency failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "policy", e.opts.ErrorPolicy, "monitor", d.monitor, "err", err)
+		monitor := d.monitor
+		switch {
+		case e.opts.ErrorPolicy == config.ErrorPolicyApprove:
 			d = Decision{Result: Approve, Code: A01, Reason: reason, Err: err, Facts: d.Facts}
-		case config.ErrorPolicyReject:
+		case e.opts.ErrorPolicy == config.ErrorPolicyReject, monitor:
+			// Monitor mode never refuses a call: under the error policy
+			// too, the caller is approved and R19 is the would-be code.
 			d = Decision{Result: Reject, Code: R19, Reason: reason, Err: err, Facts: d.Facts}
 		default:
 			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
 		}
+		if monitor {
+			d = d.unenforced()
+		}
 	}
 	latency := e.opts.Now().Sub(start)
 	e.metrics.latency.Observe(latency.Seconds())
-	e.metrics.decisions.WithLabelValues(d.Result.String(), d.Code.String()).Inc()
+	eff := d.Effective()
+	e.metrics.decisions.WithLabelValues(eff.Result.String(), eff.Code.String(), enforcedLabel(d.Enforced())).Inc()
 	if d.Err == nil {
 		e.replay.put(key, call.Time, d)
 	}
 	if e.log.Enabled(ctx, slog.LevelDebug) {
-		e.log.Debug("decision", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "result", d.Result, "code", d.Code, "reason", d.Reason, "check", d.Check)
+		e.log.Debug("decision", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "result", eff.Result, "code", eff.Code, "reason", eff.Reason, "check", d.Check, "enforced", d.Enforced())
 	}
 	if err := e.record(ctx, &call, &d, latency); err != nil {
 		return d, err
@@ -318,14 +337,21 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 	if e.closed {
 		return ErrClosed
 	}
+	// The log keeps what the checks found; in monitor mode that is the
+	// would-be answer, marked not enforced.
+	eff := d.Effective()
 	r := &tfps.DecisionRecord{
 		At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
 		UserAgent: c.UserAgent, AbuseScore: d.Facts.AbuseScore, User: c.User, Domain: c.Domain,
-		Result: d.Result.String(), Code: d.Code.String(), Reason: d.Reason, Flow: string(d.Flow), Ticket: d.Ticket,
+		Result: eff.Result.String(), Code: eff.Code.String(), Reason: eff.Reason, Flow: string(eff.Flow), Ticket: d.Ticket,
 		OffHours: d.Facts.OffHours, ConcurrentCalls: c.ConcurrentCalls, SourceCountry: d.Facts.SourceCountry,
 		DestinationCountry: d.Facts.DestinationCountry, Transport: c.Transport, LatencyMicros: latency.Microseconds(),
+		Enforced: d.Enforced(),
 	}
-	if e.alerts != nil {
+	// Monitor-mode decisions raise no alerts: the mails speak of pairs
+	// blocked and calls refused, which did not happen. The decision log
+	// and the metrics are their record.
+	if e.alerts != nil && d.Enforced() {
 		if n := alertFor(c, d, d.email); n != nil {
 			e.alerts.raise(n)
 		}
@@ -373,7 +399,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	for _, c := range e.checks {
 		v, err := c.Check(ctx, ev)
 		if err != nil {
-			return Decision{Facts: ev.Facts}, fmt.Errorf("check %s: %w", c.Name(), err)
+			return Decision{Facts: ev.Facts, monitor: e.monitored(ctx, ev)}, fmt.Errorf("check %s: %w", c.Name(), err)
 		}
 		if v.counted || v.Result == 0 {
 			continue
@@ -381,21 +407,28 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		decided, by = v, c.Name()
 		break
 	}
+	monitor := e.monitored(ctx, ev)
 	var ticket *Ticket
-	if decided.Result == Verify {
+	if decided.Result == Verify && !monitor {
 		ticket = e.newTicket(ev, decided.Code, decided.Country)
+	}
+	if monitor {
+		// A would-be verify leaves nothing for the IVR to claim.
+		for i := range ev.steps {
+			ev.steps[i].Ticket = nil
+		}
 	}
 	if len(ev.steps) > 0 || ticket != nil {
 		req := CountRequest{
 			Now: call.Time, User: call.User, Domain: call.Domain, Caller: call.Caller, Number: call.Number,
-			Member: call.CallID, Steps: ev.steps, Ticket: ticket,
+			Member: call.CallID, Steps: ev.steps, Ticket: ticket, Monitor: monitor,
 		}
 		if req.Member == "" {
 			req.Member = rand.Text()
 		}
 		res, err := e.deps.Counters.Count(ctx, &req)
 		if err != nil {
-			return Decision{Facts: ev.Facts}, depError("counters", err)
+			return Decision{Facts: ev.Facts, monitor: monitor}, depError("counters", err)
 		}
 		for i := range res.Steps {
 			v := ev.counters[i].by.Counted(ev, &req.Steps[i], res.Steps[i])
@@ -410,7 +443,11 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	}
 	ev.hours() // the off-hours flag and local date are logged whichever check decided
 	if decided.Result == 0 {
-		return Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts}, nil
+		d := Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts}
+		if monitor {
+			d = d.unenforced()
+		}
+		return d, nil
 	}
 	d := Decision{Result: decided.Result, Code: decided.Code, Reason: decided.Reason, Check: by, Facts: ev.Facts}
 	if ev.Account != nil {
@@ -418,12 +455,51 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	}
 	if d.Result == Verify {
 		d.Flow, d.Country = d.Code.Info().Flow, decided.Country
+		if monitor {
+			return d.unenforced(), nil
+		}
 		if ticket == nil {
 			return d, fmt.Errorf("decide: verify %s without a ticket", d.Code)
 		}
 		d.Ticket = ticket.ID
 	}
+	if monitor {
+		d = d.unenforced()
+	}
 	return d, nil
+}
+
+// monitored resolves the mode of one call: Call.Monitor, else the
+// account's own mode, else Options.Mode. A check that decided before the
+// account check (user agent, lists, reputation) leaves the account unread;
+// it is read here (from the cache, like the account check), since an
+// account in monitor mode must not be refused by those checks either. When
+// the account can not be read, the gateway's mode applies.
+func (e *Engine) monitored(ctx context.Context, ev *Eval) bool {
+	if ev.Call.Monitor {
+		return true
+	}
+	a := ev.Account
+	if !ev.accountRead {
+		ev.accountRead = true
+		var err error
+		if a, err = e.account(ctx, ev.snap, ev.Call.User, ev.Call.Domain); err != nil {
+			e.log.Warn("read account for its mode: the gateway's mode applies", "call_id", ev.Call.CallID, "user", ev.Call.User, "domain", ev.Call.Domain, "err", err)
+			a = nil
+		}
+	}
+	mode := e.opts.Mode
+	if a != nil && a.Mode != tfps.ModeInherit {
+		mode = a.Mode
+	}
+	return mode == tfps.ModeMonitor
+}
+
+func enforcedLabel(enforced bool) string {
+	if enforced {
+		return "true"
+	}
+	return "false"
 }
 
 // newTicket prepares the ticket of a verify decision; Counters gives it its

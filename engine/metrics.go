@@ -3,7 +3,7 @@ package engine
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	decisions  *prometheus.CounterVec // result, code
+	decisions  *prometheus.CounterVec // result, code, enforced
 	latency    prometheus.Histogram   // Decide, replays excluded
 	depErrors  *prometheus.CounterVec // dependency
 	replayed   prometheus.Counter     // retried requests answered from the replay cache
@@ -16,8 +16,8 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tfps_decisions_total", Help: "Decisions by result (approve, reject, verify) and code (A00, Rnn, Vnn).",
-		}, []string{"result", "code"}),
+			Name: "tfps_decisions_total", Help: "Decisions by result (approve, reject, verify), code (A00, Rnn, Vnn) and enforced (false: monitor mode, result and code are what enforcement would have answered and the call was approved).",
+		}, []string{"result", "code", "enforced"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tfps_decide_seconds",
 			Help:    "Time the engine took for one decision (Redis round trip included).",

@@ -63,9 +63,9 @@ func TestMetrics(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"tfps_decisions_total", map[string]string{"result": "approve", "code": "A00"}, 1},
-		{"tfps_decisions_total", map[string]string{"result": "reject", "code": "R01"}, 1},
-		{"tfps_decisions_total", map[string]string{"result": "verify", "code": "V01"}, 1},
+		{"tfps_decisions_total", map[string]string{"result": "approve", "code": "A00", "enforced": "true"}, 1},
+		{"tfps_decisions_total", map[string]string{"result": "reject", "code": "R01", "enforced": "true"}, 1},
+		{"tfps_decisions_total", map[string]string{"result": "verify", "code": "V01", "enforced": "true"}, 1},
 		{"tfps_decisions_replayed_total", nil, 1},
 		{"tfps_decide_seconds", nil, 3},
 	} {

@@ -21,7 +21,12 @@ type replayCache struct {
 	disabled bool
 }
 
-type replayKey struct{ callID, fromTag, number string }
+// monitor keeps the answers of a monitor listener apart from the
+// enforcing one's when a proxy sends the same call to both.
+type replayKey struct {
+	callID, fromTag, number string
+	monitor                 bool
+}
 
 type replayEntry struct {
 	at time.Time

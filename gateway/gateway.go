@@ -50,6 +50,8 @@ type Main struct {
 	closers    []func(context.Context) error // run in reverse order by Close
 	sipUDP     string                        // SIP front addresses (sip.go)
 	sipTCP     string
+	sipMonUDP  string // monitor listener addresses (TFPS_SIP_MONITOR_LISTEN), sip.go
+	sipMonTCP  string
 }
 
 // New returns a gateway for cfg; Start brings it up.

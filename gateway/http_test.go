@@ -110,7 +110,7 @@ func TestHTTPMetrics(t *testing.T) {
 	send(t, "GET", base+"/v1/no/such/route", "", "")
 	got := send(t, "GET", base+"/metrics", "", "")
 	for _, want := range []string{
-		`tfps_decisions_total{code="V01",result="verify"} 1`,
+		`tfps_decisions_total{code="V01",enforced="true",result="verify"} 1`,
 		`tfps_decide_seconds_count 1`,
 		`tfps_http_requests_total{method="POST",route="/v1/check",status="200"} 1`,
 		`tfps_http_requests_total{method="POST",route="/v1/check",status="400"} 1`,

@@ -41,6 +41,27 @@ func (m *Main) startSIP(ctx context.Context) error {
 	}()
 	m.onClose(front.Close)
 	m.Logger.Info("sip front listening", "udp", m.sipUDP, "tcp", m.sipTCP, "method", opts.Method, "allow", len(opts.Allow))
+	if addr := m.Config.SIP.MonitorListen; addr != "" {
+		// The same front serves the monitor listener (one allow list,
+		// flood limit, in-flight bound and set of metrics); front.Close
+		// closes its sockets too.
+		muc, mln, err := listenSIP(addr)
+		if err != nil {
+			return fmt.Errorf("start sip monitor listener: %w", err)
+		}
+		m.sipMonUDP, m.sipMonTCP = muc.LocalAddr().String(), mln.Addr().String()
+		go func() {
+			if err := front.ServeMonitorUDP(muc); err != nil && !errors.Is(err, sipfront.ErrClosed) {
+				m.Logger.Error("sip monitor udp stopped", "err", err)
+			}
+		}()
+		go func() {
+			if err := front.ServeMonitorTCP(mln); err != nil && !errors.Is(err, sipfront.ErrClosed) {
+				m.Logger.Error("sip monitor tcp stopped", "err", err)
+			}
+		}()
+		m.Logger.Info("sip monitor listener: every request decided in monitor mode", "udp", m.sipMonUDP, "tcp", m.sipMonTCP)
+	}
 	return nil
 }
 
@@ -78,3 +99,7 @@ func (m *Main) SIPAddr() string { return m.sipUDP }
 
 // SIPTCPAddr is the TCP address of the SIP front.
 func (m *Main) SIPTCPAddr() string { return m.sipTCP }
+
+// SIPMonitorAddr is the UDP address of the monitor listener
+// (TFPS_SIP_MONITOR_LISTEN), "" when it is off.
+func (m *Main) SIPMonitorAddr() string { return m.sipMonUDP }

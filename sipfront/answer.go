@@ -9,7 +9,7 @@ type Answer struct {
 	Status  int
 	Reason  string
 	Contact string // redirect target (sip:...), 302 only
-	Code    string // the engine's code (A00, R05, V01 ...), sent as X-Tfps-Code
+	Code    string // the engine's code (A00, R05, V01 ...), sent as X-Tfps-Code; in monitor mode the would-be code
 }
 
 // AnswerOptions are the settings that shape answers.
@@ -30,8 +30,12 @@ const ApprovedPrefix = "A00"
 // (the request user). An unknown result is a programming error: it gets 500
 // (never 503, which is an approval in failover mode) and ok=false so the
 // caller logs it loudly.
+//
+// A monitor-mode decision (not enforced) is an approval, answered A00 or
+// 503 as any other; its Code is the would-be code, so the PBX sees what
+// enforcement would have done in X-Tfps-Code while the call goes on.
 func AnswerFor(d engine.Decision, number string, o AnswerOptions) (a Answer, ok bool) {
-	a.Code = d.Code.String()
+	a.Code = d.Effective().Code.String()
 	switch d.Result {
 	case engine.Approve:
 		if o.Method == 503 {

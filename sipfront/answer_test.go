@@ -26,6 +26,10 @@ func TestAnswerFor(t *testing.T) {
 		{"reject 503 is 603", engine.Decision{Result: engine.Reject, Code: engine.R01}, o503, Answer{603, "Declined", "", "R01"}, true},
 		{"verify 503 still redirects", engine.Decision{Result: engine.Verify, Code: engine.V01, Ticket: "42"}, o503, Answer{302, "Moved Temporarily", "sip:V42@198.51.100.7:5080", "V01"}, true},
 		{"verify without ticket is a bug, never 503", engine.Decision{Result: engine.Verify, Code: engine.V01}, o503, Answer{500, "Server Internal Error", "", "V01"}, false},
+		{"monitor: would-be reject 302 is A00 with the would-be code", monitored(engine.Reject, engine.R06), o302, Answer{302, "Moved Temporarily", "sip:A00+4420794600@203.0.113.5", "R06"}, true},
+		{"monitor: would-be reject 503 is 503 (approved) with the would-be code", monitored(engine.Reject, engine.R06), o503, Answer{503, "Service Unavailable", "", "R06"}, true},
+		{"monitor: would-be verify needs no ticket", monitored(engine.Verify, engine.V03), o302, Answer{302, "Moved Temporarily", "sip:A00+4420794600@203.0.113.5", "V03"}, true},
+		{"monitor: would-be approve", monitored(engine.Approve, engine.A00), o503, Answer{503, "Service Unavailable", "", "A00"}, true},
 		{"unknown result is a bug, never 503", engine.Decision{}, o503, Answer{500, "Server Internal Error", "", "Code(0)"}, false},
 	}
 	for _, tc := range tests {
@@ -36,4 +40,9 @@ func TestAnswerFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// monitored is a monitor-mode decision whose checks found result and code.
+func monitored(result engine.Result, code engine.Code) engine.Decision {
+	return engine.Decision{Result: engine.Approve, Code: engine.A00, WouldBe: &engine.Outcome{Result: result, Code: code}}
 }

@@ -13,10 +13,15 @@ import (
 // txKey identifies an INVITE transaction (RFC 3261 17.2.3: the top Via
 // branch; Call-ID added so a careless client reusing branches can not get
 // another call's answer). A CANCEL carries the same key as its INVITE.
-type txKey struct{ callID, branch string }
+// monitor keeps a monitor listener's answers apart from the enforcing
+// listener's when a proxy forks the same INVITE to both.
+type txKey struct {
+	callID, branch string
+	monitor        bool
+}
 
-func txKeyOf(req *sip.Request) txKey {
-	k := txKey{callID: req.CallID().Value()}
+func txKeyOf(req *sip.Request, monitor bool) txKey {
+	k := txKey{callID: req.CallID().Value(), monitor: monitor}
 	if b, ok := req.Via().Params.Get("branch"); ok && b != "" {
 		k.branch = b
 	} else {

@@ -209,7 +209,14 @@ func (s *Server) track(closer func() error) error {
 }
 
 // ServeUDP answers requests arriving on c until Close (which closes c).
-func (s *Server) ServeUDP(c net.PacketConn) error {
+func (s *Server) ServeUDP(c net.PacketConn) error { return s.serveUDP(c, false) }
+
+// ServeMonitorUDP is ServeUDP deciding every request in monitor mode
+// (engine.Call.Monitor): the caller is approved and X-Tfps-Code carries the
+// would-be code (TFPS_SIP_MONITOR_LISTEN).
+func (s *Server) ServeMonitorUDP(c net.PacketConn) error { return s.serveUDP(c, true) }
+
+func (s *Server) serveUDP(c net.PacketConn, monitor bool) error {
 	if err := s.track(c.Close); err != nil {
 		return err
 	}
@@ -232,7 +239,7 @@ func (s *Server) ServeUDP(c net.PacketConn) error {
 			_, err := c.WriteTo(b, from)
 			return err
 		}
-		s.datagram(buf[:n], src, "UDP", reply)
+		s.datagram(buf[:n], src, "UDP", monitor, reply)
 	}
 }
 
@@ -278,7 +285,7 @@ func (s *Server) allowed(a netip.Addr) bool {
 }
 
 // datagram handles one UDP datagram.
-func (s *Server) datagram(data []byte, src netip.AddrPort, transport string, reply func([]byte) error) {
+func (s *Server) datagram(data []byte, src netip.AddrPort, transport string, monitor bool, reply func([]byte) error) {
 	if len(bytes.Trim(data, "\r\n\x00 ")) == 0 {
 		return // keep-alive
 	}
@@ -299,11 +306,17 @@ func (s *Server) datagram(data []byte, src netip.AddrPort, transport string, rep
 	if !isReq {
 		return // responses: we send no requests
 	}
-	s.request(req, src, transport, now, deny, reply)
+	s.request(req, src, transport, monitor, now, deny, reply)
 }
 
 // ServeTCP accepts SIP over TCP on ln until Close (which closes ln).
-func (s *Server) ServeTCP(ln net.Listener) error {
+func (s *Server) ServeTCP(ln net.Listener) error { return s.serveTCP(ln, false) }
+
+// ServeMonitorTCP is ServeTCP deciding every request in monitor mode, like
+// ServeMonitorUDP.
+func (s *Server) ServeMonitorTCP(ln net.Listener) error { return s.serveTCP(ln, true) }
+
+func (s *Server) serveTCP(ln net.Listener, monitor bool) error {
 	if err := s.track(ln.Close); err != nil {
 		return err
 	}
@@ -330,14 +343,14 @@ func (s *Server) ServeTCP(ln net.Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serveConn(c)
+		go s.serveConn(c, monitor)
 	}
 }
 
 // tcpIdle closes a TCP connection that sent nothing for this long.
 const tcpIdle = 3 * time.Minute
 
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(c net.Conn, monitor bool) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -377,7 +390,7 @@ func (s *Server) serveConn(c net.Conn) {
 				return
 			}
 			if req, isReq := msg.(*sip.Request); isReq {
-				s.request(req, src, "TCP", now, deny, reply)
+				s.request(req, src, "TCP", monitor, now, deny, reply)
 			}
 		})
 		if err != nil && !errors.Is(err, sip.ErrParseSipPartial) {
@@ -424,8 +437,9 @@ func (s *Server) Close(ctx context.Context) error {
 const allowHeader = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 
 // request handles one parsed request: exactly one final answer (none for
-// ACK), now or from the decision goroutine.
-func (s *Server) request(req *sip.Request, src netip.AddrPort, transport string, now time.Time, deny bool, reply func([]byte) error) {
+// ACK), now or from the decision goroutine. monitor: the request came to a
+// monitor listener.
+func (s *Server) request(req *sip.Request, src netip.AddrPort, transport string, monitor bool, now time.Time, deny bool, reply func([]byte) error) {
 	method := string(req.Method)
 	if req.CallID() == nil || req.Via() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil {
 		// Not answerable (RFC 3261 8.1.1: mandatory headers); sipgo
@@ -444,9 +458,9 @@ func (s *Server) request(req *sip.Request, src netip.AddrPort, transport string,
 	s.metrics.requests.WithLabelValues(methodLabel(method)).Inc()
 	switch method {
 	case "INVITE":
-		s.invite(req, src, transport, now, reply)
+		s.invite(req, src, transport, monitor, now, reply)
 	case "CANCEL":
-		if s.answers.cancel(txKeyOf(req)) {
+		if s.answers.cancel(txKeyOf(req, monitor)) {
 			s.send(req, src, transport, reply, 200, "OK", nil)
 		} else {
 			s.send(req, src, transport, reply, 481, "Call/Transaction Does Not Exist", nil)
@@ -486,15 +500,21 @@ func preAdmit(req *sip.Request) (status int, reason string, inject bool) {
 	return 0, "", false
 }
 
-func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, now time.Time, reply func([]byte) error) {
+func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, monitor bool, now time.Time, reply func([]byte) error) {
 	if status, reason, inject := preAdmit(req); status != 0 {
 		s.send(req, src, transport, reply, status, reason, nil)
 		return
 	} else if inject {
-		s.answer(req, src, transport, reply, engine.Decision{Result: engine.Reject, Code: engine.R12, Reason: "injection-looking From, Request-URI or Contact"}, nil)
+		d := engine.Decision{Result: engine.Reject, Code: engine.R12, Reason: "injection-looking From, Request-URI or Contact"}
+		if monitor {
+			// Decided here, before any account is known: only the
+			// monitor listener's own mode applies.
+			d = engine.Decision{Result: engine.Approve, Code: engine.A00, Reason: "monitor mode, not enforced", WouldBe: &engine.Outcome{Result: d.Result, Code: d.Code, Reason: d.Reason}}
+		}
+		s.answer(req, src, transport, reply, d, nil)
 		return
 	}
-	key := txKeyOf(req)
+	key := txKeyOf(req, monitor)
 	e, fresh := s.answers.begin(key, now)
 	if !fresh {
 		s.metrics.retransmissions.Inc()
@@ -524,7 +544,7 @@ func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, 
 		start := time.Now()
 		// The answer is stored before it is sent, so a retransmission
 		// arriving right after it gets the same bytes.
-		s.decide(ctx, req, src, transport, now, e, func(b []byte) error {
+		s.decide(ctx, req, src, transport, monitor, now, e, func(b []byte) error {
 			e.finish(b)
 			return reply(b)
 		})
@@ -591,8 +611,9 @@ func callOf(req *sip.Request, src netip.Addr, now time.Time) engine.Call {
 	return c
 }
 
-func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPort, transport string, now time.Time, e *answerEntry, reply func([]byte) error) []byte {
+func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPort, transport string, monitor bool, now time.Time, e *answerEntry, reply func([]byte) error) []byte {
 	call := callOf(req, src.Addr(), now)
+	call.Monitor = monitor
 	d, err := s.d.Decide(ctx, call)
 	if e.canceled() {
 		return s.send(req, src, transport, reply, 487, "Request Terminated", nil)
@@ -637,11 +658,14 @@ func (s *Server) answer(req *sip.Request, src netip.AddrPort, transport string, 
 	if a.Contact != "" {
 		hs = append(hs, header{"Contact", "<" + a.Contact + ">"})
 	}
-	if d.Code.Info().Code != 0 {
+	if c := d.Effective().Code; c.Info().Code != 0 {
 		hs = append(hs, header{"X-Tfps-Code", a.Code})
 	}
+	if !d.Enforced() {
+		hs = append(hs, header{"X-Tfps-Mode", "monitor"})
+	}
 	if call != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("sip answer", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "code", a.Code, "status", a.Status, "replayed", d.Replayed)
+		s.log.Debug("sip answer", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "code", a.Code, "status", a.Status, "replayed", d.Replayed, "enforced", d.Enforced())
 	}
 	return s.send(req, src, transport, reply, a.Status, a.Reason, hs)
 }

@@ -29,6 +29,7 @@ type rig struct {
 	reg   *prometheus.Registry
 	udp   string // 127.0.0.1:port
 	tcp   string
+	mon   string // the monitor listener (ServeMonitorUDP), 127.0.0.1:port
 }
 
 func newRig(t *testing.T, opts sipfront.Options) *rig {
@@ -46,6 +47,13 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 	if err := db.CreateAccount(ctx, &tfps.Account{
 		User: "mallory", Domain: "pbx.example.com", ConcurrentCalls: 5, DailyQuota: 10,
 		SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}, Blocked: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// An account only watched (monitor mode) while the gateway enforces.
+	if err := db.CreateAccount(ctx, &tfps.Account{
+		User: "watched", Domain: "pbx.example.com", ConcurrentCalls: 5, ConcurrentCallsOff: 5, DailyQuota: 1000, DailyQuotaOff: 1000,
+		SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}, Mode: tfps.ModeMonitor,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +85,14 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.udp, r.tcp = uc.LocalAddr().String(), ln.Addr().String()
+	mc, err := sipfront.ListenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.udp, r.tcp, r.mon = uc.LocalAddr().String(), ln.Addr().String(), mc.LocalAddr().String()
 	go r.front.ServeUDP(uc)
 	go r.front.ServeTCP(ln)
+	go r.front.ServeMonitorUDP(mc)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

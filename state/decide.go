@@ -165,6 +165,14 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		})
 		return string(b), nil
 	}
+	if req.Monitor {
+		// Monitor mode never hands a call to the IVR: whatever the engine
+		// prepared, no ticket is written.
+		req.Ticket = nil
+		for i := range req.Steps {
+			req.Steps[i].Ticket = nil
+		}
+	}
 	pass, err := ticket(req.Ticket)
 	if err != nil {
 		return engine.CountResult{}, err
@@ -174,7 +182,11 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		st := &req.Steps[i]
 		switch st.Kind {
 		case engine.StepABRepeat:
-			keys = append(keys, s.keys.ABAttempts(req.User, req.Domain, req.Caller, req.Number), s.keys.ABBlock(req.User, req.Domain, req.Caller, req.Number))
+			block := s.keys.ABBlock(req.User, req.Domain, req.Caller, req.Number)
+			if req.Monitor {
+				block = s.keys.ABBlockMonitor(req.User, req.Domain, req.Caller, req.Number)
+			}
+			keys = append(keys, s.keys.ABAttempts(req.User, req.Domain, req.Caller, req.Number), block)
 			args = append(args, luaAB, st.Limit, st.Window.Milliseconds(), st.Block.Milliseconds(), req.Member)
 		case engine.StepFailures:
 			keys = append(keys, s.keys.VerifyFailures(req.User, req.Domain))

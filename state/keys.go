@@ -50,6 +50,13 @@ func (k Keys) ABBlock(user, domain, caller, number string) string {
 	return k.Account(user, domain) + ":abblock:" + esc(caller) + ":" + esc(number)
 }
 
+// ABBlockMonitor is ABBlock for monitor-mode decisions: a pair tripped
+// while an account is only watched gets its would-be R16 answers from it,
+// and enforcement never inherits the block.
+func (k Keys) ABBlockMonitor(user, domain, caller, number string) string {
+	return k.Account(user, domain) + ":abblock-monitor:" + esc(caller) + ":" + esc(number)
+}
+
 // Ticket holds a verify ticket's JSON until it is claimed.
 func (k Keys) Ticket(id string) string { return k.prefix + "ticket:" + esc(id) }
 

@@ -15,7 +15,7 @@ import (
 )
 
 const accountColumns = `id, username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
-	source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at`
+	source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode`
 
 // isUnique reports whether err is a unique-constraint violation in either dialect.
 func isUnique(err error) bool {
@@ -47,6 +47,8 @@ func validateAccount(a *tfps.Account) error {
 		return tfps.Errorf(tfps.EINVALID, "domain: required")
 	case a.ConcurrentCalls < 0 || a.ConcurrentCallsOff < 0 || a.DailyQuota < 0 || a.DailyQuotaOff < 0:
 		return tfps.Errorf(tfps.EINVALID, "limits must not be negative")
+	case !a.Mode.Valid():
+		return tfps.Errorf(tfps.EINVALID, "mode: %q is not enforce, monitor or empty", a.Mode)
 	}
 	return nil
 }
@@ -65,11 +67,11 @@ func (s *Store) CreateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 	now := s.Now().UTC()
 	a.CreatedAt, a.UpdatedAt = now, now
 	err := tx.QueryRowContext(ctx, `INSERT INTO accounts (username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
-		source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 		a.User, a.Domain, a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
 		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
-		ms(now), ms(now)).Scan(&a.ID)
+		ms(now), ms(now), string(a.Mode)).Scan(&a.ID)
 	if isUnique(err) {
 		return &tfps.Error{Code: tfps.ECONFLICT, Message: fmt.Sprintf("account %s@%s already exists", a.User, a.Domain), Err: err}
 	}
@@ -81,15 +83,16 @@ func (s *Store) CreateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 
 func scanAccount(row interface{ Scan(...any) error }) (*tfps.Account, error) {
 	var a tfps.Account
-	var src, dst string
+	var src, dst, mode string
 	var blocked int
 	var created, updated int64
 	if err := row.Scan(&a.ID, &a.User, &a.Domain, &a.Email, &a.ConcurrentCalls, &a.ConcurrentCallsOff, &a.DailyQuota, &a.DailyQuotaOff,
-		&src, &dst, &blocked, &a.Language, &a.PINHash, &a.HomeCountry, &created, &updated); err != nil {
+		&src, &dst, &blocked, &a.Language, &a.PINHash, &a.HomeCountry, &created, &updated, &mode); err != nil {
 		return nil, err
 	}
 	a.SourceCountries, a.DestinationCountries = splitList(src), splitList(dst)
 	a.Blocked = blocked != 0
+	a.Mode = tfps.Mode(mode)
 	a.CreatedAt, a.UpdatedAt = fromMS(created), fromMS(updated)
 	return &a, nil
 }
@@ -184,11 +187,11 @@ func (s *Store) UpdateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 	}
 	a.UpdatedAt = s.Now().UTC()
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET email = $1, cc_calls = $2, cc_calls_off = $3, daily_quota = $4, daily_quota_off = $5,
-		source_countries = $6, destination_countries = $7, blocked = $8, language = $9, pin_hash = $10, home_country = $11, updated_at = $12
-		WHERE username = $13 AND domain = $14`,
+		source_countries = $6, destination_countries = $7, blocked = $8, language = $9, pin_hash = $10, home_country = $11, updated_at = $12,
+		mode = $13 WHERE username = $14 AND domain = $15`,
 		a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
 		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
-		ms(a.UpdatedAt), a.User, a.Domain)
+		ms(a.UpdatedAt), string(a.Mode), a.User, a.Domain)
 	if err != nil {
 		return fmt.Errorf("update account %s@%s: %w", a.User, a.Domain, err)
 	}

@@ -10,9 +10,9 @@ import (
 )
 
 const decisionColumns = `at, call_id, source_ip, caller, number, user_agent, abuse_score, username, domain, result, code,
-	reason, flow, ticket, off_hours, concurrent_calls, source_country, destination_country, transport, latency_us`
+	reason, flow, ticket, off_hours, concurrent_calls, source_country, destination_country, transport, latency_us, enforced`
 
-const decisionColumnCount = 20
+const decisionColumnCount = 21
 
 // DecisionFilter selects decision-log records, newest first.
 type DecisionFilter struct {
@@ -35,13 +35,13 @@ func (s *Store) Decisions(ctx context.Context, f DecisionFilter) ([]tfps.Decisio
 	for rows.Next() {
 		var r tfps.DecisionRecord
 		var at int64
-		var off int
+		var off, enforced int
 		if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
 			&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
-			&r.Transport, &r.LatencyMicros); err != nil {
+			&r.Transport, &r.LatencyMicros, &enforced); err != nil {
 			return nil, fmt.Errorf("scan decision: %w", err)
 		}
-		r.At, r.OffHours = fromMS(at), off != 0
+		r.At, r.OffHours, r.Enforced = fromMS(at), off != 0, enforced != 0
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -109,7 +109,7 @@ func (s *Store) copyDecisions(ctx context.Context, recs []tfps.DecisionRecord) e
 func appendDecisionValues(dst []any, r *tfps.DecisionRecord) []any {
 	return append(dst, ms(r.At), r.CallID, r.SourceIP, r.Caller, r.Number, r.UserAgent, int32(r.AbuseScore), r.User, r.Domain,
 		r.Result, r.Code, r.Reason, r.Flow, r.Ticket, int32(boolInt(r.OffHours)), int32(r.ConcurrentCalls), r.SourceCountry,
-		r.DestinationCountry, r.Transport, r.LatencyMicros)
+		r.DestinationCountry, r.Transport, r.LatencyMicros, int32(boolInt(r.Enforced)))
 }
 
 // decisionRows is a pgx.CopyFromSource over records, reusing one value slice.

@@ -178,6 +178,29 @@ func TestTfpsctl(t *testing.T) {
 
 	contains(t, "codes", c.ok("codes"), "A00", "R17", "reserved", "V05")
 
+	// Monitor mode for one account: its call to a blacklisted number is
+	// approved, and decisions shows the would-be R03, not enforced.
+	contains(t, "set --mode", c.ok("set", "1002", "pbx.example", "--mode", "monitor"), "mode", "monitor")
+	contains(t, "list", c.ok("list"), "MODE", "monitor", "inherit")
+	res, err := cl.Check(context.Background(), &api.CheckRequest{User: "1002", Domain: "pbx.example", SourceIP: "10.0.0.1", Number: "+19005550100", Caller: "100", CallID: "ctl-monitor"})
+	if err != nil || res.Result != "approve" || res.Enforced || res.WouldBe == nil || res.WouldBe.Code != "R03" {
+		t.Fatalf("check of an account in monitor mode: %+v %v, want approve, would be R03", res, err)
+	}
+	waitLogged(t, cl, 4)
+	out = c.ok("decisions", "1002", "pbx.example")
+	contains(t, "decisions", out, "ENFORCED")
+	row := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "+19005550100") {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 9 || f[7] != "R03" || f[8] != "no" {
+		t.Fatalf("decisions row of the monitored call %q: want CODE R03 and ENFORCED no\n%s", row, out)
+	}
+	c.fail(exitError, `mode: "watch" is not enforce, monitor or empty`, "set", "1002", "pbx.example", "--mode", "watch")
+	contains(t, "set --mode inherit", c.ok("set", "1002", "pbx.example", "--mode", "inherit"), "mode", "inherit")
+
 	// Remove, then the account is gone.
 	c.ok("remove", "1002", "pbx.example")
 	c.fail(exitError, "account 1002@pbx.example not found (not_found)", "show", "1002", "pbx.example")

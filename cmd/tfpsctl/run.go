@@ -37,6 +37,8 @@ Accounts
   disallow USER DOMAIN source|destination CC       remove a country
     account flags: --email, --cc, --cc-off, --quota, --quota-off,
                    --source CC,CC  --destination CC,CC  --language en|es  --home CC
+                   --mode inherit|enforce|monitor  (monitor: checks run and are logged
+                   with their would-be code, every call is approved)
 
 Blacklists (KIND is user_agent, ip or number)
   blacklist list [KIND]
@@ -44,7 +46,8 @@ Blacklists (KIND is user_agent, ip or number)
   blacklist remove KIND VALUE
 
 Decision log
-  decisions [USER DOMAIN] [--limit N] [--call-id ID]  most recent decisions
+  decisions [USER DOMAIN] [--limit N] [--call-id ID]  most recent decisions (ENFORCED no:
+                                                   monitor mode, CODE is the would-be code)
   tail [USER DOMAIN] [--interval 1s] [--count N]   follow new decisions (Ctrl-C stops)
   codes                                            the published reason codes
   version                                          the build's version
@@ -255,16 +258,24 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	if c.json {
 		return c.printJSON(p)
 	}
-	c.table("USER\tDOMAIN\tCREATED\tCC\tCC OFF\tQUOTA\tQUOTA OFF\tSOURCE\tDESTINATION\tBLOCKED", func(w io.Writer) {
+	c.table("USER\tDOMAIN\tCREATED\tCC\tCC OFF\tQUOTA\tQUOTA OFF\tSOURCE\tDESTINATION\tBLOCKED\tMODE", func(w io.Writer) {
 		for _, a := range p.Accounts {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", a.User, a.Domain, day(a.CreatedAt), a.ConcurrentCalls, a.ConcurrentCallsOff,
-				a.DailyQuota, a.DailyQuotaOff, countries(a.SourceCountries), countries(a.DestinationCountries), yes(a.Blocked))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", a.User, a.Domain, day(a.CreatedAt), a.ConcurrentCalls, a.ConcurrentCallsOff,
+				a.DailyQuota, a.DailyQuotaOff, countries(a.SourceCountries), countries(a.DestinationCountries), yes(a.Blocked), modeName(a.Mode))
 		}
 	})
 	if p.Offset+len(p.Accounts) < p.Total || p.Offset > 0 {
 		fmt.Fprintf(c.out, "accounts %d-%d of %d (--offset %d for the next page)\n", p.Offset+1, p.Offset+len(p.Accounts), p.Total, p.Offset+len(p.Accounts))
 	}
 	return nil
+}
+
+// modeName shows an account's mode; "" follows the gateway's TFPS_MODE.
+func modeName(m string) string {
+	if m == "" {
+		return "inherit"
+	}
+	return m
 }
 
 func yes(b bool) string {
@@ -289,6 +300,7 @@ func (c *cli) printAccount(a *api.Account) error {
 	fmt.Fprintf(w, "source countries\t%s\n", countries(a.SourceCountries))
 	fmt.Fprintf(w, "destination countries\t%s\n", countries(a.DestinationCountries))
 	fmt.Fprintf(w, "blocked\t%s\n", yes(a.Blocked))
+	fmt.Fprintf(w, "mode\t%s\n", modeName(a.Mode))
 	fmt.Fprintf(w, "language\t%s\n", dash(a.Language))
 	fmt.Fprintf(w, "home country\t%s\n", dash(a.HomeCountry))
 	fmt.Fprintf(w, "own PIN\t%s\n", yes(a.HasPIN))
@@ -324,6 +336,7 @@ type accountFlags struct {
 	quota, quotaOff     int
 	source, destination string
 	language, home      string
+	mode                string
 }
 
 func (c *cli) accountFlags(name string) *accountFlags {
@@ -337,6 +350,7 @@ func (c *cli) accountFlags(name string) *accountFlags {
 	f.fs.StringVar(&f.destination, "destination", "", "destination countries, comma separated")
 	f.fs.StringVar(&f.language, "language", "", "prompt language (en, es)")
 	f.fs.StringVar(&f.home, "home", "", "home country for national numbers")
+	f.fs.StringVar(&f.mode, "mode", "", "inherit (the gateway's TFPS_MODE), enforce or monitor")
 	return f
 }
 
@@ -364,6 +378,12 @@ func (f *accountFlags) input(user, domain string) *api.AccountInput {
 			in.Language = &f.language
 		case "home":
 			in.HomeCountry = &f.home
+		case "mode":
+			m := f.mode
+			if m == "inherit" {
+				m = ""
+			}
+			in.Mode = &m
 		}
 	})
 	return in
@@ -576,12 +596,15 @@ func (c *cli) printDecisions(w io.Writer, ds []api.Decision) {
 		if d.Ticket != "" {
 			extra += " ticket " + d.Ticket
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s@%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.At.UTC().Format("2006-01-02 15:04:05.000"), d.User, d.Domain,
-			dash(d.Caller), d.Number, d.SourceIP, d.Code, d.Reason, dash(extra))
+		fmt.Fprintf(w, "%d\t%s\t%s@%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.At.UTC().Format("2006-01-02 15:04:05.000"), d.User, d.Domain,
+			dash(d.Caller), d.Number, d.SourceIP, d.Code, yes(d.Enforced), d.Reason, dash(extra))
 	}
 }
 
-const decisionHeader = "ID\tTIME (UTC)\tACCOUNT\tFROM\tTO\tSOURCE\tCODE\tREASON\tFLOW"
+// decisionHeader: CODE is what the checks found; ENFORCED "no" marks a
+// monitor-mode decision, whose caller was approved (CODE is the would-be
+// code).
+const decisionHeader = "ID\tTIME (UTC)\tACCOUNT\tFROM\tTO\tSOURCE\tCODE\tENFORCED\tREASON\tFLOW"
 
 func (c *cli) decisions(ctx context.Context, args []string) error {
 	fs := c.flags("decisions")

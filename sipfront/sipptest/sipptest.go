@@ -274,3 +274,28 @@ func UDPBound(port int) bool {
 	}
 	return strings.Contains(string(b), fmt.Sprintf("0100007F:%04X ", port))
 }
+
+// Header returns the value of header name in the last final response (not
+// 100 Trying) of a sipp message log, "" when it has none.
+func Header(t testing.TB, logged, name string) string {
+	t.Helper()
+	lines := strings.Split(strings.ReplaceAll(logged, "\r\n", "\n"), "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "SIP/2.0 ") && !strings.HasPrefix(l, "SIP/2.0 1") {
+			start = i
+		}
+	}
+	if start < 0 {
+		t.Fatalf("no final response in sipp's log:\n%s", logged)
+	}
+	for _, l := range lines[start+1:] {
+		if strings.TrimSpace(l) == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
