@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -34,17 +35,26 @@ func (s *Store) Decisions(ctx context.Context, f DecisionFilter) ([]tfps.Decisio
 	var out []tfps.DecisionRecord
 	for rows.Next() {
 		var r tfps.DecisionRecord
-		var at int64
-		var off, enforced int
-		if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
-			&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
-			&r.Transport, &r.LatencyMicros, &enforced); err != nil {
-			return nil, fmt.Errorf("scan decision: %w", err)
+		if err := scanDecision(rows, &r); err != nil {
+			return nil, err
 		}
-		r.At, r.OffHours, r.Enforced = fromMS(at), off != 0, enforced != 0
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// scanDecision reads one row of SELECT id, decisionColumns into r; every
+// reader of the log uses it, so a new column is read the same way everywhere.
+func scanDecision(rows *sql.Rows, r *tfps.DecisionRecord) error {
+	var at int64
+	var off, enforced int
+	if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
+		&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
+		&r.Transport, &r.LatencyMicros, &enforced); err != nil {
+		return fmt.Errorf("scan decision: %w", err)
+	}
+	r.At, r.OffHours, r.Enforced = fromMS(at), off != 0, enforced != 0
+	return nil
 }
 
 // decisionQuery is the SELECT of Decisions. Every filter it builds is served

@@ -25,14 +25,9 @@ func (s *Store) EachDecision(ctx context.Context, since, until time.Time, fn fun
 	defer rows.Close()
 	for rows.Next() {
 		var r tfps.DecisionRecord
-		var at int64
-		var off int
-		if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
-			&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
-			&r.Transport, &r.LatencyMicros); err != nil {
-			return fmt.Errorf("scan decision: %w", err)
+		if err := scanDecision(rows, &r); err != nil {
+			return err
 		}
-		r.At, r.OffHours = fromMS(at), off != 0
 		if err := fn(&r); err != nil {
 			return err
 		}
