@@ -88,7 +88,7 @@ func (c *sourceReputation) Check(ctx context.Context, ev *Eval) (Verdict, error)
 	switch {
 	case r.Listed:
 		return RejectWith(R15, "source address listed by "+r.Source), nil
-	case r.AbuseScore >= c.e.opts.AbuseScoreLimit:
+	case r.AbuseScore >= c.e.opts.AbuseScoreLimit && !r.Whitelisted:
 		return RejectWith(R02, fmt.Sprintf("abuse score %d reaches the limit %d", r.AbuseScore, c.e.opts.AbuseScoreLimit)), nil
 	}
 	return Pass(), nil
