@@ -142,6 +142,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Changes:    m.Store,
 		Log:        m.Store,
 		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
+		Ranges:     m.Store,
 		Counters:   state.NewDecideCounters(m.State),
 		Reputation: m.Reputation,
 	}, opts)

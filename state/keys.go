@@ -62,3 +62,9 @@ func (k Keys) TicketUsed(id string) string { return k.prefix + "ticket-used:" + 
 func (k Keys) Reputation(service, addr string) string {
 	return k.prefix + "rep:" + esc(service) + ":" + esc(addr)
 }
+
+// RangeHop is a sorted set of the distinct numbers an account called under
+// one range prefix, scored by the last call's Unix ms (range-hopping check).
+func (k Keys) RangeHop(user, domain, prefix string) string {
+	return k.Account(user, domain) + ":rhop:" + esc(prefix)
+}
