@@ -75,7 +75,10 @@ func TestRangeHopping(t *testing.T) {
 	r := newRangeRig(t, opts)
 	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 100 })
 	num := func(n int) func(c *engine.Call) {
-		return func(c *engine.Call) { c.Number = fmt.Sprintf("+4420794600%02d", n); c.Caller = fmt.Sprintf("+1212555%04d", n) }
+		return func(c *engine.Call) {
+			c.Number = fmt.Sprintf("+4420794600%02d", n)
+			c.Caller = fmt.Sprintf("+1212555%04d", n)
+		}
 	}
 	for i := range 3 {
 		if d := r.decide(t, call(num(i))); d.Code != engine.A00 {
