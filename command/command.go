@@ -202,6 +202,11 @@ func checkConfig(_ context.Context, env *Env) error {
 			fmt.Fprintf(env.Stdout, "%s=%s\t# %s\n", s.Key, config.FormatValue(s.Value), s.Source)
 		}
 	}
+	if cfg != nil {
+		for _, line := range cfg.ReputationServices() {
+			fmt.Fprintf(env.Stderr, "reputation: %s\n", line)
+		}
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}

@@ -63,6 +63,22 @@ func TestCheckConfigOK(t *testing.T) {
 	}
 }
 
+// check-config says which reputation services are on and why the others
+// are off.
+func TestCheckConfigReputationServices(t *testing.T) {
+	code, _, errs := runMain(t, "check-config")
+	if code != 0 || !strings.Contains(errs, "reputation: AbuseIPDB: off (TFPS_ABUSE_DB_KEY is empty") || !strings.Contains(errs, "reputation: APIBAN: off") {
+		t.Fatalf("exit %d, both services should be reported off:\n%s", code, errs)
+	}
+	t.Setenv("TFPS_ABUSE_DB_KEY", "k")
+	t.Setenv("TFPS_APIBAN_KEY", "k2")
+	t.Setenv("TFPS_APIBAN_URL", "http://127.0.0.1:9/api")
+	code, _, errs = runMain(t, "check-config")
+	if code != 0 || !strings.Contains(errs, "reputation: AbuseIPDB: on (https://api.abuseipdb.com/api/v2") || !strings.Contains(errs, "reputation: APIBAN: on (http://127.0.0.1:9/api, polled every 5m0s") {
+		t.Errorf("exit %d, both services should be reported on:\n%s", code, errs)
+	}
+}
+
 func TestImportM4Command(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "tfps.conf")

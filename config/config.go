@@ -35,6 +35,8 @@ type Config struct {
 	Notify NotifyConfig
 	SIP    SIPConfig
 	IVR    IVRConfig
+	// Reputation: AbuseIPDB, APIBAN and high-risk number ranges.
+	Reputation ReputationConfig
 
 	settings []Setting
 }

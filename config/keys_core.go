@@ -24,8 +24,8 @@ func coreKeys() []Key {
 		intKey("TFPS_PORT", "5060", "SIP port (TFPS PORT), used when TFPS_SIP_LISTEN is empty.", 1, 65535, func(c *Config) *int { return &c.Port }),
 		{Name: "TFPS_SQL_ACCOUNT", Help: "TFPS SQL_ACCOUNT (MySQL user). Accepted for compatibility; set TFPS_DATABASE_URL instead.", Legacy: "has no effect: TFPS_DATABASE_URL selects the database", Set: func(*Config, string) error { return nil }},
 		{Name: "TFPS_SQL_PASSWORD", Secret: true, Help: "TFPS SQL_PASSWORD. Accepted for compatibility; put credentials in TFPS_DATABASE_URL.", Legacy: "has no effect: TFPS_DATABASE_URL selects the database", Set: func(*Config, string) error { return nil }},
-		secretKey("TFPS_ABUSE_DB_KEY", "AbuseIPDB API key (TFPS ABUSE_DB_KEY). Empty: source reputation uses the offline country table only.", func(c *Config) *string { return &c.AbuseDBKey }),
-		secretKey("TFPS_APIBAN_KEY", "APIBAN API key. Empty: APIBAN is not consulted.", func(c *Config) *string { return &c.APIBanKey }),
+		secretKey("TFPS_ABUSE_DB_KEY", "AbuseIPDB API key (TFPS ABUSE_DB_KEY): abuse score (R02) and country of public source addresses. Empty: the offline country table only, no score.", func(c *Config) *string { return &c.AbuseDBKey }),
+		secretKey("TFPS_APIBAN_KEY", "APIBAN API key: its banned list (R15) is polled into memory every TFPS_APIBAN_INTERVAL. Empty: APIBAN is not consulted.", func(c *Config) *string { return &c.APIBanKey }),
 		{Name: "TFPS_BUSINESS_HOURS", Default: DefaultBusinessHours, Help: "Business hours as an RFC 5545 recurrence: tz|dtstart|dtend|duration|freq|until|interval|byday (TFPS BUSINESS_HOURS). Chooses in-hours or off-hours limits; its time zone's midnight resets daily quotas.", Set: func(c *Config, v string) error {
 			sc, err := bizhours.Parse(v)
 			if err != nil {

@@ -41,6 +41,7 @@ type accountKey struct{ user, domain string }
 type snapshot struct {
 	version int64
 	*lists
+	ranges *rangeSet // nil: no high-risk ranges
 
 	mu       sync.RWMutex
 	accounts map[accountKey]*tfps.Account // nil value: unknown account
@@ -318,6 +319,14 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 		next = newSnapshot(version, compileLists(entries, e.opts.BuiltinUserAgents, e.log))
 	} else {
 		next = newSnapshot(version, old.lists)
+	}
+	if e.deps.Ranges != nil {
+		ranges, allowed, err := e.deps.Ranges.RangeEntries(ctx)
+		if err != nil {
+			e.metrics.depErrors.WithLabelValues("lists").Inc()
+			return fmt.Errorf("load number ranges: %w", depError("lists", err))
+		}
+		next.ranges = compileRanges(ranges, allowed)
 	}
 	if err := e.loadAccounts(ctx, old, next); err != nil {
 		// The accounts are read one by one on their next decisions.

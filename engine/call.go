@@ -65,6 +65,8 @@ const (
 	FlowDestinationCountry Flow = "destination_country" // TFPS "d<CC>"
 	FlowQuota              Flow = "quota"               // TFPS "q"
 	FlowQuotaOff           Flow = "quota_off"           // TFPS "n"
+	FlowRiskyRange         Flow = "risky_range"         // a verified caller allows the range for the account
+	FlowRangeHopping       Flow = "range_hopping"       // many numbers of one range
 )
 
 // TFPSPrefix returns the one-letter prefix TFPS put in front of the request

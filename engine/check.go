@@ -45,6 +45,7 @@ type Verdict struct {
 	Code    Code
 	Reason  string
 	Country string // verify: the country the flow adds
+	Range   string // verify: the number range of risky_range / range_hopping
 	counted bool   // the answer comes from the Redis round trip
 }
 

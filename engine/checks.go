@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/numbering"
 	"github.com/voipshield/tfps/reputation"
 )
@@ -26,6 +27,8 @@ func (e *Engine) policy() []Check {
 		&verificationFailures{e}, // R18 too many failed verifications              [Redis]
 		sourceCountry{},          // R05 no country, V02 new source country (public sources only)
 		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination
+		numberRange{},            // R21 reject range, V06 verify range not yet verified by the account
+		&rangeHopping{e},         // V07 too many distinct numbers of one range          [Redis]
 		businessHours{},          // picks in-hours or off-hours limits (never decides)
 		concurrentCalls{},        // R10 in hours, R08 off hours
 		&dailyQuota{e},           // V04 in hours, V05 off hours                      [Redis]
@@ -88,7 +91,7 @@ func (c *sourceReputation) Check(ctx context.Context, ev *Eval) (Verdict, error)
 	switch {
 	case r.Listed:
 		return RejectWith(R15, "source address listed by "+r.Source), nil
-	case r.AbuseScore >= c.e.opts.AbuseScoreLimit:
+	case r.AbuseScore >= c.e.opts.AbuseScoreLimit && !r.Whitelisted:
 		return RejectWith(R02, fmt.Sprintf("abuse score %d reaches the limit %d", r.AbuseScore, c.e.opts.AbuseScoreLimit)), nil
 	}
 	return Pass(), nil
@@ -212,6 +215,60 @@ func (c *destinationCountry) Check(_ context.Context, ev *Eval) (Verdict, error)
 		return Pass(), nil
 	}
 	return VerifyWith(V03, cc, "new destination country "+cc), nil
+}
+
+// numberRange matches the E.164 number against the operator's high-risk
+// ranges, longest prefix first. It runs after the destination check, which
+// reads the number (E.164 needs the account's home country).
+type numberRange struct{}
+
+func (numberRange) Name() string { return "number_range" }
+func (numberRange) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	rs := ev.snap.ranges
+	if rs == nil || ev.Facts.E164 == "" {
+		return Pass(), nil
+	}
+	p, level, ok := rs.match(strings.TrimPrefix(ev.Facts.E164, "+"))
+	if !ok {
+		return Pass(), nil
+	}
+	if level == tfps.RangeReject {
+		return RejectWith(R21, "number in high-risk range +"+p), nil
+	}
+	if rs.allows(ev.Call.User, ev.Call.Domain, p) {
+		return Pass(), nil
+	}
+	v := VerifyWith(V06, "", "number in high-risk range +"+p+" not yet verified by the account")
+	v.Range = p
+	return v, nil
+}
+
+// rangeHopping counts the distinct numbers an account calls under one
+// range (the first RangePrefixDigits digits of the E.164 number): IRSF
+// pumping hops to a new number of the same range every few calls to stay
+// under per-number limits.
+type rangeHopping struct{ e *Engine }
+
+func (*rangeHopping) Name() string { return "range_hopping" }
+func (c *rangeHopping) Check(_ context.Context, ev *Eval) (Verdict, error) {
+	o := &c.e.opts
+	d := strings.TrimPrefix(ev.Facts.E164, "+")
+	if o.RangeDistinctLimit < 0 || len(d) <= o.RangePrefixDigits {
+		return Pass(), nil
+	}
+	p := d[:o.RangePrefixDigits]
+	s := Step{Kind: StepRangeHop, Limit: int64(o.RangeDistinctLimit), Window: o.RangeWindow, Range: p}
+	s.Ticket = c.e.newTicket(ev, V07, "")
+	s.Ticket.Range = p
+	return ev.Count(c.Name(), s, c), nil
+}
+func (c *rangeHopping) Counted(ev *Eval, s *Step, r StepResult) Verdict {
+	if !r.Failed {
+		return Pass()
+	}
+	v := VerifyWith(V07, "", fmt.Sprintf("%d distinct numbers of range +%s within %s, limit %d", r.Count, s.Range, c.e.opts.RangeWindow, s.Limit))
+	v.Range = s.Range
+	return v
 }
 
 type businessHours struct{}

@@ -45,6 +45,10 @@ const (
 	V04 // verify: daily quota reached in business hours
 	V05 // verify: daily quota reached off hours
 
+	R21 // dialled number in a high-risk range the operator rejects
+	V06 // verify: dialled number in a high-risk range the account has not verified
+	V07 // verify: range hopping, too many distinct numbers of one range
+
 	codeEnd
 )
 
@@ -85,6 +89,9 @@ var codeTable = [codeEnd]CodeInfo{
 	V03: {V03, Verify, FlowDestinationCountry, "destination_country", "new destination country: verification", false},
 	V04: {V04, Verify, FlowQuota, "daily_quota", "daily quota reached in business hours: verification", false},
 	V05: {V05, Verify, FlowQuotaOff, "daily_quota", "daily quota reached off hours: verification", false},
+	R21: {R21, Reject, "", "number_range", "dialled number in a high-risk number range the operator rejects", false},
+	V06: {V06, Verify, FlowRiskyRange, "number_range", "dialled number in a high-risk number range: verification", false},
+	V07: {V07, Verify, FlowRangeHopping, "range_hopping", "too many distinct numbers of one number range: verification", false},
 }
 
 var codeNames = [codeEnd]string{
@@ -92,6 +99,7 @@ var codeNames = [codeEnd]string{
 	"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10",
 	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19",
 	"V01", "V02", "V03", "V04", "V05",
+	"R21", "V06", "V07",
 }
 
 // String returns the three-character code, e.g. "R05".

@@ -41,6 +41,9 @@ func TestCodeTable(t *testing.T) {
 		{"V03", "verify", "destination_country", false},
 		{"V04", "verify", "quota", false},
 		{"V05", "verify", "quota_off", false},
+		{"R21", "reject", "", false},
+		{"V06", "verify", "risky_range", false},
+		{"V07", "verify", "range_hopping", false},
 	}
 	got := engine.Codes()
 	if len(got) != len(want) {

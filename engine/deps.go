@@ -32,6 +32,13 @@ type Lists interface {
 	BlacklistEntries(ctx context.Context) ([]tfps.BlacklistEntry, error)
 }
 
+// Ranges returns the operator's high-risk number ranges and the ranges each
+// account verified. The engine keeps a compiled copy until Changes reports a
+// change.
+type Ranges interface {
+	RangeEntries(ctx context.Context) ([]tfps.NumberRange, []tfps.RangeAllowance, error)
+}
+
 // Changes returns a number that grows whenever accounts or blacklists change,
 // whoever changed them (another gateway, the IVR, an operator's SQL). The
 // engine polls it every Options.CacheRefresh.
@@ -73,6 +80,10 @@ const (
 	// StepQuota: fails when the account's counter of Day (in or off hours)
 	// has reached Limit; else counts this call.
 	StepQuota
+	// StepRangeHop: records Number under the account's range Range and
+	// fails when more than Limit distinct numbers of that range were called
+	// within Window (the new number is then not recorded).
+	StepRangeHop
 )
 
 // Step is one stateful step of a CountRequest.
@@ -83,6 +94,7 @@ type Step struct {
 	Block    time.Duration // StepABRepeat
 	Day      string        // StepQuota: local date YYYY-MM-DD
 	OffHours bool          // StepQuota: which of the day's two counters
+	Range    string        // StepRangeHop: the range prefix (E.164 digits)
 	// Ticket, when set, is created if this step fails (the decision is a
 	// verify, e.g. the quota flow).
 	Ticket *Ticket
@@ -127,6 +139,7 @@ type Ticket struct {
 	Code      Code
 	Flow      Flow
 	Country   string // source or destination country the flow adds
+	Range     string // risky_range, range_hopping: the number range (E.164 digits)
 	User      string
 	Domain    string
 	Number    string

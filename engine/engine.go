@@ -39,6 +39,8 @@ type Deps struct {
 	Log        DecisionLog
 	// Alerts is optional: nil raises no threshold alerts.
 	Alerts Alerts
+	// Ranges is optional: nil, no high-risk number ranges (R21, V06).
+	Ranges Ranges
 }
 
 // Options are the policy settings. Zero values take the defaults of the
@@ -66,6 +68,12 @@ type Options struct {
 	LogBatch        int           // default 5000
 	LogFlush        time.Duration // default 200ms
 	LogQueue        int           // rows waiting for the writer; default 65536
+	// Range hopping (V07): more than RangeDistinctLimit distinct numbers
+	// under the first RangePrefixDigits digits of the E.164 number within
+	// RangeWindow. Defaults 10, 8, 1h; a negative limit turns it off.
+	RangeDistinctLimit int
+	RangePrefixDigits  int
+	RangeWindow        time.Duration
 
 	// Mode is the gateway's mode (TFPS_MODE): tfps.ModeEnforce (default)
 	// or tfps.ModeMonitor. An account's own Mode overrides it, and
@@ -101,6 +109,9 @@ func OptionsFrom(c *config.Config) Options {
 		RetryCacheTime:       offWhenZero(c.Engine.RetryCacheTime),
 		LogBatch:             c.Engine.LogBatch,
 		LogFlush:             c.Engine.LogFlush,
+		RangeDistinctLimit:   offWhenZero(c.Reputation.RangeDistinctLimit),
+		RangePrefixDigits:    c.Reputation.RangePrefixDigits,
+		RangeWindow:          c.Reputation.RangeWindow,
 	}
 }
 
@@ -143,6 +154,9 @@ func (o *Options) defaults() {
 	defInt(&o.LogBatch, 5000)
 	def(&o.LogFlush, 200*time.Millisecond)
 	defInt(&o.LogQueue, 65536)
+	defInt(&o.RangeDistinctLimit, 10)
+	defInt(&o.RangePrefixDigits, 8)
+	def(&o.RangeWindow, time.Hour)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -411,6 +425,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	var ticket *Ticket
 	if decided.Result == Verify && !monitor {
 		ticket = e.newTicket(ev, decided.Code, decided.Country)
+		ticket.Range = decided.Range
 	}
 	if monitor {
 		// A would-be verify leaves nothing for the IVR to claim.

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -105,7 +106,7 @@ func newRigOn(t testing.TB, db *store.Store, st *state.State, opts engine.Option
 	rep := &testReputation{}
 	eng, err := engine.New(context.Background(), engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db,
-		Counters: state.NewDecideCounters(st), Reputation: rep,
+		Counters: state.NewDecideCounters(st), Reputation: rep, Ranges: db,
 	}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +189,9 @@ type codeCase struct {
 	country string // verify: the country the flow adds
 }
 
+// caseRange is the number range the tickets of the range cases carry.
+var caseRange = map[engine.Code]string{engine.V06: "4420794", engine.V07: "44207946"}
+
 // codeCases hit every emitted code of the published table.
 func codeCases() []codeCase {
 	user := func(u string) func(c *engine.Call) { return func(c *engine.Call) { c.User = u } }
@@ -249,7 +253,29 @@ func codeCases() []codeCase {
 				t.Fatalf("setup call: %s %s", d.Code, d.Reason)
 			}
 		}, call(func(c *engine.Call) { c.Time = offHours.Add(time.Minute) }), engine.V05, ""},
+		{"R21 number in a reject range", func(t *testing.T, r *rig) {
+			r.ranges(t, tfps.NumberRange{Prefix: "+44207946", Level: tfps.RangeReject})
+		}, call(), engine.R21, ""},
+		{"V06 number in a verify range", func(t *testing.T, r *rig) {
+			r.ranges(t, tfps.NumberRange{Prefix: "4420794", Level: tfps.RangeVerify})
+		}, call(), engine.V06, ""},
+		{"V07 range hopping", func(t *testing.T, r *rig) {
+			r.account(t, "hopper", func(a *tfps.Account) { a.DailyQuota = 100 })
+			for i := range 10 {
+				if d := r.decide(t, call(func(c *engine.Call) { c.User = "hopper"; c.Number = fmt.Sprintf("+4420794610%02d", i) })); d.Code != engine.A00 {
+					t.Fatalf("setup call %d: %s %s", i, d.Code, d.Reason)
+				}
+			}
+		}, call(func(c *engine.Call) { c.User = "hopper"; c.Number = "+442079461099" }), engine.V07, ""},
 	}
+}
+
+func (r *rig) ranges(t testing.TB, rs ...tfps.NumberRange) {
+	t.Helper()
+	if err := r.db.PutRanges(context.Background(), rs); err != nil {
+		t.Fatal(err)
+	}
+	r.refresh(t)
 }
 
 // TestEveryCode runs each case on a fresh engine (fresh Redis prefix, fresh
@@ -323,7 +349,7 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 		t.Fatalf("IVR claims ticket %s: %v", d.Ticket, err)
 	}
 	want := state.Ticket{ID: d.Ticket, Flow: string(flow), Code: d.Code.String(), User: tc.call.User, Domain: tc.call.Domain,
-		Country: tc.country, Number: tc.call.Number, Caller: tc.call.Caller, SourceIP: tc.call.SourceIP.String(),
+		Country: tc.country, Range: caseRange[tc.code], Number: tc.call.Number, Caller: tc.call.Caller, SourceIP: tc.call.SourceIP.String(),
 		UserAgent: tc.call.UserAgent, CallID: tc.call.CallID}
 	got := tk
 	got.CreatedAt, got.ExpiresAt = time.Time{}, time.Time{}

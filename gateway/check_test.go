@@ -207,6 +207,32 @@ func httpCases() []httpCase {
 			}
 		}, req(), "V05", ""},
 		{"R19 reputation down, error policy reject", nil, req(ip(ipBroken)), "R19", ""},
+		{"R21 number in a reject range", putRange("+1201666", tfps.RangeReject), req(num("+12016660000")), "R21", ""},
+		{"V06 number in a verify range", putRange("1201777", tfps.RangeVerify), req(num("+12017770000")), "V06", ""},
+		{"V07 range hopping", func(t *testing.T, g *checkRig, user string) {
+			big := 100
+			if _, err := g.c.UpdateAccount(context.Background(), user, "pbx.example", &api.AccountInput{DailyQuota: &big}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				if res := mustCheck(t, g.c, checkReq(user, num(fmt.Sprintf("+120188800%02d", i)))); res.Code != "A00" {
+					t.Fatalf("setup call %d: %s %s", i, res.Code, res.Reason)
+				}
+			}
+		}, req(num("+12018880099")), "V07", ""},
+	}
+}
+
+// putRange loads a high-risk range straight into the store (the admin
+// routes for ranges are not there yet) and applies it at once.
+func putRange(prefix string, level tfps.RangeLevel) func(t *testing.T, g *checkRig, user string) {
+	return func(t *testing.T, g *checkRig, user string) {
+		if err := g.m.Store.PutRanges(context.Background(), []tfps.NumberRange{{Prefix: prefix, Level: level}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.m.Engine.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/notify"
-	"github.com/voipshield/tfps/reputation"
+	"github.com/voipshield/tfps/reputation/apiban"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
 )
@@ -40,9 +40,10 @@ type Main struct {
 
 	// Set before Start to replace the defaults (tests, later issues).
 	Now        func() time.Time  // time of each HTTP check; nil: time.Now
-	Reputation engine.Reputation // nil: reputation.Local (offline IP-country table)
+	Reputation engine.Reputation // nil: AbuseIPDB and APIBAN as configured, else the offline IP-country table
 	PurgeEvery time.Duration     // decision-log retention rounds; 0: a minute after start, then hourly
 
+	apiban     *apiban.List // nil unless TFPS_APIBAN_KEY is set
 	httpServer *http.Server
 	httpLn     net.Listener
 	pprofLn    net.Listener
@@ -131,7 +132,11 @@ func (m *Main) startEngine(ctx context.Context) error {
 	opts := engine.OptionsFrom(m.Config)
 	opts.Registerer, opts.Logger = m.Registry, m.Logger
 	if m.Reputation == nil {
-		m.Reputation = reputation.Local{}
+		rep, err := m.startReputation()
+		if err != nil {
+			return err
+		}
+		m.Reputation = rep
 	}
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts:   m.Store,
@@ -139,6 +144,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Changes:    m.Store,
 		Log:        m.Store,
 		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
+		Ranges:     m.Store,
 		Counters:   state.NewDecideCounters(m.State),
 		Reputation: m.Reputation,
 	}, opts)

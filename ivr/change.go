@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
 )
 
 // Change is the account change a verified ticket flow makes, apart from any
@@ -15,6 +16,9 @@ type Change struct {
 	Create *tfps.Account
 	// Update changes an existing account; nil for onboarding.
 	Update func(a *tfps.Account) error
+	// AllowRange is the high-risk number range (E.164 digits) a verified
+	// risky_range caller allows for the account; "" for the other flows.
+	AllowRange string
 	// Kind is the notification the change sends.
 	Kind tfps.NotificationKind
 }
@@ -26,6 +30,7 @@ type Verified struct {
 	Domain   string
 	Language string // prompt language of a new account
 	Country  string // the country a source or destination flow adds
+	Range    string // the number range a risky_range flow allows
 }
 
 // PlanChange returns the change the verified flow v makes under options o.
@@ -70,6 +75,11 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 			}
 			return nil
 		}}, nil
+	case string(engine.FlowRiskyRange):
+		if v.Range == "" {
+			return Change{}, fmt.Errorf("%s ticket without a range", v.Flow)
+		}
+		return Change{AllowRange: v.Range}, nil
 	}
 	return Change{}, fmt.Errorf("unknown flow %q in ticket", v.Flow)
 }

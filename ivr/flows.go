@@ -82,6 +82,8 @@ type Record struct {
 	Create *tfps.Account
 	// Update changes the current account inside the transaction.
 	Update func(a *tfps.Account) error
+	// AllowRange is a number range the account verified (risky_range).
+	AllowRange string
 	// Event is the verification event.
 	Event tfps.VerificationEvent
 	// Notify returns the notifications to queue, given the account after

@@ -62,6 +62,11 @@ func (r *SQLRecorder) Record(ctx context.Context, rec *Record) error {
 			}
 			a = cur
 		}
+		if rec.AllowRange != "" {
+			if err := r.Store.AllowRangeTx(ctx, tx, rec.User, rec.Domain, rec.AllowRange); err != nil {
+				return err
+			}
+		}
 		ev := rec.Event
 		if err := r.Store.InsertVerificationEventTx(ctx, tx, &ev); err != nil {
 			return err

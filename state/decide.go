@@ -51,6 +51,7 @@ const (
 	luaAB       = 1
 	luaFailures = 2
 	luaQuota    = 3
+	luaRangeHop = 4
 )
 
 // decideScript
@@ -61,6 +62,7 @@ const (
 //	  AB:       limit, window ms, block ms, member
 //	  failures: limit, window ms
 //	  quota:    limit, gc ms, ticket if this step fails
+//	  rangehop: limit, window ms, number, ticket if this step fails
 //
 // Reply: per step run {state, count, until}, state 0 pass, 1 failed, 2 failed
 // because already blocked; then the index (0-based) of the failing step or -1.
@@ -115,6 +117,23 @@ for i = 0, n - 1 do
       state = 1
       ticket = t
     end
+  elseif kind == 4 then
+    local key = KEYS[ki]
+    local limit, window, num, t = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), ARGV[ai + 3], ARGV[ai + 4]
+    ki, ai = ki + 1, ai + 5
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    count = redis.call('ZCARD', key)
+    if redis.call('ZSCORE', key, num) then
+      redis.call('ZADD', key, now, num)
+    elseif count >= limit then
+      count = count + 1
+      state = 1
+      ticket = t
+    else
+      redis.call('ZADD', key, now, num)
+      count = count + 1
+    end
+    redis.call('PEXPIRE', key, window + 60000)
   else
     return redis.error_reply('unknown step kind ' .. tostring(kind))
   end
@@ -123,7 +142,7 @@ for i = 0, n - 1 do
   out[#out + 1] = untilv
   if state ~= 0 then
     failed = i
-    if kind ~= 3 then ticket = '' end
+    if kind ~= 3 and kind ~= 4 then ticket = '' end
     break
   end
 end
@@ -159,7 +178,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 		t.ID = id
 		b := appendTicketJSON(make([]byte, 0, 384), &Ticket{
-			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country,
+			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country, Range: t.Range,
 			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, UserAgent: t.UserAgent, CallID: t.CallID,
 			CreatedAt: t.Created, ExpiresAt: t.Expires,
 		})
@@ -198,6 +217,13 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			}
 			keys = append(keys, s.keys.Daily(req.User, req.Domain, st.Day, st.OffHours))
 			args = append(args, luaQuota, st.Limit, dailyGC.Milliseconds(), t)
+		case engine.StepRangeHop:
+			t, err := ticket(st.Ticket)
+			if err != nil {
+				return engine.CountResult{}, err
+			}
+			keys = append(keys, s.keys.RangeHop(req.User, req.Domain, st.Range))
+			args = append(args, luaRangeHop, st.Limit, st.Window.Milliseconds(), req.Number, t)
 		default:
 			return engine.CountResult{}, fmt.Errorf("count: unknown step kind %d", st.Kind)
 		}

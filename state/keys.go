@@ -62,3 +62,16 @@ func (k Keys) Ticket(id string) string { return k.prefix + "ticket:" + esc(id) }
 
 // TicketUsed marks a claimed ticket so a second claim says "used", not "unknown".
 func (k Keys) TicketUsed(id string) string { return k.prefix + "ticket-used:" + esc(id) }
+
+// Reputation caches one reputation service's answer about a source address
+// (e.g. service "abuseipdb"), shared by every gateway. The answer carries
+// the instant it was fetched; the TTL only collects garbage.
+func (k Keys) Reputation(service, addr string) string {
+	return k.prefix + "rep:" + esc(service) + ":" + esc(addr)
+}
+
+// RangeHop is a sorted set of the distinct numbers an account called under
+// one range prefix, scored by the last call's Unix ms (range-hopping check).
+func (k Keys) RangeHop(user, domain, prefix string) string {
+	return k.Account(user, domain) + ":rhop:" + esc(prefix)
+}

@@ -19,6 +19,7 @@ type Ticket struct {
 	User      string    `json:"user"`
 	Domain    string    `json:"domain"`
 	Country   string    `json:"country,omitempty"`
+	Range     string    `json:"range,omitempty"` // risky_range, range_hopping: the number range
 	Number    string    `json:"number,omitempty"`
 	Caller    string    `json:"caller,omitempty"`
 	SourceIP  string    `json:"source_ip,omitempty"`

@@ -1,0 +1,107 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
+)
+
+func newRangeRig(t *testing.T, opts engine.Options) *rig {
+	t.Helper()
+	db, st := store.MustOpen(t, store.SQLite), state.MustOpen(t)
+	eng, err := engine.New(context.Background(), engine.Deps{
+		Accounts: db, Lists: db, Changes: db, Log: db, Counters: state.NewDecideCounters(st),
+		Reputation: &testReputation{}, Ranges: db,
+	}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	return &rig{eng: eng, db: db, st: st, opts: opts}
+}
+
+func TestNumberRanges(t *testing.T) {
+	r := newRangeRig(t, baseOptions(t))
+	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 100 })
+	ctx := context.Background()
+	if err := r.db.PutRanges(ctx, []tfps.NumberRange{
+		{Prefix: "+4420794", Level: tfps.RangeVerify, Source: "carrier"},
+		{Prefix: "44207946", Level: tfps.RangeReject, Source: "carrier"}, // longer: wins inside +4420794
+		{Prefix: "+1201555", Level: tfps.RangeVerify},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.refresh(t)
+	num := func(n string) func(c *engine.Call) { return func(c *engine.Call) { c.Number = n } }
+
+	if d := r.decide(t, call(num("+442079460000"))); d.Code != engine.R21 {
+		t.Errorf("reject range: %s (%s), want R21", d.Code, d.Reason)
+	}
+	d := r.decide(t, call(num("+442079410000")))
+	if d.Code != engine.V06 || d.Flow != engine.FlowRiskyRange || d.Ticket == "" {
+		t.Fatalf("verify range: %s %s ticket %q (%s), want V06 risky_range with a ticket", d.Code, d.Flow, d.Ticket, d.Reason)
+	}
+	tk, err := r.st.ClaimTicket(ctx, d.Ticket, inHours)
+	if err != nil || tk.Range != "4420794" || tk.Flow != "risky_range" {
+		t.Fatalf("ticket %+v, %v: want range 4420794", tk, err)
+	}
+	// The verified caller allows the range for the account (what the IVR
+	// does after a passed risky_range flow): that range only.
+	if err := r.db.AllowRange(ctx, "1001", "pbx.example", tk.Range); err != nil {
+		t.Fatal(err)
+	}
+	r.refresh(t)
+	if d := r.decide(t, call(num("+442079410001"))); d.Code != engine.A00 {
+		t.Errorf("verified range: %s (%s), want A00", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(num("+12015550199"))); d.Code != engine.V06 {
+		t.Errorf("another range: %s (%s), want V06", d.Code, d.Reason)
+	}
+	r.account(t, "1002", nil)
+	if d := r.decide(t, call(num("+442079410002"), func(c *engine.Call) { c.User = "1002" })); d.Code != engine.V06 {
+		t.Errorf("another account: %s (%s), want V06", d.Code, d.Reason)
+	}
+}
+
+func TestRangeHopping(t *testing.T) {
+	opts := baseOptions(t)
+	opts.RangeDistinctLimit = 3
+	r := newRangeRig(t, opts)
+	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 100 })
+	num := func(n int) func(c *engine.Call) {
+		return func(c *engine.Call) {
+			c.Number = fmt.Sprintf("+4420794600%02d", n)
+			c.Caller = fmt.Sprintf("+1212555%04d", n)
+		}
+	}
+	for i := range 3 {
+		if d := r.decide(t, call(num(i))); d.Code != engine.A00 {
+			t.Fatalf("number %d: %s (%s)", i, d.Code, d.Reason)
+		}
+	}
+	// A number already called passes; a fourth distinct one verifies.
+	if d := r.decide(t, call(num(1))); d.Code != engine.A00 {
+		t.Errorf("known number again: %s (%s)", d.Code, d.Reason)
+	}
+	d := r.decide(t, call(num(3)))
+	if d.Code != engine.V07 || d.Flow != engine.FlowRangeHopping || d.Ticket == "" {
+		t.Fatalf("fourth number: %s %s (%s), want V07 with a ticket", d.Code, d.Flow, d.Reason)
+	}
+	tk, err := r.st.ClaimTicket(context.Background(), d.Ticket, inHours)
+	if err != nil || tk.Range != "44207946" {
+		t.Errorf("ticket %+v %v, want range 44207946", tk, err)
+	}
+	// Another range of the same account is counted apart; the window ends.
+	if d := r.decide(t, call(func(c *engine.Call) { c.Number = "+442071230000" })); d.Code != engine.A00 {
+		t.Errorf("other range: %s (%s)", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(num(4), func(c *engine.Call) { c.Time = inHours.Add(2 * time.Hour) })); d.Code == engine.V07 {
+		t.Errorf("after the window: %s (%s)", d.Code, d.Reason)
+	}
+}
