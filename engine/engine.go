@@ -79,6 +79,10 @@ type Options struct {
 	// or tfps.ModeMonitor. An account's own Mode overrides it, and
 	// Call.Monitor overrides both.
 	Mode tfps.Mode
+	// EnforceAll decides every call as enforced, whatever Mode, the
+	// account's mode or Call.Monitor say: a what-if replay asks what
+	// enforcement would have done, and needs its tickets to run the IVR.
+	EnforceAll bool
 
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Logger     *slog.Logger          // nil: slog.Default()
@@ -491,6 +495,9 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 // account in monitor mode must not be refused by those checks either. When
 // the account can not be read, the gateway's mode applies.
 func (e *Engine) monitored(ctx context.Context, ev *Eval) bool {
+	if e.opts.EnforceAll {
+		return false
+	}
 	if ev.Call.Monitor {
 		return true
 	}

@@ -156,6 +156,9 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	// follow whichever worker's time came last: off, so a repeated call_id
 	// is decided again and runs repeat exactly.
 	eo.RetryCacheTime = -1
+	// A replay answers "what would enforcement have done": accounts and
+	// gateways in monitor mode are replayed as enforced.
+	eo.EnforceAll = true
 	r.eng, err = engine.New(ctx, engine.Deps{
 		Accounts: r.db, Lists: r.db, Changes: r.db,
 		Log:        discardLog{},

@@ -479,3 +479,25 @@ func TestReplayLeavesLiveDataAlone(t *testing.T) {
 		t.Errorf("live data changed by the replay:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// A gateway watching in monitor mode asks the replay what enforcement
+// would have done: the replay decides as enforced, with verifications.
+func TestReplayEnforcesUnderMonitorMode(t *testing.T) {
+	t0 := time.Date(2025, 5, 6, 11, 0, 0, 0, madrid)
+	lines := []in{
+		call(t0, "watched", "+34911234567", IVRPass, ""),
+		call(t0.Add(time.Minute), "watched", "+81312345678", IVRFail, ""),
+	}
+	cfg := loadConfig(t, testVars(t, map[string]string{"TFPS_MODE": "monitor"}))
+	out, _, err := replayBytes(t, cfg, Options{}, encode(t, lines))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := outputs(t, out)
+	if o[0].Code != "V01" || o[0].Outcome != "verified" || o[0].Redial == nil || o[0].Redial.Code != "A00" {
+		t.Errorf("line 1: want V01 verified then A00 as enforced, got %+v", o[0])
+	}
+	if o[1].Code != "V03" || o[1].Outcome != "failed" {
+		t.Errorf("line 2: want V03 failed as enforced, got %+v", o[1])
+	}
+}
