@@ -35,6 +35,7 @@ type Config struct {
 	Notify NotifyConfig
 	SIP    SIPConfig
 	IVR    IVRConfig
+	UI     UIConfig
 
 	settings []Setting
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/console"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/reputation"
@@ -50,6 +51,7 @@ type Main struct {
 	closers    []func(context.Context) error // run in reverse order by Close
 	sipUDP     string                        // SIP front addresses (sip.go)
 	sipTCP     string
+	feed       *console.Feed // decisions for the console's live view (ui.go)
 }
 
 // New returns a gateway for cfg; Start brings it up.
@@ -110,6 +112,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	if err := m.startAPI(); err != nil {
 		return err
 	}
+	if err := m.startUI(); err != nil {
+		return err
+	}
 	m.mux.HandleFunc("GET /healthz", m.healthz)
 	m.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	if err := m.startHTTP(); err != nil {
@@ -135,7 +140,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Accounts:   m.Store,
 		Lists:      m.Store,
 		Changes:    m.Store,
-		Log:        m.Store,
+		Log:        m.decisionLog(),
 		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
 		Counters:   state.NewDecideCounters(m.State),
 		Reputation: m.Reputation,
