@@ -79,6 +79,7 @@ func Handler(svc Service, opt Options) (http.Handler, error) {
 	// Full paths on one router: no sub-router pass on the hot /v1/check.
 	r.Post("/v1/check", s.check)
 	r.Get("/v1/codes", s.codes)
+	r.Get("/v1/openapi.json", s.openapi)
 	r.Get("/v1/accounts", s.listAccounts)
 	r.Post("/v1/accounts", s.createAccount)
 	const acct = "/v1/accounts/{domain}/{user}"

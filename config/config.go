@@ -37,6 +37,7 @@ type Config struct {
 	IVR    IVRConfig
 	// Reputation: AbuseIPDB, APIBAN and high-risk number ranges.
 	Reputation ReputationConfig
+	UI         UIConfig
 
 	settings []Setting
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/console"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/reputation/apiban"
@@ -53,6 +54,7 @@ type Main struct {
 	sipTCP     string
 	sipMonUDP  string // monitor listener addresses (TFPS_SIP_MONITOR_LISTEN), sip.go
 	sipMonTCP  string
+	feed       *console.Feed // decisions for the console's live view (ui.go)
 }
 
 // New returns a gateway for cfg; Start brings it up.
@@ -113,6 +115,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	if err := m.startAPI(); err != nil {
 		return err
 	}
+	if err := m.startUI(); err != nil {
+		return err
+	}
 	m.mux.HandleFunc("GET /healthz", m.healthz)
 	m.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	if err := m.startHTTP(); err != nil {
@@ -142,7 +147,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Accounts:   m.Store,
 		Lists:      m.Store,
 		Changes:    m.Store,
-		Log:        m.Store,
+		Log:        m.decisionLog(),
 		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
 		Ranges:     m.Store,
 		Counters:   state.NewDecideCounters(m.State),

@@ -3,7 +3,8 @@
 # then run it. This is the README's test command and exactly what CI runs.
 #
 #   - installs (apt-get) what is missing: Redis, PostgreSQL, sipp, Kamailio,
-#     espeak-ng and sox, debootstrap; and the Asterisk 22 chroot (cached)
+#     espeak-ng and sox, debootstrap, Chromium (console tests), promtool and
+#     systemd-analyze (deploy files); and the Asterisk 22 chroot (cached)
 #   - starts Redis and PostgreSQL if they are not answering, and creates the
 #     database "test"; fails loudly if they still cannot be reached
 #   - gofmt, go vet, then go test ./... against the real services
@@ -16,7 +17,8 @@ cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || die "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install) and put it on PATH"
 ensure_packages redis-server:redis-server redis-cli:redis-tools pg_ctlcluster:postgresql psql:postgresql-client \
-	sipp:sip-tester kamailio:kamailio espeak-ng:espeak-ng sox:sox debootstrap:debootstrap
+	sipp:sip-tester kamailio:kamailio espeak-ng:espeak-ng sox:sox debootstrap:debootstrap \
+	chromium:chromium promtool:prometheus systemd-analyze:systemd
 ensure_redis
 ensure_postgres
 
