@@ -44,6 +44,9 @@ const (
 	V03 // verify: destination country not yet allowed for the account
 	V04 // verify: daily quota reached in business hours
 	V05 // verify: daily quota reached off hours
+	V08 // verify: concurrent calls over the business-hours limit (TFPS_LIMIT_ACTION=verify)
+	V09 // verify: concurrent calls over the off-hours limit (TFPS_LIMIT_ACTION=verify)
+	V10 // verify: no country for the number with the home, source or default country; the caller confirms it
 
 	codeEnd
 )
@@ -85,13 +88,16 @@ var codeTable = [codeEnd]CodeInfo{
 	V03: {V03, Verify, FlowDestinationCountry, "destination_country", "new destination country: verification", false},
 	V04: {V04, Verify, FlowQuota, "daily_quota", "daily quota reached in business hours: verification", false},
 	V05: {V05, Verify, FlowQuotaOff, "daily_quota", "daily quota reached off hours: verification", false},
+	V08: {V08, Verify, FlowConcurrent, "concurrent_calls", "concurrent calls over the business-hours limit: verification", false},
+	V09: {V09, Verify, FlowConcurrentOff, "concurrent_calls", "concurrent calls over the off-hours limit: verification", false},
+	V10: {V10, Verify, FlowDestinationConfirm, "destination_country", "number read only as international without a prefix: the caller confirms the destination", false},
 }
 
 var codeNames = [codeEnd]string{
 	"", "A00", "A01",
 	"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10",
 	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19",
-	"V01", "V02", "V03", "V04", "V05",
+	"V01", "V02", "V03", "V04", "V05", "V08", "V09", "V10",
 }
 
 // String returns the three-character code, e.g. "R05".

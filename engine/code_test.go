@@ -41,6 +41,9 @@ func TestCodeTable(t *testing.T) {
 		{"V03", "verify", "destination_country", false},
 		{"V04", "verify", "quota", false},
 		{"V05", "verify", "quota_off", false},
+		{"V08", "verify", "concurrent", false},
+		{"V09", "verify", "concurrent_off", false},
+		{"V10", "verify", "destination_confirm", false},
 	}
 	got := engine.Codes()
 	if len(got) != len(want) {
