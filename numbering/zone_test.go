@@ -31,7 +31,7 @@ func TestTimeZone(t *testing.T) {
 		{"US", "", "America/New_York"},
 		{"MX", "+52 664 123 4567", "America/Tijuana"},
 		{"BR", "+55 92 98765 4321", "America/Manaus"},
-		{"BR", "1001", "America/Sao_Paulo"}, // extension: the country's main zone
+		{"BR", "1001", "America/Sao_Paulo"},           // extension: the country's main zone
 		{"US", "+34 912 345 678", "America/New_York"}, // caller of another country says nothing
 		{"", "+34 912 345 678", ""},
 	} {

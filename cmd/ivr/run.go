@@ -142,6 +142,10 @@ func flowOptions(cfg *config.Config) ivr.Options {
 		InputTries:     cfg.IVR.InputTries,
 		FullOnboarding: cfg.IVR.FullOnboarding,
 		MaxConcurrent:  cfg.MaxConcurrent,
+		MaxQuota:       cfg.Engine.MaxQuota,
+		StepPercent:    cfg.Engine.QuotaStepPercent,
+		Grace:          cfg.Engine.VerifiedGrace,
+		DefaultHome:    cfg.Engine.DefaultHome,
 		Defaults: tfps.Account{
 			ConcurrentCalls:      cfg.DefaultConcurrentCalls,
 			ConcurrentCallsOff:   cfg.DefaultConcurrentCallsOff,
