@@ -45,7 +45,7 @@ type Deps struct {
 // TFPS_* keys; OptionsFrom fills them from the configuration.
 type Options struct {
 	BusinessHours        *bizhours.Schedule // nil: always business hours, dates in UTC
-	ABRepeatLimit        int                // default 5
+	ABRepeatLimit        int                // default 3
 	ABRepeatWindow       time.Duration      // default 30s
 	ABBlockTime          time.Duration      // default 1h
 	MaxFailures          int                // failed verifications allowed within FailureWindow; default 3
@@ -123,7 +123,7 @@ func (o *Options) defaults() {
 			*n = v
 		}
 	}
-	defInt(&o.ABRepeatLimit, 5)
+	defInt(&o.ABRepeatLimit, 3)
 	def(&o.ABRepeatWindow, 30*time.Second)
 	def(&o.ABBlockTime, time.Hour)
 	defInt(&o.MaxFailures, 3)

@@ -87,6 +87,7 @@ func baseOptions(t testing.TB) engine.Options {
 		DestinationBlacklist: []string{"CU"},
 		DefaultHome:          "US",
 		BuiltinUserAgents:    true,
+		ABRepeatLimit:        5, // TFPS's limit: the cases below count on it
 		CacheRefresh:         10 * time.Millisecond,
 		LogFlush:             5 * time.Millisecond,
 	}

@@ -53,8 +53,8 @@ func TestMonthShape(t *testing.T) {
 	recs := tracegen.Month(tracegen.Options{Seed: 1})
 	type stats struct {
 		calls, evening, weekend, national, intl, firstWeek, lastWeek int
-		countries                                                   map[string]bool
-		zone                                                        string
+		countries                                                    map[string]bool
+		zone                                                         string
 	}
 	legit := map[string]*stats{}
 	attacks := map[string]int{}
