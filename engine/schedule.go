@@ -49,6 +49,17 @@ func (s *schedules) of(a *tfps.Account) *bizhours.Schedule {
 	return sc
 }
 
+// AccountSchedule returns the business hours of a: its own rule, or base
+// (the operator's TFPS_BUSINESS_HOURS), in its time zone (its own, else its
+// home country's). nil when neither a rule nor base exists. The admin API
+// uses it for an account's "today"; the engine memoises the same answer.
+func AccountSchedule(base *bizhours.Schedule, a *tfps.Account) *bizhours.Schedule {
+	if a == nil || (a.Timezone == "" && a.HomeCountry == "" && a.BusinessHours == "") {
+		return base
+	}
+	return build(base, a)
+}
+
 func build(base *bizhours.Schedule, a *tfps.Account) *bizhours.Schedule {
 	sc := base
 	if a.BusinessHours != "" {

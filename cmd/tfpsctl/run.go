@@ -291,6 +291,11 @@ func (c *cli) printAccount(a *api.Account) error {
 	fmt.Fprintf(w, "blocked\t%s\n", yes(a.Blocked))
 	fmt.Fprintf(w, "language\t%s\n", dash(a.Language))
 	fmt.Fprintf(w, "home country\t%s\n", dash(a.HomeCountry))
+	fmt.Fprintf(w, "time zone\t%s\n", dash(a.Timezone))
+	fmt.Fprintf(w, "business hours\t%s\n", dash(a.BusinessHours))
+	for _, v := range a.Verified {
+		fmt.Fprintf(w, "proved\t%d %s from %s until %s\n", v.Level, v.Kind, dash(v.SourceCountry), v.Until.UTC().Format(time.RFC3339))
+	}
 	fmt.Fprintf(w, "own PIN\t%s\n", yes(a.HasPIN))
 	fmt.Fprintf(w, "created\t%s\n", day(a.CreatedAt))
 	fmt.Fprintf(w, "updated\t%s\n", day(a.UpdatedAt))
@@ -324,6 +329,7 @@ type accountFlags struct {
 	quota, quotaOff     int
 	source, destination string
 	language, home      string
+	timezone, hours     string
 }
 
 func (c *cli) accountFlags(name string) *accountFlags {
@@ -337,6 +343,8 @@ func (c *cli) accountFlags(name string) *accountFlags {
 	f.fs.StringVar(&f.destination, "destination", "", "destination countries, comma separated")
 	f.fs.StringVar(&f.language, "language", "", "prompt language (en, es)")
 	f.fs.StringVar(&f.home, "home", "", "home country for national numbers")
+	f.fs.StringVar(&f.timezone, "timezone", "", "time zone of the account's business hours, e.g. Europe/Madrid (\"\": the home country's)")
+	f.fs.StringVar(&f.hours, "business-hours", "", "the account's own business hours, TFPS_BUSINESS_HOURS layout (\"\": the operator's rule in the account's zone)")
 	return f
 }
 
@@ -364,6 +372,10 @@ func (f *accountFlags) input(user, domain string) *api.AccountInput {
 			in.Language = &f.language
 		case "home":
 			in.HomeCountry = &f.home
+		case "timezone":
+			in.Timezone = &f.timezone
+		case "business-hours":
+			in.BusinessHours = &f.hours
 		}
 	})
 	return in
