@@ -106,6 +106,7 @@ func TestTfpsctl(t *testing.T) {
 	contains(t, "show", c.ok("show", "1001", "pbx.example"), "blocked", "yes")
 	c.ok("unblock", "1001", "pbx.example")
 	contains(t, "allow", c.ok("allow", "1001", "pbx.example", "destination", "fr"), "destination countries of 1001@pbx.example: FR")
+	c.ok("allow", "1001", "pbx.example", "destination", "US")
 	contains(t, "disallow", c.ok("disallow", "1001", "pbx.example", "source", "GB"), "source countries of 1001@pbx.example: US")
 	c.fail(exitError, `country: "ZZ" is not an ISO 3166`, "allow", "1001", "pbx.example", "source", "ZZ")
 	c.fail(exitUsage, `"up" is not source or destination`, "allow", "1001", "pbx.example", "up", "FR")
