@@ -49,7 +49,7 @@ func engineKeys() []Key {
 		intKey("TFPS_AB_REPEAT_LIMIT", "3", "Attempts from one caller to one number allowed within TFPS_AB_REPEAT_WINDOW; the next one blocks the pair (R13), later ones are rejected while blocked (R16). TFPS allowed 5; a person redials a busy number two or three times, a dialer keeps going.", 1, 100000, func(c *Config) *int { return &c.Engine.ABRepeatLimit }),
 		durationKey("TFPS_AB_REPEAT_WINDOW", "30s", "Sliding window in which attempts of one caller to one number are counted.", time.Second, 24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABRepeatWindow }),
 		durationKey("TFPS_AB_BLOCK_TIME", "1h", "How long a caller->number pair stays blocked after tripping TFPS_AB_REPEAT_LIMIT.", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABBlockTime }),
-		{Name: "TFPS_DEFAULT_HOME_COUNTRY", Help: "ISO 3166 code that reads national numbers (no +, 00 or 011) of accounts without a home country. Empty: such numbers are read as international without a prefix, like TFPS's prefix table.", Set: func(c *Config, v string) error {
+		{Name: "TFPS_DEFAULT_HOME_COUNTRY", Help: "ISO 3166 code that reads national numbers (no +, 00 or 011) when neither the account's home country nor the source address's country does, and the home country of a new account whose caller number and source address give none. A number no country reads but valid as international without a prefix asks the caller to confirm its country (V10).", Set: func(c *Config, v string) error {
 			v = strings.ToUpper(strings.TrimSpace(v))
 			if v != "" && !ValidCountry(v) {
 				return fmt.Errorf("unknown country code: use an ISO 3166 alpha-2 code such as US")
