@@ -27,6 +27,17 @@ type Account struct {
 	PINHash     string // hash of the per-account PIN, empty when the global PIN applies
 	HomeCountry string // country used to read national numbers, e.g. "US"
 	Mode        Mode   // "" (the gateway's TFPS_MODE), enforce or monitor
+	// Timezone is the IANA zone of the account's business hours and daily
+	// counters, e.g. "Europe/Madrid"; empty: the home country's zone, else
+	// the zone of the operator's rule.
+	Timezone string
+	// BusinessHours is the account's own business-hours rule (the
+	// TFPS_BUSINESS_HOURS layout); empty: the operator's rule, moved to the
+	// account's time zone.
+	BusinessHours string
+	// Verified remembers limits a caller proved by passing a verification,
+	// each until its grace ends (TFPS_VERIFIED_GRACE).
+	Verified []VerifiedLimit
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -47,6 +58,44 @@ const (
 
 // Valid reports whether m is one of the modes (ModeInherit included).
 func (m Mode) Valid() bool { return m == ModeInherit || m == ModeEnforce || m == ModeMonitor }
+
+// Kinds of limit a verification can prove.
+const (
+	LimitConcurrent = "concurrent" // concurrent calls, in or off hours
+	LimitQuota      = "quota"      // daily calls, in or off hours
+)
+
+// VerifiedLimit is what one passed limit verification proved: from
+// SourceCountry ("" for a private source), the caller needed up to Level
+// (concurrent calls, or calls of the day) of Kind, and is not asked again
+// for it before Until.
+type VerifiedLimit struct {
+	Kind          string    `json:"kind"`
+	SourceCountry string    `json:"source_country,omitempty"`
+	Level         int       `json:"level"`
+	Until         time.Time `json:"until"`
+}
+
+// VerifiedLevel returns the level of kind proved from sourceCountry whose
+// grace has not ended at now, 0 when there is none.
+func (a *Account) VerifiedLevel(kind, sourceCountry string, now time.Time) int {
+	level := 0
+	for _, v := range a.Verified {
+		if v.Kind == kind && v.SourceCountry == sourceCountry && now.Before(v.Until) {
+			level = max(level, v.Level)
+		}
+	}
+	return level
+}
+
+// RememberVerified records v, dropping entries whose grace ended before
+// now and an older entry for the same kind and source country.
+func (a *Account) RememberVerified(v VerifiedLimit, now time.Time) {
+	a.Verified = slices.DeleteFunc(a.Verified, func(o VerifiedLimit) bool {
+		return !now.Before(o.Until) || (o.Kind == v.Kind && o.SourceCountry == v.SourceCountry)
+	})
+	a.Verified = append(a.Verified, v)
+}
 
 // AccountName names an account: user at domain.
 type AccountName struct{ User, Domain string }

@@ -17,6 +17,7 @@ const (
 	NotifySourceCountryAdded      NotificationKind = "source_country_added"      // verified call from a new source country
 	NotifyDestinationCountryAdded NotificationKind = "destination_country_added" // verified call to a new destination country
 	NotifyQuotaRaised             NotificationKind = "quota_raised"              // verified call over the daily quota
+	NotifyConcurrentCallsRaised   NotificationKind = "concurrent_calls_raised"   // verified call over the concurrent-call limit
 	NotifyVerificationFailed      NotificationKind = "verification_failed"       // wrong captcha/PIN, timeout
 	NotifyAccountBlocked          NotificationKind = "account_blocked"           // too many failed verifications
 	NotifyBurst                   NotificationKind = "ab_burst"                  // same caller to the same number too often
@@ -29,7 +30,7 @@ const (
 // NotificationKinds lists every kind, in a stable order.
 var NotificationKinds = []NotificationKind{
 	NotifyNewAccount, NotifyLearnedParameters, NotifySourceCountryAdded,
-	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyVerificationFailed,
+	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyConcurrentCallsRaised, NotifyVerificationFailed,
 	NotifyAccountBlocked, NotifyBurst, NotifyConcurrentCallsExceeded,
 	NotifyQuotaExceeded, NotifyFraudWarning, NotifyFraudCritical,
 }

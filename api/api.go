@@ -11,6 +11,8 @@ package api
 import (
 	"context"
 	"time"
+
+	"github.com/voipshield/tfps"
 )
 
 // Service is what the HTTP API offers. Errors carry a tfps.ErrorCode.
@@ -106,23 +108,30 @@ type Code struct {
 
 // Account is a customer account as the API shows it.
 type Account struct {
-	ID                   int64     `json:"id"`
-	User                 string    `json:"user"`
-	Domain               string    `json:"domain"`
-	Email                string    `json:"email"`
-	ConcurrentCalls      int       `json:"concurrent_calls"`
-	ConcurrentCallsOff   int       `json:"concurrent_calls_off"`
-	DailyQuota           int       `json:"daily_quota"`
-	DailyQuotaOff        int       `json:"daily_quota_off"`
-	SourceCountries      []string  `json:"source_countries"`
-	DestinationCountries []string  `json:"destination_countries"`
-	Blocked              bool      `json:"blocked"`
-	Language             string    `json:"language"`
-	HomeCountry          string    `json:"home_country"`
-	HasPIN               bool      `json:"has_pin"`
-	Mode                 string    `json:"mode"` // "" (the gateway's TFPS_MODE), enforce or monitor
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	ID                   int64    `json:"id"`
+	User                 string   `json:"user"`
+	Domain               string   `json:"domain"`
+	Email                string   `json:"email"`
+	ConcurrentCalls      int      `json:"concurrent_calls"`
+	ConcurrentCallsOff   int      `json:"concurrent_calls_off"`
+	DailyQuota           int      `json:"daily_quota"`
+	DailyQuotaOff        int      `json:"daily_quota_off"`
+	SourceCountries      []string `json:"source_countries"`
+	DestinationCountries []string `json:"destination_countries"`
+	Blocked              bool     `json:"blocked"`
+	Language             string   `json:"language"`
+	HomeCountry          string   `json:"home_country"`
+	// Timezone and BusinessHours: the account's own zone and rule ("" for
+	// the home country's zone and the operator's rule).
+	Timezone      string `json:"timezone"`
+	BusinessHours string `json:"business_hours"`
+	// Verified are the limits callers proved by passing a verification,
+	// not asked again until their grace ends.
+	Verified  []tfps.VerifiedLimit `json:"verified_limits,omitempty"`
+	HasPIN    bool                 `json:"has_pin"`
+	Mode      string               `json:"mode"` // "" (the gateway's TFPS_MODE), enforce or monitor
+	CreatedAt time.Time            `json:"created_at"`
+	UpdatedAt time.Time            `json:"updated_at"`
 	// Today is set by GetAccount, ResetAccount and the country/block
 	// operations: the approved calls of the current local day.
 	Today *Usage `json:"today,omitempty"`
@@ -130,7 +139,7 @@ type Account struct {
 
 // Usage is an account's approved-call counters of one local date.
 type Usage struct {
-	Date     string `json:"date"` // YYYY-MM-DD in the business-hours time zone
+	Date     string `json:"date"` // YYYY-MM-DD in the account's business-hours time zone
 	Calls    int64  `json:"calls"`
 	CallsOff int64  `json:"calls_off"`
 }
@@ -151,6 +160,10 @@ type AccountInput struct {
 	Language             *string   `json:"language,omitempty"`
 	HomeCountry          *string   `json:"home_country,omitempty"`
 	Mode                 *string   `json:"mode,omitempty"` // "" inherits TFPS_MODE, enforce, monitor
+	// Timezone is an IANA zone such as "Europe/Madrid"; "" clears it.
+	Timezone *string `json:"timezone,omitempty"`
+	// BusinessHours is a rule in the TFPS_BUSINESS_HOURS layout; "" clears it.
+	BusinessHours *string `json:"business_hours,omitempty"`
 }
 
 // AccountQuery selects a page of accounts, ordered by domain and user.

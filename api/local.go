@@ -110,6 +110,7 @@ func apiAccount(a *tfps.Account) *Account {
 		DailyQuota: a.DailyQuota, DailyQuotaOff: a.DailyQuotaOff,
 		SourceCountries: nonNil(a.SourceCountries), DestinationCountries: nonNil(a.DestinationCountries),
 		Blocked: a.Blocked, Language: a.Language, HomeCountry: a.HomeCountry, HasPIN: a.PINHash != "", Mode: string(a.Mode),
+		Timezone: a.Timezone, BusinessHours: a.BusinessHours, Verified: a.Verified,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -167,16 +168,18 @@ func (s *Local) schedule() *bizhours.Schedule {
 	return nil
 }
 
-// today is the local date whose daily counters apply now.
-func (s *Local) today() string {
-	if sc := s.schedule(); sc != nil {
+// today is the local date whose daily counters of the account apply now
+// (its own business-hours zone).
+func (s *Local) today(a *Account) string {
+	sc := engine.AccountSchedule(s.schedule(), &tfps.Account{Timezone: a.Timezone, HomeCountry: a.HomeCountry, BusinessHours: a.BusinessHours})
+	if sc != nil {
 		return sc.LocalDate(s.now())
 	}
 	return s.now().UTC().Format("2006-01-02")
 }
 
 func (s *Local) withUsage(ctx context.Context, a *Account) (*Account, error) {
-	u := &Usage{Date: s.today()}
+	u := &Usage{Date: s.today(a)}
 	var err error
 	if u.Calls, err = s.State.DailyCount(ctx, a.User, a.Domain, u.Date, false); err != nil {
 		return nil, err
@@ -250,6 +253,22 @@ func (s *Local) apply(a *tfps.Account, in *AccountInput) error {
 			return invalid("mode", "%q is not enforce, monitor or empty (the gateway's TFPS_MODE)", *in.Mode)
 		}
 		a.Mode = m
+	}
+	if in.Timezone != nil {
+		if *in.Timezone != "" {
+			if _, err := time.LoadLocation(*in.Timezone); err != nil || *in.Timezone == "Local" {
+				return invalid("timezone", "%q is not an IANA time zone such as Europe/Madrid", *in.Timezone)
+			}
+		}
+		a.Timezone = *in.Timezone
+	}
+	if in.BusinessHours != nil {
+		if *in.BusinessHours != "" {
+			if _, err := bizhours.Parse(*in.BusinessHours); err != nil {
+				return invalid("business_hours", "%v", err)
+			}
+		}
+		a.BusinessHours = *in.BusinessHours
 	}
 	if in.HomeCountry != nil {
 		a.HomeCountry = ""
@@ -359,7 +378,7 @@ func (s *Local) ResetAccount(ctx context.Context, user, domain string) (*Account
 	if err != nil {
 		return nil, err
 	}
-	if err := s.State.ResetDaily(ctx, user, domain, s.today()); err != nil {
+	if err := s.State.ResetDaily(ctx, user, domain, s.today(apiAccount(a))); err != nil {
 		return nil, fmt.Errorf("reset account %s@%s: %w", user, domain, err)
 	}
 	return s.withUsage(ctx, apiAccount(a))

@@ -57,17 +57,55 @@ var durationRE = regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(
 
 // Parse reads a business-hours string. The error names the field that is wrong.
 func Parse(s string) (*Schedule, error) {
-	raw := s
+	fields, loc, err := split(s)
+	if err != nil {
+		return nil, err
+	}
+	return parse(s, fields, loc)
+}
+
+// split separates the optional leading time zone (UTC when absent) from
+// the other fields.
+func split(s string) ([]string, *time.Location, error) {
 	fields := strings.Split(strings.TrimSpace(s), "|")
 	loc := time.UTC
 	if len(fields) > 0 && fields[0] != "" && (fields[0][0] < '0' || fields[0][0] > '9') {
 		l, err := time.LoadLocation(fields[0])
 		if err != nil {
-			return nil, fmt.Errorf("%w: unknown time zone %q", ErrSyntax, fields[0])
+			return nil, nil, fmt.Errorf("%w: unknown time zone %q", ErrSyntax, fields[0])
 		}
 		loc = l
 		fields = fields[1:]
 	}
+	return fields, loc, nil
+}
+
+// HasZone reports whether the rule s names its time zone.
+func HasZone(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && (s[0] < '0' || s[0] > '9')
+}
+
+// In returns the same rule with its wall-clock times in loc: 09:00-17:00
+// New York moved to Madrid is 09:00-17:00 Madrid time. Accounts in other
+// zones get the operator's rule this way.
+func (s *Schedule) In(loc *time.Location) *Schedule {
+	if loc == nil || loc == s.loc || loc.String() == s.loc.String() {
+		return s
+	}
+	fields, _, err := split(s.raw)
+	if err != nil {
+		return s
+	}
+	raw := loc.String() + "|" + strings.Join(fields, "|")
+	m, err := parse(raw, fields, loc)
+	if err != nil { // only a local time skipped by DST could fail: keep s
+		return s
+	}
+	return m
+}
+
+func parse(raw string, fields []string, loc *time.Location) (*Schedule, error) {
 	const maxFields = 11
 	if len(fields) > maxFields {
 		return nil, fmt.Errorf("%w: %d fields after the time zone, at most %d (dtstart|dtend|duration|freq|until|interval|byday|bymday|byyday|byweekno|bymonth)", ErrSyntax, len(fields), maxFields)

@@ -165,3 +165,44 @@ func BenchmarkInHours(b *testing.B) {
 		sc.InHours(now)
 	}
 }
+
+// The operator's rule moved to an account's zone keeps its wall-clock hours
+// there, across that zone's own DST change (Europe moves on 29 March 2026,
+// New York on 8 March).
+func TestScheduleInAccountZone(t *testing.T) {
+	sc, err := Parse("America/New_York|20210104T090000|21000104T170000||WEEKLY|||MO,TU,WE,TH,FR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	m := sc.In(madrid)
+	if m.Location().String() != "Europe/Madrid" || !strings.HasPrefix(m.String(), "Europe/Madrid|") {
+		t.Fatalf("moved schedule in %s (%q)", m.Location(), m.String())
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{time.Date(2026, 3, 27, 9, 30, 0, 0, madrid), true},  // Friday before the change, CET
+		{time.Date(2026, 3, 27, 8, 30, 0, 0, madrid), false}, //
+		{time.Date(2026, 3, 30, 9, 30, 0, 0, madrid), true},  // Monday after it, CEST: still 09:30 local
+		{time.Date(2026, 3, 30, 8, 30, 0, 0, madrid), false}, //
+		{time.Date(2026, 3, 30, 16, 59, 0, 0, madrid), true}, //
+		{time.Date(2026, 3, 30, 17, 0, 0, 0, madrid), false}, //
+		{time.Date(2026, 3, 28, 11, 0, 0, 0, madrid), false}, // Saturday
+	} {
+		if got := m.InHours(c.at); got != c.want {
+			t.Errorf("InHours(%s) = %v, want %v", c.at.Format(time.RFC3339), got, c.want)
+		}
+		// The New York rule would say otherwise for the Madrid morning.
+		if c.want && c.at.Hour() < 15 && sc.InHours(c.at) {
+			t.Errorf("%s is in New York hours too: the test proves nothing", c.at)
+		}
+	}
+	if d := m.LocalDate(time.Date(2026, 3, 29, 22, 30, 0, 0, time.UTC)); d != "2026-03-30" {
+		t.Errorf("local date in Madrid = %s, want 2026-03-30", d)
+	}
+	if !HasZone(sc.String()) || HasZone("20210104T090000|21000104T170000") {
+		t.Error("HasZone wrong")
+	}
+}

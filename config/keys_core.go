@@ -26,7 +26,7 @@ func coreKeys() []Key {
 		{Name: "TFPS_SQL_PASSWORD", Secret: true, Help: "TFPS SQL_PASSWORD. Accepted for compatibility; put credentials in TFPS_DATABASE_URL.", Legacy: "has no effect: TFPS_DATABASE_URL selects the database", Set: func(*Config, string) error { return nil }},
 		secretKey("TFPS_ABUSE_DB_KEY", "AbuseIPDB API key (TFPS ABUSE_DB_KEY): abuse score (R02) and country of public source addresses. Empty: the offline country table only, no score.", func(c *Config) *string { return &c.AbuseDBKey }),
 		secretKey("TFPS_APIBAN_KEY", "APIBAN API key: its banned list (R15) is polled into memory every TFPS_APIBAN_INTERVAL. Empty: APIBAN is not consulted.", func(c *Config) *string { return &c.APIBanKey }),
-		{Name: "TFPS_BUSINESS_HOURS", Default: DefaultBusinessHours, Help: "Business hours as an RFC 5545 recurrence: tz|dtstart|dtend|duration|freq|until|interval|byday (TFPS BUSINESS_HOURS). Chooses in-hours or off-hours limits; its time zone's midnight resets daily quotas.", Set: func(c *Config, v string) error {
+		{Name: "TFPS_BUSINESS_HOURS", Default: DefaultBusinessHours, Help: "Business hours as an RFC 5545 recurrence: tz|dtstart|dtend|duration|freq|until|interval|byday (TFPS BUSINESS_HOURS). Chooses in-hours or off-hours limits. Each account follows it in its own time zone (its timezone, else its home country's), where midnight resets its daily quotas; the zone written here serves accounts without either, and an account may have a rule of its own.", Set: func(c *Config, v string) error {
 			sc, err := bizhours.Parse(v)
 			if err != nil {
 				return fmt.Errorf("%v; expected e.g. %s", err, DefaultBusinessHours)
@@ -55,7 +55,7 @@ func coreKeys() []Key {
 		}},
 		intKey("TFPS_MAX_CAPTCHAATTEMPTS", "3", "Failed verifications allowed within TFPS_CACHE_BLOCK_TIME before the account's calls are rejected (TFPS MAX_CAPTCHAATTEMPTS).", 1, 100, func(c *Config) *int { return &c.MaxCaptchaAttempts }),
 		durationKey("TFPS_CACHE_BLOCK_TIME", "3600", "Window in which failed verifications count, and how long the block lasts (TFPS CACHE_BLOCK_TIME; seconds or a duration such as 1h).", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.CacheBlockTime }),
-		intKey("TFPS_MAX_CONCURRENT", "5", "Highest concurrent-call limit any account may have, including what a caller sets in the IVR (TFPS MAX_CONCURRENT).", 1, 10000, func(c *Config) *int { return &c.MaxConcurrent }),
+		intKey("TFPS_MAX_CONCURRENT", "10", "Highest concurrent-call limit any account may have, including what a caller sets in the IVR or a passed verification raises to (TFPS MAX_CONCURRENT; TFPS's default was 5).", 1, 10000, func(c *Config) *int { return &c.MaxConcurrent }),
 		countriesKey("TFPS_DESTINATION_COUNTRIES_BLACKLIST", "", "Destination countries always rejected, ISO 3166 codes separated by commas (TFPS DESTINATION_COUNTRIES_BLACKLIST).", func(c *Config) *[]string { return &c.DestinationCountriesBlacklist }),
 		emailsKey("TFPS_NOTIFICATION_EMAIL", "", "Administrators who receive every notification, comma separated (TFPS NOTIFICATION_EMAIL).", func(c *Config) *[]string { return &c.NotificationEmail }),
 		stringKey("TFPS_SMTP_HOST", "", "SMTP relay host (TFPS SMTP_HOST). Empty: mails stay queued in the outbox.", func(c *Config) *string { return &c.SMTPHost }),
@@ -71,12 +71,12 @@ func coreKeys() []Key {
 			}
 			return nil
 		}},
-		intKey("TFPS_DEFAULT_CONCURRENT_CALLS", "2", "Concurrent calls in business hours given to a new account (TFPS DEFAULT_CONCURRENT_CALLS).", 0, 10000, func(c *Config) *int { return &c.DefaultConcurrentCalls }),
-		intKey("TFPS_DEFAULT_CONCURRENT_CALLS_OFF", "0", "Concurrent calls off hours given to a new account (TFPS DEFAULT_CONCURRENT_CALLS_OFF).", 0, 10000, func(c *Config) *int { return &c.DefaultConcurrentCallsOff }),
-		intKey("TFPS_DEFAULT_QUOTA", "10", "Daily calls in business hours given to a new account (TFPS DEFAULT_QUOTA).", 0, 1000000, func(c *Config) *int { return &c.DefaultQuota }),
-		intKey("TFPS_DEFAULT_QUOTA_OFF", "2", "Daily calls off hours given to a new account (TFPS DEFAULT_QUOTA_OFF).", 0, 1000000, func(c *Config) *int { return &c.DefaultQuotaOff }),
-		countriesKey("TFPS_DEFAULT_SOURCE_COUNTRIES", "US", "Source countries of a new account (TFPS DEFAULT_SOURCE_COUNTRIES).", func(c *Config) *[]string { return &c.DefaultSourceCountries }),
-		countriesKey("TFPS_DEFAULT_DESTINATION_COUNTRIES", "US", "Destination countries of a new account (TFPS DEFAULT_DESTINATION_COUNTRIES).", func(c *Config) *[]string { return &c.DefaultDestinationCountries }),
+		intKey("TFPS_DEFAULT_CONCURRENT_CALLS", "4", "Concurrent calls in business hours given to a new account (TFPS DEFAULT_CONCURRENT_CALLS; TFPS's default was 2).", 0, 10000, func(c *Config) *int { return &c.DefaultConcurrentCalls }),
+		intKey("TFPS_DEFAULT_CONCURRENT_CALLS_OFF", "2", "Concurrent calls off hours given to a new account (TFPS DEFAULT_CONCURRENT_CALLS_OFF; TFPS's default was 0).", 0, 10000, func(c *Config) *int { return &c.DefaultConcurrentCallsOff }),
+		intKey("TFPS_DEFAULT_QUOTA", "40", "Daily calls in business hours given to a new account (TFPS DEFAULT_QUOTA; TFPS's default was 10).", 0, 1000000, func(c *Config) *int { return &c.DefaultQuota }),
+		intKey("TFPS_DEFAULT_QUOTA_OFF", "10", "Daily calls off hours given to a new account (TFPS DEFAULT_QUOTA_OFF; TFPS's default was 2).", 0, 1000000, func(c *Config) *int { return &c.DefaultQuotaOff }),
+		countriesKey("TFPS_DEFAULT_SOURCE_COUNTRIES", "", "Source countries of every new account (TFPS DEFAULT_SOURCE_COUNTRIES; TFPS's default was US). Onboarding also allows the country the verified call came from.", func(c *Config) *[]string { return &c.DefaultSourceCountries }),
+		countriesKey("TFPS_DEFAULT_DESTINATION_COUNTRIES", "", "Destination countries of every new account (TFPS DEFAULT_DESTINATION_COUNTRIES; TFPS's default was US). Onboarding also allows the account's home country.", func(c *Config) *[]string { return &c.DefaultDestinationCountries }),
 
 		// ---- new settings ----
 		stringKey("TFPS_DATA_DIR", "./data", "Directory for the default SQLite database and cached audio.", func(c *Config) *string { return &c.DataDir }),

@@ -25,7 +25,17 @@ type EngineConfig struct {
 	LogRetention      time.Duration // decision-log rows older than this are deleted; 0 keeps them
 	CacheAllAccounts  int           // cache every account when there are at most this many; 0: as used
 	Mode              string        // enforce or monitor (ModeEnforce, ModeMonitor): whether decisions are applied
+	LimitAction       string        // verify or reject: over a concurrent-call limit
+	QuotaStepPercent  int           // a passed limit verification raises the limit by at least this percent
+	MaxQuota          int           // highest daily quota a passed verification sets
+	VerifiedGrace     time.Duration // a passed limit verification is not asked again within this time
 }
+
+// Limit actions (TFPS_LIMIT_ACTION).
+const (
+	LimitActionVerify = "verify" // over a concurrent-call limit: voice verification (V08/V09)
+	LimitActionReject = "reject" // over a concurrent-call limit: R10/R08, as TFPS did
+)
 
 // Gateway modes (TFPS_MODE); an account may override it.
 const (
@@ -43,10 +53,10 @@ const (
 func engineKeys() []Key {
 	return []Key{
 		durationKey("TFPS_TICKET_TTL", "120s", "Life of a verify ticket: the IVR must claim it within this time, once.", time.Second, time.Hour, func(c *Config) *time.Duration { return &c.Engine.TicketTTL }),
-		intKey("TFPS_AB_REPEAT_LIMIT", "5", "Attempts from one caller to one number allowed within TFPS_AB_REPEAT_WINDOW; the next one blocks the pair (R13), later ones are rejected while blocked (R16).", 1, 100000, func(c *Config) *int { return &c.Engine.ABRepeatLimit }),
+		intKey("TFPS_AB_REPEAT_LIMIT", "3", "Attempts from one caller to one number allowed within TFPS_AB_REPEAT_WINDOW; the next one blocks the pair (R13), later ones are rejected while blocked (R16). TFPS allowed 5; a person redials a busy number two or three times, a dialer keeps going.", 1, 100000, func(c *Config) *int { return &c.Engine.ABRepeatLimit }),
 		durationKey("TFPS_AB_REPEAT_WINDOW", "30s", "Sliding window in which attempts of one caller to one number are counted.", time.Second, 24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABRepeatWindow }),
 		durationKey("TFPS_AB_BLOCK_TIME", "1h", "How long a caller->number pair stays blocked after tripping TFPS_AB_REPEAT_LIMIT.", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABBlockTime }),
-		{Name: "TFPS_DEFAULT_HOME_COUNTRY", Help: "ISO 3166 code that reads national numbers (no +, 00 or 011) of accounts without a home country. Empty: such numbers are read as international without a prefix, like TFPS's prefix table.", Set: func(c *Config, v string) error {
+		{Name: "TFPS_DEFAULT_HOME_COUNTRY", Help: "ISO 3166 code that reads national numbers (no +, 00 or 011) when neither the account's home country nor the source address's country does, and the home country of a new account whose caller number and source address give none. A number no country reads but valid as international without a prefix asks the caller to confirm its country (V10).", Set: func(c *Config, v string) error {
 			v = strings.ToUpper(strings.TrimSpace(v))
 			if v != "" && !ValidCountry(v) {
 				return fmt.Errorf("unknown country code: use an ISO 3166 alpha-2 code such as US")
@@ -58,6 +68,10 @@ func engineKeys() []Key {
 		intKey("TFPS_ABUSE_SCORE_LIMIT", "10", "AbuseIPDB confidence score (0-100) from which a public source address is rejected (R02), as TFPS did at 10.", 1, 101, func(c *Config) *int { return &c.Engine.AbuseScoreLimit }),
 		countriesKey("TFPS_DESTINATION_COUNTRIES_WHITELIST", "", "Destination countries every account may call without a verification, ISO 3166 codes separated by commas (TFPS's global whitelist).", func(c *Config) *[]string { return &c.Engine.DestinationAllow }),
 		boolKey("TFPS_UA_BUILTIN_PATTERNS", "on", "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", func(c *Config) *bool { return &c.Engine.BuiltinUAPatterns }),
+		choiceKey("TFPS_LIMIT_ACTION", LimitActionVerify, "Over an account's concurrent-call limit: verify (the caller passes a voice verification, V08 in hours / V09 off hours, and the limit is raised to cover the calls) or reject (R10 / R08, TFPS's behaviour). The daily quota always verifies (V04/V05).", []string{LimitActionVerify, LimitActionReject}, func(c *Config) *string { return &c.Engine.LimitAction }),
+		intKey("TFPS_QUOTA_STEP_PERCENT", "50", "A passed limit verification raises that limit to cover what the caller does now and by at least this percent of the current limit (never above TFPS_MAX_CONCURRENT or TFPS_MAX_QUOTA). 0: by one, as TFPS raised its quota.", 0, 1000, func(c *Config) *int { return &c.Engine.QuotaStepPercent }),
+		intKey("TFPS_MAX_QUOTA", "500", "Highest daily quota (in or off hours) a passed verification sets; an operator may set more through the API.", 1, 1000000, func(c *Config) *int { return &c.Engine.MaxQuota }),
+		durationKey("TFPS_VERIFIED_GRACE", "12h", "After a passed limit verification, calls of the same account from the same source country are not asked again for the same kind of limit (concurrent calls or daily quota) within this time, up to what was proved plus TFPS_QUOTA_STEP_PERCENT. 0 disables.", 0, 7*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.VerifiedGrace }),
 		intKey("TFPS_CACHE_ALL_ACCOUNTS", "5000", "An installation with at most this many accounts has them all in each gateway's memory, re-read in one query after each change: no call waits for SQL, even while the database is down. Above it (or 0) accounts are read as calls need them.", 0, 1000000, func(c *Config) *int { return &c.Engine.CacheAllAccounts }),
 		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
 		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),

@@ -11,7 +11,7 @@ import (
 
 // Alerts receives the threshold events TFPS mailed to the admins from the
 // proxy: a caller->number pair blocked (R13), concurrent calls over the
-// limit (R08, R10) and the daily quota reached (V04, V05). *store.Store
+// limit (R08, R10, or V08, V09 when it verifies) and the daily quota reached (V04, V05). *store.Store
 // implements it (Enqueue puts the mail in the outbox, whose worker rate
 // limits and summarises per account and kind).
 type Alerts interface {
@@ -66,7 +66,7 @@ func alertFor(c *Call, d *Decision, email string) *tfps.Notification {
 	switch d.Code {
 	case R13:
 		kind, n.Count = tfps.NotifyBurst, int(f.ABAttempts)
-	case R08, R10:
+	case R08, R10, V08, V09:
 		kind, n.Count, n.Limit = tfps.NotifyConcurrentCallsExceeded, f.ConcurrentCalls, f.ConcurrentLimit
 	case V04, V05:
 		kind, n.Count, n.Limit = tfps.NotifyQuotaExceeded, int(f.DailyCount), f.DailyLimit

@@ -40,8 +40,8 @@ func TestAlertsReachTheOutbox(t *testing.T) {
 					t.Fatalf("Decide = %s (%s), %v; want %s", d.Code, d.Reason, err, want)
 				}
 			}
-			decide(engine.R10, func(c *engine.Call) { c.ConcurrentCalls = 3; c.Caller = "1" })
-			decide(engine.R10, func(c *engine.Call) { c.ConcurrentCalls = 4; c.Caller = "2"; c.Time = inHours.Add(5 * time.Second) }) // repeated: not queued again
+			decide(engine.V08, func(c *engine.Call) { c.ConcurrentCalls = 3; c.Caller = "1" })
+			decide(engine.V08, func(c *engine.Call) { c.ConcurrentCalls = 4; c.Caller = "2"; c.Time = inHours.Add(5 * time.Second) }) // repeated: not queued again
 			decide(engine.A00, func(c *engine.Call) { c.Caller = "3" })
 			decide(engine.V04, func(c *engine.Call) { c.Caller = "4" })
 			for i := range 6 {

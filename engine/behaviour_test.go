@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -34,7 +35,9 @@ func TestFirstFailingCheckDecides(t *testing.T) {
 	for _, dialect := range store.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			r := newRig(t, dialect, baseOptions(t))
+			opts := baseOptions(t)
+			opts.LimitAction = config.LimitActionReject
+			r := newRig(t, dialect, opts)
 			r.account(t, "1001", nil)
 			r.account(t, "blocked", func(a *tfps.Account) { a.Blocked = true })
 			keys := r.st.Keys()
@@ -122,12 +125,15 @@ func TestBusinessHoursAcrossDSTAndMidnight(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := baseOptions(t)
+			opts.LimitAction = config.LimitActionReject
 			if tc.schedule != "" {
 				opts.BusinessHours = schedule(t, tc.schedule)
 			}
 			r := newRig(t, store.SQLite, opts)
-			// One concurrent call is allowed in hours, none off hours: the code shows which limits applied.
-			r.account(t, "1001", func(a *tfps.Account) { a.ConcurrentCalls, a.ConcurrentCallsOff = 1, 0 })
+			// One concurrent call is allowed in hours, none off hours: the
+			// code shows which limits applied. Without a home country the
+			// account follows the operator's rule where it is written.
+			r.account(t, "1001", func(a *tfps.Account) { a.ConcurrentCalls, a.ConcurrentCallsOff, a.HomeCountry = 1, 0, "" })
 			d := r.decide(t, call(func(c *engine.Call) { c.Time = tc.at }))
 			want := engine.A00
 			if tc.offHours {

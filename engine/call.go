@@ -67,6 +67,11 @@ const (
 	FlowQuotaOff           Flow = "quota_off"           // TFPS "n"
 	FlowRiskyRange         Flow = "risky_range"         // a verified caller allows the range for the account
 	FlowRangeHopping       Flow = "range_hopping"       // many numbers of one range
+	// Flows TFPS did not have (no prefix): its limits rejected outright and
+	// a number without a country was R07.
+	FlowConcurrent         Flow = "concurrent"          // V08
+	FlowConcurrentOff      Flow = "concurrent_off"      // V09
+	FlowDestinationConfirm Flow = "destination_confirm" // V10
 )
 
 // TFPSPrefix returns the one-letter prefix TFPS put in front of the request
@@ -97,7 +102,7 @@ type Facts struct {
 	E164               string // the dialled number in E.164 form when it has a country
 	Account            int64  // account id, 0 when unknown
 	OffHours           bool
-	LocalDate          string // YYYY-MM-DD in the business-hours time zone
+	LocalDate          string // YYYY-MM-DD in the account's business-hours time zone
 	ConcurrentCalls    int    // as reported
 	ConcurrentLimit    int    // the limit that applied
 	ABAttempts         int64  // attempts of this caller to this number within the window, this one included

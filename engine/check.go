@@ -46,7 +46,10 @@ type Verdict struct {
 	Reason  string
 	Country string // verify: the country the flow adds
 	Range   string // verify: the number range of risky_range / range_hopping
-	counted bool   // the answer comes from the Redis round trip
+	// Observed is what a limit verification must cover: the concurrent
+	// calls now (V08/V09); the ticket carries it to the IVR.
+	Observed int
+	counted  bool // the answer comes from the Redis round trip
 }
 
 // Pass is the verdict of a check that found nothing wrong.
@@ -95,12 +98,13 @@ func (ev *Eval) Count(check string, s Step, by Counted) Verdict {
 }
 
 // hours fills the business-hours facts of the call (off hours, local date),
-// computing them once.
+// computing them once, with the account's schedule (the operator's before
+// the account is known).
 func (ev *Eval) hours() {
 	if ev.Facts.LocalDate != "" {
 		return
 	}
-	s := ev.eng.opts.BusinessHours
+	s := ev.eng.schedules.of(ev.Account)
 	if s == nil {
 		ev.Facts.LocalDate = ev.Call.Time.UTC().Format("2006-01-02")
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/numbering"
 	"github.com/voipshield/tfps/reputation"
 )
@@ -26,11 +27,11 @@ func (e *Engine) policy() []Check {
 		accountBlocked{},         // R17 blocked by the operator
 		&verificationFailures{e}, // R18 too many failed verifications              [Redis]
 		sourceCountry{},          // R05 no country, V02 new source country (public sources only)
-		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination
+		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination, V10 confirm
 		numberRange{},            // R21 reject range, V06 verify range not yet verified by the account
 		&rangeHopping{e},         // V07 too many distinct numbers of one range          [Redis]
 		businessHours{},          // picks in-hours or off-hours limits (never decides)
-		concurrentCalls{},        // R10 in hours, R08 off hours
+		&concurrentCalls{e},      // R10/V08 in hours, R08/V09 off hours
 		&dailyQuota{e},           // V04 in hours, V05 off hours                      [Redis]
 	}
 }
@@ -194,12 +195,34 @@ func (sourceCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
 type destinationCountry struct{ e *Engine }
 
 func (*destinationCountry) Name() string { return "destination_country" }
+
+// Check reads the number with the account's home country, else the source
+// country, else TFPS_DEFAULT_HOME_COUNTRY (national numbers and their own
+// international prefix). A number none of them reads, and that is only a
+// valid number when taken as international without a prefix, is V10 (the
+// caller confirms that country, which is then allowed) unless the account
+// already allows that country; a number not valid in any reading is R07.
 func (c *destinationCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
-	home := ev.Account.HomeCountry
-	if home == "" {
-		home = c.e.opts.DefaultHome
+	homes := [3]string{ev.Account.HomeCountry, ev.Facts.SourceCountry, c.e.opts.DefaultHome}
+	guessed := false
+	var d numbering.Destination
+	var err error
+	tried := 0
+	for i, h := range homes {
+		if h == "" || slices.Contains(homes[:i], h) {
+			continue
+		}
+		tried++
+		if d, err = c.e.numbers.Lookup(ev.Call.Number, h); err == nil || !errors.Is(err, numbering.ErrNoCountry) {
+			break
+		}
 	}
-	d, err := c.e.numbers.Lookup(ev.Call.Number, home)
+	if tried == 0 || err != nil && errors.Is(err, numbering.ErrNoCountry) {
+		// No home reads it: the prefix-less international reading (TFPS's
+		// prefix table) is all that is left.
+		d, err = c.e.numbers.Lookup(ev.Call.Number, "")
+		guessed = err == nil && !international(ev.Call.Number)
+	}
 	if err != nil {
 		if errors.Is(err, numbering.ErrNoCountry) {
 			return RejectWith(R07, "no country for number "+ev.Call.Number), nil
@@ -213,6 +236,8 @@ func (c *destinationCountry) Check(_ context.Context, ev *Eval) (Verdict, error)
 		return RejectWith(R06, "destination country "+cc+" is blacklisted"), nil
 	case ev.Account.AllowsDestination(cc), slices.Contains(c.e.opts.DestinationAllow, cc):
 		return Pass(), nil
+	case guessed:
+		return VerifyWith(V10, cc, "number "+ev.Call.Number+" read as international without a prefix: "+cc), nil
 	}
 	return VerifyWith(V03, cc, "new destination country "+cc), nil
 }
@@ -271,6 +296,12 @@ func (c *rangeHopping) Counted(ev *Eval, s *Step, r StepResult) Verdict {
 	return v
 }
 
+// international reports whether number starts with "+", "00" or "011".
+func international(number string) bool {
+	n := strings.TrimLeft(number, " (")
+	return strings.HasPrefix(n, "+") || strings.HasPrefix(n, "00") || strings.HasPrefix(n, "011")
+}
+
 type businessHours struct{}
 
 func (businessHours) Name() string { return "business_hours" }
@@ -279,20 +310,39 @@ func (businessHours) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	return Pass(), nil
 }
 
-type concurrentCalls struct{}
+// concurrentCalls compares the calls the PBX reports with the in-hours or
+// off-hours limit. Over it, TFPS_LIMIT_ACTION=reject answers R10/R08 as
+// TFPS did; verify (the default) asks the caller (V08/V09), unless a
+// verification passed from the same source country within the grace
+// already proved this many calls.
+type concurrentCalls struct{ e *Engine }
 
-func (concurrentCalls) Name() string { return "concurrent_calls" }
-func (concurrentCalls) Check(_ context.Context, ev *Eval) (Verdict, error) {
+func (*concurrentCalls) Name() string { return "concurrent_calls" }
+func (c *concurrentCalls) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	ev.hours()
 	limit, code, when := ev.Account.ConcurrentCalls, R10, "in business hours"
 	if ev.Facts.OffHours {
 		limit, code, when = ev.Account.ConcurrentCallsOff, R08, "off hours"
 	}
 	ev.Facts.ConcurrentLimit = limit
-	if ev.Call.ConcurrentCalls > limit {
-		return RejectWith(code, fmt.Sprintf("%d concurrent calls, limit %d %s", ev.Call.ConcurrentCalls, limit, when)), nil
+	n := ev.Call.ConcurrentCalls
+	if n <= limit {
+		return Pass(), nil
 	}
-	return Pass(), nil
+	reason := fmt.Sprintf("%d concurrent calls, limit %d %s", n, limit, when)
+	if c.e.opts.LimitAction == config.LimitActionReject {
+		return RejectWith(code, reason), nil
+	}
+	if n <= ev.Account.VerifiedLevel(tfps.LimitConcurrent, ev.Facts.SourceCountry, ev.Call.Time) {
+		return Pass(), nil // proved by a verification within the grace
+	}
+	code = V08
+	if ev.Facts.OffHours {
+		code = V09
+	}
+	v := VerifyWith(code, "", reason)
+	v.Observed = n
+	return v, nil
 }
 
 // dailyQuota counts approved calls per local day, separately in and off
@@ -306,9 +356,13 @@ func (c *dailyQuota) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	if ev.Facts.OffHours {
 		limit, code = ev.Account.DailyQuotaOff, V05
 	}
+	// A quota verification passed from the same source country within the
+	// grace proved this many calls of a day: not asked again below it.
+	limit = max(limit, ev.Account.VerifiedLevel(tfps.LimitQuota, ev.Facts.SourceCountry, ev.Call.Time))
 	ev.Facts.DailyLimit = limit
 	s := Step{Kind: StepQuota, Limit: int64(limit), Day: ev.Facts.LocalDate, OffHours: ev.Facts.OffHours}
 	s.Ticket = c.e.newTicket(ev, code, "")
+	s.Ticket.Observed = limit + 1 // the step fails only when this call is one over
 	return ev.Count(c.Name(), s, c), nil
 }
 func (c *dailyQuota) Counted(ev *Eval, s *Step, r StepResult) Verdict {

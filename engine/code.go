@@ -38,16 +38,18 @@ const (
 	R17 // account blocked by the operator
 	R18 // too many failed verifications within TFPS_CACHE_BLOCK_TIME
 	R19 // not checked: a dependency failed and TFPS_ENGINE_ERROR_POLICY=reject
+	R21 // dialled number in a high-risk range the operator rejects
 
 	V01 // verify: unknown account, onboarding flow
 	V02 // verify: source country not yet allowed for the account
 	V03 // verify: destination country not yet allowed for the account
 	V04 // verify: daily quota reached in business hours
 	V05 // verify: daily quota reached off hours
-
-	R21 // dialled number in a high-risk range the operator rejects
 	V06 // verify: dialled number in a high-risk range the account has not verified
 	V07 // verify: range hopping, too many distinct numbers of one range
+	V08 // verify: concurrent calls over the business-hours limit (TFPS_LIMIT_ACTION=verify)
+	V09 // verify: concurrent calls over the off-hours limit (TFPS_LIMIT_ACTION=verify)
+	V10 // verify: no country for the number with the home, source or default country; the caller confirms it
 
 	codeEnd
 )
@@ -84,22 +86,24 @@ var codeTable = [codeEnd]CodeInfo{
 	R17: {R17, Reject, "", "account_blocked", "account blocked by the operator", false},
 	R18: {R18, Reject, "", "verification_failures", "too many failed verifications: account blocked for a while", false},
 	R19: {R19, Reject, "", "", "not checked: a dependency failed and the error policy is reject", false},
+	R21: {R21, Reject, "", "number_range", "dialled number in a high-risk number range the operator rejects", false},
 	V01: {V01, Verify, FlowOnboarding, "account", "unknown account: onboarding verification", false},
 	V02: {V02, Verify, FlowSourceCountry, "source_country", "new source country: verification", false},
 	V03: {V03, Verify, FlowDestinationCountry, "destination_country", "new destination country: verification", false},
 	V04: {V04, Verify, FlowQuota, "daily_quota", "daily quota reached in business hours: verification", false},
 	V05: {V05, Verify, FlowQuotaOff, "daily_quota", "daily quota reached off hours: verification", false},
-	R21: {R21, Reject, "", "number_range", "dialled number in a high-risk number range the operator rejects", false},
 	V06: {V06, Verify, FlowRiskyRange, "number_range", "dialled number in a high-risk number range: verification", false},
 	V07: {V07, Verify, FlowRangeHopping, "range_hopping", "too many distinct numbers of one number range: verification", false},
+	V08: {V08, Verify, FlowConcurrent, "concurrent_calls", "concurrent calls over the business-hours limit: verification", false},
+	V09: {V09, Verify, FlowConcurrentOff, "concurrent_calls", "concurrent calls over the off-hours limit: verification", false},
+	V10: {V10, Verify, FlowDestinationConfirm, "destination_country", "number read only as international without a prefix: the caller confirms the destination", false},
 }
 
 var codeNames = [codeEnd]string{
 	"", "A00", "A01",
 	"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10",
-	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19",
-	"V01", "V02", "V03", "V04", "V05",
-	"R21", "V06", "V07",
+	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R21",
+	"V01", "V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V10",
 }
 
 // String returns the three-character code, e.g. "R05".

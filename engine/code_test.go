@@ -36,14 +36,17 @@ func TestCodeTable(t *testing.T) {
 		{"R17", "reject", "", false},
 		{"R18", "reject", "", false},
 		{"R19", "reject", "", false},
+		{"R21", "reject", "", false},
 		{"V01", "verify", "onboarding", false},
 		{"V02", "verify", "source_country", false},
 		{"V03", "verify", "destination_country", false},
 		{"V04", "verify", "quota", false},
 		{"V05", "verify", "quota_off", false},
-		{"R21", "reject", "", false},
 		{"V06", "verify", "risky_range", false},
 		{"V07", "verify", "range_hopping", false},
+		{"V08", "verify", "concurrent", false},
+		{"V09", "verify", "concurrent_off", false},
+		{"V10", "verify", "destination_confirm", false},
 	}
 	got := engine.Codes()
 	if len(got) != len(want) {

@@ -135,18 +135,25 @@ type CountResult struct {
 
 // Ticket is the single-use hand-off from a verify decision to the IVR.
 type Ticket struct {
-	ID        string // set by Counters when it stores the ticket
-	Code      Code
-	Flow      Flow
-	Country   string // source or destination country the flow adds
-	Range     string // risky_range, range_hopping: the number range (E.164 digits)
-	User      string
-	Domain    string
-	Number    string
-	Caller    string
-	SourceIP  string
-	UserAgent string
-	CallID    string
-	Created   time.Time
-	Expires   time.Time
+	ID       string // set by Counters when it stores the ticket
+	Code     Code
+	Flow     Flow
+	Country  string // source or destination country the flow adds
+	Range    string // risky_range, range_hopping: the number range (E.164 digits)
+	User     string
+	Domain   string
+	Number   string
+	Caller   string
+	SourceIP string
+	// SourceCountry is the source address's country ("" when private or
+	// unknown): onboarding's home country when the caller number has none,
+	// and the situation a passed limit verification proves.
+	SourceCountry string
+	UserAgent     string
+	CallID        string
+	// Observed is what a limit flow's raise must cover: the concurrent
+	// calls (V08/V09) or the day's calls with this one (V04/V05).
+	Observed int
+	Created  time.Time
+	Expires  time.Time
 }

@@ -47,7 +47,7 @@ type Deps struct {
 // TFPS_* keys; OptionsFrom fills them from the configuration.
 type Options struct {
 	BusinessHours        *bizhours.Schedule // nil: always business hours, dates in UTC
-	ABRepeatLimit        int                // default 5
+	ABRepeatLimit        int                // default 3
 	ABRepeatWindow       time.Duration      // default 30s
 	ABBlockTime          time.Duration      // default 1h
 	MaxFailures          int                // failed verifications allowed within FailureWindow; default 3
@@ -56,10 +56,14 @@ type Options struct {
 	DestinationBlacklist []string
 	DestinationAllow     []string // every account may call these without verification
 	DefaultHome          string   // reads national numbers of accounts without a home country
-	BuiltinUserAgents    bool     // add BuiltinUserAgents to the operator's patterns
-	TicketTTL            time.Duration
-	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
-	CacheRefresh         time.Duration // default 500ms
+	// LimitAction: config.LimitActionVerify (default) asks the caller over
+	// a concurrent-call limit (V08/V09); config.LimitActionReject answers
+	// R10/R08 as TFPS did.
+	LimitAction       string
+	BuiltinUserAgents bool // add BuiltinUserAgents to the operator's patterns
+	TicketTTL         time.Duration
+	ErrorPolicy       string        // config.ErrorPolicyReject (default), ...Approve, ...Error
+	CacheRefresh      time.Duration // default 500ms
 	// PreloadAccounts: an installation with at most this many accounts has
 	// them all cached, re-read in one query after each change; default
 	// 5000, negative: accounts are read as calls need them.
@@ -104,6 +108,7 @@ func OptionsFrom(c *config.Config) Options {
 		DestinationBlacklist: c.DestinationCountriesBlacklist,
 		DestinationAllow:     c.Engine.DestinationAllow,
 		DefaultHome:          c.Engine.DefaultHome,
+		LimitAction:          c.Engine.LimitAction,
 		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
 		TicketTTL:            c.Engine.TicketTTL,
 		ErrorPolicy:          c.Engine.ErrorPolicy,
@@ -139,7 +144,7 @@ func (o *Options) defaults() {
 			*n = v
 		}
 	}
-	defInt(&o.ABRepeatLimit, 5)
+	defInt(&o.ABRepeatLimit, 3)
 	def(&o.ABRepeatWindow, 30*time.Second)
 	def(&o.ABBlockTime, time.Hour)
 	defInt(&o.MaxFailures, 3)
@@ -148,6 +153,9 @@ func (o *Options) defaults() {
 	def(&o.TicketTTL, 120*time.Second)
 	if o.Mode == tfps.ModeInherit {
 		o.Mode = tfps.ModeEnforce
+	}
+	if o.LimitAction == "" {
+		o.LimitAction = config.LimitActionVerify
 	}
 	if o.ErrorPolicy == "" {
 		o.ErrorPolicy = config.ErrorPolicyReject
@@ -178,11 +186,13 @@ type Engine struct {
 	metrics *metrics
 	checks  []Check
 	numbers *numbering.Cache
-	replay  *replayCache
-	snap    atomic.Pointer[snapshot]
-	loads   singleflight.Group // account lookups on a cache miss
-	writer  *logWriter
-	alerts  *alerter // nil without Deps.Alerts
+	// schedules holds each account's business hours (zone and rule).
+	schedules *schedules
+	replay    *replayCache
+	snap      atomic.Pointer[snapshot]
+	loads     singleflight.Group // account lookups on a cache miss
+	writer    *logWriter
+	alerts    *alerter // nil without Deps.Alerts
 
 	mu        sync.RWMutex // held for reading while a decision is queued to the log; Close takes it
 	closed    bool
@@ -196,6 +206,11 @@ type Engine struct {
 func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 	if deps.Accounts == nil || deps.Lists == nil || deps.Changes == nil || deps.Counters == nil || deps.Reputation == nil || deps.Log == nil {
 		return nil, errors.New("new engine: every dependency is required")
+	}
+	switch opts.LimitAction {
+	case "", config.LimitActionVerify, config.LimitActionReject:
+	default:
+		return nil, fmt.Errorf("new engine: unknown limit action %q", opts.LimitAction)
 	}
 	switch opts.ErrorPolicy {
 	case "", config.ErrorPolicyReject, config.ErrorPolicyApprove, config.ErrorPolicyError:
@@ -216,6 +231,7 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 		log:       opts.Logger,
 		metrics:   m,
 		numbers:   numbering.NewCache(100_000),
+		schedules: newSchedules(opts.BusinessHours),
 		replay:    newReplayCache(opts.RetryCacheTime, 50_000), // ~350 bytes an entry, two generations
 		watchDone: make(chan struct{}),
 		stopRetry: make(chan struct{}),
@@ -430,6 +446,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	if decided.Result == Verify && !monitor {
 		ticket = e.newTicket(ev, decided.Code, decided.Country)
 		ticket.Range = decided.Range
+		ticket.Observed = decided.Observed
 	}
 	if monitor {
 		// A would-be verify leaves nothing for the IVR to claim.
@@ -530,7 +547,7 @@ func (e *Engine) newTicket(ev *Eval, code Code, country string) *Ticket {
 	c := ev.Call
 	return &Ticket{
 		Code: code, Flow: code.Info().Flow, Country: country, User: c.User, Domain: c.Domain,
-		Number: c.Number, Caller: c.Caller, SourceIP: c.SourceIP.String(), UserAgent: c.UserAgent,
-		CallID: c.CallID, Created: c.Time, Expires: c.Time.Add(e.opts.TicketTTL),
+		Number: c.Number, Caller: c.Caller, SourceIP: c.SourceIP.String(), SourceCountry: ev.Facts.SourceCountry,
+		UserAgent: c.UserAgent, CallID: c.CallID, Created: c.Time, Expires: c.Time.Add(e.opts.TicketTTL),
 	}
 }

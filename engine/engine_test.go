@@ -88,6 +88,7 @@ func baseOptions(t testing.TB) engine.Options {
 		DestinationBlacklist: []string{"CU"},
 		DefaultHome:          "US",
 		BuiltinUserAgents:    true,
+		ABRepeatLimit:        5, // TFPS's limit: the cases below count on it
 		CacheRefresh:         10 * time.Millisecond,
 		LogFlush:             5 * time.Millisecond,
 	}
@@ -239,6 +240,9 @@ func codeCases() []codeCase {
 		{"R07 number without country", nil, call(func(c *engine.Call) { c.Number = "+800 1234 5678" }), engine.R07, ""},
 		{"R06 destination blacklisted", nil, call(func(c *engine.Call) { c.Number = "011 53 7 8301234" }), engine.R06, "CU"},
 		{"V03 new destination country", nil, call(func(c *engine.Call) { c.Number = "0033142278186" }), engine.V03, "FR"},
+		{"V10 number only read as international without a prefix", nil, call(func(c *engine.Call) { c.Number = "34 912 345 678" }), engine.V10, "ES"},
+		{"V08 concurrent calls in hours, limit action verify", nil, call(func(c *engine.Call) { c.ConcurrentCalls = 3 }), engine.V08, ""},
+		{"V09 concurrent calls off hours, limit action verify", nil, call(func(c *engine.Call) { c.ConcurrentCalls = 2; c.Time = offHours }), engine.V09, ""},
 		{"R10 concurrent calls in hours", nil, call(func(c *engine.Call) { c.ConcurrentCalls = 3 }), engine.R10, ""},
 		{"R08 concurrent calls off hours", nil, call(func(c *engine.Call) { c.ConcurrentCalls = 2; c.Time = offHours }), engine.R08, ""},
 		{"V04 daily quota in hours", func(t *testing.T, r *rig) {
@@ -291,7 +295,11 @@ func TestEveryCode(t *testing.T) {
 					db := store.MustOpen(t, dialect)
 					// Each case on its own key prefix, sharing the connection.
 					cst := state.New(st.Client(), state.Options{Prefix: st.Keys().Prefix() + strconv.Itoa(i) + ":", Timeout: 2 * time.Second})
-					r := newRigOn(t, db, cst, baseOptions(t))
+					opts := baseOptions(t)
+					if tc.code == engine.R10 || tc.code == engine.R08 {
+						opts.LimitAction = config.LimitActionReject
+					}
+					r := newRigOn(t, db, cst, opts)
 					r.account(t, "1001", nil)
 					if tc.setup != nil {
 						tc.setup(t, r)
@@ -350,7 +358,13 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 	}
 	want := state.Ticket{ID: d.Ticket, Flow: string(flow), Code: d.Code.String(), User: tc.call.User, Domain: tc.call.Domain,
 		Country: tc.country, Range: caseRange[tc.code], Number: tc.call.Number, Caller: tc.call.Caller, SourceIP: tc.call.SourceIP.String(),
-		UserAgent: tc.call.UserAgent, CallID: tc.call.CallID}
+		SourceCountry: d.Facts.SourceCountry, UserAgent: tc.call.UserAgent, CallID: tc.call.CallID}
+	switch d.Code {
+	case engine.V08, engine.V09:
+		want.Observed = tc.call.ConcurrentCalls
+	case engine.V04, engine.V05:
+		want.Observed = d.Facts.DailyLimit + 1
+	}
 	got := tk
 	got.CreatedAt, got.ExpiresAt = time.Time{}, time.Time{}
 	if got != want {

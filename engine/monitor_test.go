@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -36,6 +37,9 @@ func TestMonitorModeEveryCode(t *testing.T) {
 			cst := state.New(st.Client(), state.Options{Prefix: st.Keys().Prefix() + strconv.Itoa(i) + ":", Timeout: 2 * time.Second})
 			opts := baseOptions(t)
 			opts.Mode = tfps.ModeMonitor
+			if tc.code == engine.R10 || tc.code == engine.R08 {
+				opts.LimitAction = config.LimitActionReject
+			}
 			r := newRigOn(t, db, cst, opts)
 			r.account(t, "1001", nil)
 			if tc.setup != nil {

@@ -23,7 +23,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 func TestAdminRoundTrip(t *testing.T) {
 	for _, dialect := range store.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			env := newTestEnv(t, dialect, map[string]string{"TFPS_API_TOKEN": "s3cret-token", "TFPS_DEFAULT_QUOTA": "7"})
+			env := newTestEnv(t, dialect, map[string]string{"TFPS_API_TOKEN": "s3cret-token", "TFPS_DEFAULT_QUOTA": "7", "TFPS_DEFAULT_SOURCE_COUNTRIES": "US", "TFPS_DEFAULT_DESTINATION_COUNTRIES": "US"})
 			clock := newTestClock(inHours)
 			m := env.start(t, withClock(clock))
 			c := env.client(t, m)

@@ -158,8 +158,8 @@ func httpCases() []httpCase {
 		{"R02 abuse score", nil, req(ip(ipBad)), "R02", ""},
 		{"R15 listed by APIBAN", nil, req(ip(ipListed)), "R15", ""},
 		{"R03 number prefix", func(t *testing.T, g *checkRig, user string) { g.blacklist(t, "number", "1900") }, req(num("+19005550100")), "R03", ""},
-		{"R13 sixth attempt trips the pair", func(t *testing.T, g *checkRig, user string) {
-			for range 5 {
+		{"R13 fourth attempt trips the pair", func(t *testing.T, g *checkRig, user string) {
+			for range 3 {
 				mustCheck(t, g.c, checkReq(user, num("+12015550999"), calls(0)))
 			}
 		}, req(num("+12015550999")), "R13", ""},
@@ -191,8 +191,9 @@ func httpCases() []httpCase {
 		{"R07 number without country", nil, req(num("+80012345678")), "R07", ""},
 		{"R06 destination blacklisted", nil, req(num("+5378301234")), "R06", ""},
 		{"V03 new destination country", nil, req(num("+33142278186")), "V03", "FR"},
-		{"R10 concurrent calls in hours", nil, req(calls(3)), "R10", ""},
-		{"R08 concurrent calls off hours", off, req(calls(2)), "R08", ""},
+		{"V10 number read only as international", nil, req(num("34912345678")), "V10", "ES"},
+		{"V08 concurrent calls in hours", nil, req(calls(3)), "V08", ""},
+		{"V09 concurrent calls off hours", off, req(calls(2)), "V09", ""},
 		{"V04 daily quota in hours", func(t *testing.T, g *checkRig, user string) {
 			for i := range 3 {
 				if res := mustCheck(t, g.c, checkReq(user, num(fmt.Sprintf("+1201555%04d", i)))); res.Code != "A00" {
@@ -299,7 +300,8 @@ func TestCheckEveryCode(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, c := range codes {
-				if !c.Reserved && !hit[c.Code] && c.Code != "A01" {
+				// A01: TestCheckErrorPolicyApprove; R10, R08: TestCheckLimitActionReject.
+				if !c.Reserved && !hit[c.Code] && c.Code != "A01" && c.Code != "R10" && c.Code != "R08" {
 					t.Errorf("code %s (%s) not reached through POST /v1/check", c.Code, c.Meaning)
 				}
 			}
@@ -351,5 +353,24 @@ func TestCheckErrorPolicies(t *testing.T) {
 				t.Fatalf("next check: %s %s", res.Code, res.Reason)
 			}
 		})
+	}
+}
+
+// Under TFPS_LIMIT_ACTION=reject the concurrent-call limits refuse as TFPS
+// did: R10 in business hours, R08 off hours.
+func TestCheckLimitActionReject(t *testing.T) {
+	env := newTestEnv(t, store.SQLite, map[string]string{"TFPS_LIMIT_ACTION": "reject"})
+	clock := newTestClock(inHours)
+	m := env.start(t, withClock(clock))
+	g := &checkRig{m: m, c: env.client(t, m), clock: clock}
+	newAccount(t, g.c, "lim")
+	calls := func(n int) func(r *api.CheckRequest) { return func(r *api.CheckRequest) { r.ConcurrentCalls = &n } }
+	num := func(n string) func(r *api.CheckRequest) { return func(r *api.CheckRequest) { r.Number = n } }
+	if res := mustCheck(t, g.c, checkReq("lim", calls(3))); res.Code != "R10" {
+		t.Errorf("3 calls in hours: %s (%s), want R10", res.Code, res.Reason)
+	}
+	clock.set(offHours)
+	if res := mustCheck(t, g.c, checkReq("lim", calls(2), num("+12015550123"))); res.Code != "R08" {
+		t.Errorf("2 calls off hours: %s (%s), want R08", res.Code, res.Reason)
 	}
 }

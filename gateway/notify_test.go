@@ -30,6 +30,7 @@ func TestBurstIsMailedToTheAdmin(t *testing.T) {
 		"TFPS_SMTP_FROM":          "tfps@example.net",
 		"TFPS_NOTIFICATION_EMAIL": "noc@example.com",
 		"TFPS_NOTIFY_POLL":        "100ms",
+		"TFPS_AB_REPEAT_LIMIT":    "5",
 	}), withClock(clock))
 	c, err := api.NewClient("http://"+m.HTTPAddr(), "", nil)
 	if err != nil {

@@ -3,9 +3,11 @@ package ivr
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/numbering"
 )
 
 // Change is the account change a verified ticket flow makes, apart from any
@@ -23,29 +25,38 @@ type Change struct {
 	Kind tfps.NotificationKind
 }
 
-// Verified describes the verified caller a Change is planned for.
+// Verified describes the verified caller a Change is planned for: the
+// ticket's facts and when the caller passed.
 type Verified struct {
-	Flow     string // a ticket flow (FlowOnboarding, FlowSource, ...)
-	User     string
-	Domain   string
-	Language string // prompt language of a new account
-	Country  string // the country a source or destination flow adds
-	Range    string // the number range a risky_range flow allows
+	Flow          string // a ticket flow (FlowOnboarding, FlowSource, ...)
+	User          string
+	Domain        string
+	Language      string // prompt language of a new account
+	Country       string // the country a source or destination flow adds
+	Range         string // the number range a risky_range flow allows
+	Caller        string // the calling number (A)
+	SourceCountry string // the source address's country, "" when private
+	// Observed is what a limit flow's raise covers: the concurrent calls
+	// or the day's calls (this one included) when the limit tripped.
+	Observed int
+	At       time.Time // when the caller passed; the grace runs from it
 }
 
 // PlanChange returns the change the verified flow v makes under options o.
 // FlowChange is not a ticket flow (its values come from the caller's
 // answers) and gives an error, as does an unknown flow or a country flow
 // without a country.
+//
+// The limit flows raise the limit that tripped to cover what the caller
+// does now and by at least o.StepPercent of it (one when 0, as TFPS did),
+// never above o.MaxConcurrent / o.MaxQuota nor below the current value;
+// with o.Grace they also remember what the caller proved, from which
+// source country, until when (tfps.Account.Verified).
 func PlanChange(o *Options, v Verified) (Change, error) {
 	switch v.Flow {
 	case FlowOnboarding:
-		a := o.Defaults
-		a.User, a.Domain, a.Language = v.User, v.Domain, v.Language
-		a.SourceCountries = slices.Clone(o.Defaults.SourceCountries)
-		a.DestinationCountries = slices.Clone(o.Defaults.DestinationCountries)
-		return Change{Create: &a, Kind: tfps.NotifyNewAccount}, nil
-	case FlowSource, FlowDestination:
+		return Change{Create: onboard(o, v), Kind: tfps.NotifyNewAccount}, nil
+	case FlowSource, FlowDestination, FlowDestinationConfirm:
 		cc := v.Country
 		if cc == "" {
 			return Change{}, fmt.Errorf("%s ticket without a country", v.Flow)
@@ -68,11 +79,23 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 	case FlowQuota, FlowQuotaOff:
 		off := v.Flow == FlowQuotaOff
 		return Change{Kind: tfps.NotifyQuotaRaised, Update: func(a *tfps.Account) error {
+			limit := &a.DailyQuota
 			if off {
-				a.DailyQuotaOff++
-			} else {
-				a.DailyQuota++
+				limit = &a.DailyQuotaOff
 			}
+			*limit = raise(*limit, v.Observed, o.StepPercent, o.MaxQuota)
+			remember(o, v, a, tfps.LimitQuota)
+			return nil
+		}}, nil
+	case FlowConcurrent, FlowConcurrentOff:
+		off := v.Flow == FlowConcurrentOff
+		return Change{Kind: tfps.NotifyConcurrentCallsRaised, Update: func(a *tfps.Account) error {
+			limit := &a.ConcurrentCalls
+			if off {
+				limit = &a.ConcurrentCallsOff
+			}
+			*limit = raise(*limit, v.Observed, o.StepPercent, o.MaxConcurrent)
+			remember(o, v, a, tfps.LimitConcurrent)
 			return nil
 		}}, nil
 	case string(engine.FlowRiskyRange):
@@ -82,4 +105,60 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 		return Change{AllowRange: v.Range}, nil
 	}
 	return Change{}, fmt.Errorf("unknown flow %q in ticket", v.Flow)
+}
+
+// onboard builds the account a verified first call creates: the default
+// limits and countries, plus what the call shows. Its home country reads
+// national numbers: the caller number's country when it is a full
+// international number, else the source address's, else the operator's
+// default. Its time zone follows the home country (for countries of
+// several zones, the caller number's region). The source country the
+// caller was verified from and the home country are allowed at once: a
+// business calls from and to its own country first.
+func onboard(o *Options, v Verified) *tfps.Account {
+	a := o.Defaults
+	a.User, a.Domain, a.Language = v.User, v.Domain, v.Language
+	a.SourceCountries = slices.Clone(o.Defaults.SourceCountries)
+	a.DestinationCountries = slices.Clone(o.Defaults.DestinationCountries)
+	home := numbering.CallerCountry(v.Caller)
+	if home == "" {
+		home = v.SourceCountry
+	}
+	if home == "" {
+		home = o.DefaultHome
+	}
+	a.HomeCountry = home
+	if home != "" {
+		a.Timezone = numbering.TimeZone(home, v.Caller)
+		if !slices.Contains(a.DestinationCountries, home) {
+			a.DestinationCountries = append(a.DestinationCountries, home)
+		}
+	}
+	if v.SourceCountry != "" && !slices.Contains(a.SourceCountries, v.SourceCountry) {
+		a.SourceCountries = append(a.SourceCountries, v.SourceCountry)
+	}
+	return &a
+}
+
+// raise returns the new value of a limit at cur that a caller, verified
+// while needing observed, gets: at least cur plus pct percent of it (one
+// more when pct is 0 or the percentage rounds to nothing), at least
+// observed, at most ceiling (when positive), and never below cur.
+func raise(cur, observed, pct, ceiling int) int {
+	step := max(cur*pct/100, 1)
+	n := max(cur+step, observed)
+	if ceiling > 0 {
+		n = min(n, ceiling)
+	}
+	return max(n, cur)
+}
+
+// remember records on a what the verified caller proved, for o.Grace:
+// the observed value plus o.StepPercent of it (at least one more).
+func remember(o *Options, v Verified, a *tfps.Account, kind string) {
+	if o.Grace <= 0 || v.At.IsZero() || v.Observed <= 0 {
+		return
+	}
+	level := v.Observed + max(v.Observed*o.StepPercent/100, 1)
+	a.RememberVerified(tfps.VerifiedLimit{Kind: kind, SourceCountry: v.SourceCountry, Level: level, Until: v.At.Add(o.Grace)}, v.At)
 }

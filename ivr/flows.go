@@ -27,7 +27,12 @@ const (
 	FlowDestination = string(engine.FlowDestinationCountry)
 	FlowQuota       = string(engine.FlowQuota)
 	FlowQuotaOff    = string(engine.FlowQuotaOff)
-	FlowChange      = "change"
+	// Flows of limits that verify (TFPS_LIMIT_ACTION=verify) and of a
+	// destination the caller confirms (V10).
+	FlowConcurrent         = string(engine.FlowConcurrent)
+	FlowConcurrentOff      = string(engine.FlowConcurrentOff)
+	FlowDestinationConfirm = string(engine.FlowDestinationConfirm)
+	FlowChange             = "change"
 )
 
 // Verification methods (TFPS_VERIFICATION_METHOD).
@@ -100,7 +105,17 @@ type Options struct {
 	CaptchaTries   int  // tries within one call
 	InputTries     int  // asks of one question
 	FullOnboarding bool // onboarding asks the limits
-	MaxConcurrent  int  // highest concurrent-calls limit a caller may set
+	MaxConcurrent  int  // highest concurrent-calls limit a caller may set or a verification raises to
+	MaxQuota       int  // highest daily quota a verification raises to (TFPS_MAX_QUOTA); 0: no ceiling
+	// StepPercent: a passed limit verification raises the limit by at
+	// least this percent (TFPS_QUOTA_STEP_PERCENT); 0 raises by one.
+	StepPercent int
+	// Grace: a passed limit verification is remembered this long
+	// (TFPS_VERIFIED_GRACE); 0 remembers nothing.
+	Grace time.Duration
+	// DefaultHome is a new account's home country when neither the caller
+	// number nor the source address gives one (TFPS_DEFAULT_HOME_COUNTRY).
+	DefaultHome string
 	// Defaults of a new account: limits and countries.
 	Defaults        tfps.Account
 	DefaultLanguage string
@@ -271,6 +286,12 @@ func welcome(flow string) prompts.ID {
 		return prompts.WelcomeQuota
 	case FlowQuotaOff:
 		return prompts.WelcomeQuotaOff
+	case FlowConcurrent:
+		return prompts.WelcomeConcurrent
+	case FlowConcurrentOff:
+		return prompts.WelcomeConcurrentOff
+	case FlowDestinationConfirm:
+		return prompts.WelcomeConfirm
 	case FlowChange:
 		return prompts.WelcomeChange
 	default:
@@ -365,8 +386,13 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 	var update func(a *tfps.Account) error
 	kind := tfps.NotificationKind("")
 	switch s.flow {
-	case FlowOnboarding, FlowSource, FlowDestination, FlowQuota, FlowQuotaOff:
-		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country})
+	case FlowOnboarding, FlowSource, FlowDestination, FlowDestinationConfirm, FlowQuota, FlowQuotaOff, FlowConcurrent, FlowConcurrentOff:
+		caller := s.t.Caller
+		if caller == "" {
+			caller = s.info.CallerID
+		}
+		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country,
+			Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed, At: s.f.now()})
 		if err != nil {
 			return OutcomeError, err
 		}
@@ -388,8 +414,10 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 				after = append(after, s.readBack(ctx, cc, quota)...)
 			}
 			after = append(after, s.mediaOrEmpty(ctx, prompts.AccountCreated))
-		case FlowSource, FlowDestination:
+		case FlowSource, FlowDestination, FlowDestinationConfirm:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.CountryAdded))
+		case FlowConcurrent, FlowConcurrentOff:
+			after = append(after, s.mediaOrEmpty(ctx, prompts.ConcurrentRaised))
 		default:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
 		}
@@ -556,12 +584,12 @@ func (s *session) store(out Outcome, detail string, create *tfps.Account, update
 			n := tfps.Notification{
 				ID: notificationID(s, kind), Kind: kind, At: now, User: s.user, Domain: s.domain,
 				SourceIP: s.t.SourceIP, Caller: caller, Number: s.t.Number, Flow: s.flow, Detail: detail,
-				Count: s.failures, Limit: s.f.Opts.MaxFailures, OffHours: s.flow == FlowQuotaOff,
+				Count: s.failures, Limit: s.f.Opts.MaxFailures, OffHours: s.flow == FlowQuotaOff || s.flow == FlowConcurrentOff,
 			}
 			switch s.flow {
 			case FlowSource:
 				n.SourceCountry = s.t.Country
-			case FlowDestination:
+			case FlowDestination, FlowDestinationConfirm:
 				n.DestinationCountry = s.t.Country
 			}
 			if a != nil {

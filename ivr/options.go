@@ -19,6 +19,10 @@ func OptionsFrom(cfg *config.Config) Options {
 		InputTries:     cfg.IVR.InputTries,
 		FullOnboarding: cfg.IVR.FullOnboarding,
 		MaxConcurrent:  cfg.MaxConcurrent,
+		MaxQuota:       cfg.Engine.MaxQuota,
+		StepPercent:    cfg.Engine.QuotaStepPercent,
+		Grace:          cfg.Engine.VerifiedGrace,
+		DefaultHome:    cfg.Engine.DefaultHome,
 		Defaults: tfps.Account{
 			ConcurrentCalls:      cfg.DefaultConcurrentCalls,
 			ConcurrentCallsOff:   cfg.DefaultConcurrentCallsOff,

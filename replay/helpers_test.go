@@ -34,6 +34,8 @@ func testVars(tb testing.TB, extra map[string]string) map[string]string {
 		"TFPS_DEFAULT_QUOTA_OFF":             "1000",
 		"TFPS_DEFAULT_SOURCE_COUNTRIES":      "ES,US",
 		"TFPS_DEFAULT_DESTINATION_COUNTRIES": "ES,GB,FR,DE,US",
+		// The bursts of the generated month trip the pair on the 6th attempt.
+		"TFPS_AB_REPEAT_LIMIT": "5",
 	}
 	for k, x := range extra {
 		v[k] = x

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/sipfront"
@@ -63,7 +64,7 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db,
 		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{},
-	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true})
+	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true, LimitAction: config.LimitActionReject})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,18 +13,23 @@ import (
 // Ticket hands a verify decision from the gateway to the IVR. It is single
 // use and ends at ExpiresAt.
 type Ticket struct {
-	ID        string    `json:"id"`
-	Flow      string    `json:"flow"` // onboarding, source_country, destination_country, quota, quota_off
-	Code      string    `json:"code,omitempty"`
-	User      string    `json:"user"`
-	Domain    string    `json:"domain"`
-	Country   string    `json:"country,omitempty"`
-	Range     string    `json:"range,omitempty"` // risky_range, range_hopping: the number range
-	Number    string    `json:"number,omitempty"`
-	Caller    string    `json:"caller,omitempty"`
-	SourceIP  string    `json:"source_ip,omitempty"`
-	UserAgent string    `json:"user_agent,omitempty"`
-	CallID    string    `json:"call_id,omitempty"`
+	ID       string `json:"id"`
+	Flow     string `json:"flow"` // onboarding, source_country, destination_country, quota, quota_off
+	Code     string `json:"code,omitempty"`
+	User     string `json:"user"`
+	Domain   string `json:"domain"`
+	Country  string `json:"country,omitempty"`
+	Range    string `json:"range,omitempty"` // risky_range, range_hopping: the number range
+	Number   string `json:"number,omitempty"`
+	Caller   string `json:"caller,omitempty"`
+	SourceIP string `json:"source_ip,omitempty"`
+	// SourceCountry is the source address's country, "" when private.
+	SourceCountry string `json:"source_country,omitempty"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	CallID        string `json:"call_id,omitempty"`
+	// Observed is what a limit flow must cover: concurrent calls, or the
+	// day's calls with this one.
+	Observed  int       `json:"observed,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

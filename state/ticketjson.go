@@ -1,6 +1,7 @@
 package state
 
 import (
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -25,8 +26,12 @@ func appendTicketJSON(b []byte, t *Ticket) []byte {
 	b = appendOptional(b, `,"number":`, t.Number)
 	b = appendOptional(b, `,"caller":`, t.Caller)
 	b = appendOptional(b, `,"source_ip":`, t.SourceIP)
+	b = appendOptional(b, `,"source_country":`, t.SourceCountry)
 	b = appendOptional(b, `,"user_agent":`, t.UserAgent)
 	b = appendOptional(b, `,"call_id":`, t.CallID)
+	if t.Observed != 0 {
+		b = strconv.AppendInt(append(b, `,"observed":`...), int64(t.Observed), 10)
+	}
 	b = append(b, `,"created_at":"`...)
 	b = t.CreatedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","expires_at":"`...)

@@ -9,12 +9,12 @@ import (
 // The hand-written ticket encoding decodes to exactly what json.Marshal's
 // does, for any field contents: the IVR reads tickets with encoding/json.
 func FuzzTicketJSON(f *testing.F) {
-	f.Add("1234567890123456", "quota", "V04", "1001", "pbx.example", "", "+12015550123", "+12125550100", "8.8.8.8", "Zoiper \"5\"", "a84b4c76e66710@pc33.atlanta.com", int64(1795448770923))
-	f.Add("", "", "", "üser\x00", "dom\\ain", "GB", "\xff\xfe", "<&>", "\u2028", "\t\r\n", "\x1f\x7f", int64(0))
-	f.Fuzz(func(t *testing.T, id, flow, code, user, domain, country, number, caller, ip, ua, callID string, ms int64) {
+	f.Add("1234567890123456", "quota", "V04", "1001", "pbx.example", "", "+12015550123", "+12125550100", "8.8.8.8", "Zoiper \"5\"", "a84b4c76e66710@pc33.atlanta.com", int64(1795448770923), "US", 7)
+	f.Add("", "", "", "üser\x00", "dom\\ain", "GB", "\xff\xfe", "<&>", "\u2028", "\t\r\n", "\x1f\x7f", int64(0), "", -3)
+	f.Fuzz(func(t *testing.T, id, flow, code, user, domain, country, number, caller, ip, ua, callID string, ms int64, sc string, observed int) {
 		at := time.UnixMilli(ms % (1 << 45)).UTC()
 		tk := Ticket{ID: id, Flow: flow, Code: code, User: user, Domain: domain, Country: country, Number: number, Caller: caller,
-			SourceIP: ip, UserAgent: ua, CallID: callID, CreatedAt: at, ExpiresAt: at.Add(120 * time.Second)}
+			SourceIP: ip, SourceCountry: sc, UserAgent: ua, CallID: callID, Observed: observed, CreatedAt: at, ExpiresAt: at.Add(120 * time.Second)}
 		want, err := json.Marshal(tk)
 		if err != nil {
 			t.Skip() // a time json.Marshal refuses; decisions never carry one

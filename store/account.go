@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +16,8 @@ import (
 )
 
 const accountColumns = `id, username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
-	source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode`
+	source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode,
+	timezone, business_hours, verified_limits`
 
 // isUnique reports whether err is a unique-constraint violation in either dialect.
 func isUnique(err error) bool {
@@ -37,6 +39,16 @@ func splitList(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// verifiedText stores an account's proved limits as a JSON list ("" for
+// none): a handful of entries read with the account, never queried apart.
+func verifiedText(v []tfps.VerifiedLimit) string {
+	if len(v) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(v) // plain strings, ints and times: cannot fail
+	return string(b)
 }
 
 func validateAccount(a *tfps.Account) error {
@@ -67,11 +79,12 @@ func (s *Store) CreateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 	now := s.Now().UTC()
 	a.CreatedAt, a.UpdatedAt = now, now
 	err := tx.QueryRowContext(ctx, `INSERT INTO accounts (username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
-		source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+		source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode,
+		timezone, business_hours, verified_limits)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
 		a.User, a.Domain, a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
 		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
-		ms(now), ms(now), string(a.Mode)).Scan(&a.ID)
+		ms(now), ms(now), string(a.Mode), a.Timezone, a.BusinessHours, verifiedText(a.Verified)).Scan(&a.ID)
 	if isUnique(err) {
 		return &tfps.Error{Code: tfps.ECONFLICT, Message: fmt.Sprintf("account %s@%s already exists", a.User, a.Domain), Err: err}
 	}
@@ -86,9 +99,16 @@ func scanAccount(row interface{ Scan(...any) error }) (*tfps.Account, error) {
 	var src, dst, mode string
 	var blocked int
 	var created, updated int64
+	var verified string
 	if err := row.Scan(&a.ID, &a.User, &a.Domain, &a.Email, &a.ConcurrentCalls, &a.ConcurrentCallsOff, &a.DailyQuota, &a.DailyQuotaOff,
-		&src, &dst, &blocked, &a.Language, &a.PINHash, &a.HomeCountry, &created, &updated, &mode); err != nil {
+		&src, &dst, &blocked, &a.Language, &a.PINHash, &a.HomeCountry, &created, &updated, &mode,
+		&a.Timezone, &a.BusinessHours, &verified); err != nil {
 		return nil, err
+	}
+	if verified != "" {
+		if err := json.Unmarshal([]byte(verified), &a.Verified); err != nil {
+			return nil, fmt.Errorf("account %s@%s: verified_limits: %w", a.User, a.Domain, err)
+		}
 	}
 	a.SourceCountries, a.DestinationCountries = splitList(src), splitList(dst)
 	a.Blocked = blocked != 0
@@ -188,10 +208,11 @@ func (s *Store) UpdateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 	a.UpdatedAt = s.Now().UTC()
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET email = $1, cc_calls = $2, cc_calls_off = $3, daily_quota = $4, daily_quota_off = $5,
 		source_countries = $6, destination_countries = $7, blocked = $8, language = $9, pin_hash = $10, home_country = $11, updated_at = $12,
-		mode = $13 WHERE username = $14 AND domain = $15`,
+		mode = $13, timezone = $14, business_hours = $15, verified_limits = $16
+		WHERE username = $17 AND domain = $18`,
 		a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
 		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
-		ms(a.UpdatedAt), string(a.Mode), a.User, a.Domain)
+		ms(a.UpdatedAt), string(a.Mode), a.Timezone, a.BusinessHours, verifiedText(a.Verified), a.User, a.Domain)
 	if err != nil {
 		return fmt.Errorf("update account %s@%s: %w", a.User, a.Domain, err)
 	}

@@ -303,6 +303,11 @@ func (c *cli) printAccount(a *api.Account) error {
 	fmt.Fprintf(w, "mode\t%s\n", modeName(a.Mode))
 	fmt.Fprintf(w, "language\t%s\n", dash(a.Language))
 	fmt.Fprintf(w, "home country\t%s\n", dash(a.HomeCountry))
+	fmt.Fprintf(w, "time zone\t%s\n", dash(a.Timezone))
+	fmt.Fprintf(w, "business hours\t%s\n", dash(a.BusinessHours))
+	for _, v := range a.Verified {
+		fmt.Fprintf(w, "proved\t%d %s from %s until %s\n", v.Level, v.Kind, dash(v.SourceCountry), v.Until.UTC().Format(time.RFC3339))
+	}
 	fmt.Fprintf(w, "own PIN\t%s\n", yes(a.HasPIN))
 	fmt.Fprintf(w, "created\t%s\n", day(a.CreatedAt))
 	fmt.Fprintf(w, "updated\t%s\n", day(a.UpdatedAt))
@@ -337,6 +342,7 @@ type accountFlags struct {
 	source, destination string
 	language, home      string
 	mode                string
+	timezone, hours     string
 }
 
 func (c *cli) accountFlags(name string) *accountFlags {
@@ -351,6 +357,8 @@ func (c *cli) accountFlags(name string) *accountFlags {
 	f.fs.StringVar(&f.language, "language", "", "prompt language (en, es)")
 	f.fs.StringVar(&f.home, "home", "", "home country for national numbers")
 	f.fs.StringVar(&f.mode, "mode", "", "inherit (the gateway's TFPS_MODE), enforce or monitor")
+	f.fs.StringVar(&f.timezone, "timezone", "", "time zone of the account's business hours, e.g. Europe/Madrid (\"\": the home country's)")
+	f.fs.StringVar(&f.hours, "business-hours", "", "the account's own business hours, TFPS_BUSINESS_HOURS layout (\"\": the operator's rule in the account's zone)")
 	return f
 }
 
@@ -384,6 +392,10 @@ func (f *accountFlags) input(user, domain string) *api.AccountInput {
 				m = ""
 			}
 			in.Mode = &m
+		case "timezone":
+			in.Timezone = &f.timezone
+		case "business-hours":
+			in.BusinessHours = &f.hours
 		}
 	})
 	return in
