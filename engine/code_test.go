@@ -36,6 +36,7 @@ func TestCodeTable(t *testing.T) {
 		{"R17", "reject", "", false},
 		{"R18", "reject", "", false},
 		{"R19", "reject", "", false},
+		{"R22", "reject", "", false},
 		{"V01", "verify", "onboarding", false},
 		{"V02", "verify", "source_country", false},
 		{"V03", "verify", "destination_country", false},

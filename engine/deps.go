@@ -100,6 +100,13 @@ type CountRequest struct {
 	// Ticket, when set, is created if no step fails: the checks already
 	// decided verify (onboarding, source or destination country).
 	Ticket *Ticket
+	// MaxOpenTickets caps unclaimed tickets: a ticket is not stored (and
+	// CountResult.TicketRefused is set) while MaxOpenTickets tickets of the
+	// account, or of SourceIP when it is set, created within
+	// OpenTicketWindow are still unclaimed. 0: no cap.
+	MaxOpenTickets   int
+	OpenTicketWindow time.Duration
+	SourceIP         string
 }
 
 // StepResult is what one step found.
@@ -115,6 +122,11 @@ type StepResult struct {
 type CountResult struct {
 	Steps  []StepResult
 	Failed int // index of the failing step, -1 when all passed
+	// TicketRefused: the decision's ticket was not stored because the
+	// account or the source address has MaxOpenTickets unclaimed tickets
+	// (OpenTickets of them, the larger of the two counts).
+	TicketRefused bool
+	OpenTickets   int64
 }
 
 // Ticket is the single-use hand-off from a verify decision to the IVR.

@@ -56,6 +56,7 @@ type Options struct {
 	DefaultHome          string   // reads national numbers of accounts without a home country
 	BuiltinUserAgents    bool     // add BuiltinUserAgents to the operator's patterns
 	TicketTTL            time.Duration
+	MaxOpenTickets       int           // unclaimed tickets per account or source within TicketTTL before R22; default 3, negative: no cap
 	ErrorPolicy          string        // config.ErrorPolicyReject (default), ...Approve, ...Error
 	CacheRefresh         time.Duration // default 500ms
 	// PreloadAccounts: an installation with at most this many accounts has
@@ -89,6 +90,7 @@ func OptionsFrom(c *config.Config) Options {
 		DefaultHome:          c.Engine.DefaultHome,
 		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
 		TicketTTL:            c.Engine.TicketTTL,
+		MaxOpenTickets:       offWhenZero(c.Engine.MaxOpenTickets),
 		ErrorPolicy:          c.Engine.ErrorPolicy,
 		CacheRefresh:         c.Engine.CacheRefresh,
 		PreloadAccounts:      offWhenZero(c.Engine.CacheAllAccounts),
@@ -125,6 +127,7 @@ func (o *Options) defaults() {
 	def(&o.FailureWindow, time.Hour)
 	defInt(&o.AbuseScoreLimit, 10)
 	def(&o.TicketTTL, 120*time.Second)
+	defInt(&o.MaxOpenTickets, 3)
 	if o.ErrorPolicy == "" {
 		o.ErrorPolicy = config.ErrorPolicyReject
 	}
@@ -389,6 +392,10 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		req := CountRequest{
 			Now: call.Time, User: call.User, Domain: call.Domain, Caller: call.Caller, Number: call.Number,
 			Member: call.CallID, Steps: ev.steps, Ticket: ticket,
+			MaxOpenTickets: max(e.opts.MaxOpenTickets, 0), OpenTicketWindow: e.opts.TicketTTL,
+		}
+		if call.SourceIP.IsValid() {
+			req.SourceIP = call.SourceIP.String()
 		}
 		if req.Member == "" {
 			req.Member = rand.Text()
@@ -406,6 +413,11 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		}
 		if res.Failed < 0 && decided.Result != Verify {
 			ticket = nil
+		}
+		if res.TicketRefused {
+			// Verifications nobody answers occupy the voice box: a scanner
+			// or a dialer must not get ticket after ticket.
+			decided, by, ticket = RejectWith(R22, fmt.Sprintf("%d unanswered verifications within %s", res.OpenTickets, e.opts.TicketTTL)), checkOpenTickets, nil
 		}
 	}
 	ev.hours() // the off-hours flag and local date are logged whichever check decided
@@ -425,6 +437,11 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	}
 	return d, nil
 }
+
+// checkOpenTickets names the open-ticket cap in decisions: it is not a check
+// of the list but the last step of the Redis round trip, applied to whatever
+// verify the checks decided.
+const checkOpenTickets = "open_tickets"
 
 // newTicket prepares the ticket of a verify decision; Counters gives it its
 // id and stores it.

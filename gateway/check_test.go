@@ -181,7 +181,7 @@ func httpCases() []httpCase {
 		}, req(), "R17", ""},
 		{"R18 failed verifications", func(t *testing.T, g *checkRig, user string) {
 			for i := range 4 {
-				if _, err := g.m.State.RecordVerifyFailure(context.Background(), user, "pbx.example", g.clock.now().Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
+				if _, err := g.m.State.RecordVerifyFailure(context.Background(), user, "pbx.example", fmt.Sprint("f", i), g.clock.now().Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -55,3 +55,14 @@ func (k Keys) Ticket(id string) string { return k.prefix + "ticket:" + esc(id) }
 
 // TicketUsed marks a claimed ticket so a second claim says "used", not "unknown".
 func (k Keys) TicketUsed(id string) string { return k.prefix + "ticket-used:" + esc(id) }
+
+// OpenTickets is a sorted set of an account's unclaimed verify tickets (ids
+// scored by creation Unix ms), for the open-ticket cap.
+func (k Keys) OpenTickets(user, domain string) string {
+	return k.Account(user, domain) + ":open"
+}
+
+// SourceOpenTickets is the same set per source address of the calls.
+func (k Keys) SourceOpenTickets(addr string) string {
+	return k.prefix + "src:" + esc(addr) + ":open"
+}
