@@ -240,7 +240,10 @@ func codeCases() []codeCase {
 		}, call(user("9999")), engine.R18, ""},
 		{"R22 three verifications of the account unanswered", func(t *testing.T, r *rig) {
 			for i := range 3 {
-				if d := r.decide(t, call(func(c *engine.Call) { c.Number = "0033142278186"; c.Time = inHours.Add(time.Duration(i-3) * time.Second) })); d.Code != engine.V03 {
+				if d := r.decide(t, call(func(c *engine.Call) {
+					c.Number = "0033142278186"
+					c.Time = inHours.Add(time.Duration(i-3) * time.Second)
+				})); d.Code != engine.V03 {
 					t.Fatalf("setup call %d: %s %s", i, d.Code, d.Reason)
 				}
 			}

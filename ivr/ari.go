@@ -56,7 +56,7 @@ func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelFunc, 
 
 func (c *ariCall) Play(ctx context.Context, media ...string) error {
 	for _, m := range media {
-		if _, err := c.play(ctx, m, false); err != nil {
+		if _, _, err := c.play(ctx, m, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -65,18 +65,52 @@ func (c *ariCall) Play(ctx context.Context, media ...string) error {
 
 func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, error) {
 	c.flush()
+	lead := min(max(in.Lead, 0), len(media))
+	for i, m := range media[:lead] {
+		if _, _, err := c.play(ctx, m, nil, nil); err != nil {
+			return "", err
+		}
+		in.played(i)
+	}
+	// Keys typed before the question began are never scored against it.
+	c.flush()
+	windowAt := len(media)
+	if in.WindowAfter > 0 && in.WindowAfter < len(media) {
+		windowAt = in.WindowAfter
+	}
+	var window *time.Timer
+	var windowEnd <-chan time.Time
+	var opened time.Time
+	defer func() {
+		if window != nil {
+			window.Stop()
+		}
+	}()
 	first := ""
-	for _, m := range media {
-		d, err := c.play(ctx, m, true)
+	for i := lead; i < len(media); i++ {
+		d, timedOut, err := c.play(ctx, media[i], c.digits, windowEnd)
 		if err != nil {
 			return "", err
+		}
+		if timedOut {
+			return "", ErrNoInput
 		}
 		if d != "" {
 			first = d
 			break
 		}
+		in.played(i)
+		if i+1 == windowAt {
+			opened = time.Now()
+			window = time.NewTimer(in.First)
+			windowEnd = window.C
+		}
 	}
-	return collect(ctx, c.digits, first, in)
+	wait := in.First
+	if window != nil {
+		wait -= time.Since(opened)
+	}
+	return collect(ctx, c.digits, first, in, wait)
 }
 
 // flush drops keys typed before a question.
@@ -90,11 +124,12 @@ func (c *ariCall) flush() {
 	}
 }
 
-// play plays one media URI, subscribed to its end before it starts. With
-// interrupt, a key stops it and is returned.
-func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (string, error) {
+// play plays one media URI, subscribed to its end before it starts. A key
+// on keys stops it and is returned (barge-in); a tick of deadline stops it
+// and reports a timeout.
+func (c *ariCall) play(ctx context.Context, media string, keys <-chan string, deadline <-chan time.Time) (string, bool, error) {
 	if ctx.Err() != nil {
-		return "", ErrHangup
+		return "", false, ErrHangup
 	}
 	c.seq++
 	id := c.h.ID() + "-pb" + strconv.Itoa(c.seq)
@@ -102,34 +137,45 @@ func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (strin
 	defer sub.Cancel()
 	pb, err := c.h.Play(id, media)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", ErrHangup
+		if ctx.Err() != nil || c.gone() {
+			return "", false, ErrHangup
 		}
-		return "", fmt.Errorf("play %s: %w", media, err)
-	}
-	var keys <-chan string
-	if interrupt {
-		keys = c.digits
+		return "", false, fmt.Errorf("play %s: %w", media, err)
 	}
 	guard := time.NewTimer(maxPlayback)
 	defer guard.Stop()
 	select {
 	case e := <-sub.Events():
 		if f, ok := e.(*ari.PlaybackFinished); ok && f.Playback.State == "failed" {
+			// A playback also ends "failed" when the caller hangs up
+			// during it: that is the caller's outcome, not a bad prompt.
+			if ctx.Err() != nil || c.gone() {
+				return "", false, ErrHangup
+			}
 			c.metrics.playbackFailures.Inc()
 			c.log.Warn("prompt did not play", "media", media)
 		}
-		return "", nil
+		return "", false, nil
 	case d := <-keys:
 		_ = pb.Stop() // the playback may have just ended; nothing to do then
-		return d, nil
+		return d, false, nil
+	case <-deadline:
+		_ = pb.Stop()
+		return "", true, nil
 	case <-guard.C:
 		_ = pb.Stop()
-		return "", fmt.Errorf("play %s: no end reported within %s", media, maxPlayback)
+		return "", false, fmt.Errorf("play %s: no end reported within %s", media, maxPlayback)
 	case <-ctx.Done():
 		_ = pb.Stop() // gone with the channel after a hang-up; needed when the session is stopped
-		return "", ErrHangup
+		return "", false, ErrHangup
 	}
+}
+
+// gone reports whether the channel has left (hung up): Asterisk no longer
+// knows it, or it is on its way out.
+func (c *ariCall) gone() bool {
+	d, err := c.h.Data()
+	return err != nil || d == nil || d.State == "Down"
 }
 
 func (c *ariCall) SetLanguage(ctx context.Context, lang string) error {
@@ -162,34 +208,42 @@ func (c *ariCall) Hangup(ctx context.Context) error {
 	return nil
 }
 
-// collect reads keys until the answer is complete (see Input).
-func collect(ctx context.Context, keys <-chan string, first string, in Input) (string, error) {
+// collect reads keys until the answer is complete (see Input). firstWait
+// is what is left of the first-key window.
+func collect(ctx context.Context, keys <-chan string, first string, in Input, firstWait time.Duration) (string, error) {
 	got := ""
 	total := time.NewTimer(in.Total)
 	defer total.Stop()
-	wait := time.NewTimer(in.First)
+	wait := time.NewTimer(max(firstWait, 0))
 	defer wait.Stop()
-	add := func(d string) (bool, error) {
+	add := func(d string) bool {
+		if in.Repeat != "" && d == in.Repeat {
+			return true
+		}
 		if in.Terminator != "" && d == in.Terminator {
-			return true, nil
+			return true
 		}
 		got += d
 		if in.Max > 0 && len(got) >= in.Max {
-			return true, nil
+			return true
 		}
 		wait.Reset(in.InterDigit)
-		return false, nil
+		return false
 	}
-	if first != "" {
-		if done, err := add(first); done || err != nil {
-			return got, err
+	repeat := func(d string) (string, error) {
+		if in.Repeat != "" && d == in.Repeat {
+			return "", ErrRepeat
 		}
+		return got, nil
+	}
+	if first != "" && add(first) {
+		return repeat(first)
 	}
 	for {
 		select {
 		case d := <-keys:
-			if done, err := add(d); done || err != nil {
-				return got, err
+			if add(d) {
+				return repeat(d)
 			}
 		case <-wait.C:
 			if got == "" {
