@@ -56,7 +56,7 @@ func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelFunc, 
 
 func (c *ariCall) Play(ctx context.Context, media ...string) error {
 	for _, m := range media {
-		if _, _, err := c.play(ctx, m, nil, nil); err != nil {
+		if _, err := c.play(ctx, m, nil); err != nil {
 			return err
 		}
 	}
@@ -67,7 +67,7 @@ func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, e
 	c.flush()
 	lead := min(max(in.Lead, 0), len(media))
 	for i, m := range media[:lead] {
-		if _, _, err := c.play(ctx, m, nil, nil); err != nil {
+		if _, err := c.play(ctx, m, nil); err != nil {
 			return "", err
 		}
 		in.played(i)
@@ -78,22 +78,12 @@ func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, e
 	if in.WindowAfter > 0 && in.WindowAfter < len(media) {
 		windowAt = in.WindowAfter
 	}
-	var window *time.Timer
-	var windowEnd <-chan time.Time
 	var opened time.Time
-	defer func() {
-		if window != nil {
-			window.Stop()
-		}
-	}()
 	first := ""
 	for i := lead; i < len(media); i++ {
-		d, timedOut, err := c.play(ctx, media[i], c.digits, windowEnd)
+		d, err := c.play(ctx, media[i], c.digits)
 		if err != nil {
 			return "", err
-		}
-		if timedOut {
-			return "", ErrNoInput
 		}
 		if d != "" {
 			first = d
@@ -102,13 +92,13 @@ func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, e
 		in.played(i)
 		if i+1 == windowAt {
 			opened = time.Now()
-			window = time.NewTimer(in.First)
-			windowEnd = window.C
 		}
 	}
+	// The window counts from its start; media after it (an explanation)
+	// never cut it short: after them the caller still has InterDigit.
 	wait := in.First
-	if window != nil {
-		wait -= time.Since(opened)
+	if !opened.IsZero() {
+		wait = max(in.First-time.Since(opened), in.InterDigit)
 	}
 	return collect(ctx, c.digits, first, in, wait)
 }
@@ -125,11 +115,10 @@ func (c *ariCall) flush() {
 }
 
 // play plays one media URI, subscribed to its end before it starts. A key
-// on keys stops it and is returned (barge-in); a tick of deadline stops it
-// and reports a timeout.
-func (c *ariCall) play(ctx context.Context, media string, keys <-chan string, deadline <-chan time.Time) (string, bool, error) {
+// on keys stops it and is returned (barge-in).
+func (c *ariCall) play(ctx context.Context, media string, keys <-chan string) (string, error) {
 	if ctx.Err() != nil {
-		return "", false, ErrHangup
+		return "", ErrHangup
 	}
 	c.seq++
 	id := c.h.ID() + "-pb" + strconv.Itoa(c.seq)
@@ -138,9 +127,9 @@ func (c *ariCall) play(ctx context.Context, media string, keys <-chan string, de
 	pb, err := c.h.Play(id, media)
 	if err != nil {
 		if ctx.Err() != nil || c.gone() {
-			return "", false, ErrHangup
+			return "", ErrHangup
 		}
-		return "", false, fmt.Errorf("play %s: %w", media, err)
+		return "", fmt.Errorf("play %s: %w", media, err)
 	}
 	guard := time.NewTimer(maxPlayback)
 	defer guard.Stop()
@@ -150,24 +139,21 @@ func (c *ariCall) play(ctx context.Context, media string, keys <-chan string, de
 			// A playback also ends "failed" when the caller hangs up
 			// during it: that is the caller's outcome, not a bad prompt.
 			if ctx.Err() != nil || c.gone() {
-				return "", false, ErrHangup
+				return "", ErrHangup
 			}
 			c.metrics.playbackFailures.Inc()
 			c.log.Warn("prompt did not play", "media", media)
 		}
-		return "", false, nil
+		return "", nil
 	case d := <-keys:
 		_ = pb.Stop() // the playback may have just ended; nothing to do then
-		return d, false, nil
-	case <-deadline:
-		_ = pb.Stop()
-		return "", true, nil
+		return d, nil
 	case <-guard.C:
 		_ = pb.Stop()
-		return "", false, fmt.Errorf("play %s: no end reported within %s", media, maxPlayback)
+		return "", fmt.Errorf("play %s: no end reported within %s", media, maxPlayback)
 	case <-ctx.Done():
 		_ = pb.Stop() // gone with the channel after a hang-up; needed when the session is stopped
-		return "", false, ErrHangup
+		return "", ErrHangup
 	}
 }
 

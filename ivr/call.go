@@ -33,7 +33,8 @@ type Call interface {
 // discarded (they were typed before the question, e.g. the code, began); a
 // key during a later item stops the reading (barge-in) and counts. The
 // first-key window starts when item WindowAfter-1 ends (0: the last item),
-// so items after it (an explanation) play while the caller may type.
+// so items after it (an explanation) play while the caller may type; they
+// never cut the window short (after them at least InterDigit is left).
 type Input struct {
 	Max         int           // 0: no limit (needs a Terminator)
 	Terminator  string        // e.g. "#"; empty: none

@@ -208,6 +208,31 @@ func TestCallerTimes(t *testing.T) {
 	}
 }
 
+// A caller who hangs up during a prompt ends the session as a hang-up; it is
+// no playback failure (tfps_ivr_playback_failures_total counts prompts
+// Asterisk could not play).
+func TestHangupDuringPromptsIsNoPlaybackFailure(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
+	for i, at := range []string{"/code-intro", "/digit-", "/code-again", "/explain-quota", "/code-hint"} {
+		c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+		c.WaitPlay(at, 20*time.Second)
+		time.Sleep(150 * time.Millisecond)
+		c.Hangup()
+		c.WaitEnd(10 * time.Second)
+		if v := r.waitMetric("tfps_ivr_sessions_total", map[string]string{"outcome": "hangup"}, float64(i+1), 10*time.Second); v != float64(i+1) {
+			t.Fatalf("hang-up during %s: sessions_total{hangup} = %v, want %d", at, v, i+1)
+		}
+	}
+	if v := r.metric("tfps_ivr_playback_failures_total", nil); v != 0 {
+		t.Errorf("playback_failures_total = %v after hang-ups during prompts, want 0", v)
+	}
+	if n := r.failures(testUser); n != 0 {
+		t.Errorf("hang-ups counted %d failures", n)
+	}
+}
+
 // When Redis answers the failure write too late (the write lands, the reply
 // misses TFPS_REDIS_TIMEOUT), the IVR writes it again under the same id: the
 // failure counts once, and the caller goes on with the next try instead of
