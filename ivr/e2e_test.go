@@ -84,7 +84,12 @@ func TestNewDestinationThenGatewayApproves(t *testing.T) {
 		t.Fatalf("call to a new destination: %+v, want verify destination_country GB", d)
 	}
 	c := r.phone.VerifyCall(d.Ticket)
-	c.Press(c.Challenge())
+	code := c.Challenge()
+	// After the code, the reason, naming the country: "Las llamadas a
+	// Reino Unido son nuevas para su cuenta."
+	c.WaitPlay("/es/calls-to", 20*time.Second)
+	c.WaitPlay("/es/country-gb", 20*time.Second)
+	c.Press(code)
 	c.WaitPlay("/es/redial", 30*time.Second)
 	c.WaitEnd(20 * time.Second)
 	if !c.PlayedAny("/es/code-intro") || !c.PlayedAny("/es/digit-") || !c.PlayedAny("/es/country-added") {

@@ -282,6 +282,31 @@ func explain(flow string) prompts.ID {
 	}
 }
 
+// explanation says why the call is checked. A new source or destination
+// country is named ("Calls to Germany are new for your account.") when its
+// name can be played, else the sentence goes without it.
+func (s *session) explanation(ctx context.Context) []string {
+	if cc := s.t.Country; cc != "" && (s.flow == FlowSource || s.flow == FlowDestination) {
+		lead := prompts.CallsTo
+		if s.flow == FlowSource {
+			lead = prompts.CallsFrom
+		}
+		var media []string
+		for _, id := range []prompts.ID{lead, prompts.Country(cc), prompts.AreNew} {
+			m, err := s.media(ctx, id)
+			if err != nil {
+				media = nil
+				break
+			}
+			media = append(media, m)
+		}
+		if media != nil {
+			return media
+		}
+	}
+	return compact([]string{s.mediaOrEmpty(ctx, explain(s.flow))})
+}
+
 // maxRepeats bounds how often one code is read again on `*`.
 const maxRepeats = 5
 
@@ -388,14 +413,10 @@ func (s *session) challenge(ctx context.Context, try int, digits string) (string
 		media = append(media, compact([]string{s.mediaOrEmpty(ctx, prompts.CodeAgain)})...)
 		media = append(media, code...)
 		window := len(media)
-		var after []prompts.ID
 		if try == 1 && repeat == 0 {
-			after = append(after, explain(s.flow))
+			media = append(media, s.explanation(ctx)...)
 		}
-		after = append(after, prompts.CodeHint)
-		for _, id := range after {
-			media = append(media, compact([]string{s.mediaOrEmpty(ctx, id)})...)
-		}
+		media = append(media, compact([]string{s.mediaOrEmpty(ctx, prompts.CodeHint)})...)
 		in := s.input(Input{Max: captcha.Length, Repeat: "*", Lead: len(lead), WindowAfter: window})
 		in.Played = func(i int) {
 			if i == firstEnd && !s.heard && !s.info.Answered.IsZero() {
@@ -425,7 +446,7 @@ func (s *session) askPIN(ctx context.Context, try int) (string, error) {
 	}
 	media = append(media, m)
 	if try == 1 {
-		media = append(media, compact([]string{s.mediaOrEmpty(ctx, explain(s.flow))})...)
+		media = append(media, s.explanation(ctx)...)
 	}
 	return s.call.Ask(ctx, s.input(Input{Max: pin.Length, Terminator: "#", WindowAfter: 1}), media...)
 }

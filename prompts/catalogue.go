@@ -12,6 +12,11 @@ package prompts
 import (
 	"slices"
 	"sort"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
 // ID names one prompt. It is also the file name of its rendered audio.
@@ -34,26 +39,35 @@ const (
 	ExplainQuota       ID = "explain-quota"
 	ExplainQuotaOff    ID = "explain-quota-off"
 	ExplainChange      ID = "explain-change"
-	PINAsk             ID = "pin-ask"
-	Verified           ID = "verified"
-	WrongEntry         ID = "wrong-entry"
-	NoInput            ID = "no-input"
-	VerifyFailed       ID = "verify-failed"
-	Blocked            ID = "blocked"
-	AskConcurrent      ID = "ask-concurrent"
-	AskQuota           ID = "ask-quota"
-	InvalidAnswer      ID = "invalid-answer"
-	ReadConcurrent     ID = "read-concurrent"
-	ReadQuota          ID = "read-quota"
-	AccountCreated     ID = "account-created"
-	CountryAdded       ID = "country-added"
-	QuotaRaised        ID = "quota-raised"
-	Saved              ID = "saved"
-	Redial             ID = "redial"
-	TicketInvalid      ID = "ticket-invalid"
-	Unavailable        ID = "unavailable"
-	Goodbye            ID = "goodbye"
+	// A named country: CallsFrom/CallsTo, Country(cc), AreNew ("Calls to
+	// Germany are new for your account.").
+	CallsFrom      ID = "calls-from"
+	CallsTo        ID = "calls-to"
+	AreNew         ID = "are-new"
+	PINAsk         ID = "pin-ask"
+	Verified       ID = "verified"
+	WrongEntry     ID = "wrong-entry"
+	NoInput        ID = "no-input"
+	VerifyFailed   ID = "verify-failed"
+	Blocked        ID = "blocked"
+	AskConcurrent  ID = "ask-concurrent"
+	AskQuota       ID = "ask-quota"
+	InvalidAnswer  ID = "invalid-answer"
+	ReadConcurrent ID = "read-concurrent"
+	ReadQuota      ID = "read-quota"
+	AccountCreated ID = "account-created"
+	CountryAdded   ID = "country-added"
+	QuotaRaised    ID = "quota-raised"
+	Saved          ID = "saved"
+	Redial         ID = "redial"
+	TicketInvalid  ID = "ticket-invalid"
+	Unavailable    ID = "unavailable"
+	Goodbye        ID = "goodbye"
 )
+
+// Country is the prompt that names a country (ISO 3166 alpha-2, any case):
+// every region a phone number can belong to has one, in every language.
+func Country(cc string) ID { return ID("country-" + strings.ToLower(cc)) }
 
 // Digit is the prompt that speaks one decimal digit ('0'..'9').
 func Digit(d byte) ID { return ID("digit-" + string(rune(d))) }
@@ -72,6 +86,9 @@ var catalogue = map[string]map[ID]string{
 		ExplainQuota:       "Your account has reached its number of calls for today. This check raises it.",
 		ExplainQuotaOff:    "Your account has reached its number of calls outside business hours. This check raises it.",
 		ExplainChange:      "This call changes the settings of your account.",
+		CallsFrom:          "Calls from",
+		CallsTo:            "Calls to",
+		AreNew:             "are new for your account.",
 		PINAsk:             "Hello. Please type your four digit PIN, then press the pound key.",
 		Verified:           "Thank you. You are verified.",
 		WrongEntry:         "That is not correct.",
@@ -113,6 +130,9 @@ var catalogue = map[string]map[ID]string{
 		ExplainQuota:       "Su cuenta ha alcanzado su número de llamadas de hoy. Esta comprobación lo aumenta.",
 		ExplainQuotaOff:    "Su cuenta ha alcanzado su número de llamadas fuera del horario laboral. Esta comprobación lo aumenta.",
 		ExplainChange:      "Esta llamada cambia la configuración de su cuenta.",
+		CallsFrom:          "Las llamadas desde",
+		CallsTo:            "Las llamadas a",
+		AreNew:             "son nuevas para su cuenta.",
 		PINAsk:             "Hola. Marque su PIN de cuatro dígitos y luego la tecla almohadilla.",
 		Verified:           "Gracias. Su identidad está verificada.",
 		WrongEntry:         "No es correcto.",
@@ -143,6 +163,27 @@ var catalogue = map[string]map[ID]string{
 		"digit-8":          "ocho",
 		"digit-9":          "nueve",
 	},
+}
+
+// countryNames are the display languages of the country names, per
+// catalogue language.
+var countryNames = map[string]display.Namer{
+	"en": display.English.Regions(),
+	"es": display.Spanish.Regions(),
+}
+
+// The catalogue names every region phone numbers know (numbering reads a
+// destination country from them) in each language, from CLDR.
+func init() {
+	for lang, namer := range countryNames {
+		for cc := range phonenumbers.GetSupportedRegions() {
+			if r, err := language.ParseRegion(cc); err == nil {
+				if name := namer.Name(r); name != "" {
+					catalogue[lang][Country(cc)] = name
+				}
+			}
+		}
+	}
 }
 
 // Languages returns the catalogue's languages, sorted.
