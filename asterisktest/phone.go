@@ -19,6 +19,10 @@ type Phone struct {
 	mu    sync.Mutex
 	calls map[string]chan ari.Event // by IVR-side channel ID
 	seq   int
+	// Name, when set before dialling, turns a media URI into the one the
+	// phone records and matches (e.g. appends the prompt a text-to-speech
+	// file was made from, "…/tts/<hash>.wav#/es/digit-4").
+	Name func(uri string) string
 }
 
 func NewPhone(t testing.TB, a *Asterisk) *Phone {
@@ -31,8 +35,10 @@ func NewPhone(t testing.TB, a *Asterisk) *Phone {
 			switch v := e.(type) {
 			case *ari.PlaybackStarted:
 				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
+				v.Playback.MediaURI = p.name(v.Playback.MediaURI)
 			case *ari.PlaybackFinished:
 				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
+				v.Playback.MediaURI = p.name(v.Playback.MediaURI)
 			case *ari.ChannelDestroyed:
 				id = v.Channel.ID
 			case *ari.StasisEnd:
@@ -58,6 +64,13 @@ func NewPhone(t testing.TB, a *Asterisk) *Phone {
 		}
 	}()
 	return p
+}
+
+func (p *Phone) name(uri string) string {
+	if p.Name == nil {
+		return uri
+	}
+	return p.Name(uri)
 }
 
 // Call is one call of the test phone. Its methods are used by one
