@@ -55,11 +55,11 @@ func (e Espeak) Synthesize(ctx context.Context, r Request) ([]byte, error) {
 	}
 	// 8 kHz, mono, signed 16-bit. The silence espeak-ng puts before and
 	// after the words is cut (it would delay the code and slow the digits
-	// down) and 150 ms of pause put back at the end; norm brings every file,
+	// down) and 100 ms of pause put back at the end; norm brings every file,
 	// sentences and digits alike, to the same peak level.
 	if err := run(ctx, "sox", raw, "-r", fmt.Sprint(SampleRate), "-c", "1", "-b", "16", "-e", "signed-integer", out,
 		"silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse",
-		"pad", "0", "0.15", "norm", "-3"); err != nil {
+		"pad", "0", "0.1", "norm", "-3"); err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(out)
