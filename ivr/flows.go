@@ -436,19 +436,24 @@ func (s *session) challenge(ctx context.Context, try int, digits string) (string
 	}
 }
 
-// askPIN asks the PIN; the first try says after the question why the call
-// is checked, while the caller may already type.
+// askPIN asks the PIN; the first try greets first and says after the
+// question why the call is checked, while the caller may already type. A
+// caller who knows the PIN may type it at any moment (barge-in).
 func (s *session) askPIN(ctx context.Context, try int) (string, error) {
-	media := []string{}
+	var media []string
+	if try == 1 {
+		media = compact([]string{s.mediaOrEmpty(ctx, prompts.Hello)})
+	}
 	m, err := s.media(ctx, prompts.PINAsk)
 	if err != nil {
 		return "", err
 	}
 	media = append(media, m)
+	window := len(media)
 	if try == 1 {
 		media = append(media, s.explanation(ctx)...)
 	}
-	return s.call.Ask(ctx, s.input(Input{Max: pin.Length, Terminator: "#", WindowAfter: 1}), media...)
+	return s.call.Ask(ctx, s.input(Input{Max: pin.Length, Terminator: "#", WindowAfter: window}), media...)
 }
 
 // recordFailure records the failure of try once, under an id made of the

@@ -44,6 +44,7 @@ const (
 	CallsFrom      ID = "calls-from"
 	CallsTo        ID = "calls-to"
 	AreNew         ID = "are-new"
+	Hello          ID = "hello"
 	PINAsk         ID = "pin-ask"
 	Verified       ID = "verified"
 	WrongEntry     ID = "wrong-entry"
@@ -89,7 +90,8 @@ var catalogue = map[string]map[ID]string{
 		CallsFrom:          "Calls from",
 		CallsTo:            "Calls to",
 		AreNew:             "are new for your account.",
-		PINAsk:             "Hello. Please type your four digit PIN, then press the pound key.",
+		Hello:              "Hello.",
+		PINAsk:             "Please type your four digit PIN, then press the pound key.",
 		Verified:           "Thank you. You are verified.",
 		WrongEntry:         "That is not correct.",
 		NoInput:            "I did not receive any key.",
@@ -133,7 +135,8 @@ var catalogue = map[string]map[ID]string{
 		CallsFrom:          "Las llamadas desde",
 		CallsTo:            "Las llamadas a",
 		AreNew:             "son nuevas para su cuenta.",
-		PINAsk:             "Hola. Marque su PIN de cuatro dígitos y luego la tecla almohadilla.",
+		Hello:              "Hola.",
+		PINAsk:             "Marque su PIN de cuatro dígitos y luego la tecla almohadilla.",
 		Verified:           "Gracias. Su identidad está verificada.",
 		WrongEntry:         "No es correcto.",
 		NoInput:            "No he recibido ninguna tecla.",
