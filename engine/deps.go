@@ -67,8 +67,9 @@ const (
 	// else records this attempt and fails when the attempts within Window
 	// exceed Limit, blocking the pair for Block (Tripped).
 	StepABRepeat StepKind = iota + 1
-	// StepFailures: fails when the account's failed verifications within
-	// Window exceed Limit (the IVR records them through the state package).
+	// StepFailures: fails when the failed verifications of the identity
+	// user@domain (known account or not) within Window reach Limit (the IVR
+	// records them through the state package).
 	StepFailures
 	// StepQuota: fails when the account's counter of Day (in or off hours)
 	// has reached Limit; else counts this call.

@@ -56,7 +56,8 @@ type Tickets interface {
 	ClaimTicket(ctx context.Context, id string, now time.Time) (state.Ticket, error)
 }
 
-// Failures counts failed verifications per account in Redis (state.State);
+// Failures counts failed verifications per identity user@domain (known
+// account or not) in Redis (state.State);
 // the gateway reads the same count. RecordVerifyFailure is idempotent per
 // id: writing one failure again counts it once.
 type Failures interface {
