@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/state"
@@ -112,11 +113,13 @@ func TestStarRepeatsTheCode(t *testing.T) {
 	}
 }
 
-// A caller who starts typing 8 s after the code was read (default window
-// 10 s) still answers that code.
+// A caller who starts typing 8 s after the code was read still answers
+// that code with the shipped first-key window (TFPS_IVR_FIRST_DIGIT_TIMEOUT).
 func TestKeyEightSecondsAfterTheCodeCounts(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FirstDigit = 10 * time.Second; o.InputTotal = 15 * time.Second })
+	window := shippedDuration(t, "TFPS_IVR_FIRST_DIGIT_TIMEOUT")
+	total := shippedDuration(t, "TFPS_IVR_INPUT_TIMEOUT")
+	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FirstDigit, o.InputTotal = window, total })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
 	code := c.Challenge()
@@ -135,6 +138,22 @@ func TestKeyEightSecondsAfterTheCodeCounts(t *testing.T) {
 	if n := r.failures(testUser); n != 0 || c.PlayedAny("no-input") || c.PlayedAny("wrong-entry") {
 		t.Errorf("a slow but right answer failed: %d failures, played %q", n, c.Played)
 	}
+}
+
+// shippedDuration is the default of a duration setting.
+func shippedDuration(t *testing.T, name string) time.Duration {
+	t.Helper()
+	for _, k := range config.Keys() {
+		if k.Name == name {
+			d, err := time.ParseDuration(k.Default)
+			if err != nil {
+				t.Fatalf("default of %s: %v", name, err)
+			}
+			return d
+		}
+	}
+	t.Fatalf("no setting %s", name)
+	return 0
 }
 
 // Keys typed while the next try is being announced ("here is a new code")
