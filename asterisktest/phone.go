@@ -19,6 +19,10 @@ type Phone struct {
 	mu    sync.Mutex
 	calls map[string]chan ari.Event // by IVR-side channel ID
 	seq   int
+	// Name, when set before dialling, turns a media URI into the one the
+	// phone records and matches (e.g. appends the prompt a text-to-speech
+	// file was made from, "…/tts/<hash>.wav#/es/digit-4").
+	Name func(uri string) string
 }
 
 func NewPhone(t testing.TB, a *Asterisk) *Phone {
@@ -31,8 +35,10 @@ func NewPhone(t testing.TB, a *Asterisk) *Phone {
 			switch v := e.(type) {
 			case *ari.PlaybackStarted:
 				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
+				v.Playback.MediaURI = p.name(v.Playback.MediaURI)
 			case *ari.PlaybackFinished:
 				id = strings.TrimPrefix(v.Playback.TargetURI, "channel:")
+				v.Playback.MediaURI = p.name(v.Playback.MediaURI)
 			case *ari.ChannelDestroyed:
 				id = v.Channel.ID
 			case *ari.StasisEnd:
@@ -58,6 +64,13 @@ func NewPhone(t testing.TB, a *Asterisk) *Phone {
 		}
 	}()
 	return p
+}
+
+func (p *Phone) name(uri string) string {
+	if p.Name == nil {
+		return uri
+	}
+	return p.Name(uri)
 }
 
 // Call is one call of the test phone. Its methods are used by one
@@ -146,20 +159,48 @@ func (c *Call) note(e ari.Event) {
 // returns its URI; "" (and a test error) when the call ends first.
 func (c *Call) WaitPlay(want string, within time.Duration) string {
 	c.p.t.Helper()
+	return c.waitPlay(want, func(uri string) bool { return strings.Contains(uri, want) }, within)
+}
+
+// WaitFinished waits until a playback whose media URI contains want ends
+// (played out or stopped).
+func (c *Call) WaitFinished(want string, within time.Duration) {
+	c.p.t.Helper()
 	timeout := time.After(within)
 	for {
 		select {
 		case e := <-c.events:
 			c.note(e)
-			if s, ok := e.(*ari.PlaybackStarted); ok && strings.Contains(s.Playback.MediaURI, want) {
+			if f, ok := e.(*ari.PlaybackFinished); ok && strings.Contains(f.Playback.MediaURI, want) {
+				return
+			}
+			if c.Ended {
+				c.p.t.Errorf("call ended before %q finished; played: %q", want, c.Played)
+				return
+			}
+		case <-timeout:
+			c.p.t.Errorf("%q did not finish within %s; played: %q", want, within, c.Played)
+			return
+		}
+	}
+}
+
+func (c *Call) waitPlay(what string, match func(uri string) bool, within time.Duration) string {
+	c.p.t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case e := <-c.events:
+			c.note(e)
+			if s, ok := e.(*ari.PlaybackStarted); ok && match(s.Playback.MediaURI) {
 				return s.Playback.MediaURI
 			}
 			if c.Ended {
-				c.p.t.Errorf("call ended before %q played; played: %q; keys received by the IVR leg: %q", want, c.Played, c.Keys)
+				c.p.t.Errorf("call ended before %q played; played: %q; keys received by the IVR leg: %q", what, c.Played, c.Keys)
 				return ""
 			}
 		case <-timeout:
-			c.p.t.Errorf("%q did not play within %s; played: %q", want, within, c.Played)
+			c.p.t.Errorf("%q did not play within %s; played: %q", what, within, c.Played)
 			return ""
 		}
 	}
@@ -188,9 +229,54 @@ func (c *Call) WaitStasis(within time.Duration) []string {
 	}
 }
 
-// Challenge waits for the captcha digits and returns them.
+// Challenge waits for a new captcha code (its intro prompt, code-intro or
+// code-new) and returns the digits of its first reading, learnt from the
+// digit prompts (.../digit-N) as they start.
 func (c *Call) Challenge() string {
-	return strings.TrimPrefix(c.WaitPlay("digits:", 30*time.Second), "digits:")
+	c.p.t.Helper()
+	if c.waitPlay("code intro", func(uri string) bool {
+		return strings.Contains(uri, "/code-intro") || strings.Contains(uri, "/code-new")
+	}, 30*time.Second) == "" {
+		return ""
+	}
+	return c.Code(4)
+}
+
+// Code returns the next n digits read to the caller.
+func (c *Call) Code(n int) string {
+	c.p.t.Helper()
+	var code []byte
+	for len(code) < n {
+		uri := c.waitPlay("a digit", func(uri string) bool { _, ok := DigitOf(uri); return ok }, 30*time.Second)
+		if uri == "" {
+			return string(code)
+		}
+		d, _ := DigitOf(uri)
+		code = append(code, d)
+	}
+	return string(code)
+}
+
+// DigitOf reads the digit of a digit prompt's media URI (".../digit-4").
+func DigitOf(uri string) (byte, bool) {
+	uri = strings.TrimSuffix(uri, ".wav")
+	i := strings.LastIndex(uri, "/digit-")
+	if i < 0 || len(uri) != i+len("/digit-")+1 {
+		return 0, false
+	}
+	d := uri[len(uri)-1]
+	return d, d >= '0' && d <= '9'
+}
+
+// Digits counts the digit prompts that started so far.
+func (c *Call) Digits() int {
+	n := 0
+	for _, m := range c.Played {
+		if _, ok := DigitOf(m); ok {
+			n++
+		}
+	}
+	return n
 }
 
 // Press types keys on our leg; they reach the IVR leg as DTMF.

@@ -1,6 +1,6 @@
-// Package captcha is the voice CAPTCHA: a few random digits the IVR speaks
-// one by one with Asterisk's own `digits:` media, which the caller types
-// back. The digits come from crypto/rand, uniformly.
+// Package captcha is the voice CAPTCHA: a few random digits the IVR reads
+// one by one (prompts.Digit, in the voice of the other prompts), which the
+// caller types back. The digits come from crypto/rand, uniformly.
 package captcha
 
 import (
@@ -34,9 +34,6 @@ func New(r io.Reader, n int) (string, error) {
 	}
 	return string(out), nil
 }
-
-// Media is the ARI media URI that speaks the digits.
-func Media(digits string) string { return "digits:" + digits }
 
 // Match reports whether typed equals want, in constant time.
 func Match(want, typed string) bool {

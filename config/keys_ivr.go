@@ -24,7 +24,7 @@ type IVRConfig struct {
 
 	FullOnboarding bool // onboarding asks the concurrent calls and the daily quota
 
-	FirstDigitTimeout time.Duration // after a prompt ends, before the first key
+	FirstDigitTimeout time.Duration // after a question (the code's last reading) ends, before the first key
 	InterDigitTimeout time.Duration // between two keys
 	InputTimeout      time.Duration // whole answer, from the end of the prompt
 	InputTries        int           // re-prompts of a question after an invalid or missing answer
@@ -51,7 +51,7 @@ func ivrKeys() []Key {
 			return nil
 		}},
 		boolKey("TFPS_IVR_FULL_ONBOARDING", "off", "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish) and reads them back; off: new accounts get the TFPS_DEFAULT_* limits.", func(c *Config) *bool { return &c.IVR.FullOnboarding }),
-		durationKey("TFPS_IVR_FIRST_DIGIT_TIMEOUT", "6s", "Wait for the first key after a question or challenge ends. Callers need 1.5-3 s to react, more on a loaded box.", 500*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.FirstDigitTimeout }),
+		durationKey("TFPS_IVR_FIRST_DIGIT_TIMEOUT", "10s", "Wait for the first key after a question ends; for the captcha, from the end of the second reading of the code (the explanation after it plays meanwhile). Callers need 1.5-3 s to react, often more to type a code they just heard.", 500*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.FirstDigitTimeout }),
 		durationKey("TFPS_IVR_INTER_DIGIT_TIMEOUT", "3s", "Wait between two keys of one answer.", 200*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.InterDigitTimeout }),
 		durationKey("TFPS_IVR_INPUT_TIMEOUT", "15s", "Longest time for a whole answer, from the end of its prompt.", time.Second, 5*time.Minute, func(c *Config) *time.Duration { return &c.IVR.InputTimeout }),
 		intKey("TFPS_IVR_INPUT_TRIES", "3", "How often a question of the onboarding or change flow is asked before the call gives up on invalid or missing answers.", 1, 10, func(c *Config) *int { return &c.IVR.InputTries }),

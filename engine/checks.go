@@ -23,9 +23,9 @@ func (e *Engine) policy() []Check {
 		&sourceReputation{e},     // R02 abuse score, R15 APIBAN (public sources only)
 		numberBlacklist{},        // R03 operator number/prefix list
 		&abRepeat{e},             // R13 pair trips the limit, R16 pair blocked      [Redis]
+		&verificationFailures{e}, // R18 too many failed verifications, known account or not [Redis]
 		&knownAccount{e},         // V01 unknown account: onboarding
 		accountBlocked{},         // R17 blocked by the operator
-		&verificationFailures{e}, // R18 too many failed verifications              [Redis]
 		sourceCountry{},          // R05 no country, V02 new source country (public sources only)
 		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination, V10 confirm
 		numberRange{},            // R21 reject range, V06 verify range not yet verified by the account
@@ -159,7 +159,10 @@ func (accountBlocked) Check(_ context.Context, ev *Eval) (Verdict, error) {
 }
 
 // verificationFailures reads the failures the IVR records (TFPS: more than
-// MAX_CAPTCHAATTEMPTS within CACHE_BLOCK_TIME).
+// MAX_CAPTCHAATTEMPTS within CACHE_BLOCK_TIME). The failures belong to the
+// identity that was verified (user@domain), known account or not, so it runs
+// before the account check: an unknown account that keeps failing its
+// onboarding gets R18 and no new ticket. It must not read ev.Account.
 type verificationFailures struct{ e *Engine }
 
 func (*verificationFailures) Name() string { return "verification_failures" }

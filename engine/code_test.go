@@ -37,6 +37,7 @@ func TestCodeTable(t *testing.T) {
 		{"R18", "reject", "", false},
 		{"R19", "reject", "", false},
 		{"R21", "reject", "", false},
+		{"R22", "reject", "", false},
 		{"V01", "verify", "onboarding", false},
 		{"V02", "verify", "source_country", false},
 		{"V03", "verify", "destination_country", false},

@@ -74,8 +74,9 @@ const (
 	// else records this attempt and fails when the attempts within Window
 	// exceed Limit, blocking the pair for Block (Tripped).
 	StepABRepeat StepKind = iota + 1
-	// StepFailures: fails when the account's failed verifications within
-	// Window exceed Limit (the IVR records them through the state package).
+	// StepFailures: fails when the failed verifications of the identity
+	// user@domain (known account or not) within Window reach Limit (the IVR
+	// records them through the state package).
 	StepFailures
 	// StepQuota: fails when the account's counter of Day (in or off hours)
 	// has reached Limit; else counts this call.
@@ -116,6 +117,13 @@ type CountRequest struct {
 	// ticket, and a StepABRepeat that trips blocks the pair for monitor
 	// mode only: enforcement neither sees nor inherits that block.
 	Monitor bool
+	// MaxOpenTickets caps unclaimed tickets: a ticket is not stored (and
+	// CountResult.TicketRefused is set) while MaxOpenTickets tickets of the
+	// account, or of SourceIP when it is set, created within
+	// OpenTicketWindow are still unclaimed. 0: no cap.
+	MaxOpenTickets   int
+	OpenTicketWindow time.Duration
+	SourceIP         string
 }
 
 // StepResult is what one step found.
@@ -131,6 +139,11 @@ type StepResult struct {
 type CountResult struct {
 	Steps  []StepResult
 	Failed int // index of the failing step, -1 when all passed
+	// TicketRefused: the decision's ticket was not stored because the
+	// account or the source address has MaxOpenTickets unclaimed tickets
+	// (OpenTickets of them, the larger of the two counts).
+	TicketRefused bool
+	OpenTickets   int64
 }
 
 // Ticket is the single-use hand-off from a verify decision to the IVR.

@@ -4,9 +4,12 @@
 //
 // The policy is one ordered list of small checks (see policy in checks.go):
 // injection, user agent, operator IP blacklist, source reputation, number
-// blacklist, A->B repeat, account, account blocked, failed verifications,
-// source country, destination country, business hours, concurrent calls,
-// daily quota. The first check that does not pass decides. The reason codes
+// blacklist, A->B repeat, failed verifications (of the identity, known
+// account or not), account, account blocked, source country, destination
+// country, business hours, concurrent calls, daily quota. The first check
+// that does not pass decides; a verify decision still gets no ticket (R22)
+// while the account or the source address has Options.MaxOpenTickets
+// unclaimed ones. The reason codes
 // are published in code.go (Codes) and docs/engine.md and never change
 // meaning.
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/voipshield/tfps/bizhours"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/numbering"
+	"github.com/voipshield/tfps/reputation"
 )
 
 // Sentinel errors; check them with errors.Is.
@@ -64,6 +65,7 @@ type Options struct {
 	TicketTTL         time.Duration
 	ErrorPolicy       string        // config.ErrorPolicyReject (default), ...Approve, ...Error
 	CacheRefresh      time.Duration // default 500ms
+	MaxOpenTickets    int           // unclaimed tickets per account or source within TicketTTL before R22; default 3, negative: no cap
 	// PreloadAccounts: an installation with at most this many accounts has
 	// them all cached, re-read in one query after each change; default
 	// 5000, negative: accounts are read as calls need them.
@@ -111,6 +113,7 @@ func OptionsFrom(c *config.Config) Options {
 		LimitAction:          c.Engine.LimitAction,
 		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
 		TicketTTL:            c.Engine.TicketTTL,
+		MaxOpenTickets:       offWhenZero(c.Engine.MaxOpenTickets),
 		ErrorPolicy:          c.Engine.ErrorPolicy,
 		Mode:                 tfps.Mode(c.Engine.Mode),
 		CacheRefresh:         c.Engine.CacheRefresh,
@@ -157,6 +160,7 @@ func (o *Options) defaults() {
 	if o.LimitAction == "" {
 		o.LimitAction = config.LimitActionVerify
 	}
+	defInt(&o.MaxOpenTickets, 3)
 	if o.ErrorPolicy == "" {
 		o.ErrorPolicy = config.ErrorPolicyReject
 	}
@@ -458,6 +462,13 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		req := CountRequest{
 			Now: call.Time, User: call.User, Domain: call.Domain, Caller: call.Caller, Number: call.Number,
 			Member: call.CallID, Steps: ev.steps, Ticket: ticket, Monitor: monitor,
+			MaxOpenTickets: max(e.opts.MaxOpenTickets, 0), OpenTicketWindow: e.opts.TicketTTL,
+		}
+		// Only a public source address is capped: many honest users sit
+		// behind one private or PBX address (the office LAN, the PBX
+		// itself), and each account keeps its own cap anyway.
+		if call.SourceIP.IsValid() && !reputation.Private(call.SourceIP) {
+			req.SourceIP = call.SourceIP.String()
 		}
 		if req.Member == "" {
 			req.Member = rand.Text()
@@ -475,6 +486,11 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		}
 		if res.Failed < 0 && decided.Result != Verify {
 			ticket = nil
+		}
+		if res.TicketRefused {
+			// Verifications nobody answers occupy the voice box: a scanner
+			// or a dialer must not get ticket after ticket.
+			decided, by, ticket = RejectWith(R22, fmt.Sprintf("%d unanswered verifications within %s", res.OpenTickets, e.opts.TicketTTL)), checkOpenTickets, nil
 		}
 	}
 	ev.hours() // the off-hours flag and local date are logged whichever check decided
@@ -540,6 +556,11 @@ func enforcedLabel(enforced bool) string {
 	}
 	return "false"
 }
+
+// checkOpenTickets names the open-ticket cap in decisions: it is not a check
+// of the list but the last step of the Redis round trip, applied to whatever
+// verify the checks decided.
+const checkOpenTickets = "open_tickets"
 
 // newTicket prepares the ticket of a verify decision; Counters gives it its
 // id and stores it.

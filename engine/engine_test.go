@@ -230,11 +230,35 @@ func codeCases() []codeCase {
 			call(user("blocked")), engine.R17, ""},
 		{"R18 failed verifications", func(t *testing.T, r *rig) {
 			for i := range 3 {
-				if _, err := r.st.RecordVerifyFailure(context.Background(), "1001", "pbx.example", inHours.Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
+				if _, err := r.st.RecordVerifyFailure(context.Background(), "1001", "pbx.example", fmt.Sprint("f", i), inHours.Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}, call(), engine.R18, ""},
+		{"R18 unknown account that failed its onboarding: no new ticket", func(t *testing.T, r *rig) {
+			for i := range 3 {
+				if _, err := r.st.RecordVerifyFailure(context.Background(), "9999", "pbx.example", fmt.Sprint("f", i), inHours.Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, call(user("9999")), engine.R18, ""},
+		{"R22 three verifications of the account unanswered", func(t *testing.T, r *rig) {
+			for i := range 3 {
+				if d := r.decide(t, call(func(c *engine.Call) {
+					c.Number = "0033142278186"
+					c.Time = inHours.Add(time.Duration(i-3) * time.Second)
+				})); d.Code != engine.V03 {
+					t.Fatalf("setup call %d: %s %s", i, d.Code, d.Reason)
+				}
+			}
+		}, call(func(c *engine.Call) { c.Number = "0033142278186" }), engine.R22, ""},
+		{"R22 three verifications from the source address unanswered", func(t *testing.T, r *rig) {
+			for i := range 3 {
+				if d := r.decide(t, call(user(fmt.Sprint("new", i)))); d.Code != engine.V01 {
+					t.Fatalf("setup call %d: %s %s", i, d.Code, d.Reason)
+				}
+			}
+		}, call(user("new9")), engine.R22, ""},
 		{"R05 public source without country", nil, call(func(c *engine.Call) { c.SourceIP = ipNoCC }), engine.R05, ""},
 		{"V02 new source country", nil, call(func(c *engine.Call) { c.SourceIP = ipGB }), engine.V02, "GB"},
 		{"R07 number without country", nil, call(func(c *engine.Call) { c.Number = "+800 1234 5678" }), engine.R07, ""},
@@ -429,5 +453,27 @@ func TestInvalidCall(t *testing.T) {
 		if _, err := r.eng.Decide(context.Background(), c); tfps.ErrorCode(err) != tfps.EINVALID {
 			t.Errorf("%s: %v, want EINVALID", name, err)
 		}
+	}
+}
+
+// The open-ticket cap of a source address applies to public addresses
+// only: the users of one office LAN or one PBX share a private address,
+// and each account keeps its own cap.
+func TestOpenTicketCapSparesPrivateSources(t *testing.T) {
+	r := newRig(t, store.SQLite, baseOptions(t))
+	user := func(u string) func(c *engine.Call) { return func(c *engine.Call) { c.User = u } }
+	for i := range 5 {
+		d := r.decide(t, call(user(fmt.Sprint("lan", i)), func(c *engine.Call) { c.SourceIP = ipPrivate }))
+		if d.Code != engine.V01 || d.Ticket == "" {
+			t.Fatalf("user %d behind the private address: %s %s, want V01 with a ticket", i, d.Code, d.Reason)
+		}
+	}
+	for i := range 3 {
+		if d := r.decide(t, call(user(fmt.Sprint("pub", i)))); d.Code != engine.V01 {
+			t.Fatalf("user %d from the public address: %s %s, want V01", i, d.Code, d.Reason)
+		}
+	}
+	if d := r.decide(t, call(user("pub9"))); d.Code != engine.R22 {
+		t.Errorf("fourth new user from one public address: %s %s, want R22", d.Code, d.Reason)
 	}
 }

@@ -32,6 +32,9 @@ func ticketKeys(t *testing.T, st *state.State) []string {
 func TestMonitorModeEveryCode(t *testing.T) {
 	st := state.MustOpen(t)
 	for i, tc := range codeCases() {
+		if tc.code == engine.R22 {
+			continue // R22 needs unclaimed tickets, which monitor mode never creates
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			db := store.MustOpen(t, store.SQLite)
 			cst := state.New(st.Client(), state.Options{Prefix: st.Keys().Prefix() + strconv.Itoa(i) + ":", Timeout: 2 * time.Second})

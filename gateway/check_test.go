@@ -159,13 +159,13 @@ func httpCases() []httpCase {
 		{"R15 listed by APIBAN", nil, req(ip(ipListed)), "R15", ""},
 		{"R03 number prefix", func(t *testing.T, g *checkRig, user string) { g.blacklist(t, "number", "1900") }, req(num("+19005550100")), "R03", ""},
 		{"R13 fourth attempt trips the pair", func(t *testing.T, g *checkRig, user string) {
-			for range 3 {
-				mustCheck(t, g.c, checkReq(user, num("+12015550999"), calls(0)))
+			for range 3 { // from another address: the quota verifications they may cause stay unanswered
+				mustCheck(t, g.c, checkReq(user, num("+12015550999"), calls(0), ip(ipPrivate)))
 			}
 		}, req(num("+12015550999")), "R13", ""},
 		{"R16 pair stays blocked", func(t *testing.T, g *checkRig, user string) {
 			for range 6 {
-				mustCheck(t, g.c, checkReq(user, num("+12015550998")))
+				mustCheck(t, g.c, checkReq(user, num("+12015550998"), ip(ipPrivate)))
 			}
 			g.clock.add(59 * time.Minute)
 		}, req(num("+12015550998")), "R16", ""},
@@ -181,7 +181,7 @@ func httpCases() []httpCase {
 		}, req(), "R17", ""},
 		{"R18 failed verifications", func(t *testing.T, g *checkRig, user string) {
 			for i := range 4 {
-				if _, err := g.m.State.RecordVerifyFailure(context.Background(), user, "pbx.example", g.clock.now().Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
+				if _, err := g.m.State.RecordVerifyFailure(context.Background(), user, "pbx.example", fmt.Sprint("f", i), g.clock.now().Add(-time.Duration(i+1)*time.Minute), time.Hour); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -221,6 +221,13 @@ func httpCases() []httpCase {
 				}
 			}
 		}, req(num("+12018880099")), "V07", ""},
+		{"R22 three verifications unanswered", func(t *testing.T, g *checkRig, user string) {
+			for i := range 3 {
+				if res := mustCheck(t, g.c, checkReq(user, num(fmt.Sprintf("+3314227818%d", i)), ip("10.7.7.7"))); res.Code != "V03" {
+					t.Fatalf("setup call %d: %s %s", i, res.Code, res.Reason)
+				}
+			}
+		}, req(num("+33142278186"), ip("10.7.7.7")), "R22", ""},
 	}
 }
 

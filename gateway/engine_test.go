@@ -15,7 +15,7 @@ import (
 func TestMainEngineFlushesOnClose(t *testing.T) {
 	for _, dialect := range store.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			env := newTestEnv(t, dialect, nil)
+			env := newTestEnv(t, dialect, map[string]string{"TFPS_MAX_OPEN_TICKETS": "0"}) // 50 verifications nobody answers
 			m := env.start(t)
 			ctx := context.Background()
 			const n = 50

@@ -157,6 +157,7 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 		if err := h.Answer(); err != nil {
 			log.Warn("answer failed", "err", err)
 		} else {
+			info.Answered = a.flows.now()
 			out = a.flows.Handle(ctx, call, st.Args, info)
 		}
 		a.metrics.sessions.WithLabelValues(string(out)).Inc()

@@ -56,7 +56,7 @@ func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelFunc, 
 
 func (c *ariCall) Play(ctx context.Context, media ...string) error {
 	for _, m := range media {
-		if _, err := c.play(ctx, m, false); err != nil {
+		if _, err := c.play(ctx, m, nil); err != nil {
 			return err
 		}
 	}
@@ -65,9 +65,23 @@ func (c *ariCall) Play(ctx context.Context, media ...string) error {
 
 func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, error) {
 	c.flush()
+	lead := min(max(in.Lead, 0), len(media))
+	for i, m := range media[:lead] {
+		if _, err := c.play(ctx, m, nil); err != nil {
+			return "", err
+		}
+		in.played(i)
+	}
+	// Keys typed before the question began are never scored against it.
+	c.flush()
+	windowAt := len(media)
+	if in.WindowAfter > 0 && in.WindowAfter < len(media) {
+		windowAt = in.WindowAfter
+	}
+	var opened time.Time
 	first := ""
-	for _, m := range media {
-		d, err := c.play(ctx, m, true)
+	for i := lead; i < len(media); i++ {
+		d, err := c.play(ctx, media[i], c.digits)
 		if err != nil {
 			return "", err
 		}
@@ -75,8 +89,18 @@ func (c *ariCall) Ask(ctx context.Context, in Input, media ...string) (string, e
 			first = d
 			break
 		}
+		in.played(i)
+		if i+1 == windowAt {
+			opened = time.Now()
+		}
 	}
-	return collect(ctx, c.digits, first, in)
+	// The window counts from its start; media after it (an explanation)
+	// never cut it short: after them the caller still has InterDigit.
+	wait := in.First
+	if !opened.IsZero() {
+		wait = max(in.First-time.Since(opened), in.InterDigit)
+	}
+	return collect(ctx, c.digits, first, in, wait)
 }
 
 // flush drops keys typed before a question.
@@ -90,9 +114,9 @@ func (c *ariCall) flush() {
 	}
 }
 
-// play plays one media URI, subscribed to its end before it starts. With
-// interrupt, a key stops it and is returned.
-func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (string, error) {
+// play plays one media URI, subscribed to its end before it starts. A key
+// on keys stops it and is returned (barge-in).
+func (c *ariCall) play(ctx context.Context, media string, keys <-chan string) (string, error) {
 	if ctx.Err() != nil {
 		return "", ErrHangup
 	}
@@ -102,20 +126,21 @@ func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (strin
 	defer sub.Cancel()
 	pb, err := c.h.Play(id, media)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || c.gone() {
 			return "", ErrHangup
 		}
 		return "", fmt.Errorf("play %s: %w", media, err)
-	}
-	var keys <-chan string
-	if interrupt {
-		keys = c.digits
 	}
 	guard := time.NewTimer(maxPlayback)
 	defer guard.Stop()
 	select {
 	case e := <-sub.Events():
 		if f, ok := e.(*ari.PlaybackFinished); ok && f.Playback.State == "failed" {
+			// A playback also ends "failed" when the caller hangs up
+			// during it: that is the caller's outcome, not a bad prompt.
+			if ctx.Err() != nil || c.gone() {
+				return "", ErrHangup
+			}
 			c.metrics.playbackFailures.Inc()
 			c.log.Warn("prompt did not play", "media", media)
 		}
@@ -130,6 +155,13 @@ func (c *ariCall) play(ctx context.Context, media string, interrupt bool) (strin
 		_ = pb.Stop() // gone with the channel after a hang-up; needed when the session is stopped
 		return "", ErrHangup
 	}
+}
+
+// gone reports whether the channel has left (hung up): Asterisk no longer
+// knows it, or it is on its way out.
+func (c *ariCall) gone() bool {
+	d, err := c.h.Data()
+	return err != nil || d == nil || d.State == "Down"
 }
 
 func (c *ariCall) SetLanguage(ctx context.Context, lang string) error {
@@ -162,34 +194,42 @@ func (c *ariCall) Hangup(ctx context.Context) error {
 	return nil
 }
 
-// collect reads keys until the answer is complete (see Input).
-func collect(ctx context.Context, keys <-chan string, first string, in Input) (string, error) {
+// collect reads keys until the answer is complete (see Input). firstWait
+// is what is left of the first-key window.
+func collect(ctx context.Context, keys <-chan string, first string, in Input, firstWait time.Duration) (string, error) {
 	got := ""
 	total := time.NewTimer(in.Total)
 	defer total.Stop()
-	wait := time.NewTimer(in.First)
+	wait := time.NewTimer(max(firstWait, 0))
 	defer wait.Stop()
-	add := func(d string) (bool, error) {
+	add := func(d string) bool {
+		if in.Repeat != "" && d == in.Repeat {
+			return true
+		}
 		if in.Terminator != "" && d == in.Terminator {
-			return true, nil
+			return true
 		}
 		got += d
 		if in.Max > 0 && len(got) >= in.Max {
-			return true, nil
+			return true
 		}
 		wait.Reset(in.InterDigit)
-		return false, nil
+		return false
 	}
-	if first != "" {
-		if done, err := add(first); done || err != nil {
-			return got, err
+	repeat := func(d string) (string, error) {
+		if in.Repeat != "" && d == in.Repeat {
+			return "", ErrRepeat
 		}
+		return got, nil
+	}
+	if first != "" && add(first) {
+		return repeat(first)
 	}
 	for {
 		select {
 		case d := <-keys:
-			if done, err := add(d); done || err != nil {
-				return got, err
+			if add(d) {
+				return repeat(d)
 			}
 		case <-wait.C:
 			if got == "" {

@@ -26,6 +26,8 @@ func TestCollectEndings(t *testing.T) {
 		{name: "terminator alone is an empty answer", keys: []string{"#"}, in: in, want: ""},
 		{name: "no key: first-key timeout", in: in, err: ErrNoInput},
 		{name: "inter-digit timeout returns what was typed", keys: []string{"1", "2"}, in: in, want: "12"},
+		{name: "repeat key asks again", keys: []string{"1", "*"}, in: Input{Max: 4, Repeat: "*", First: 150 * ms, InterDigit: 80 * ms, Total: 400 * ms}, err: ErrRepeat},
+		{name: "repeat key as barge-in", first: "*", in: Input{Max: 4, Repeat: "*", First: 150 * ms, InterDigit: 80 * ms, Total: 400 * ms}, err: ErrRepeat},
 		{name: "slow typing stops at the total timeout", keys: []string{"1", "2", "3", "4"}, gap: 200 * ms, in: Input{Max: 4, First: time.Second, InterDigit: time.Second, Total: 700 * ms}, want: "123"},
 	}
 	for _, tc := range cases {
@@ -37,7 +39,7 @@ func TestCollectEndings(t *testing.T) {
 					keys <- k
 				}
 			}()
-			got, err := collect(context.Background(), keys, tc.first, tc.in)
+			got, err := collect(context.Background(), keys, tc.first, tc.in, tc.in.First)
 			if got != tc.want || !errors.Is(err, tc.err) {
 				t.Errorf("collect = %q, %v; want %q, %v", got, err, tc.want, tc.err)
 			}
@@ -51,7 +53,7 @@ func TestCollectHangup(t *testing.T) {
 	keys <- "5"
 	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
 	began := time.Now()
-	got, err := collect(ctx, keys, "", Input{Max: 4, First: time.Minute, InterDigit: time.Minute, Total: time.Minute})
+	got, err := collect(ctx, keys, "", Input{Max: 4, First: time.Minute, InterDigit: time.Minute, Total: time.Minute}, time.Minute)
 	if !errors.Is(err, ErrHangup) || got != "5" {
 		t.Errorf("collect after hang-up = %q, %v; want the partial answer and ErrHangup", got, err)
 	}

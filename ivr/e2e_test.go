@@ -65,8 +65,8 @@ func TestCaptchaOnboardingThenGatewayApproves(t *testing.T) {
 		t.Errorf("after onboarding the gateway says %s %s (%s), want approve", d.Result, d.Code, d.Reason)
 	}
 	c.CheckPromptsPlayed(r.ast.SoundsDir)
-	if !c.PlayedAny("/en/welcome-onboarding") || !c.PlayedAny("/en/verified") {
-		t.Errorf("prompts played %q, want the onboarding welcome and 'verified'", c.Played)
+	if !c.PlayedAny("/en/code-intro") || !c.PlayedAny("/en/verified") {
+		t.Errorf("prompts played %q, want the code intro and 'verified'", c.Played)
 	}
 	if v := r.waitMetric("tfps_ivr_sessions_total", map[string]string{"outcome": "verified"}, 1, 10*time.Second); v != 1 {
 		t.Errorf("sessions_total{verified} = %v", v)
@@ -84,10 +84,15 @@ func TestNewDestinationThenGatewayApproves(t *testing.T) {
 		t.Fatalf("call to a new destination: %+v, want verify destination_country GB", d)
 	}
 	c := r.phone.VerifyCall(d.Ticket)
-	c.Press(c.Challenge())
+	code := c.Challenge()
+	// After the code, the reason, naming the country: "Las llamadas a
+	// Reino Unido son nuevas para su cuenta."
+	c.WaitPlay("/es/calls-to", 20*time.Second)
+	c.WaitPlay("/es/country-gb", 20*time.Second)
+	c.Press(code)
 	c.WaitPlay("/es/redial", 30*time.Second)
 	c.WaitEnd(20 * time.Second)
-	if !c.PlayedAny("/es/welcome-destination-country") || !c.PlayedAny("/es/country-added") {
+	if !c.PlayedAny("/es/code-intro") || !c.PlayedAny("/es/digit-") || !c.PlayedAny("/es/country-added") {
 		t.Errorf("Spanish destination prompts not played: %q", c.Played)
 	}
 	if a := r.account(testUser); !slices.Equal(a.DestinationCountries, []string{"US", "GB"}) {
@@ -142,7 +147,7 @@ func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
 	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowDestination, User: testUser, Country: "GB"}))
 	c.WaitPlay("blocked", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
-	if c.PlayedAny("digits:") {
+	if c.PlayedAny("/digit-") {
 		t.Errorf("a blocked account was challenged: %q", c.Played)
 	}
 	a := r.account(testUser)
@@ -227,6 +232,9 @@ func TestHangupMidwayLeavesNoSession(t *testing.T) {
 	if n := r.failures(testUser); n != 0 {
 		t.Errorf("a hang-up counted %d failures", n)
 	}
+	if v := r.metric("tfps_ivr_playback_failures_total", nil); v != 0 {
+		t.Errorf("playback_failures_total = %v after a hang-up during the code, want 0 (a hang-up is the caller's outcome)", v)
+	}
 }
 
 // An unknown ticket and a used one get a short message and a hang-up.
@@ -236,7 +244,7 @@ func TestUnknownAndReusedTicket(t *testing.T) {
 	c := r.phone.VerifyCall("0000000000000000")
 	c.WaitPlay("ticket-invalid", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
-	if c.PlayedAny("digits:") {
+	if c.PlayedAny("/digit-") {
 		t.Error("unknown ticket was challenged")
 	}
 
@@ -339,7 +347,7 @@ func TestPINMethod(t *testing.T) {
 	if a := r.account("1002"); !a.AllowsSource("MX") {
 		t.Errorf("source countries %q, want MX added", a.SourceCountries)
 	}
-	if c.PlayedAny("digits:") {
+	if c.PlayedAny("/digit-") {
 		t.Error("captcha digits played with the PIN method")
 	}
 }

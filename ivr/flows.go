@@ -61,10 +61,12 @@ type Tickets interface {
 	ClaimTicket(ctx context.Context, id string, now time.Time) (state.Ticket, error)
 }
 
-// Failures counts failed verifications per account in Redis (state.State);
-// the gateway reads the same count.
+// Failures counts failed verifications per identity user@domain (known
+// account or not) in Redis (state.State);
+// the gateway reads the same count. RecordVerifyFailure is idempotent per
+// id: writing one failure again counts it once.
 type Failures interface {
-	RecordVerifyFailure(ctx context.Context, user, domain string, at time.Time, window time.Duration) (int, error)
+	RecordVerifyFailure(ctx context.Context, user, domain, id string, at time.Time, window time.Duration) (int, error)
 	VerifyBlock(ctx context.Context, user, domain string, now time.Time, window time.Duration, max int) (bool, time.Time, int, error)
 }
 
@@ -142,8 +144,9 @@ type Flows struct {
 
 // CallInfo is what the channel tells about the caller.
 type CallInfo struct {
-	Channel  string // ARI channel ID
-	CallerID string // caller ID number
+	Channel  string    // ARI channel ID
+	CallerID string    // caller ID number
+	Answered time.Time // when the call was answered; zero: not measured
 }
 
 // session is the state of one call's flow; only its goroutine touches it.
@@ -161,6 +164,7 @@ type session struct {
 	method   string
 	cont     bool // continue in the dialplan after success
 	failures int  // failures in the window after this call's last failure
+	heard    bool // the first reading of a code has been measured
 }
 
 // Handle runs the flow the Stasis arguments ask for and returns how it
@@ -266,43 +270,83 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 		return OutcomeBlocked, s.say(ctx, prompts.Blocked)
 	}
 
-	if err := s.say(ctx, welcome(s.flow)); err != nil {
-		return OutcomeError, err
-	}
+	// No welcome speech: the code comes first, the reason of the call after
+	// it (see challenge).
 	out, err := s.verify(ctx)
 	if err != nil || out != OutcomeVerified {
 		return out, err
 	}
+	if !s.info.Answered.IsZero() {
+		s.f.metrics.verified.Observe(s.f.now().Sub(s.info.Answered).Seconds())
+	}
 	return s.apply(ctx)
 }
 
-func welcome(flow string) prompts.ID {
+// explain is why the flow checks the caller, spoken after the code.
+func explain(flow string) prompts.ID {
 	switch flow {
 	case FlowSource:
-		return prompts.WelcomeSource
+		return prompts.ExplainSource
 	case FlowDestination:
-		return prompts.WelcomeDestination
+		return prompts.ExplainDestination
 	case FlowQuota:
-		return prompts.WelcomeQuota
+		return prompts.ExplainQuota
 	case FlowQuotaOff:
-		return prompts.WelcomeQuotaOff
+		return prompts.ExplainQuotaOff
 	case FlowConcurrent:
-		return prompts.WelcomeConcurrent
+		return prompts.ExplainConcurrent
 	case FlowConcurrentOff:
-		return prompts.WelcomeConcurrentOff
+		return prompts.ExplainConcurrentOff
 	case FlowDestinationConfirm:
-		return prompts.WelcomeConfirm
+		return prompts.ExplainConfirm
 	case FlowChange:
-		return prompts.WelcomeChange
+		return prompts.ExplainChange
 	default:
-		return prompts.WelcomeOnboarding
+		return prompts.ExplainOnboarding
 	}
 }
+
+// explanation says why the call is checked. A new source or destination
+// country is named ("Calls to Germany are new for your account.") when its
+// name can be played, else the sentence goes without it.
+func (s *session) explanation(ctx context.Context) []string {
+	if cc := s.t.Country; cc != "" && (s.flow == FlowSource || s.flow == FlowDestination) {
+		lead := prompts.CallsTo
+		if s.flow == FlowSource {
+			lead = prompts.CallsFrom
+		}
+		var media []string
+		for _, id := range []prompts.ID{lead, prompts.Country(cc), prompts.AreNew} {
+			m, err := s.media(ctx, id)
+			if err != nil {
+				media = nil
+				break
+			}
+			media = append(media, m)
+		}
+		if media != nil {
+			return media
+		}
+	}
+	return compact([]string{s.mediaOrEmpty(ctx, explain(s.flow))})
+}
+
+// maxRepeats bounds how often one code is read again on `*`.
+const maxRepeats = 5
+
+// Failure writes: a write that fails (Redis slow or away) is tried again
+// under the same failure id, so a first write that landed after its
+// timeout is not counted twice.
+const (
+	failureWrites     = 3
+	failureWriteDelay = 100 * time.Millisecond
+)
 
 // verify runs the captcha or PIN check. Each wrong or missing entry is one
 // failure in Redis; the call gets Opts.CaptchaTries entries, and ends as
 // blocked as soon as the account's failures in the window reach
-// Opts.MaxFailures.
+// Opts.MaxFailures. The caller hears what happened only once the failure is
+// recorded.
 func (s *session) verify(ctx context.Context) (Outcome, error) {
 	o := &s.f.Opts
 	tries := max(o.CaptchaTries, 1)
@@ -311,23 +355,14 @@ func (s *session) verify(ctx context.Context) (Outcome, error) {
 		var ok bool
 		var err error
 		if s.method == MethodPIN {
-			typed, err = s.ask(ctx, Input{Max: pin.Length, Terminator: "#"}, prompts.PINAsk)
+			typed, err = s.askPIN(ctx, try)
 			ok = err == nil && o.PIN.Check(s.acct, typed)
 		} else {
 			digits, derr := captcha.New(s.f.Rand, captcha.Length)
 			if derr != nil {
 				return OutcomeError, derr
 			}
-			intro := prompts.CaptchaIntro
-			if try > 1 {
-				intro = prompts.CaptchaAgain
-			}
-			var media string
-			media, err = s.media(ctx, intro)
-			if err != nil {
-				return OutcomeError, err
-			}
-			typed, err = s.call.Ask(ctx, s.input(Input{Max: captcha.Length}), media, captcha.Media(digits))
+			typed, err = s.challenge(ctx, try, digits)
 			ok = err == nil && captcha.Match(digits, typed)
 		}
 		noInput := errors.Is(err, ErrNoInput)
@@ -345,7 +380,7 @@ func (s *session) verify(ctx context.Context) (Outcome, error) {
 		if ok {
 			return OutcomeVerified, nil
 		}
-		n, err := s.f.Failures.RecordVerifyFailure(ctx, s.user, s.domain, s.f.now(), o.FailureWindow)
+		n, err := s.recordFailure(ctx, try)
 		if err != nil {
 			return OutcomeError, fmt.Errorf("record failed verification: %w", err)
 		}
@@ -369,6 +404,114 @@ func (s *session) verify(ctx context.Context) (Outcome, error) {
 		return OutcomeFailed, s.say(ctx, missOrWrong(noInput), prompts.VerifyFailed)
 	}
 	return OutcomeFailed, nil
+}
+
+// challenge reads the code and collects the answer. The first try greets in
+// one sentence and reads the code at once, twice ("4 8 2 1. Again: 4 8 2
+// 1."), then says why the call is checked while the caller may already
+// type; later tries say "here is a new code". The first-key window starts
+// at the end of the second reading; keys typed before the code starts are
+// dropped, a key during it stops the reading and counts; `*` reads the code
+// again (twice) and opens a new window.
+func (s *session) challenge(ctx context.Context, try int, digits string) (string, error) {
+	code := make([]string, 0, len(digits))
+	for i := range len(digits) {
+		m, err := s.media(ctx, prompts.Digit(digits[i]))
+		if err != nil {
+			return "", err
+		}
+		code = append(code, m)
+	}
+	intro := prompts.CodeIntro
+	if try > 1 {
+		intro = prompts.CodeNew
+	}
+	var lead []string
+	if m := s.mediaOrEmpty(ctx, intro); m != "" {
+		lead = append(lead, m)
+	}
+	for repeat := 0; ; repeat++ {
+		media := slices.Clone(lead)
+		firstEnd := len(media) + len(code) - 1 // index of the first reading's last digit
+		media = append(media, code...)
+		media = append(media, compact([]string{s.mediaOrEmpty(ctx, prompts.CodeAgain)})...)
+		media = append(media, code...)
+		window := len(media)
+		if try == 1 && repeat == 0 {
+			media = append(media, s.explanation(ctx)...)
+		}
+		media = append(media, compact([]string{s.mediaOrEmpty(ctx, prompts.CodeHint)})...)
+		in := s.input(Input{Max: captcha.Length, Repeat: "*", Lead: len(lead), WindowAfter: window})
+		in.Played = func(i int) {
+			if i == firstEnd && !s.heard && !s.info.Answered.IsZero() {
+				s.heard = true
+				s.f.metrics.codeHeard.Observe(s.f.now().Sub(s.info.Answered).Seconds())
+			}
+		}
+		typed, err := s.call.Ask(ctx, in, media...)
+		if !errors.Is(err, ErrRepeat) {
+			return typed, err
+		}
+		if repeat >= maxRepeats {
+			return "", ErrNoInput
+		}
+		s.log.Info("code read again on request", "try", try)
+		lead = nil
+	}
+}
+
+// askPIN asks the PIN; the first try greets first and says after the
+// question why the call is checked, while the caller may already type. A
+// caller who knows the PIN may type it at any moment (barge-in).
+func (s *session) askPIN(ctx context.Context, try int) (string, error) {
+	var media []string
+	if try == 1 {
+		media = compact([]string{s.mediaOrEmpty(ctx, prompts.Hello)})
+	}
+	m, err := s.media(ctx, prompts.PINAsk)
+	if err != nil {
+		return "", err
+	}
+	media = append(media, m)
+	window := len(media)
+	if try == 1 {
+		media = append(media, s.explanation(ctx)...)
+	}
+	return s.call.Ask(ctx, s.input(Input{Max: pin.Length, Terminator: "#", WindowAfter: window}), media...)
+}
+
+// recordFailure records the failure of try once, under an id made of the
+// ticket (or channel) and the try, trying again when Redis fails: a write
+// that timed out may still have landed, and the same id then replaces it.
+// The write does not stop when the caller hangs up: the failure happened.
+func (s *session) recordFailure(ctx context.Context, try int) (int, error) {
+	id := s.ref() + ":" + strconv.Itoa(try)
+	at := s.f.now()
+	wctx := context.WithoutCancel(ctx)
+	var err error
+	for attempt := 1; attempt <= failureWrites; attempt++ {
+		var n int
+		n, err = s.f.Failures.RecordVerifyFailure(wctx, s.user, s.domain, id, at, s.f.Opts.FailureWindow)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, state.ErrUnavailable) {
+			break
+		}
+		s.log.Warn("recording a failed verification failed; trying again under the same id", "attempt", attempt, "err", err)
+		if attempt < failureWrites {
+			time.Sleep(failureWriteDelay)
+		}
+	}
+	return 0, err
+}
+
+// ref names the session in ids: its ticket, or its channel (change flow).
+func (s *session) ref() string {
+	if s.t.ID != "" {
+		return s.t.ID
+	}
+	return s.info.Channel
 }
 
 func missOrWrong(noInput bool) prompts.ID {
@@ -615,11 +758,7 @@ func (s *session) store(out Outcome, detail string, create *tfps.Account, update
 
 // notificationID makes queueing idempotent per ticket (or channel) and kind.
 func notificationID(s *session, kind tfps.NotificationKind) string {
-	ref := s.t.ID
-	if ref == "" {
-		ref = s.info.Channel
-	}
-	return "ivr:" + ref + ":" + string(kind)
+	return "ivr:" + s.ref() + ":" + string(kind)
 }
 
 func (s *session) input(in Input) Input {

@@ -299,3 +299,18 @@ func (r *rig) metric(name string, labels map[string]string) float64 {
 	}
 	return 0
 }
+
+// histogram returns the sum and count of a histogram of the IVR's registry.
+func (r *rig) histogram(name string) (float64, uint64) {
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return h.GetSampleSum(), h.GetSampleCount()
+		}
+	}
+	return 0, 0
+}

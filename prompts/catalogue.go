@@ -3,13 +3,20 @@
 // the Asterisk box or this service's HTTP /sounds/), or audio rendered by a
 // text-to-speech engine and cached (package tts).
 //
-// Numbers and challenge digits are never in the catalogue: the IVR plays them
-// with Asterisk's own `digits:` and `number:` media in the channel language.
+// The challenge digits are prompts too (digit-0 ... digit-9), rendered in the
+// same voice and at the same level as the sentences, so a caller hears one
+// voice. Numbers read back by the onboarding questions still use Asterisk's
+// own `number:` media in the channel language.
 package prompts
 
 import (
 	"slices"
 	"sort"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
 // ID names one prompt. It is also the file name of its rendered audio.
@@ -17,109 +24,182 @@ type ID string
 
 // The prompts.
 const (
-	WelcomeOnboarding  ID = "welcome-onboarding"
-	WelcomeSource      ID = "welcome-source-country"
-	WelcomeDestination ID = "welcome-destination-country"
-	WelcomeQuota       ID = "welcome-quota"
-	WelcomeQuotaOff    ID = "welcome-quota-off"
-	WelcomeChange      ID = "welcome-change"
+	// Before a code: the one-sentence greeting, or the new code of a
+	// later try; CodeAgain sits between the two readings of the code.
+	CodeIntro ID = "code-intro"
+	CodeNew   ID = "code-new"
+	CodeAgain ID = "code-again"
+	// CodeHint follows the explanation: how to hear the code again.
+	CodeHint ID = "code-hint"
+	// Why the call is checked, per flow: played after the code, while the
+	// caller may already type.
+	ExplainOnboarding  ID = "explain-onboarding"
+	ExplainSource      ID = "explain-source-country"
+	ExplainDestination ID = "explain-destination-country"
+	ExplainQuota       ID = "explain-quota"
+	ExplainQuotaOff    ID = "explain-quota-off"
+	ExplainChange      ID = "explain-change"
 	// Limits that verify instead of refusing, and a destination to confirm.
-	WelcomeConcurrent    ID = "welcome-concurrent"
-	WelcomeConcurrentOff ID = "welcome-concurrent-off"
-	WelcomeConfirm       ID = "welcome-confirm-destination"
-	CaptchaIntro         ID = "captcha-intro"
-	CaptchaAgain         ID = "captcha-again"
-	PINAsk               ID = "pin-ask"
-	Verified             ID = "verified"
-	WrongEntry           ID = "wrong-entry"
-	NoInput              ID = "no-input"
-	VerifyFailed         ID = "verify-failed"
-	Blocked              ID = "blocked"
-	AskConcurrent        ID = "ask-concurrent"
-	AskQuota             ID = "ask-quota"
-	InvalidAnswer        ID = "invalid-answer"
-	ReadConcurrent       ID = "read-concurrent"
-	ReadQuota            ID = "read-quota"
-	AccountCreated       ID = "account-created"
-	CountryAdded         ID = "country-added"
-	QuotaRaised          ID = "quota-raised"
-	ConcurrentRaised     ID = "concurrent-raised"
-	Saved                ID = "saved"
-	Redial               ID = "redial"
-	TicketInvalid        ID = "ticket-invalid"
-	Unavailable          ID = "unavailable"
-	Goodbye              ID = "goodbye"
+	ExplainConcurrent    ID = "explain-concurrent"
+	ExplainConcurrentOff ID = "explain-concurrent-off"
+	ExplainConfirm       ID = "explain-confirm-destination"
+	// A named country: CallsFrom/CallsTo, Country(cc), AreNew ("Calls to
+	// Germany are new for your account.").
+	CallsFrom        ID = "calls-from"
+	CallsTo          ID = "calls-to"
+	AreNew           ID = "are-new"
+	Hello            ID = "hello"
+	PINAsk           ID = "pin-ask"
+	Verified         ID = "verified"
+	WrongEntry       ID = "wrong-entry"
+	NoInput          ID = "no-input"
+	VerifyFailed     ID = "verify-failed"
+	Blocked          ID = "blocked"
+	AskConcurrent    ID = "ask-concurrent"
+	AskQuota         ID = "ask-quota"
+	InvalidAnswer    ID = "invalid-answer"
+	ReadConcurrent   ID = "read-concurrent"
+	ReadQuota        ID = "read-quota"
+	AccountCreated   ID = "account-created"
+	CountryAdded     ID = "country-added"
+	QuotaRaised      ID = "quota-raised"
+	ConcurrentRaised ID = "concurrent-raised"
+	Saved            ID = "saved"
+	Redial           ID = "redial"
+	TicketInvalid    ID = "ticket-invalid"
+	Unavailable      ID = "unavailable"
+	Goodbye          ID = "goodbye"
 )
+
+// Country is the prompt that names a country (ISO 3166 alpha-2, any case):
+// every region a phone number can belong to has one, in every language.
+func Country(cc string) ID { return ID("country-" + strings.ToLower(cc)) }
+
+// Digit is the prompt that speaks one decimal digit ('0'..'9').
+func Digit(d byte) ID { return ID("digit-" + string(rune(d))) }
 
 // catalogue holds the text of each prompt per language. Every language must
 // have every prompt (TestCatalogueComplete).
 var catalogue = map[string]map[ID]string{
 	"en": {
-		WelcomeOnboarding:    "Hello. As this is your first international call, I have to check that you are not a robot.",
-		WelcomeSource:        "Hello. You are calling from a country that is new for your account. I have to check that it is really you.",
-		WelcomeDestination:   "Hello. You are calling a country that is new for your account. I have to check that it is really you.",
-		WelcomeQuota:         "Hello. Your account has reached its daily number of international calls. I can raise it after a short check.",
-		WelcomeQuotaOff:      "Hello. Your account has reached its number of international calls outside business hours. I can raise it after a short check.",
-		WelcomeChange:        "Change of international call settings.",
-		WelcomeConcurrent:    "Hello. Your account has more international calls at the same time than it allows. I can raise the limit after a short check.",
-		WelcomeConcurrentOff: "Hello. Your account has more international calls at the same time than it allows outside business hours. I can raise the limit after a short check.",
-		WelcomeConfirm:       "Hello. The number you dialled has no international prefix, so I read it as a number abroad. If you meant that country, please confirm that it is you.",
-		CaptchaIntro:         "Please type the following digits.",
-		CaptchaAgain:         "Let's try again with new digits.",
+		CodeIntro:            "Hello, please type this code:",
+		CodeNew:              "Here is a new code:",
+		CodeAgain:            "Again:",
+		CodeHint:             "Press star to hear the code again.",
+		ExplainOnboarding:    "We check this once, before the first call of your account.",
+		ExplainSource:        "You are calling from a country that is new for your account.",
+		ExplainDestination:   "You are calling a country that is new for your account.",
+		ExplainQuota:         "Your account has reached its number of calls for today. This check raises it.",
+		ExplainQuotaOff:      "Your account has reached its number of calls outside business hours. This check raises it.",
+		ExplainChange:        "This call changes the settings of your account.",
+		ExplainConcurrent:    "Your account has more calls at the same time than it allows. This check raises the limit.",
+		ExplainConcurrentOff: "Your account has more calls at the same time than it allows outside business hours. This check raises the limit.",
+		ExplainConfirm:       "The number you dialled has no international prefix, so it is read as a number abroad. This check confirms you meant that country.",
+		CallsFrom:            "Calls from",
+		CallsTo:              "Calls to",
+		AreNew:               "are new for your account.",
+		Hello:                "Hello.",
 		PINAsk:               "Please type your four digit PIN, then press the pound key.",
 		Verified:             "Thank you. You are verified.",
 		WrongEntry:           "That is not correct.",
 		NoInput:              "I did not receive any key.",
 		VerifyFailed:         "The verification failed. Goodbye.",
-		Blocked:              "There were too many failed checks. International calls from your account are blocked for a while. Goodbye.",
-		AskConcurrent:        "How many international calls at the same time do you need during business hours? Type one digit.",
-		AskQuota:             "How many international calls a day are enough for you? Type up to two digits, then press the pound key.",
+		Blocked:              "There were too many failed checks. Calls from your account are blocked for a while. Goodbye.",
+		AskConcurrent:        "How many calls at the same time do you need during business hours? Type one digit.",
+		AskQuota:             "How many calls a day are enough for you? Type up to two digits, then press the pound key.",
 		InvalidAnswer:        "That is not a valid answer.",
 		ReadConcurrent:       "Calls at the same time:",
 		ReadQuota:            "Calls per day:",
-		AccountCreated:       "Your account is ready for international calls.",
+		AccountCreated:       "Your account is ready.",
 		CountryAdded:         "This country is now allowed for your account.",
-		QuotaRaised:          "Your daily number of calls has been raised.",
+		QuotaRaised:          "Your number of calls has been raised.",
 		ConcurrentRaised:     "Your number of calls at the same time has been raised.",
 		Saved:                "Your settings are saved.",
 		Redial:               "Please hang up and dial your number again.",
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
 		Unavailable:          "Sorry, the service is not available right now. Please try again later. Goodbye.",
 		Goodbye:              "Goodbye.",
+		"digit-0":            "zero",
+		"digit-1":            "one",
+		"digit-2":            "two",
+		"digit-3":            "three",
+		"digit-4":            "four",
+		"digit-5":            "five",
+		"digit-6":            "six",
+		"digit-7":            "seven",
+		"digit-8":            "eight",
+		"digit-9":            "nine",
 	},
 	"es": {
-		WelcomeOnboarding:    "Hola. Como esta es su primera llamada internacional, tengo que comprobar que usted no es un robot.",
-		WelcomeSource:        "Hola. Está llamando desde un país nuevo para su cuenta. Tengo que comprobar que es usted.",
-		WelcomeDestination:   "Hola. Está llamando a un país nuevo para su cuenta. Tengo que comprobar que es usted.",
-		WelcomeQuota:         "Hola. Su cuenta ha alcanzado su número diario de llamadas internacionales. Puedo aumentarlo tras una breve comprobación.",
-		WelcomeQuotaOff:      "Hola. Su cuenta ha alcanzado su número de llamadas internacionales fuera del horario laboral. Puedo aumentarlo tras una breve comprobación.",
-		WelcomeChange:        "Cambio de la configuración de llamadas internacionales.",
-		WelcomeConcurrent:    "Hola. Su cuenta tiene más llamadas internacionales a la vez de las que permite. Puedo aumentar el límite tras una breve comprobación.",
-		WelcomeConcurrentOff: "Hola. Su cuenta tiene más llamadas internacionales a la vez de las que permite fuera del horario laboral. Puedo aumentar el límite tras una breve comprobación.",
-		WelcomeConfirm:       "Hola. El número marcado no tiene prefijo internacional, así que lo leo como un número del extranjero. Si quería llamar a ese país, confirme que es usted.",
-		CaptchaIntro:         "Por favor, marque los siguientes dígitos.",
-		CaptchaAgain:         "Probemos de nuevo con otros dígitos.",
-		PINAsk:               "Por favor, marque su PIN de cuatro dígitos y luego la tecla almohadilla.",
+		CodeIntro:            "Hola, marque este código:",
+		CodeNew:              "Aquí tiene un código nuevo:",
+		CodeAgain:            "Otra vez:",
+		CodeHint:             "Pulse asterisco para oír el código otra vez.",
+		ExplainOnboarding:    "Lo comprobamos una vez, antes de la primera llamada de su cuenta.",
+		ExplainSource:        "Está llamando desde un país nuevo para su cuenta.",
+		ExplainDestination:   "Está llamando a un país nuevo para su cuenta.",
+		ExplainQuota:         "Su cuenta ha alcanzado su número de llamadas de hoy. Esta comprobación lo aumenta.",
+		ExplainQuotaOff:      "Su cuenta ha alcanzado su número de llamadas fuera del horario laboral. Esta comprobación lo aumenta.",
+		ExplainChange:        "Esta llamada cambia la configuración de su cuenta.",
+		ExplainConcurrent:    "Su cuenta tiene más llamadas a la vez de las que permite. Esta comprobación aumenta el límite.",
+		ExplainConcurrentOff: "Su cuenta tiene más llamadas a la vez de las que permite fuera del horario laboral. Esta comprobación aumenta el límite.",
+		ExplainConfirm:       "El número marcado no tiene prefijo internacional, así que se lee como un número del extranjero. Esta comprobación confirma que quería llamar a ese país.",
+		CallsFrom:            "Las llamadas desde",
+		CallsTo:              "Las llamadas a",
+		AreNew:               "son nuevas para su cuenta.",
+		Hello:                "Hola.",
+		PINAsk:               "Marque su PIN de cuatro dígitos y luego la tecla almohadilla.",
 		Verified:             "Gracias. Su identidad está verificada.",
 		WrongEntry:           "No es correcto.",
 		NoInput:              "No he recibido ninguna tecla.",
 		VerifyFailed:         "La verificación ha fallado. Adiós.",
-		Blocked:              "Ha habido demasiadas comprobaciones fallidas. Las llamadas internacionales de su cuenta quedan bloqueadas durante un tiempo. Adiós.",
-		AskConcurrent:        "¿Cuántas llamadas internacionales simultáneas necesita en horario laboral? Marque un dígito.",
-		AskQuota:             "¿Cuántas llamadas internacionales al día le bastan? Marque hasta dos dígitos y luego la tecla almohadilla.",
+		Blocked:              "Ha habido demasiadas comprobaciones fallidas. Las llamadas de su cuenta quedan bloqueadas durante un tiempo. Adiós.",
+		AskConcurrent:        "¿Cuántas llamadas simultáneas necesita en horario laboral? Marque un dígito.",
+		AskQuota:             "¿Cuántas llamadas al día le bastan? Marque hasta dos dígitos y luego la tecla almohadilla.",
 		InvalidAnswer:        "Esa respuesta no es válida.",
 		ReadConcurrent:       "Llamadas simultáneas:",
 		ReadQuota:            "Llamadas al día:",
-		AccountCreated:       "Su cuenta está lista para llamadas internacionales.",
+		AccountCreated:       "Su cuenta está lista.",
 		CountryAdded:         "Este país ya está permitido para su cuenta.",
-		QuotaRaised:          "Su número diario de llamadas ha aumentado.",
+		QuotaRaised:          "Su número de llamadas ha aumentado.",
 		ConcurrentRaised:     "Su número de llamadas a la vez ha aumentado.",
 		Saved:                "Su configuración está guardada.",
 		Redial:               "Por favor, cuelgue y vuelva a marcar su número.",
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",
 		Unavailable:          "Lo sentimos, el servicio no está disponible ahora. Inténtelo más tarde. Adiós.",
 		Goodbye:              "Adiós.",
+		"digit-0":            "cero",
+		"digit-1":            "uno",
+		"digit-2":            "dos",
+		"digit-3":            "tres",
+		"digit-4":            "cuatro",
+		"digit-5":            "cinco",
+		"digit-6":            "seis",
+		"digit-7":            "siete",
+		"digit-8":            "ocho",
+		"digit-9":            "nueve",
 	},
+}
+
+// countryNames are the display languages of the country names, per
+// catalogue language.
+var countryNames = map[string]display.Namer{
+	"en": display.English.Regions(),
+	"es": display.Spanish.Regions(),
+}
+
+// The catalogue names every region phone numbers know (numbering reads a
+// destination country from them) in each language, from CLDR.
+func init() {
+	for lang, namer := range countryNames {
+		for cc := range phonenumbers.GetSupportedRegions() {
+			if r, err := language.ParseRegion(cc); err == nil {
+				if name := namer.Name(r); name != "" {
+					catalogue[lang][Country(cc)] = name
+				}
+			}
+		}
+	}
 }
 
 // Languages returns the catalogue's languages, sorted.

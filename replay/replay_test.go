@@ -111,9 +111,10 @@ func generated31() []in {
 	// 00:30:25 UTC = 02:30:25 CEST; at 02:20 CET (01:20 UTC, the second
 	// 02:20 of the night) the pair is free again.
 	burst(time.Date(2025, 10, 25, 23, 30, 0, 0, time.UTC), time.Date(2025, 10, 26, 0, 20, 0, 0, time.UTC), time.Date(2025, 10, 26, 1, 20, 0, 0, time.UTC))
-	// Failed verifications: 2 tries fail in the first call (at +10 s and
-	// +19 s of simulated IVR time), the third at +70 s blocks; the block
-	// ends when the first is 600 s old (T+610).
+	// Failed verifications: 2 tries fail in the first call (within its
+	// first minute of simulated IVR time), the third in the second call
+	// blocks; the block ends when the first is 600 s old, between T+600
+	// and T+700.
 	// The account is known (failures count from the account check on;
 	// an unknown account is sent to onboarding first) and calls Japan,
 	// a new destination.
@@ -124,7 +125,7 @@ func generated31() []in {
 		call(t0.Add(60*time.Second), fail, jp, IVRFail, "V03"),
 		call(t0.Add(300*time.Second), fail, jp, IVRHangup, "R18"),
 		call(t0.Add(600*time.Second), fail, jp, IVRHangup, "R18"),
-		call(t0.Add(620*time.Second), fail, jp, IVRHangup, "V03"),
+		call(t0.Add(700*time.Second), fail, jp, IVRHangup, "V03"),
 	)
 	sortByTime(lines)
 	return lines

@@ -37,7 +37,7 @@ const (
 
 // simCall is a caller on the phone for ivr.Flows: it hears the prompts
 // (each moves the clock on) and answers as its ivr value says. It reads the
-// captcha digits from the `digits:` media the flow plays, as a person hears
+// captcha digits from the digit prompts the flow plays, as a person hears
 // them.
 type simCall struct {
 	clk     *clock
@@ -62,11 +62,13 @@ func (c *simCall) Ask(ctx context.Context, in ivr.Input, media ...string) (strin
 	if err := c.Play(ctx, media...); err != nil {
 		return "", err
 	}
+	// The code is read as digit prompts, twice: the caller types what it
+	// heard the first time.
 	var digits string
 	pinAsk := false
 	for _, m := range media {
-		if d, ok := strings.CutPrefix(m, "digits:"); ok {
-			digits = d
+		if d, ok := strings.CutPrefix(m, digitMedia); ok && len(d) == 1 && len(digits) < in.Max {
+			digits += d
 		}
 		if m == promptMedia(prompts.PINAsk) {
 			pinAsk = true
@@ -113,6 +115,9 @@ func (promptNames) Media(_ context.Context, _ string, id prompts.ID) (string, er
 }
 
 func promptMedia(id prompts.ID) string { return "prompt:" + string(id) }
+
+// digitMedia starts the media name of every digit prompt ("prompt:digit-7").
+var digitMedia = strings.TrimSuffix(promptMedia(prompts.Digit('0')), "0")
 
 // counter counts the notifications a replay would have queued for mail, by
 // kind, instead of writing outbox rows: voice-flow outcomes (ivr.Notifier)

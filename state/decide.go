@@ -56,8 +56,11 @@ const (
 
 // decideScript
 //
-//	KEYS[1] ticket key, then per step: AB: attempts, block; failures: set; quota: counter
-//	ARGV[1] now ms, ARGV[2] number of steps, ARGV[3] ticket PX, ARGV[4] ticket if no step fails
+//	KEYS[1] ticket key, KEYS[2] account's open tickets, KEYS[3] source's open tickets,
+//	then per step: AB: attempts, block; failures: set; quota: counter
+//	ARGV[1] now ms, ARGV[2] number of steps, ARGV[3] ticket PX, ARGV[4] ticket if no step fails,
+//	ARGV[5] open-ticket cap (0: none), ARGV[6] its window ms, ARGV[7] ticket id,
+//	ARGV[8] 1 when KEYS[3] is used,
 //	then per step: kind, and
 //	  AB:       limit, window ms, block ms, member
 //	  failures: limit, window ms
@@ -65,11 +68,17 @@ const (
 //	  rangehop: limit, window ms, number, ticket if this step fails
 //
 // Reply: per step run {state, count, until}, state 0 pass, 1 failed, 2 failed
-// because already blocked; then the index (0-based) of the failing step or -1.
+// because already blocked; then the index (0-based) of the failing step or
+// -1, the open tickets counted, and 1 when the ticket was refused by the cap.
+//
+// The open-ticket cap applies to whichever ticket the decision would store:
+// while the account or the source address has cap unclaimed tickets created
+// within the window, no ticket is stored. A stored ticket joins both sets;
+// ClaimTicket takes it out of them.
 var decideScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local ki, ai = 2, 5
+local ki, ai = 4, 9
 local out = {}
 local failed = -1
 local ticket = ARGV[4]
@@ -146,10 +155,37 @@ for i = 0, n - 1 do
     break
   end
 end
+local open, refused = 0, 0
+if ticket ~= '' then
+  local cap = tonumber(ARGV[5])
+  if cap > 0 then
+    local lo = now - tonumber(ARGV[6])
+    local src = ARGV[8] == '1'
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', lo)
+    open = redis.call('ZCARD', KEYS[2])
+    if src then
+      redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', lo)
+      open = math.max(open, redis.call('ZCARD', KEYS[3]))
+    end
+    if open >= cap then
+      refused, ticket = 1, ''
+    else
+      local gc = tonumber(ARGV[6]) + 60000
+      redis.call('ZADD', KEYS[2], now, ARGV[7])
+      redis.call('PEXPIRE', KEYS[2], gc)
+      if src then
+        redis.call('ZADD', KEYS[3], now, ARGV[7])
+        redis.call('PEXPIRE', KEYS[3], gc)
+      end
+    end
+  end
+end
 if ticket ~= '' then
   redis.call('SET', KEYS[1], ticket, 'PX', ARGV[3])
 end
 out[#out + 1] = failed
+out[#out + 1] = open
+out[#out + 1] = refused
 return out
 `)
 
@@ -157,9 +193,15 @@ return out
 func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (engine.CountResult, error) {
 	s := c.s
 	now := req.Now.UnixMilli()
-	keys := make([]string, 1, 1+2*len(req.Steps))
-	args := make([]any, 4, 4+5*len(req.Steps))
+	keys := make([]string, 3, 3+2*len(req.Steps))
+	args := make([]any, 8, 8+5*len(req.Steps))
 	args[0], args[1] = now, len(req.Steps)
+	keys[1] = s.keys.OpenTickets(req.User, req.Domain)
+	keys[2], args[7] = keys[1], 0 // declared, not used without a source address
+	if req.SourceIP != "" {
+		keys[2], args[7] = s.keys.SourceOpenTickets(req.SourceIP), 1
+	}
+	args[4], args[5] = req.MaxOpenTickets, req.OpenTicketWindow.Milliseconds()
 
 	// One id serves every candidate ticket: at most one is stored.
 	var id string
@@ -231,7 +273,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 	if keys[0] == "" {
 		keys[0] = s.keys.Ticket("none") // declared, never written
 	}
-	args[2] = px
+	args[2], args[6] = px, id
 
 	// A decision whose caller gave up (a CANCELled INVITE) before its turn
 	// does no Redis work. Once queued it runs with its batch.
@@ -244,10 +286,12 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		return engine.CountResult{}, Wrap("decide", p.err)
 	}
 	raw := p.raw
-	if len(raw) == 0 || len(raw)%3 != 1 {
+	if len(raw) < 3 || len(raw)%3 != 0 {
 		return engine.CountResult{}, fmt.Errorf("decide: unexpected reply of %d values", len(raw))
 	}
-	res := engine.CountResult{Steps: make([]engine.StepResult, len(raw)/3), Failed: int(raw[len(raw)-1])}
+	tail := raw[len(raw)-3:]
+	raw = raw[:len(raw)-3]
+	res := engine.CountResult{Steps: make([]engine.StepResult, len(raw)/3), Failed: int(tail[0]), OpenTickets: tail[1], TicketRefused: tail[2] == 1}
 	for i := range res.Steps {
 		st, count, until := raw[3*i], raw[3*i+1], raw[3*i+2]
 		r := engine.StepResult{Failed: st != 0, Blocked: st == 2, Count: count}

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
@@ -89,7 +90,7 @@ func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {
 			Steps: []engine.Step{{Kind: engine.StepFailures, Limit: 3, Window: time.Hour}}}
 	}
 	for i := range 3 {
-		if _, err := s.RecordVerifyFailure(ctx, "1001", "pbx.example", d0.Add(time.Duration(i)*time.Minute), time.Hour); err != nil {
+		if _, err := s.RecordVerifyFailure(ctx, "1001", "pbx.example", fmt.Sprint("f", i), d0.Add(time.Duration(i)*time.Minute), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		res, err := c.Count(ctx, req(d0.Add(time.Duration(i)*time.Minute+time.Second)))
@@ -165,7 +166,7 @@ func TestDecideQuotaTicketAndLaterStepsUntouched(t *testing.T) {
 
 	// A failing first step leaves the later counters untouched.
 	for i := range 3 {
-		s.RecordVerifyFailure(ctx, "1001", "pbx.example", d0.Add(time.Duration(i)*time.Second), time.Hour)
+		s.RecordVerifyFailure(ctx, "1001", "pbx.example", fmt.Sprint("f", i), d0.Add(time.Duration(i)*time.Second), time.Hour)
 	}
 	if err := s.ResetDaily(ctx, "1001", "pbx.example", "2026-11-23"); err != nil {
 		t.Fatal(err)
@@ -201,6 +202,52 @@ func TestDecidePassTicketOnlyWhenNoStepFails(t *testing.T) {
 	}
 	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0); !errors.Is(err, state.ErrTicketUnknown) {
 		t.Errorf("rejected decision stored a ticket: %v", err)
+	}
+}
+
+// The open-ticket cap: with 3 unclaimed tickets of the account (or of the
+// source address) in the window, no fourth is stored; claiming one frees its
+// place, and tickets older than the window no longer count.
+func TestDecideOpenTicketCap(t *testing.T) {
+	s := state.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	ctx := context.Background()
+	mk := func(user, src string, now time.Time) *engine.CountRequest {
+		return &engine.CountRequest{Now: now, User: user, Domain: "pbx.example", Member: now.String(),
+			MaxOpenTickets: 3, OpenTicketWindow: 2 * time.Minute, SourceIP: src,
+			Ticket: &engine.Ticket{Code: engine.V01, Flow: engine.FlowOnboarding, User: user, Domain: "pbx.example", SourceIP: src, Created: now, Expires: now.Add(2 * time.Minute)}}
+	}
+	var ids []string
+	for i := range 3 {
+		r := mk("1001", "192.0.2.1", d0.Add(time.Duration(i)*time.Second))
+		res, err := c.Count(ctx, r)
+		if err != nil || res.TicketRefused || res.OpenTickets != int64(i) {
+			t.Fatalf("ticket %d: %+v %v; want stored with %d open before it", i+1, res, err, i)
+		}
+		ids = append(ids, r.Ticket.ID)
+	}
+	r := mk("1001", "192.0.2.9", d0.Add(5*time.Second))
+	res, err := c.Count(ctx, r)
+	if err != nil || !res.TicketRefused || res.OpenTickets != 3 {
+		t.Fatalf("fourth ticket of the account: %+v %v; want refused with 3 open", res, err)
+	}
+	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0.Add(6*time.Second)); !errors.Is(err, state.ErrTicketUnknown) {
+		t.Errorf("refused ticket was stored: %v", err)
+	}
+	// Another account from the same source address is capped too.
+	if res, _ := c.Count(ctx, mk("2002", "192.0.2.1", d0.Add(6*time.Second))); !res.TicketRefused {
+		t.Errorf("fourth ticket of the source address: %+v, want refused", res)
+	}
+	// An answered (claimed) ticket leaves the count.
+	if _, err := s.ClaimTicket(ctx, ids[0], d0.Add(7*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := c.Count(ctx, mk("1001", "192.0.2.9", d0.Add(8*time.Second))); res.TicketRefused || res.OpenTickets != 2 {
+		t.Errorf("after a claim: %+v, want stored with 2 open", res)
+	}
+	// Past the window the old tickets no longer count.
+	if res, _ := c.Count(ctx, mk("1001", "192.0.2.1", d0.Add(2*time.Minute+3*time.Second))); res.TicketRefused || res.OpenTickets != 1 {
+		t.Errorf("after the window: %+v, want stored with 1 open (the one of 0:08)", res)
 	}
 }
 

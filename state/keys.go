@@ -75,3 +75,14 @@ func (k Keys) Reputation(service, addr string) string {
 func (k Keys) RangeHop(user, domain, prefix string) string {
 	return k.Account(user, domain) + ":rhop:" + esc(prefix)
 }
+
+// OpenTickets is a sorted set of an account's unclaimed verify tickets (ids
+// scored by creation Unix ms), for the open-ticket cap.
+func (k Keys) OpenTickets(user, domain string) string {
+	return k.Account(user, domain) + ":open"
+}
+
+// SourceOpenTickets is the same set per source address of the calls.
+func (k Keys) SourceOpenTickets(addr string) string {
+	return k.prefix + "src:" + esc(addr) + ":open"
+}

@@ -79,12 +79,31 @@ func TestTicketClaimRace(t *testing.T) {
 	}
 }
 
+// A failure written twice under one id (a retried write whose first try
+// timed out but landed) counts once.
+func TestVerifyFailureIdempotent(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	for range 2 {
+		n, err := s.RecordVerifyFailure(ctx, "1001", "pbx", "ticket-1:1", t0, time.Hour)
+		if err != nil || n != 1 {
+			t.Fatalf("record = %d, %v; want 1", n, err)
+		}
+	}
+	if n, err := s.RecordVerifyFailure(ctx, "1001", "pbx", "ticket-1:2", t0.Add(time.Second), time.Hour); err != nil || n != 2 {
+		t.Errorf("second try of the call = %d, %v; want 2", n, err)
+	}
+	if _, err := s.RecordVerifyFailure(ctx, "1001", "pbx", "", t0, time.Hour); err == nil {
+		t.Error("a failure without an id was recorded")
+	}
+}
+
 func TestVerifyFailuresWindowAndBlock(t *testing.T) {
 	s := MustOpen(t)
 	ctx := context.Background()
 	window := time.Hour
 	for i, at := range []time.Time{t0, t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)} {
-		n, err := s.RecordVerifyFailure(ctx, "1001", "pbx", at, window)
+		n, err := s.RecordVerifyFailure(ctx, "1001", "pbx", fmt.Sprint("call-", i), at, window)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +185,7 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if _, err := s.RecordVerifyFailure(ctx, "u", "d", t0, time.Hour); err != nil {
+	if _, err := s.RecordVerifyFailure(ctx, "u", "d", "call-1", t0, time.Hour); err != nil {
 		t.Fatalf("while up: %v", err)
 	}
 	cmd.Process.Kill()
@@ -176,7 +195,7 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 		"ping":   func() error { return s.Ping(ctx) },
 		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1", t0); return err },
 		"create": func() error { _, err := s.CreateTicket(ctx, Ticket{CreatedAt: t0}, time.Minute); return err },
-		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", t0, time.Hour); return err },
+		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", "call-1", t0, time.Hour); return err },
 		"block":  func() error { _, _, _, err := s.VerifyBlock(ctx, "u", "d", t0, time.Hour, 3); return err },
 	}
 	for name, fn := range checks {

@@ -109,6 +109,15 @@ func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (Tick
 	if err := json.Unmarshal([]byte(res[1].(string)), &t); err != nil {
 		return Ticket{}, fmt.Errorf("decode ticket %s: %w", id, err)
 	}
+	// A claimed ticket is answered: it leaves the open-ticket counts of its
+	// account and source address. Should this fail, the entry still leaves
+	// the count when its window ends, so the claim stands.
+	p := s.rdb.Pipeline()
+	p.ZRem(ctx, s.keys.OpenTickets(t.User, t.Domain), id)
+	if t.SourceIP != "" {
+		p.ZRem(ctx, s.keys.SourceOpenTickets(t.SourceIP), id)
+	}
+	_, _ = p.Exec(ctx)
 	if !now.Before(t.ExpiresAt) {
 		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.ExpiresAt.Format(time.RFC3339), ErrTicketExpired)
 	}

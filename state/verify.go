@@ -2,8 +2,6 @@ package state
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,13 +17,17 @@ import (
 // oldest of the latest max failures is window old. Every failure counts,
 // whichever call it happened in.
 
-// RecordVerifyFailure adds a failure at time at and returns how many
-// failures now lie in the window ending at at.
-func (s *State) RecordVerifyFailure(ctx context.Context, user, domain string, at time.Time, window time.Duration) (int, error) {
+// RecordVerifyFailure adds the failure id at time at and returns how many
+// failures now lie in the window ending at at. id names the failure (the
+// verification's ticket or channel and the try number): writing the same id
+// again, e.g. after a write that timed out but landed, replaces the entry
+// instead of adding one, so a retried write counts once.
+func (s *State) RecordVerifyFailure(ctx context.Context, user, domain, id string, at time.Time, window time.Duration) (int, error) {
+	if id == "" {
+		return 0, fmt.Errorf("record verify failure of %s@%s: empty failure id", user, domain)
+	}
 	key := s.keys.VerifyFailures(user, domain)
-	b := make([]byte, 4)
-	rand.Read(b)
-	member := strconv.FormatInt(at.UnixMilli(), 10) + "-" + hex.EncodeToString(b)
+	member := id
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
 	var count *redis.IntCmd

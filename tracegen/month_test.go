@@ -167,7 +167,7 @@ func simulateIVR(t *testing.T, ctx context.Context, st *state.State, eng *engine
 		// Every wrong or missing entry is a failure, up to the tries of one
 		// call; the IVR stops at the block.
 		for i := range cfg.IVR.CaptchaTries {
-			n, err := st.RecordVerifyFailure(ctx, tk.User, tk.Domain, at.Add(time.Duration(i)*10*time.Second), cfg.CacheBlockTime)
+			n, err := st.RecordVerifyFailure(ctx, tk.User, tk.Domain, fmt.Sprintf("%s:%d", tk.ID, i), at.Add(time.Duration(i)*10*time.Second), cfg.CacheBlockTime)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,11 +13,17 @@ import (
 // Espeak renders offline with espeak-ng and converts with sox to 8 kHz mono
 // 16-bit WAV (Debian: apt-get install espeak-ng sox).
 type Espeak struct {
-	// Voices maps a language to an espeak-ng voice; default: the language.
+	// Voices maps a language to an espeak-ng voice; default: EspeakVoices,
+	// then the language.
 	Voices map[string]string
 	// Speed in words per minute (espeak-ng -s); 0: 150.
 	Speed int
 }
+
+// EspeakVoices are the default voices: American English, which callers in
+// America and Europe follow easily (espeak-ng's "en" is British), and
+// Castilian Spanish.
+var EspeakVoices = map[string]string{"en": "en-us", "es": "es"}
 
 // Synthesize runs espeak-ng, then sox.
 func (e Espeak) Synthesize(ctx context.Context, r Request) ([]byte, error) {
@@ -27,6 +33,9 @@ func (e Espeak) Synthesize(ctx context.Context, r Request) ([]byte, error) {
 	voice := r.Voice
 	if voice == "" {
 		voice = e.Voices[r.Language]
+	}
+	if voice == "" {
+		voice = EspeakVoices[r.Language]
 	}
 	if voice == "" {
 		voice = strings.ToLower(r.Language)
@@ -44,8 +53,13 @@ func (e Espeak) Synthesize(ctx context.Context, r Request) ([]byte, error) {
 	if err := run(ctx, "espeak-ng", "-v", voice, "-s", fmt.Sprint(speed), "-w", raw, "--", r.Text); err != nil {
 		return nil, err
 	}
-	// 8 kHz, mono, signed 16-bit; a short fade avoids clicks; norm keeps levels even.
-	if err := run(ctx, "sox", raw, "-r", fmt.Sprint(SampleRate), "-c", "1", "-b", "16", "-e", "signed-integer", out, "norm", "-3"); err != nil {
+	// 8 kHz, mono, signed 16-bit. The silence espeak-ng puts before and
+	// after the words is cut (it would delay the code and slow the digits
+	// down) and 100 ms of pause put back at the end; norm brings every file,
+	// sentences and digits alike, to the same peak level.
+	if err := run(ctx, "sox", raw, "-r", fmt.Sprint(SampleRate), "-c", "1", "-b", "16", "-e", "signed-integer", out,
+		"silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse",
+		"pad", "0", "0.1", "norm", "-3"); err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(out)
