@@ -19,7 +19,7 @@ type EngineConfig struct {
 	DestinationAllow  []string      // destinations every account may call without verification
 	BuiltinUAPatterns bool          // add the TFPS scanner User-Agent patterns to the operator's list
 	CacheRefresh      time.Duration // how often cached accounts and lists look for changes
-	RetryCacheTime    time.Duration // how long a decision is replayed for the same Call-ID + From-tag
+	RetryCacheTime    time.Duration // how long a decision is replayed for the same Call-ID + From-tag, account, source and transport
 	LogBatch          int           // decision-log rows per SQL insert
 	LogFlush          time.Duration // longest wait before queued decision-log rows are written
 	LogRetention      time.Duration // decision-log rows older than this are deleted; 0 keeps them
@@ -53,7 +53,7 @@ func engineKeys() []Key {
 		boolKey("TFPS_UA_BUILTIN_PATTERNS", "on", "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", func(c *Config) *bool { return &c.Engine.BuiltinUAPatterns }),
 		intKey("TFPS_CACHE_ALL_ACCOUNTS", "5000", "An installation with at most this many accounts has them all in each gateway's memory, re-read in one query after each change: no call waits for SQL, even while the database is down. Above it (or 0) accounts are read as calls need them.", 0, 1000000, func(c *Config) *int { return &c.Engine.CacheAllAccounts }),
 		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
-		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
+		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag (with the same number, account, source address and transport) is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
 		intKey("TFPS_DECISION_LOG_BATCH", "5000", "Most decision-log rows written in one transaction; TFPS_DECISION_LOG_FLUSH usually ends a batch first. Larger batches rewrite the same index pages less often.", 1, 100000, func(c *Config) *int { return &c.Engine.LogBatch }),
 		durationKey("TFPS_DECISION_LOG_RETENTION", "0", "How long decision-log rows are kept, as a duration (2160h is 90 days); each gateway deletes older rows every hour, oldest first. 0: kept for ever.", 0, 10*365*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.LogRetention }),
 		durationKey("TFPS_DECISION_LOG_FLUSH", "200ms", "Longest time a decision waits in memory before it is written to the decision log.", time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.LogFlush }),

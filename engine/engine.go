@@ -267,7 +267,7 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	if err := validate(&call); err != nil {
 		return Decision{}, err
 	}
-	key := replayKey{call.CallID, call.FromTag, call.Number}
+	key := replayKeyOf(&call)
 	if d, ok := e.replay.get(key, call.Time); ok {
 		d.Replayed = true
 		e.metrics.replayed.Inc()
