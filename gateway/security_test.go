@@ -1,0 +1,88 @@
+package gateway_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps/sipfront/sipptest"
+	"github.com/voipshield/tfps/store"
+)
+
+func rawInvite(local, callID string) []byte {
+	return []byte("INVITE sip:+12125550100@127.0.0.1 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK-" + callID + ";rport\r\n" +
+		"From: <sip:100@pbx.example.com>;tag=ft-" + callID + "\r\n" +
+		"To: <sip:+12125550100@127.0.0.1>\r\n" +
+		"Call-ID: " + callID + "\r\n" +
+		"CSeq: 1 INVITE\r\n" +
+		"Max-Forwards: 70\r\n" +
+		"Content-Length: 0\r\n\r\n")
+}
+
+// metricValue reads one sample of the gateway's /metrics (0 when absent).
+func metricValue(t *testing.T, httpAddr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// Reflection and spoofing over UDP: with the default settings a source
+// outside TFPS_SIP_ALLOW gets no answer at all (a 403 would be sent to
+// whatever address a forger wrote), and a flood from a denied source is
+// counted by the flood limit like any other.
+func TestUDPReflectionAndSpoofing(t *testing.T) {
+	m := newTestEnv(t, store.SQLite, map[string]string{"TFPS_SIP_ALLOW": "127.0.0.1/32", "TFPS_SIP_FLOOD_LIMIT": "5"}).start(t)
+	ra, _ := net.ResolveUDPAddr("udp", m.SIPAddr())
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 20 {
+		if _, err := c.WriteTo(rawInvite(c.LocalAddr().String(), "spoof-"+strconv.Itoa(i)), ra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 4096)
+	if n, _, err := c.ReadFrom(buf); err == nil {
+		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+		t.Errorf("denied source answered %q, want silence (TFPS_SIP_DENY_ACTION defaults to drop)", line)
+	}
+	// The front reads datagrams in order: once the allowed caller's answer
+	// is back, every spoofed datagram has been looked at.
+	sipptest.Run(t, m.SIPAddr(), sipptest.Call{Number: "+12125550100", FromUser: "100", Status: 302})
+	if got := metricValue(t, m.HTTPAddr(), "tfps_sip_flood_dropped_total"); got < 14 {
+		t.Errorf("flood drops %v after 20 datagrams in a second from a denied source at a limit of 5/s, want at least 14", got)
+	}
+}
+
+// TFPS_SIP_TRANSPORTS=tcp serves SIP over TCP only: no UDP socket, where a
+// source address could be forged.
+func TestSIPOverTCPOnly(t *testing.T) {
+	m := newTestEnv(t, store.SQLite, map[string]string{"TFPS_SIP_TRANSPORTS": "tcp"}).start(t)
+	if m.SIPAddr() != "" {
+		t.Errorf("UDP address %q with TFPS_SIP_TRANSPORTS=tcp, want none", m.SIPAddr())
+	}
+	_, port, _ := net.SplitHostPort(m.SIPTCPAddr())
+	if p, _ := strconv.Atoi(port); sipptest.UDPBound(p) {
+		t.Errorf("UDP port %d bound with TFPS_SIP_TRANSPORTS=tcp", p)
+	}
+	sipptest.Run(t, m.SIPTCPAddr(), sipptest.Call{Number: "+12125550100", FromUser: "100", Status: 302, Transport: "t1"})
+}
