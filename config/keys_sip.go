@@ -25,7 +25,7 @@ type SIPConfig struct {
 	TCPOnly bool
 	// VerifyPrefix goes before the ticket in the request user of a verify
 	// redirect (sip:<prefix><ticket>@<IVRAddress>); the IVR box's dialplan
-	// matches it (exten _V.).
+	// matches it (exten _VXXXXXXXXXXXXXXXX: the prefix and the ticket's 16 digits).
 	VerifyPrefix string
 	// IVRAddress is host[:port] of the Asterisk box that runs the voice
 	// checks. Empty: the Contact host at port 5080.
@@ -88,7 +88,7 @@ func sipKeys() []Key {
 			}
 			return nil
 		}},
-		{Name: "TFPS_SIP_VERIFY_PREFIX", Default: "V", Help: "Request-user prefix of verify redirects: sip:<prefix><ticket>@<TFPS_IVR_SIP_ADDRESS>. The IVR box's dialplan matches it (exten _V.). Must not start with A or R (loop detection).", Set: func(c *Config, v string) error {
+		{Name: "TFPS_SIP_VERIFY_PREFIX", Default: "V", Help: "Request-user prefix of verify redirects: sip:<prefix><ticket>@<TFPS_IVR_SIP_ADDRESS>. The IVR box's dialplan matches it (exten _VXXXXXXXXXXXXXXXX: the prefix and the ticket's 16 digits). Must not start with A or R (loop detection).", Set: func(c *Config, v string) error {
 			if v == "" || strings.ContainsAny(v, "@:;<>\" \t") {
 				return fmt.Errorf("must be a non-empty SIP user prefix such as V")
 			}
