@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,7 +174,7 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 		}
 		for _, kv := range fileValues {
 			if _, ok := known[kv.Key]; !ok {
-				errs = append(errs, FieldError{Key: kv.Key, Value: kv.Value, Msg: fmt.Sprintf("unknown key in %s (line %d)%s", opt.File, kv.Line, suggest(kv.Key, all))})
+				errs = append(errs, FieldError{Key: kv.Key, Value: maskUnknown(kv.Key, kv.Value), Msg: fmt.Sprintf("unknown key in %s (line %d)%s", opt.File, kv.Line, suggest(kv.Key, all))})
 				continue
 			}
 			values[kv.Key] = kv.Value
@@ -202,7 +203,7 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 			warnings = append(warnings, fmt.Sprintf("%s: %s", k.Name, k.Legacy))
 		}
 		if err := k.set(cfg, v); err != nil {
-			shown := v
+			shown := MaskPasswords(v)
 			if k.Secret {
 				shown = mask(v)
 			}
@@ -211,7 +212,7 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 	}
 	errs = append(errs, cfg.crossCheck()...)
 	for _, k := range all {
-		shown := values[k.Name]
+		shown := MaskPasswords(values[k.Name])
 		if k.Secret {
 			shown = mask(shown)
 		}
@@ -257,6 +258,43 @@ func mask(v string) string {
 		return ""
 	}
 	return "****"
+}
+
+// MaskPasswords hides the password of a URL's userinfo
+// (postgres://tfps:secret@db/tfps, redis://:secret@host:6379/0): values
+// that are not secrets as a whole may hold one. Anything else is returned
+// unchanged. Use it on every URL that goes to output or a log.
+func MaskPasswords(v string) string {
+	if !strings.Contains(v, "@") || !strings.Contains(v, "://") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		// Unparseable but URL-looking: hide everything between the scheme
+		// and the last @, where a password would be.
+		scheme, rest, _ := strings.Cut(v, "://")
+		if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+			return scheme + "://****" + rest[i:]
+		}
+		return v
+	}
+	if _, has := u.User.Password(); !has {
+		return v
+	}
+	u.User = url.UserPassword(u.User.Username(), "****")
+	return strings.Replace(u.String(), "%2A%2A%2A%2A", "****", 1)
+}
+
+// maskUnknown shows the value of an unknown key, unless its name suggests
+// a secret (a mistyped TFPS_SMTP_PASWORD must not print the password).
+func maskUnknown(key, v string) string {
+	up := strings.ToUpper(key)
+	for _, s := range []string{"PASS", "PASW", "PWD", "KEY", "TOKEN", "SECRET", "CREDENTIAL"} {
+		if strings.Contains(up, s) {
+			return mask(v)
+		}
+	}
+	return MaskPasswords(v)
 }
 
 // suggest proposes the closest known key for a typo.

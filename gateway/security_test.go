@@ -1,16 +1,20 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/voipshield/tfps/sipfront/sipptest"
+	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -85,4 +89,77 @@ func TestSIPOverTCPOnly(t *testing.T) {
 		t.Errorf("UDP port %d bound with TFPS_SIP_TRANSPORTS=tcp", p)
 	}
 	sipptest.Run(t, m.SIPTCPAddr(), sipptest.Call{Number: "+12125550100", FromUser: "100", Status: 302, Transport: "t1"})
+}
+
+// redisRelay forwards TCP to the test Redis until cut, so a test can take
+// Redis away from a running gateway.
+type redisRelay struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startRedisRelay(t *testing.T) *redisRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(state.TestRedisURL())
+	r := &redisRelay{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, c, up)
+			r.mu.Unlock()
+			go io.Copy(up, c)
+			go io.Copy(c, up)
+		}
+	}()
+	t.Cleanup(r.cut)
+	return r
+}
+
+func (r *redisRelay) url() string { return "redis://" + r.ln.Addr().String() + "/0" }
+
+func (r *redisRelay) cut() {
+	r.ln.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+}
+
+// Secrets in output: the unauthenticated /healthz says ok or failing per
+// dependency, never the error text (which names hosts and addresses).
+func TestHealthzSaysOnlyOkOrFailing(t *testing.T) {
+	relay := startRedisRelay(t)
+	m := newTestEnv(t, store.SQLite, map[string]string{"TFPS_REDIS_URL": relay.url()}).start(t)
+	relay.cut()
+	resp, err := http.Get("http://" + m.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var h struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		t.Fatalf("healthz body %s: %v", body, err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || h.Checks["redis"] != "failing" || h.Checks["sql"] != "ok" {
+		t.Errorf("healthz with Redis gone: %d %s, want 503 with redis failing and sql ok, nothing else", resp.StatusCode, body)
+	}
 }
