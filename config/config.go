@@ -82,6 +82,7 @@ type Core struct {
 	HTTPListen      string
 	PprofListen     string
 	APIToken        string
+	APITokens       []APIToken // scoped tokens (TFPS_API_TOKENS)
 	ARIURL          string
 	ARIUser         string
 	ARIPassword     string
