@@ -38,6 +38,8 @@ type Config struct {
 	IVR    IVRConfig
 
 	settings []Setting
+	// Whether these were set (not defaults), for the no-effect warnings.
+	sipListenSet, smtpFromSet bool
 }
 
 // Core holds the settings of the original TFPS defines.m4 and the ones both
@@ -200,9 +202,6 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 	cfg = &Config{}
 	for _, k := range all {
 		v := strings.TrimSpace(values[k.Name])
-		if k.Legacy != "" && sources[k.Name] != FromDefault && v != "" {
-			warnings = append(warnings, fmt.Sprintf("%s: %s", k.Name, k.Legacy))
-		}
 		if err := k.set(cfg, v); err != nil {
 			shown := MaskPasswords(v)
 			if k.Secret {
@@ -211,7 +210,18 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 			errs = append(errs, FieldError{Key: k.Name, Value: shown, Msg: err.Error()})
 		}
 	}
+	cfg.sipListenSet = sources["TFPS_SIP_LISTEN"] != FromDefault && strings.TrimSpace(values["TFPS_SIP_LISTEN"]) != ""
+	cfg.smtpFromSet = sources["TFPS_SMTP_FROM"] != FromDefault && strings.TrimSpace(values["TFPS_SMTP_FROM"]) != ""
 	errs = append(errs, cfg.crossCheck()...)
+	// Warn about every setting the operator gave that changes nothing.
+	for _, k := range all {
+		if sources[k.Name] == FromDefault || strings.TrimSpace(values[k.Name]) == "" {
+			continue
+		}
+		if why := k.noEffect(cfg); why != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: %s", k.Name, why))
+		}
+	}
 	for _, k := range all {
 		shown := MaskPasswords(values[k.Name])
 		if k.Secret {
