@@ -49,8 +49,8 @@ type server struct {
 	tokens     []Token
 	auth       bool
 	listenAddr func() string
-	reqs    *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	reqs       *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
 }
 
 // Handler serves svc on the /v1 routes (see docs/api.md).
