@@ -58,7 +58,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return fmt.Errorf("new request %s %s: %w", method, path, err)
 	}
-	if in != nil {
+	if in != nil || method != http.MethodGet {
+		// Also on body-less writes: the token-less loopback API refuses a
+		// write without it (a browser form can not send it).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,26 +28,38 @@ const MaxBody = 64 << 10
 
 // Options configure Handler.
 type Options struct {
-	// Token, when set, is required as "Authorization: Bearer <token>" on
-	// every /v1 route, POST /v1/check included. Empty: no authentication
-	// (the gateway only allows that on a loopback listener).
-	Token      string
+	// Token, when set, is an admin token (TFPS_API_TOKEN), required as
+	// "Authorization: Bearer <token>" on every /v1 route, POST /v1/check
+	// included. Tokens adds scoped ones (TFPS_API_TOKENS). With neither:
+	// no authentication (the gateway only allows that on a loopback
+	// listener), and requests must be addressed to the listener and send
+	// JSON (ListenAddr).
+	Token  string
+	Tokens []Token
+	// ListenAddr returns the listener's address, whose port the Host of a
+	// token-less request must carry; nil: any port.
+	ListenAddr func() string
 	Logger     *slog.Logger          // nil: slog.Default()
 	Registerer prometheus.Registerer // nil: HTTP metrics not registered
 }
 
 type server struct {
-	svc     Service
-	log     *slog.Logger
-	token   [sha256.Size]byte
-	auth    bool
-	reqs    *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	svc        Service
+	log        *slog.Logger
+	tokens     []Token
+	auth       bool
+	listenAddr func() string
+	reqs       *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
 }
 
 // Handler serves svc on the /v1 routes (see docs/api.md).
 func Handler(svc Service, opt Options) (http.Handler, error) {
-	s := &server{svc: svc, log: opt.Logger, auth: opt.Token != "", token: sha256.Sum256([]byte(opt.Token))}
+	s := &server{svc: svc, log: opt.Logger, tokens: opt.Tokens, listenAddr: opt.ListenAddr}
+	if opt.Token != "" {
+		s.tokens = append([]Token{{Name: "TFPS_API_TOKEN", Scope: ScopeAdmin, SHA256: sha256.Sum256([]byte(opt.Token))}}, opt.Tokens...)
+	}
+	s.auth = len(s.tokens) > 0
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -77,26 +88,28 @@ func Handler(svc Service, opt Options) (http.Handler, error) {
 		s.writeErrorStatus(w, r, http.StatusMethodNotAllowed, tfps.Errorf(tfps.EINVALID, "method %s not allowed on %s", r.Method, r.URL.Path))
 	})
 	// Full paths on one router: no sub-router pass on the hot /v1/check.
-	r.Post("/v1/check", s.check)
-	r.Get("/v1/codes", s.codes)
-	r.Get("/v1/openapi.json", s.openapi)
-	r.Get("/v1/accounts", s.listAccounts)
-	r.Post("/v1/accounts", s.createAccount)
+	// Each route names the token scope it needs (auth.go).
+	check, read, admin := r.With(s.need(ScopeCheck)), r.With(s.need(ScopeRead)), r.With(s.need(ScopeAdmin))
+	check.Post("/v1/check", s.check)
+	r.With(s.need(scopeAny)).Get("/v1/codes", s.codes)
+	read.Get("/v1/openapi.json", s.openapi)
+	read.Get("/v1/accounts", s.listAccounts)
+	admin.Post("/v1/accounts", s.createAccount)
 	const acct = "/v1/accounts/{domain}/{user}"
-	r.Get(acct, s.getAccount)
-	r.Patch(acct, s.updateAccount)
-	r.Delete(acct, s.deleteAccount)
-	r.Post(acct+"/block", s.block(true))
-	r.Post(acct+"/unblock", s.block(false))
-	r.Post(acct+"/reset", s.resetAccount)
-	r.Put(acct+"/countries/{direction}/{country}", s.country(true))
-	r.Delete(acct+"/countries/{direction}/{country}", s.country(false))
-	r.Get(acct+"/decisions", s.accountDecisions)
-	r.Get("/v1/decisions", s.decisions)
-	r.Get("/v1/blacklists", s.listBlacklist)
-	r.Get("/v1/blacklists/{kind}", s.listBlacklist)
-	r.Post("/v1/blacklists/{kind}", s.addBlacklist)
-	r.Delete("/v1/blacklists/{kind}", s.removeBlacklist)
+	read.Get(acct, s.getAccount)
+	admin.Patch(acct, s.updateAccount)
+	admin.Delete(acct, s.deleteAccount)
+	admin.Post(acct+"/block", s.block(true))
+	admin.Post(acct+"/unblock", s.block(false))
+	admin.Post(acct+"/reset", s.resetAccount)
+	admin.Put(acct+"/countries/{direction}/{country}", s.country(true))
+	admin.Delete(acct+"/countries/{direction}/{country}", s.country(false))
+	read.Get(acct+"/decisions", s.accountDecisions)
+	read.Get("/v1/decisions", s.decisions)
+	read.Get("/v1/blacklists", s.listBlacklist)
+	read.Get("/v1/blacklists/{kind}", s.listBlacklist)
+	admin.Post("/v1/blacklists/{kind}", s.addBlacklist)
+	admin.Delete("/v1/blacklists/{kind}", s.removeBlacklist)
 	return r, nil
 }
 
@@ -153,28 +166,6 @@ func escapedRouting(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePath == "" {
 			rctx.RoutePath = r.URL.EscapedPath()
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *server) authenticate(next http.Handler) http.Handler {
-	if !s.auth {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		scheme, tok, ok := strings.Cut(h, " ")
-		if h == "" {
-			s.writeError(w, r, tfps.Errorf(tfps.EFORBIDDEN, "missing Authorization: Bearer <token> (TFPS_API_TOKEN)"))
-			return
-		}
-		// Compare hashes so neither the content nor the length of the token
-		// leaks through timing.
-		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
-			s.writeError(w, r, tfps.Errorf(tfps.EFORBIDDEN, "wrong API token"))
-			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,6 +41,8 @@ type Config struct {
 	UI         UIConfig
 
 	settings []Setting
+	// Whether these were set (not defaults), for the no-effect warnings.
+	sipListenSet, smtpFromSet bool
 }
 
 // Core holds the settings of the original TFPS defines.m4 and the ones both
@@ -84,6 +87,7 @@ type Core struct {
 	HTTPListen      string
 	PprofListen     string
 	APIToken        string
+	APITokens       []APIToken // scoped tokens (TFPS_API_TOKENS)
 	ARIURL          string
 	ARIUser         string
 	ARIPassword     string
@@ -176,7 +180,7 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 		}
 		for _, kv := range fileValues {
 			if _, ok := known[kv.Key]; !ok {
-				errs = append(errs, FieldError{Key: kv.Key, Value: kv.Value, Msg: fmt.Sprintf("unknown key in %s (line %d)%s", opt.File, kv.Line, suggest(kv.Key, all))})
+				errs = append(errs, FieldError{Key: kv.Key, Value: maskUnknown(kv.Key, kv.Value), Msg: fmt.Sprintf("unknown key in %s (line %d)%s", opt.File, kv.Line, suggest(kv.Key, all))})
 				continue
 			}
 			values[kv.Key] = kv.Value
@@ -201,20 +205,28 @@ func Load(opt Options) (cfg *Config, warnings []string, err error) {
 	cfg = &Config{}
 	for _, k := range all {
 		v := strings.TrimSpace(values[k.Name])
-		if k.Legacy != "" && sources[k.Name] != FromDefault && v != "" {
-			warnings = append(warnings, fmt.Sprintf("%s: %s", k.Name, k.Legacy))
-		}
 		if err := k.set(cfg, v); err != nil {
-			shown := v
+			shown := MaskPasswords(v)
 			if k.Secret {
 				shown = mask(v)
 			}
 			errs = append(errs, FieldError{Key: k.Name, Value: shown, Msg: err.Error()})
 		}
 	}
+	cfg.sipListenSet = sources["TFPS_SIP_LISTEN"] != FromDefault && strings.TrimSpace(values["TFPS_SIP_LISTEN"]) != ""
+	cfg.smtpFromSet = sources["TFPS_SMTP_FROM"] != FromDefault && strings.TrimSpace(values["TFPS_SMTP_FROM"]) != ""
 	errs = append(errs, cfg.crossCheck()...)
+	// Warn about every setting the operator gave that changes nothing.
 	for _, k := range all {
-		shown := values[k.Name]
+		if sources[k.Name] == FromDefault || strings.TrimSpace(values[k.Name]) == "" {
+			continue
+		}
+		if why := k.noEffect(cfg); why != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: %s", k.Name, why))
+		}
+	}
+	for _, k := range all {
+		shown := MaskPasswords(values[k.Name])
 		if k.Secret {
 			shown = mask(shown)
 		}
@@ -263,6 +275,43 @@ func mask(v string) string {
 		return ""
 	}
 	return "****"
+}
+
+// MaskPasswords hides the password of a URL's userinfo
+// (postgres://tfps:secret@db/tfps, redis://:secret@host:6379/0): values
+// that are not secrets as a whole may hold one. Anything else is returned
+// unchanged. Use it on every URL that goes to output or a log.
+func MaskPasswords(v string) string {
+	if !strings.Contains(v, "@") || !strings.Contains(v, "://") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		// Unparseable but URL-looking: hide everything between the scheme
+		// and the last @, where a password would be.
+		scheme, rest, _ := strings.Cut(v, "://")
+		if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+			return scheme + "://****" + rest[i:]
+		}
+		return v
+	}
+	if _, has := u.User.Password(); !has {
+		return v
+	}
+	u.User = url.UserPassword(u.User.Username(), "****")
+	return strings.Replace(u.String(), "%2A%2A%2A%2A", "****", 1)
+}
+
+// maskUnknown shows the value of an unknown key, unless its name suggests
+// a secret (a mistyped TFPS_SMTP_PASWORD must not print the password).
+func maskUnknown(key, v string) string {
+	up := strings.ToUpper(key)
+	for _, s := range []string{"PASS", "PASW", "PWD", "KEY", "TOKEN", "SECRET", "CREDENTIAL"} {
+		if strings.Contains(up, s) {
+			return mask(v)
+		}
+	}
+	return MaskPasswords(v)
 }
 
 // suggest proposes the closest known key for a typo.

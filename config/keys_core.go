@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -97,7 +98,15 @@ func coreKeys() []Key {
 		listenKey("TFPS_SIP_LISTEN", "", "SIP listen address (UDP and TCP); default 0.0.0.0:TFPS_PORT. Empty port 0 picks a free one.", func(c *Config) *string { return &c.SIPListen }),
 		listenKey("TFPS_HTTP_LISTEN", "127.0.0.1:8080", "HTTP listen address of the JSON API, /healthz and /metrics.", func(c *Config) *string { return &c.HTTPListen }),
 		listenKey("TFPS_PPROF_LISTEN", "", "Loopback address for Go's profiler (/debug/pprof/), for measuring CPU and memory under load. Empty: off. Refused on a non-loopback address.", func(c *Config) *string { return &c.PprofListen }),
-		secretKey("TFPS_API_TOKEN", "Bearer token required by every /v1/ route, POST /v1/check included. Without it the gateway only starts its HTTP API on a loopback address.", func(c *Config) *string { return &c.APIToken }),
+		secretKey("TFPS_API_TOKEN", "Admin bearer token: may use every /v1/ route, POST /v1/check included. Without it or TFPS_API_TOKENS the gateway only starts its HTTP API on a loopback address, and that API refuses writes without Content-Type: application/json and requests whose Host is not the listener.", func(c *Config) *string { return &c.APIToken }),
+		{Name: "TFPS_API_TOKENS", Secret: true, Help: "Scoped bearer tokens, comma separated, each name:scope:sha256-hex-of-the-token; scope check (POST /v1/check and GET /v1/codes: give this to PBXs), read (every GET) or admin (everything). The name appears in the log of each admin change. Make the hash with: printf %s \"$TOKEN\" | sha256sum.", Set: func(c *Config, v string) error {
+			ts, err := ParseAPITokens(v)
+			if err != nil {
+				return err
+			}
+			c.APITokens = ts
+			return nil
+		}},
 		urlKey("TFPS_ARI_URL", "http://127.0.0.1:8088/ari", "Asterisk REST Interface base URL used by the IVR.", []string{"http", "https"}, func(c *Config) *string { return &c.ARIURL }),
 		stringKey("TFPS_ARI_USER", "tfps", "ARI user (ari.conf).", func(c *Config) *string { return &c.ARIUser }),
 		secretKey("TFPS_ARI_PASSWORD", "ARI password (ari.conf).", func(c *Config) *string { return &c.ARIPassword }),
@@ -111,6 +120,54 @@ func coreKeys() []Key {
 		}},
 		choiceKey("TFPS_LOG_FORMAT", "text", "Log format: text or json.", []string{"text", "json"}, func(c *Config) *string { return &c.LogFormat }),
 	}
+}
+
+// APIToken is one entry of TFPS_API_TOKENS.
+type APIToken struct {
+	Name   string
+	Scope  string // check, read or admin
+	SHA256 [32]byte
+}
+
+var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// ParseAPITokens reads name:scope:sha256-hex entries separated by commas.
+// Every bad entry is named by its position and name, never by its hash.
+func ParseAPITokens(v string) ([]APIToken, error) {
+	var out []APIToken
+	names, hashes := map[string]bool{}, map[[32]byte]bool{}
+	for i, e := range strings.Split(v, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		parts := strings.Split(e, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("entry %d: must be name:scope:sha256-hex", i+1)
+		}
+		name, scope, hx := parts[0], strings.ToLower(parts[1]), strings.ToLower(parts[2])
+		if !tokenNameRE.MatchString(name) {
+			return nil, fmt.Errorf("entry %d: name must be 1-64 letters, digits, '.', '_' or '-'", i+1)
+		}
+		if scope != "check" && scope != "read" && scope != "admin" {
+			return nil, fmt.Errorf("token %s: scope must be check, read or admin", name)
+		}
+		b, err := hex.DecodeString(hx)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("token %s: the third field must be the 64 hex digits of the token's SHA-256 (printf %%s \"$TOKEN\" | sha256sum)", name)
+		}
+		t := APIToken{Name: name, Scope: scope}
+		copy(t.SHA256[:], b)
+		if names[name] {
+			return nil, fmt.Errorf("token %s: name used twice", name)
+		}
+		if hashes[t.SHA256] {
+			return nil, fmt.Errorf("token %s: same token as an earlier entry", name)
+		}
+		names[name], hashes[t.SHA256] = true, true
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 func slicesContainsFold(list []string, v string) bool {

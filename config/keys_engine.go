@@ -20,7 +20,7 @@ type EngineConfig struct {
 	DestinationAllow  []string      // destinations every account may call without verification
 	BuiltinUAPatterns bool          // add the TFPS scanner User-Agent patterns to the operator's list
 	CacheRefresh      time.Duration // how often cached accounts and lists look for changes
-	RetryCacheTime    time.Duration // how long a decision is replayed for the same Call-ID + From-tag
+	RetryCacheTime    time.Duration // how long a decision is replayed for the same Call-ID + From-tag, account, source and transport
 	LogBatch          int           // decision-log rows per SQL insert
 	LogFlush          time.Duration // longest wait before queued decision-log rows are written
 	LogRetention      time.Duration // decision-log rows older than this are deleted; 0 keeps them
@@ -76,7 +76,7 @@ func engineKeys() []Key {
 		durationKey("TFPS_VERIFIED_GRACE", "12h", "After a passed limit verification, calls of the same account from the same source country are not asked again for the same kind of limit (concurrent calls or daily quota) within this time, up to what was proved plus TFPS_QUOTA_STEP_PERCENT. 0 disables.", 0, 7*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.VerifiedGrace }),
 		intKey("TFPS_CACHE_ALL_ACCOUNTS", "5000", "An installation with at most this many accounts has them all in each gateway's memory, re-read in one query after each change: no call waits for SQL, even while the database is down. Above it (or 0) accounts are read as calls need them.", 0, 1000000, func(c *Config) *int { return &c.Engine.CacheAllAccounts }),
 		durationKey("TFPS_CACHE_REFRESH", "500ms", "How often each gateway looks for account and blacklist changes made by any process (one tiny SQL query); changes apply within this time.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.CacheRefresh }),
-		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
+		durationKey("TFPS_RETRY_CACHE_TIME", "32s", "How long the decision for a Call-ID + From-tag (with the same number, account, source address and transport) is replayed to a retried request instead of being counted again (0s disables).", 0, 10*time.Minute, func(c *Config) *time.Duration { return &c.Engine.RetryCacheTime }),
 		intKey("TFPS_DECISION_LOG_BATCH", "5000", "Most decision-log rows written in one transaction; TFPS_DECISION_LOG_FLUSH usually ends a batch first. Larger batches rewrite the same index pages less often.", 1, 100000, func(c *Config) *int { return &c.Engine.LogBatch }),
 		durationKey("TFPS_DECISION_LOG_RETENTION", "0", "How long decision-log rows are kept, as a duration (2160h is 90 days); each gateway deletes older rows every hour, oldest first. 0: kept for ever.", 0, 10*365*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.LogRetention }),
 		choiceKey("TFPS_MODE", ModeEnforce, "enforce: decisions are applied. monitor (detection only): every check runs, the decision log and metrics record what it would have answered (enforced=false), and every call is approved (SIP A00 or 503 with X-Tfps-Code carrying the would-be code; HTTP approve with would_be); no verify tickets, no pair blocks that enforcement would inherit. An account's own mode (tfpsctl set USER DOMAIN --mode ...) overrides it.", []string{ModeEnforce, ModeMonitor}, func(c *Config) *string { return &c.Engine.Mode }),

@@ -14,11 +14,18 @@ type SIPConfig struct {
 	// Allow lists the addresses and networks of the PBXs and proxies that
 	// may ask; every other source gets DenyAction.
 	Allow []netip.Prefix
-	// DenyAction is "403" (answer 403 Forbidden) or "drop" (say nothing).
+	// TrustHeaders lists the sources whose identity headers (P-tfps,
+	// X-tfps, P-Received, P-UA, P-Calls) are believed. nil: Allow; empty
+	// (not nil): nobody ("none").
+	TrustHeaders []netip.Prefix
+	// DenyAction is "drop" (say nothing, the default) or "403".
 	DenyAction string
+	// TCPOnly serves SIP over TCP alone (TFPS_SIP_TRANSPORTS=tcp), where
+	// the handshake proves the source address.
+	TCPOnly bool
 	// VerifyPrefix goes before the ticket in the request user of a verify
 	// redirect (sip:<prefix><ticket>@<IVRAddress>); the IVR box's dialplan
-	// matches it (exten _V.).
+	// matches it (exten _VXXXXXXXXXXXXXXXX: the prefix and the ticket's 16 digits).
 	VerifyPrefix string
 	// IVRAddress is host[:port] of the Asterisk box that runs the voice
 	// checks. Empty: the Contact host at port 5080.
@@ -61,8 +68,31 @@ func sipKeys() []Key {
 			c.SIP.Allow = p
 			return nil
 		}},
-		choiceKey("TFPS_SIP_DENY_ACTION", DenyForbidden, "What a source outside TFPS_SIP_ALLOW gets: 403 (403 Forbidden) or drop (no answer, like a closed port).", []string{DenyForbidden, DenyDrop}, func(c *Config) *string { return &c.SIP.DenyAction }),
-		{Name: "TFPS_SIP_VERIFY_PREFIX", Default: "V", Help: "Request-user prefix of verify redirects: sip:<prefix><ticket>@<TFPS_IVR_SIP_ADDRESS>. The IVR box's dialplan matches it (exten _V.). Must not start with A or R (loop detection).", Set: func(c *Config, v string) error {
+		{Name: "TFPS_SIP_TRUST_HEADERS_FROM", Help: "Addresses and networks (CIDR) whose identity headers (P-tfps, X-tfps, P-Received, P-UA, P-Calls) are believed: your proxies, which remove whatever their callers sent and add their own. Other sources are decided on From, the packet's source and User-Agent, and the ignored headers are logged. Empty: the TFPS_SIP_ALLOW list; none: nobody.", Set: func(c *Config, v string) error {
+			if strings.EqualFold(v, "none") {
+				c.SIP.TrustHeaders = []netip.Prefix{}
+				return nil
+			}
+			p, err := ParseCIDRs(v)
+			if err != nil {
+				return fmt.Errorf("%w; or none", err)
+			}
+			c.SIP.TrustHeaders = p
+			return nil
+		}},
+		choiceKey("TFPS_SIP_DENY_ACTION", DenyDrop, "What a source outside TFPS_SIP_ALLOW gets: drop (no answer, like a closed port) or 403 (403 Forbidden). Over UDP the source address can be forged, so a 403 would reflect traffic at whoever the forger names: keep drop unless every PBX reaches the gateway over TCP.", []string{DenyDrop, DenyForbidden}, func(c *Config) *string { return &c.SIP.DenyAction }),
+		{Name: "TFPS_SIP_TRANSPORTS", Default: "udp,tcp", Help: "Transports of the SIP front: udp,tcp or tcp. tcp alone: the TCP handshake proves each source address, so TFPS_SIP_ALLOW, the flood limit and the source checks can not be fooled by forged UDP sources (see docs/security.md).", Set: func(c *Config, v string) error {
+			switch strings.ToLower(strings.ReplaceAll(v, " ", "")) {
+			case "udp,tcp", "tcp,udp":
+				c.SIP.TCPOnly = false
+			case "tcp":
+				c.SIP.TCPOnly = true
+			default:
+				return fmt.Errorf("must be udp,tcp or tcp")
+			}
+			return nil
+		}},
+		{Name: "TFPS_SIP_VERIFY_PREFIX", Default: "V", Help: "Request-user prefix of verify redirects: sip:<prefix><ticket>@<TFPS_IVR_SIP_ADDRESS>. The IVR box's dialplan matches it (exten _VXXXXXXXXXXXXXXXX: the prefix and the ticket's 16 digits). Must not start with A or R (loop detection).", Set: func(c *Config, v string) error {
 			if v == "" || strings.ContainsAny(v, "@:;<>\" \t") {
 				return fmt.Errorf("must be a non-empty SIP user prefix such as V")
 			}

@@ -117,21 +117,32 @@ func (p Principal) CanAct() bool { return p.Scope == ScopeAdmin }
 // refused by the implementation.
 type Authenticator func(token string) (p Principal, ok bool)
 
-// SingleToken accepts only token, as an admin named name. An empty token
-// accepts nothing.
-func SingleToken(token, name string) Authenticator {
-	want := sha256.Sum256([]byte(token))
+// HashedToken is one token the console accepts, known by the SHA-256 of
+// its text (as TFPS_API_TOKENS lists them).
+type HashedToken struct {
+	Name   string
+	Scope  Scope // read or admin; other scopes (check) are refused
+	SHA256 [sha256.Size]byte
+}
+
+// Tokens accepts the tokens of the list whose scope the console knows
+// (read, admin), each as the principal it names; a check-only token is
+// refused. Every entry is compared, in constant time.
+func Tokens(list []HashedToken) Authenticator {
 	return func(got string) (Principal, bool) {
-		if token == "" {
-			return Principal{}, false
-		}
-		// Compare hashes: neither content nor length leaks through timing.
 		sum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		var found *HashedToken
+		for i := range list {
+			if subtle.ConstantTimeCompare(sum[:], list[i].SHA256[:]) == 1 {
+				found = &list[i]
+			}
+		}
+		if found == nil || (found.Scope != ScopeRead && found.Scope != ScopeAdmin) {
 			return Principal{}, false
 		}
-		return Principal{Name: name, Scope: ScopeAdmin}, true
+		return Principal{Name: found.Name, Scope: found.Scope}, true
 	}
 }
+
 
 func (p Principal) String() string { return fmt.Sprintf("%s (%s)", p.Name, p.Scope) }

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -56,17 +57,11 @@ func newEnv(t *testing.T, dialect string) *env {
 	h, err := console.Handler(console.Options{
 		Backend: &console.Local{Service: svc, Store: m.Store, State: m.State, Window: time.Hour, MaxFailures: 3},
 		Feed:    feed,
-		Auth: func(tok string) (console.Principal, bool) {
-			switch tok {
-			case "admin-token":
-				return console.Principal{Name: "alice", Scope: console.ScopeAdmin}, true
-			case "read-token":
-				return console.Principal{Name: "bob", Scope: console.ScopeRead}, true
-			case "check-token":
-				return console.Principal{Name: "pbx", Scope: "check"}, true
-			}
-			return console.Principal{}, false
-		},
+		Auth: console.Tokens([]console.HashedToken{
+			{Name: "alice", Scope: console.ScopeAdmin, SHA256: sha256.Sum256([]byte("admin-token"))},
+			{Name: "bob", Scope: console.ScopeRead, SHA256: sha256.Sum256([]byte("read-token"))},
+			{Name: "pbx", Scope: "check", SHA256: sha256.Sum256([]byte("check-token"))},
+		}),
 		SessionTTL: time.Hour,
 		Now:        clk.now,
 	})

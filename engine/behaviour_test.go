@@ -203,6 +203,46 @@ func TestRetryIsReplayed(t *testing.T) {
 	}
 }
 
+// Retry cache too loose: the Call-ID and From-tag are the caller's choice, so
+// reusing those of an approved call from another account, another source or
+// over the other transport must be decided (and counted) afresh, never get
+// the approval replayed.
+func TestRetryCacheTooLoose(t *testing.T) {
+	ctx := context.Background()
+	opts := baseOptions(t)
+	opts.RetryCacheTime = 30 * time.Second
+	r := newRig(t, store.SQLite, opts)
+	r.account(t, "1001", nil)
+	r.account(t, "blocked", func(a *tfps.Account) { a.Blocked = true })
+	same := func(c *engine.Call) { c.CallID = "loose-1"; c.Time = inHours.Add(time.Second) }
+	if d := r.decide(t, call(same)); d.Code != engine.A00 || d.Replayed {
+		t.Fatalf("first call %s replayed=%v, want A00 decided", d.Code, d.Replayed)
+	}
+	tests := []struct {
+		name string
+		edit func(c *engine.Call)
+		want engine.Code
+	}{
+		{"another account", func(c *engine.Call) { c.User = "blocked" }, engine.R17},
+		{"another source", func(c *engine.Call) { c.SourceIP = ipGB }, engine.V02},
+		{"over HTTP", func(c *engine.Call) { c.Transport = "http" }, engine.A00},
+	}
+	for _, tt := range tests {
+		d := r.decide(t, call(same, tt.edit))
+		if d.Replayed || d.Code != tt.want {
+			t.Errorf("%s with the same Call-ID and From-tag: %s replayed=%v, want %s decided afresh", tt.name, d.Code, d.Replayed, tt.want)
+		}
+	}
+	// The HTTP request was counted: two approved calls today.
+	if n, _ := r.st.DailyCount(ctx, "1001", "pbx.example", "2026-11-23", false); n != 2 {
+		t.Errorf("daily count %d, want 2 (the call and the HTTP request with a borrowed Call-ID)", n)
+	}
+	// A real retry still replays.
+	if d := r.decide(t, call(same)); !d.Replayed {
+		t.Errorf("a true retry was decided again, want replayed")
+	}
+}
+
 // Accounts and lists changed by another process (another gateway, the IVR,
 // an operator's SQL) reach this engine's cache without a restart.
 func TestChangesReachAnotherEngine(t *testing.T) {

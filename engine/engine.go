@@ -317,7 +317,7 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	if err := validate(&call); err != nil {
 		return Decision{}, err
 	}
-	key := replayKey{call.CallID, call.FromTag, call.Number, call.Monitor}
+	key := replayKeyOf(&call)
 	if d, ok := e.replay.get(key, call.Time); ok {
 		d.Replayed = true
 		e.metrics.replayed.Inc()

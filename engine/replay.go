@@ -1,13 +1,17 @@
 package engine
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // replayCache remembers recent decisions by Call-ID + From-tag (+ number),
 // so a retried INVITE or POST gets the same answer without being counted a
-// second time (livekit/sip keeps such an expiring cache for the same
+// second time. The key also holds the account, the source address and the
+// transport: the Call-ID and From-tag are chosen by the caller, so without
+// them one approval could be replayed for another account or source, or
+// from HTTP to SIP, without counting anything (livekit/sip keeps such an expiring cache for the same
 // reason). Two generations bound the memory: entries live between ttl and
 // 2*ttl, and a generation never holds more than maxEntries.
 type replayCache struct {
@@ -21,11 +25,21 @@ type replayCache struct {
 	disabled bool
 }
 
-// monitor keeps the answers of a monitor listener apart from the
-// enforcing one's when a proxy sends the same call to both.
+// replayKey is everything a retry repeats unchanged. A field the caller can
+// not choose freely (account, source, transport) keeps a forged Call-ID from
+// borrowing another request's decision.
 type replayKey struct {
 	callID, fromTag, number string
-	monitor                 bool
+	user, domain            string
+	source                  netip.Addr
+	transport               string
+	// monitor keeps the answers of a monitor listener apart from the
+	// enforcing one's when a proxy sends the same call to both.
+	monitor bool
+}
+
+func replayKeyOf(c *Call) replayKey {
+	return replayKey{callID: c.CallID, fromTag: c.FromTag, number: c.Number, user: c.User, domain: c.Domain, source: c.SourceIP, transport: c.Transport, monitor: c.Monitor}
 }
 
 type replayEntry struct {

@@ -13,8 +13,8 @@ import (
 // without TFPS_API_TOKEN the API has no authentication. Start checks it
 // before opening anything.
 func (m *Main) checkAPIAccess() error {
-	if m.Config.APIToken == "" && !loopback(m.Config.HTTPListen) {
-		return fmt.Errorf("start HTTP API: TFPS_API_TOKEN is required when TFPS_HTTP_LISTEN (%s) is not a loopback address", m.Config.HTTPListen)
+	if m.Config.APIToken == "" && len(m.Config.APITokens) == 0 && !loopback(m.Config.HTTPListen) {
+		return fmt.Errorf("start HTTP API: TFPS_API_TOKEN is required (or scoped TFPS_API_TOKENS) when TFPS_HTTP_LISTEN (%s) is not a loopback address", m.Config.HTTPListen)
 	}
 	return nil
 }
@@ -25,8 +25,13 @@ func (m *Main) startAPI() error {
 	if now == nil {
 		now = time.Now
 	}
+	var tokens []api.Token
+	for _, t := range m.Config.APITokens {
+		tokens = append(tokens, api.Token{Name: t.Name, Scope: api.Scope(t.Scope), SHA256: t.SHA256})
+	}
 	h, err := api.Handler(&api.Local{Engine: m.Engine, Store: m.Store, State: m.State, Config: m.Config, Now: now}, api.Options{
-		Token: m.Config.APIToken, Logger: m.Logger, Registerer: m.Registry,
+		Token: m.Config.APIToken, Tokens: tokens, Logger: m.Logger, Registerer: m.Registry,
+		ListenAddr: m.HTTPAddr, // the listener opens after the routes are mounted
 	})
 	if err != nil {
 		return fmt.Errorf("start HTTP API: %w", err)

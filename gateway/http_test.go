@@ -29,6 +29,9 @@ func send(t *testing.T, method, url, token, body string) rawAnswer {
 	if token != "" {
 		req.Header.Set("Authorization", token)
 	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)

@@ -24,16 +24,27 @@ func (m *Main) startSIP(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start sip: %w", err)
 	}
-	uc, ln, err := listenSIP(m.Config.SIPListen)
+	var uc *net.UDPConn
+	var ln net.Listener
+	if m.Config.SIP.TCPOnly {
+		// TFPS_SIP_TRANSPORTS=tcp: no UDP socket at all, so no source
+		// address the front acts on can be forged.
+		ln, err = net.Listen("tcp", m.Config.SIPListen)
+	} else {
+		uc, ln, err = listenSIP(m.Config.SIPListen)
+	}
 	if err != nil {
 		return fmt.Errorf("start sip: %w", err)
 	}
-	m.sipUDP, m.sipTCP = uc.LocalAddr().String(), ln.Addr().String()
-	go func() {
-		if err := front.ServeUDP(uc); err != nil && !errors.Is(err, sipfront.ErrClosed) {
-			m.Logger.Error("sip udp stopped", "err", err)
-		}
-	}()
+	m.sipTCP = ln.Addr().String()
+	if uc != nil {
+		m.sipUDP = uc.LocalAddr().String()
+		go func() {
+			if err := front.ServeUDP(uc); err != nil && !errors.Is(err, sipfront.ErrClosed) {
+				m.Logger.Error("sip udp stopped", "err", err)
+			}
+		}()
+	}
 	go func() {
 		if err := front.ServeTCP(ln); err != nil && !errors.Is(err, sipfront.ErrClosed) {
 			m.Logger.Error("sip tcp stopped", "err", err)
@@ -94,7 +105,8 @@ func listenSIP(addr string) (*net.UDPConn, net.Listener, error) {
 	}
 }
 
-// SIPAddr is the UDP address the SIP front got (useful with port 0).
+// SIPAddr is the UDP address the SIP front got (useful with port 0); empty
+// when it serves TCP only.
 func (m *Main) SIPAddr() string { return m.sipUDP }
 
 // SIPTCPAddr is the TCP address of the SIP front.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 
@@ -28,16 +29,24 @@ func (m *Main) startUI() error {
 	if !m.Config.UI.Enabled {
 		return nil
 	}
-	if m.Config.APIToken == "" {
-		m.Logger.Warn("operator console not served: it needs TFPS_API_TOKEN to log in with (or set TFPS_UI=off)")
+	var tokens []console.HashedToken
+	if m.Config.APIToken != "" {
+		tokens = append(tokens, console.HashedToken{Name: "TFPS_API_TOKEN", Scope: console.ScopeAdmin, SHA256: sha256.Sum256([]byte(m.Config.APIToken))})
+	}
+	for _, t := range m.Config.APITokens {
+		tokens = append(tokens, console.HashedToken{Name: t.Name, Scope: console.Scope(t.Scope), SHA256: t.SHA256})
+	}
+	if len(tokens) == 0 {
+		m.Logger.Warn("operator console not served: it needs TFPS_API_TOKEN or TFPS_API_TOKENS to log in with (or set TFPS_UI=off)")
 		return nil
 	}
 	svc := &api.Local{Engine: m.Engine, Store: m.Store, State: m.State, Config: m.Config, Now: m.clock}
 	h, err := console.Handler(console.Options{
 		Backend: &console.Local{Service: svc, Store: m.Store, State: m.State, Window: m.Config.CacheBlockTime, MaxFailures: m.Config.MaxCaptchaAttempts, Now: m.clock},
 		Feed:    m.feed,
-		// The one API token logs in as admin; scoped tokens plug in here.
-		Auth:       console.SingleToken(m.Config.APIToken, "admin"),
+		// TFPS_API_TOKEN logs in as admin, a TFPS_API_TOKENS entry with its
+		// scope (read looks only); check-only tokens are refused.
+		Auth:       console.Tokens(tokens),
 		SessionTTL: m.Config.UI.SessionTTL,
 		Location:   m.Config.BusinessHours.Location(),
 		Now:        m.clock,

@@ -153,6 +153,9 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 		if st.Channel.Caller != nil {
 			info.CallerID = st.Channel.Caller.Number
 		}
+		if st.Channel.Dialplan != nil {
+			info.Context = st.Channel.Dialplan.Context
+		}
 		out := OutcomeHangup
 		if err := h.Answer(); err != nil {
 			log.Warn("answer failed", "err", err)

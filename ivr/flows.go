@@ -146,6 +146,7 @@ type Flows struct {
 type CallInfo struct {
 	Channel  string    // ARI channel ID
 	CallerID string    // caller ID number
+	Context  string    // dialplan context the channel entered the app from
 	Answered time.Time // when the call was answered; zero: not measured
 }
 
@@ -213,6 +214,10 @@ func (s *session) account() string {
 }
 
 func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
+	if err := checkArgs(args, s.info.Context); err != nil {
+		s.log.Warn("call refused before any lookup", "args", args, "err", err)
+		return OutcomeTicketInvalid, s.say(ctx, prompts.TicketInvalid)
+	}
 	switch {
 	case len(args) >= 3 && args[0] == FlowChange:
 		s.flow, s.user, s.domain, s.method = FlowChange, args[1], args[2], MethodPIN

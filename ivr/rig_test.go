@@ -50,10 +50,16 @@ const (
 // phone's app in place of the Dial.
 const testDialplan = `
 [tfps-test-continue]
-exten => _V.,1,Stasis(tfps,${EXTEN:1},continue)
+exten => _VXXXXXXXXXXXXXXXX,1,Stasis(tfps,${EXTEN:1},continue)
  same => n,GotoIf($["${TFPS_RESULT}" = "verified"]?verified)
  same => n,Hangup()
  same => n(verified),Stasis(caller,continued,${TFPS_RESULT})
+ same => n,Hangup()
+
+; A verification box whose dialplan still has the loose pattern of earlier
+; releases: the IVR itself must refuse what it lets through.
+[tfps-test-loose]
+exten => _V.,1,Stasis(tfps,${EXTEN:1})
  same => n,Hangup()
 `
 

@@ -138,3 +138,36 @@ func TestKamailioGuide(t *testing.T) {
 		})
 	}
 }
+
+// Forged identity through the proxy guide: a caller behind the Kamailio of
+// the guide sends its own P-tfps naming another account (alice, approved)
+// from a private address. The guide removes it before adding its own, so
+// the gateway decides the call as the caller's account (bob, unknown:
+// onboarding verification), not as alice.
+func TestForgedPtfpsThroughKamailio(t *testing.T) {
+	carrier := sipptest.StartUAS(t, 486, "Busy Here")
+	ivr := sipptest.StartUAS(t, 480, "Temporarily Unavailable")
+	r := newRig(t, sipfront.Options{Method: 302, IVRAddress: ivr.Addr})
+	kam := startKamailio(t, `TFPS_URI="sip:`+r.udp+`"`, `CARRIER_URI="sip:`+carrier.Addr+`"`)
+
+	// Were the forged header believed, alice's approval would send the call
+	// to the carrier (486); bob's verification sends it to the IVR (480).
+	sipptest.Run(t, kam, sipptest.Call{Number: "+12125550103", FromUser: "bob", Status: 480, Headers: []string{
+		"P-tfps: alice;pbx.example.com;10.0.0.1;x;1",
+		"X-tfps: alice@pbx.example.com",
+		"P-Received: 10.0.0.1",
+		"P-Calls: 1",
+	}})
+	got := ivr.Received(10 * time.Second)
+	m := requestLineRE.FindStringSubmatch(got)
+	if m == nil || !strings.HasPrefix(m[1], "V") {
+		t.Fatalf("IVR got %v, want INVITE sip:V<ticket>@...\n%s", m, got)
+	}
+	tk, err := r.st.ClaimTicket(context.Background(), strings.TrimPrefix(m[1], "V"), time.Now())
+	if err != nil {
+		t.Fatalf("claim ticket from the IVR's INVITE: %v", err)
+	}
+	if tk.User != "bob" || tk.SourceIP != "127.0.0.1" {
+		t.Errorf("decided as %s from %s, want bob from the caller's own address 127.0.0.1 (forged P-tfps believed)", tk.User, tk.SourceIP)
+	}
+}

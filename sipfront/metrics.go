@@ -12,6 +12,7 @@ type metrics struct {
 	parseErrors     *prometheus.CounterVec // transport
 	denied          *prometheus.CounterVec // action
 	flood           prometheus.Counter
+	identity        *prometheus.CounterVec // problem: repeated, untrusted
 	retransmissions prometheus.Counter
 	latency         prometheus.Histogram
 	inFlight        prometheus.Gauge
@@ -34,6 +35,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		flood: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_sip_flood_dropped_total", Help: "Requests dropped by the per-source flood limit (TFPS_SIP_FLOOD_LIMIT).",
 		}),
+		identity: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_sip_identity_refused_total", Help: "INVITEs whose identity headers (P-tfps, X-tfps, P-Received, P-UA, P-Calls) were not used, by problem: repeated (answered as an invalid call) or untrusted (source outside TFPS_SIP_TRUST_HEADERS_FROM; decided on From and the packet source).",
+		}, []string{"problem"}),
 		retransmissions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_sip_retransmissions_total", Help: "Retransmitted INVITEs answered from the answer cache (or swallowed while deciding).",
 		}),
@@ -48,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.parseErrors, m.denied, m.flood, m.retransmissions, m.latency, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.parseErrors, m.denied, m.flood, m.identity, m.retransmissions, m.latency, m.inFlight} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

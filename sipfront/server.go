@@ -42,15 +42,22 @@ type Options struct {
 	VerifyPrefix string // default "V"
 	// IVRAddress is host[:port] of the IVR Asterisk; empty: the Contact
 	// host at port 5080.
-	IVRAddress    string
-	Allow         []netip.Prefix // empty: nobody may ask
-	DenyDrop      bool           // true: say nothing to a denied source; false: 403
-	FloodLimit    int            // requests per source per second; 0: off
-	ErrorStatus   int            // answer when the engine errs; default 500, never 503
-	DecideTimeout time.Duration  // default 2s
-	MaxInFlight   int            // default 4096
-	AnswerTTL     time.Duration  // how long answers are kept for retransmissions; default 32s (Timer B)
-	ServerName    string         // Server header; default "tfps-gateway"
+	IVRAddress string
+	Allow      []netip.Prefix // empty: nobody may ask
+	// TrustHeaders lists the sources whose identity headers (P-tfps,
+	// X-tfps, P-Received, P-UA, P-Calls) are believed: the proxies that
+	// remove what their callers sent and add their own. A request from any
+	// other source is decided on its From, its packet source and its
+	// User-Agent, and the ignored headers are logged. nil: the Allow list;
+	// an empty non-nil list: nobody.
+	TrustHeaders  []netip.Prefix
+	DenyDrop      bool          // true: say nothing to a denied source; false: 403
+	FloodLimit    int           // requests per source per second; 0: off
+	ErrorStatus   int           // answer when the engine errs; default 500, never 503
+	DecideTimeout time.Duration // default 2s
+	MaxInFlight   int           // default 4096
+	AnswerTTL     time.Duration // how long answers are kept for retransmissions; default 32s (Timer B)
+	ServerName    string        // Server header; default "tfps-gateway"
 
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Logger     *slog.Logger          // nil: slog.Default()
@@ -65,6 +72,7 @@ func OptionsFrom(c *config.Config) Options {
 		VerifyPrefix:  c.SIP.VerifyPrefix,
 		IVRAddress:    c.SIP.IVRAddress,
 		Allow:         c.SIP.Allow,
+		TrustHeaders:  c.SIP.TrustHeaders,
 		DenyDrop:      c.SIP.DenyAction == config.DenyDrop,
 		FloodLimit:    c.SIP.FloodLimit,
 		ErrorStatus:   c.SIP.ErrorCode,
@@ -119,6 +127,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.TrustHeaders == nil {
+		o.TrustHeaders = o.Allow
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -256,10 +267,17 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return ap
 }
 
-// admit applies the allow list and the flood limit to a message's source.
+// admit applies the flood limit and the allow list to a message's source.
 // It returns false when the message must be dropped silently, and deny=true
-// when it must get 403.
+// when it must get 403. The flood limit comes first and counts denied
+// sources too: over UDP the source address is only claimed, and a 403 for
+// every spoofed datagram would make the gateway reflect traffic at the
+// address the attacker wrote.
 func (s *Server) admit(src netip.AddrPort, now time.Time) (ok, deny bool) {
+	if !s.flood.allow(src.Addr(), now) {
+		s.metrics.flood.Inc()
+		return false, false
+	}
 	if !s.allowed(src.Addr()) {
 		if s.opts.DenyDrop {
 			s.metrics.denied.WithLabelValues("drop").Inc()
@@ -268,15 +286,13 @@ func (s *Server) admit(src netip.AddrPort, now time.Time) (ok, deny bool) {
 		s.metrics.denied.WithLabelValues("403").Inc()
 		return true, true
 	}
-	if !s.flood.allow(src.Addr(), now) {
-		s.metrics.flood.Inc()
-		return false, false
-	}
 	return true, false
 }
 
-func (s *Server) allowed(a netip.Addr) bool {
-	for _, p := range s.opts.Allow {
+func (s *Server) allowed(a netip.Addr) bool { return inPrefixes(s.opts.Allow, a) }
+
+func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
 		if p.Contains(a) {
 			return true
 		}
@@ -501,6 +517,15 @@ func preAdmit(req *sip.Request) (status int, reason string, inject bool) {
 }
 
 func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, monitor bool, now time.Time, reply func([]byte) error) {
+	if name := repeatedIdentityHeader(req); name != "" {
+		// Two identity headers mean something on the path added one
+		// without removing the caller's: which one to believe is a guess,
+		// and a wrong guess decides the call as another account.
+		s.metrics.identity.WithLabelValues("repeated").Inc()
+		s.log.Warn("sip identity header repeated: invalid call", "call_id", req.CallID().Value(), "source", src, "header", name)
+		s.send(req, src, transport, reply, s.opts.ErrorStatus, "Invalid Call", nil)
+		return
+	}
 	if status, reason, inject := preAdmit(req); status != 0 {
 		s.send(req, src, transport, reply, status, reason, nil)
 		return
@@ -552,10 +577,37 @@ func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, 
 	}()
 }
 
+// identityHeaders are the headers through which a proxy tells who is
+// calling; only a trusted source may send them, and each at most once.
+var identityHeaders = [...]string{"P-tfps", "X-tfps", "P-Received", "P-UA", "P-Calls"}
+
+// repeatedIdentityHeader returns the name of an identity header the request
+// carries more than once, or "".
+func repeatedIdentityHeader(req *sip.Request) string {
+	for _, name := range identityHeaders {
+		if len(req.GetHeaders(name)) > 1 {
+			return name
+		}
+	}
+	return ""
+}
+
+// hasIdentityHeader reports whether the request carries any identity header.
+func hasIdentityHeader(req *sip.Request) bool {
+	for _, name := range identityHeaders {
+		if req.GetHeader(name) != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // callOf builds the engine's Call from the request, reading the identity
 // headers exactly as TFPS did: P-tfps, else X-tfps + P-Received + P-UA +
 // P-Calls, else From user/domain, the packet's source, User-Agent, 1 call.
-func callOf(req *sip.Request, src netip.Addr, now time.Time) engine.Call {
+// trusted is false for a source outside TrustHeaders: its identity headers
+// are not read.
+func callOf(req *sip.Request, src netip.Addr, now time.Time, trusted bool) engine.Call {
 	from := req.From()
 	c := engine.Call{
 		User:            from.Address.User,
@@ -571,6 +623,9 @@ func callOf(req *sip.Request, src netip.Addr, now time.Time) engine.Call {
 	c.FromTag, _ = from.Params.Get("tag")
 	if h := req.GetHeader("User-Agent"); h != nil {
 		c.UserAgent = h.Value()
+	}
+	if !trusted {
+		return c
 	}
 	if h := req.GetHeader("P-tfps"); h != nil {
 		if id, ok := ParsePTFPS(h.Value()); ok {
@@ -612,7 +667,12 @@ func callOf(req *sip.Request, src netip.Addr, now time.Time) engine.Call {
 }
 
 func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPort, transport string, monitor bool, now time.Time, e *answerEntry, reply func([]byte) error) []byte {
-	call := callOf(req, src.Addr(), now)
+	trusted := inPrefixes(s.opts.TrustHeaders, src.Addr())
+	if !trusted && hasIdentityHeader(req) {
+		s.metrics.identity.WithLabelValues("untrusted").Inc()
+		s.log.Warn("sip identity headers from an untrusted source ignored (TFPS_SIP_TRUST_HEADERS_FROM)", "call_id", req.CallID().Value(), "source", src.Addr())
+	}
+	call := callOf(req, src.Addr(), now, trusted)
 	call.Monitor = monitor
 	d, err := s.d.Decide(ctx, call)
 	if e.canceled() {

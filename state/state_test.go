@@ -193,7 +193,7 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 
 	checks := map[string]func() error{
 		"ping":   func() error { return s.Ping(ctx) },
-		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1", t0); return err },
+		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1234567890123456", t0); return err },
 		"create": func() error { _, err := s.CreateTicket(ctx, Ticket{CreatedAt: t0}, time.Minute); return err },
 		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", "call-1", t0, time.Hour); return err },
 		"block":  func() error { _, _, _, err := s.VerifyBlock(ctx, "u", "d", t0, time.Hour, 3); return err },

@@ -38,6 +38,22 @@ type Ticket struct {
 // through any PBX dial plan or SIP proxy that only routes digits.
 const TicketIDDigits = 16
 
+// ValidTicketID reports whether id has the form every ticket id is issued
+// in (newTicketID, fastTicketID): exactly TicketIDDigits decimal digits.
+// Anything else can not name a ticket and is refused without asking Redis;
+// the dialplan and the IVR check it before a caller's text goes further.
+func ValidTicketID(id string) bool {
+	if len(id) != TicketIDDigits {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // ticketGrace keeps an expired ticket readable for a while, so claiming it
 // says "expired" rather than "unknown".
 const ticketGrace = 10 * time.Minute
@@ -90,6 +106,9 @@ return {0, ''}
 // ClaimTicket consumes the ticket id at time now. It returns ErrTicketUnknown,
 // ErrTicketUsed or ErrTicketExpired (the ticket is consumed in that case too).
 func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (Ticket, error) {
+	if !ValidTicketID(id) {
+		return Ticket{}, fmt.Errorf("claim ticket %q: not %d digits: %w", id, TicketIDDigits, ErrTicketUnknown)
+	}
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
 	res, err := claimScript.Run(ctx, s.rdb, []string{s.keys.Ticket(id), s.keys.TicketUsed(id)}, usedMarkerTTL.Milliseconds()).Slice()
