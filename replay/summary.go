@@ -33,7 +33,10 @@ type Summary struct {
 	Notifications map[string]int64            `json:"notifications_by_kind"`
 	Accounts      map[string]*AccountSummary  `json:"accounts"`
 	Scenarios     map[string]*ScenarioSummary `json:"scenarios,omitempty"`
-	BadLines      []string                    `json:"bad_lines,omitempty"` // the first few skipped, with their errors
+	// Labelled sums every scenario: the figures to compare between two
+	// runs (nil when no line carries a label).
+	Labelled *ScenarioSummary `json:"labelled_total,omitempty"`
+	BadLines []string         `json:"bad_lines,omitempty"` // the first few skipped, with their errors
 }
 
 // DayVerifications are the verify decisions of one local date.
@@ -80,6 +83,9 @@ type ScenarioSummary struct {
 	// they are set up.
 	LegitVerifyAfterOnboarding int64 `json:"legit_verify_after_onboarding"`
 	LegitVerifyAfterFirstWeek  int64 `json:"legit_verify_after_first_week"`
+	// LegitAfterFirstWeek counts the legit calls made once their account
+	// was a week past onboarding: the base of LegitVerifyAfterFirstWeek.
+	LegitAfterFirstWeek int64 `json:"legit_after_first_week"`
 }
 
 // firstWeek is how long a new account is expected to meet verifications
@@ -191,6 +197,9 @@ func (m *summer) add(o *Output) {
 		}
 	case "legit":
 		sc.Legit++
+		if onboardedBefore != nil && !t.Before(onboardedBefore.Add(firstWeek)) {
+			sc.LegitAfterFirstWeek++
+		}
 		switch o.Result {
 		case "reject":
 			sc.LegitRejected++
@@ -210,6 +219,21 @@ func (m *summer) finish(notes map[string]int64) *Summary {
 	m.s.Notifications = notes
 	if len(m.s.Scenarios) == 0 {
 		m.s.Scenarios = nil
+	} else {
+		t := &ScenarioSummary{}
+		for _, c := range m.s.Scenarios {
+			t.Calls += c.Calls
+			t.Attack += c.Attack
+			t.Legit += c.Legit
+			t.AttackApproved += c.AttackApproved
+			t.AttackApprovedBeforeCaught += c.AttackApprovedBeforeCaught
+			t.LegitRejected += c.LegitRejected
+			t.LegitVerify += c.LegitVerify
+			t.LegitVerifyAfterOnboarding += c.LegitVerifyAfterOnboarding
+			t.LegitVerifyAfterFirstWeek += c.LegitVerifyAfterFirstWeek
+			t.LegitAfterFirstWeek += c.LegitAfterFirstWeek
+		}
+		m.s.Labelled = t
 	}
 	return m.s
 }
@@ -260,15 +284,20 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 	if len(s.Scenarios) > 0 {
-		p("\nscenario\tcalls\tattack\tattack approved\tbefore first reject/verify\tlegit\tlegit rejected\tlegit verify\tafter onboarding\tafter first week\n")
+		p("\nscenario\tcalls\tattack\tattack approved\tbefore first reject/verify\tlegit\tlegit rejected\tlegit verify\tafter onboarding\tafter first week\tof legit after first week\n")
+		row := func(name string, c *ScenarioSummary) {
+			p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, c.Calls, c.Attack, c.AttackApproved, c.AttackApprovedBeforeCaught,
+				c.Legit, c.LegitRejected, c.LegitVerify, c.LegitVerifyAfterOnboarding, c.LegitVerifyAfterFirstWeek, c.LegitAfterFirstWeek)
+		}
 		for _, k := range sortedKeys(s.Scenarios) {
-			c := s.Scenarios[k]
 			name := k
 			if name == "" {
 				name = "(none)"
 			}
-			p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, c.Calls, c.Attack, c.AttackApproved, c.AttackApprovedBeforeCaught,
-				c.Legit, c.LegitRejected, c.LegitVerify, c.LegitVerifyAfterOnboarding, c.LegitVerifyAfterFirstWeek)
+			row(name, s.Scenarios[k])
+		}
+		if s.Labelled != nil {
+			row("(all)", s.Labelled)
 		}
 	}
 	if len(s.BadLines) > 0 {

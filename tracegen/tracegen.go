@@ -124,9 +124,24 @@ type gen struct {
 }
 
 func (g *gen) add(r Record, dur time.Duration) {
+	r.Number, r.Caller = dialled(r.Number), dialled(r.Caller)
 	r.Time = r.Time.Truncate(time.Second)
 	r.end = r.Time.Add(dur)
 	g.out = append(g.out, r)
+}
+
+// dialled is a number as a PBX sends it (SIP Request-URI user, POST
+// /v1/check): the templates are written as people write numbers, "(212)
+// 555-0100" or "+34 910 000 101"; spaces, brackets and dashes go, a
+// leading + and the digits stay.
+func dialled(n string) string {
+	var b strings.Builder
+	for i, c := range n {
+		if (c >= '0' && c <= '9') || (c == '+' && i == 0) {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }
 
 // digits returns n random digits.
