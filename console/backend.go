@@ -144,5 +144,4 @@ func Tokens(list []HashedToken) Authenticator {
 	}
 }
 
-
 func (p Principal) String() string { return fmt.Sprintf("%s (%s)", p.Name, p.Scope) }
