@@ -27,6 +27,7 @@ type EngineConfig struct {
 	CacheAllAccounts  int           // cache every account when there are at most this many; 0: as used
 	Mode              string        // enforce or monitor (ModeEnforce, ModeMonitor): whether decisions are applied
 	LimitAction       string        // verify or reject: over a concurrent-call limit
+	PremiumNumbers    string        // verify, reject or allow: premium-rate and personal numbers
 	QuotaStepPercent  int           // a passed limit verification raises the limit by at least this percent
 	MaxQuota          int           // highest daily quota a passed verification sets
 	VerifiedGrace     time.Duration // a passed limit verification is not asked again within this time
@@ -36,6 +37,13 @@ type EngineConfig struct {
 const (
 	LimitActionVerify = "verify" // over a concurrent-call limit: voice verification (V08/V09)
 	LimitActionReject = "reject" // over a concurrent-call limit: R10/R08, as TFPS did
+)
+
+// Premium-number actions (TFPS_PREMIUM_NUMBERS).
+const (
+	PremiumVerify = "verify" // a premium range the account has not verified: V06
+	PremiumReject = "reject" // R21
+	PremiumAllow  = "allow"  // no check
 )
 
 // Gateway modes (TFPS_MODE); an account may override it.
@@ -70,6 +78,7 @@ func engineKeys() []Key {
 		intKey("TFPS_ABUSE_SCORE_LIMIT", "10", "AbuseIPDB confidence score (0-100) from which a public source address is rejected (R02), as TFPS did at 10.", 1, 101, func(c *Config) *int { return &c.Engine.AbuseScoreLimit }),
 		countriesKey("TFPS_DESTINATION_COUNTRIES_WHITELIST", "", "Destination countries every account may call without a verification, ISO 3166 codes separated by commas (TFPS's global whitelist).", func(c *Config) *[]string { return &c.Engine.DestinationAllow }),
 		boolKey("TFPS_UA_BUILTIN_PATTERNS", "on", "on: reject the scanner User-Agents TFPS listed (sipcli, friendly-scanner, sipvicious ...) besides the operator's user_agent blacklist; off: the operator's list only.", func(c *Config) *bool { return &c.Engine.BuiltinUAPatterns }),
+		choiceKey("TFPS_PREMIUM_NUMBERS", PremiumVerify, "Numbers libphonenumber classifies as premium rate or personal number (DE 0900, ES 803/806/807, US 900, GB 070/09 ...), the usual targets of International Revenue Share Fraud, even in countries the account may call: verify (V06, flow risky_range: once passed, that range of numbers is allowed for the account), reject (R21) or allow (not checked). Operator ranges (tfpsctl ranges) take precedence.", []string{PremiumVerify, PremiumReject, PremiumAllow}, func(c *Config) *string { return &c.Engine.PremiumNumbers }),
 		choiceKey("TFPS_LIMIT_ACTION", LimitActionVerify, "Over an account's concurrent-call limit: verify (the caller passes a voice verification, V08 in hours / V09 off hours, and the limit is raised to cover the calls) or reject (R10 / R08, TFPS's behaviour). The daily quota always verifies (V04/V05).", []string{LimitActionVerify, LimitActionReject}, func(c *Config) *string { return &c.Engine.LimitAction }),
 		intKey("TFPS_QUOTA_STEP_PERCENT", "50", "A passed limit verification raises that limit to cover what the caller does now and by at least this percent of the current limit (never above TFPS_MAX_CONCURRENT or TFPS_MAX_QUOTA). 0: by one, as TFPS raised its quota.", 0, 1000, func(c *Config) *int { return &c.Engine.QuotaStepPercent }),
 		intKey("TFPS_MAX_QUOTA", "500", "Highest daily quota (in or off hours) a passed verification sets; an operator may set more through the API.", 1, 1000000, func(c *Config) *int { return &c.Engine.MaxQuota }),

@@ -26,9 +26,9 @@ func (e *Engine) policy() []Check {
 		&verificationFailures{e}, // R18 too many failed verifications, known account or not [Redis]
 		&knownAccount{e},         // V01 unknown account: onboarding
 		accountBlocked{},         // R17 blocked by the operator
-		sourceCountry{},          // R05 no country, V02 new source country (public sources only)
+		&sourceCountry{e},        // R05 no country, V02 new source country (public sources only)
 		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination, V10 confirm
-		numberRange{},            // R21 reject range, V06 verify range not yet verified by the account
+		&numberRange{e},          // R21 reject range, V06 verify range (operator's, or premium rate) not yet verified
 		&rangeHopping{e},         // V07 too many distinct numbers of one range          [Redis]
 		businessHours{},          // picks in-hours or off-hours limits (never decides)
 		&concurrentCalls{e},      // R10/V08 in hours, R08/V09 off hours
@@ -170,7 +170,13 @@ func (c *verificationFailures) Check(_ context.Context, ev *Eval) (Verdict, erro
 	o := &c.e.opts
 	return ev.Count(c.Name(), Step{Kind: StepFailures, Limit: int64(o.MaxFailures), Window: o.FailureWindow}, c), nil
 }
-func (c *verificationFailures) Counted(ev *Eval, _ *Step, r StepResult) Verdict {
+func (c *verificationFailures) Counted(ev *Eval, s *Step, r StepResult) Verdict {
+	if s.Scope != "" {
+		if r.Failed {
+			return RejectWith(R18, fmt.Sprintf("%d failed verifications within %s for %s", r.Count, c.e.opts.FailureWindow, s.Scope))
+		}
+		return Pass()
+	}
 	ev.Facts.Failures = r.Count
 	if r.Failed {
 		return RejectWith(R18, fmt.Sprintf("%d failed verifications within %s", r.Count, c.e.opts.FailureWindow))
@@ -178,10 +184,24 @@ func (c *verificationFailures) Counted(ev *Eval, _ *Step, r StepResult) Verdict 
 	return Pass()
 }
 
-type sourceCountry struct{}
+// verifyIn is the verify verdict of a check whose verification proves one
+// situation of the account (FailureScope): the failures recorded for that
+// situation are read in the same round trip, and once they reach the limit
+// the call is rejected (R18) instead of being sent to the IVR again.
+func (e *Engine) verifyIn(ev *Eval, v Verdict) Verdict {
+	scope := FailureScope(v.Code.Info().Flow, v.Country, v.Range)
+	if scope == "" {
+		return v
+	}
+	o := &e.opts
+	ev.Count("verification_failures", Step{Kind: StepFailures, Limit: int64(o.MaxFailures), Window: o.FailureWindow, Scope: scope}, &verificationFailures{e})
+	return v
+}
 
-func (sourceCountry) Name() string { return "source_country" }
-func (sourceCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
+type sourceCountry struct{ e *Engine }
+
+func (*sourceCountry) Name() string { return "source_country" }
+func (c *sourceCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	if ev.Facts.Private {
 		return Pass(), nil
 	}
@@ -190,7 +210,7 @@ func (sourceCountry) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	case cc == "":
 		return RejectWith(R05, "no country known for source "+ev.Call.SourceIP.String()), nil
 	case !ev.Account.AllowsSource(cc):
-		return VerifyWith(V02, cc, "new source country "+cc), nil
+		return c.e.verifyIn(ev, VerifyWith(V02, cc, "new source country "+cc)), nil
 	}
 	return Pass(), nil
 }
@@ -234,6 +254,7 @@ func (c *destinationCountry) Check(_ context.Context, ev *Eval) (Verdict, error)
 	}
 	cc := d.Country
 	ev.Facts.DestinationCountry, ev.Facts.E164 = cc, d.E164
+	ev.premium = d.Premium
 	switch {
 	case slices.Contains(c.e.opts.DestinationBlacklist, cc):
 		return RejectWith(R06, "destination country "+cc+" is blacklisted"), nil
@@ -246,29 +267,43 @@ func (c *destinationCountry) Check(_ context.Context, ev *Eval) (Verdict, error)
 }
 
 // numberRange matches the E.164 number against the operator's high-risk
-// ranges, longest prefix first. It runs after the destination check, which
-// reads the number (E.164 needs the account's home country).
-type numberRange struct{}
+// ranges, longest prefix first, then, when none matches, against the
+// premium-rate and personal-number ranges libphonenumber knows
+// (TFPS_PREMIUM_NUMBERS): IRSF pumps those numbers even in countries the
+// account may call, one call at a time, under every limit. It runs after
+// the destination check, which reads the number (E.164 needs the account's
+// home country).
+type numberRange struct{ e *Engine }
 
-func (numberRange) Name() string { return "number_range" }
-func (numberRange) Check(_ context.Context, ev *Eval) (Verdict, error) {
+func (*numberRange) Name() string { return "number_range" }
+func (c *numberRange) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	rs := ev.snap.ranges
-	if rs == nil || ev.Facts.E164 == "" {
+	if ev.Facts.E164 == "" {
 		return Pass(), nil
 	}
-	p, level, ok := rs.match(strings.TrimPrefix(ev.Facts.E164, "+"))
+	p, level, ok := "", tfps.RangeLevel(""), false
+	if rs != nil {
+		p, level, ok = rs.match(strings.TrimPrefix(ev.Facts.E164, "+"))
+	}
+	what := "high-risk range"
 	if !ok {
-		return Pass(), nil
+		if ev.premium == "" || c.e.opts.PremiumNumbers == config.PremiumAllow {
+			return Pass(), nil
+		}
+		p, level, what = ev.premium, tfps.RangeVerify, "premium-rate range"
+		if c.e.opts.PremiumNumbers == config.PremiumReject {
+			level = tfps.RangeReject
+		}
 	}
 	if level == tfps.RangeReject {
-		return RejectWith(R21, "number in high-risk range +"+p), nil
+		return RejectWith(R21, "number in "+what+" +"+p), nil
 	}
-	if rs.allows(ev.Call.User, ev.Call.Domain, p) {
+	if rs != nil && rs.allows(ev.Call.User, ev.Call.Domain, p) {
 		return Pass(), nil
 	}
-	v := VerifyWith(V06, "", "number in high-risk range +"+p+" not yet verified by the account")
+	v := VerifyWith(V06, "", "number in "+what+" +"+p+" not yet verified by the account")
 	v.Range = p
-	return v, nil
+	return c.e.verifyIn(ev, v), nil
 }
 
 // rangeHopping counts the distinct numbers an account calls under one
@@ -285,6 +320,10 @@ func (c *rangeHopping) Check(_ context.Context, ev *Eval) (Verdict, error) {
 		return Pass(), nil
 	}
 	p := d[:o.RangePrefixDigits]
+	// Failed range-hopping verifications block the range for the account
+	// (FailureScope), read in the same round trip before the count.
+	ev.Count("verification_failures", Step{Kind: StepFailures, Limit: int64(o.MaxFailures), Window: o.FailureWindow,
+		Scope: FailureScope(FlowRangeHopping, "", p)}, &verificationFailures{c.e})
 	s := Step{Kind: StepRangeHop, Limit: int64(o.RangeDistinctLimit), Window: o.RangeWindow, Range: p}
 	s.Ticket = c.e.newTicket(ev, V07, "")
 	s.Ticket.Range = p

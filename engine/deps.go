@@ -96,6 +96,7 @@ type Step struct {
 	Day      string        // StepQuota: local date YYYY-MM-DD
 	OffHours bool          // StepQuota: which of the day's two counters
 	Range    string        // StepRangeHop: the range prefix (E.164 digits)
+	Scope    string        // StepFailures: "" the account, else a FailureScope
 	// Ticket, when set, is created if this step fails (the decision is a
 	// verify, e.g. the quota flow).
 	Ticket *Ticket
@@ -169,4 +170,22 @@ type Ticket struct {
 	Observed int
 	Created  time.Time
 	Expires  time.Time
+}
+
+// FailureScope names the situation a failed verification is counted for.
+// Failures in a verification that proves one situation (a new source
+// country, a number range) block only that situation for the account: an
+// attacker calling from abroad, or pumping premium numbers, who fails the
+// voice check leaves the honest customer's ordinary calls alone. Failures
+// in every other flow (onboarding, destination country, limits) block the
+// account. The IVR records failures under the ticket's scope and the
+// engine reads the scope of the call's situation.
+func FailureScope(f Flow, country, numberRange string) string {
+	switch {
+	case f == FlowSourceCountry && country != "":
+		return "src:" + country
+	case (f == FlowRiskyRange || f == FlowRangeHopping) && numberRange != "":
+		return "range:" + numberRange
+	}
+	return ""
 }

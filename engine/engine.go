@@ -60,7 +60,11 @@ type Options struct {
 	// LimitAction: config.LimitActionVerify (default) asks the caller over
 	// a concurrent-call limit (V08/V09); config.LimitActionReject answers
 	// R10/R08 as TFPS did.
-	LimitAction       string
+	LimitAction string
+	// PremiumNumbers: config.PremiumVerify (default), ...Reject or
+	// ...Allow, for numbers libphonenumber classifies as premium rate or
+	// personal number.
+	PremiumNumbers    string
 	BuiltinUserAgents bool // add BuiltinUserAgents to the operator's patterns
 	TicketTTL         time.Duration
 	ErrorPolicy       string        // config.ErrorPolicyReject (default), ...Approve, ...Error
@@ -111,6 +115,7 @@ func OptionsFrom(c *config.Config) Options {
 		DestinationAllow:     c.Engine.DestinationAllow,
 		DefaultHome:          c.Engine.DefaultHome,
 		LimitAction:          c.Engine.LimitAction,
+		PremiumNumbers:       c.Engine.PremiumNumbers,
 		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
 		TicketTTL:            c.Engine.TicketTTL,
 		MaxOpenTickets:       offWhenZero(c.Engine.MaxOpenTickets),
@@ -159,6 +164,9 @@ func (o *Options) defaults() {
 	}
 	if o.LimitAction == "" {
 		o.LimitAction = config.LimitActionVerify
+	}
+	if o.PremiumNumbers == "" {
+		o.PremiumNumbers = config.PremiumVerify
 	}
 	defInt(&o.MaxOpenTickets, 3)
 	if o.ErrorPolicy == "" {
@@ -215,6 +223,11 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 	case "", config.LimitActionVerify, config.LimitActionReject:
 	default:
 		return nil, fmt.Errorf("new engine: unknown limit action %q", opts.LimitAction)
+	}
+	switch opts.PremiumNumbers {
+	case "", config.PremiumVerify, config.PremiumReject, config.PremiumAllow:
+	default:
+		return nil, fmt.Errorf("new engine: unknown premium-number action %q", opts.PremiumNumbers)
 	}
 	switch opts.ErrorPolicy {
 	case "", config.ErrorPolicyReject, config.ErrorPolicyApprove, config.ErrorPolicyError:

@@ -12,7 +12,7 @@ type rangeSet struct {
 }
 
 func compileRanges(ranges []tfps.NumberRange, allowed []tfps.RangeAllowance) *rangeSet {
-	if len(ranges) == 0 {
+	if len(ranges) == 0 && len(allowed) == 0 {
 		return nil
 	}
 	rs := &rangeSet{levels: make(map[string]tfps.RangeLevel, len(ranges)), allowed: map[accountKey]map[string]struct{}{}}

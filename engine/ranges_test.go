@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -103,5 +104,56 @@ func TestRangeHopping(t *testing.T) {
 	}
 	if d := r.decide(t, call(num(4), func(c *engine.Call) { c.Time = inHours.Add(2 * time.Hour) })); d.Code == engine.V07 {
 		t.Errorf("after the window: %s (%s)", d.Code, d.Reason)
+	}
+}
+
+// Premium-rate and personal numbers verify even in a country the account
+// may call (IRSF's slow drip), until the account verified that range;
+// TFPS_PREMIUM_NUMBERS=reject refuses them, allow lets them through, and an
+// operator range takes precedence.
+func TestPremiumNumbers(t *testing.T) {
+	num := func(n string) func(c *engine.Call) { return func(c *engine.Call) { c.Number = n } }
+	de := func(a *tfps.Account) {
+		a.DailyQuota = 100
+		a.DestinationCountries = append(a.DestinationCountries, "DE", "GB")
+	}
+	ctx := context.Background()
+
+	r := newRangeRig(t, baseOptions(t))
+	r.account(t, "1001", de)
+	if d := r.decide(t, call(num("+4930901820"))); d.Code != engine.A00 {
+		t.Fatalf("ordinary German number: %s (%s), want A00", d.Code, d.Reason)
+	}
+	d := r.decide(t, call(num("+499001123456")))
+	if d.Code != engine.V06 || d.Flow != engine.FlowRiskyRange || d.Ticket == "" {
+		t.Fatalf("German 0900 number: %s %s (%s), want V06 risky_range with a ticket", d.Code, d.Flow, d.Reason)
+	}
+	tk, err := r.st.ClaimTicket(ctx, d.Ticket, inHours)
+	if err != nil || tk.Range != "499001" {
+		t.Fatalf("ticket range %q (%v), want 499001", tk.Range, err)
+	}
+	if err := r.db.AllowRange(ctx, "1001", "pbx.example", tk.Range); err != nil {
+		t.Fatal(err)
+	}
+	r.refresh(t)
+	if d := r.decide(t, call(num("+499001765432"))); d.Code != engine.A00 {
+		t.Errorf("verified premium range: %s (%s), want A00", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(num("+447011234567"))); d.Code != engine.V06 {
+		t.Errorf("GB 070 personal number: %s (%s), want V06", d.Code, d.Reason)
+	}
+	r.ranges(t, tfps.NumberRange{Prefix: "4470", Level: tfps.RangeReject})
+	if d := r.decide(t, call(num("+447011234568"))); d.Code != engine.R21 {
+		t.Errorf("operator reject range over a premium range: %s (%s), want R21", d.Code, d.Reason)
+	}
+
+	for action, want := range map[string]engine.Code{config.PremiumReject: engine.R21, config.PremiumAllow: engine.A00} {
+		o := baseOptions(t)
+		o.PremiumNumbers = action
+		r := newRangeRig(t, o)
+		r.account(t, "1001", de)
+		if d := r.decide(t, call(num("+499001123456"))); d.Code != want {
+			t.Errorf("TFPS_PREMIUM_NUMBERS=%s: %s (%s), want %s", action, d.Code, d.Reason, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ package numbering
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -24,6 +25,12 @@ var ErrNoCountry = errors.New("no country for number")
 type Destination struct {
 	Country string // ISO 3166-1 alpha-2, upper case, e.g. "GB"
 	E164    string // the number in E.164 form, e.g. "+442079460000"
+	// Premium is set for a number libphonenumber classifies as premium
+	// rate or personal number, the usual targets of International Revenue
+	// Share Fraud: its range, the E.164 digits of the country code, the
+	// national destination code and one more digit (e.g. "499001" for
+	// +49 900 1...). Empty for every other number.
+	Premium string
 }
 
 // MaxDigits bounds the digits of a number: E.164 allows 15, we accept a few
@@ -36,6 +43,14 @@ const MaxDigits = 20
 // (e.g. "0011" in AU). home may be empty: a number without an international
 // prefix is then read as international without one (TFPS's prefix table).
 func Lookup(number, home string) (Destination, error) {
+	d, err := lookup(number, home)
+	if err == nil {
+		d.Premium = premiumRange(d.E164)
+	}
+	return d, err
+}
+
+func lookup(number, home string) (Destination, error) {
 	digits, plus, err := clean(number)
 	if err != nil {
 		return Destination{}, err
@@ -140,4 +155,23 @@ func destination(num *phonenumbers.PhoneNumber, raw string) (Destination, error)
 		return Destination{}, fmt.Errorf("country of %s (calling code %d): %w", raw, num.GetCountryCode(), ErrNoCountry)
 	}
 	return Destination{Country: region, E164: phonenumbers.Format(num, phonenumbers.E164)}, nil
+}
+
+// premiumRange returns the premium range of an E.164 number (see
+// Destination.Premium), or "". It parses the number in full (the country
+// fast path above does not), which the numbering cache pays once per
+// number.
+func premiumRange(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "ZZ")
+	if err != nil {
+		return ""
+	}
+	switch phonenumbers.GetNumberType(num) {
+	case phonenumbers.PREMIUM_RATE, phonenumbers.PERSONAL_NUMBER:
+	default:
+		return ""
+	}
+	nsn := phonenumbers.GetNationalSignificantNumber(num)
+	n := min(phonenumbers.GetLengthOfNationalDestinationCode(num)+1, len(nsn))
+	return strconv.Itoa(int(num.GetCountryCode())) + nsn[:n]
 }

@@ -89,3 +89,29 @@ func BenchmarkCacheLookup(b *testing.B) {
 		}
 	}
 }
+
+// Premium-rate and personal numbers carry their range; ordinary, mobile,
+// toll-free and shared-cost numbers do not.
+func TestPremiumRange(t *testing.T) {
+	for _, tc := range []struct{ number, home, want string }{
+		{"+499001123456", "", "499001"}, // DE 0900 premium rate
+		{"09001123456", "DE", "499001"}, // the same, national
+		{"+34803123456", "", "348031"},  // ES 803 premium rate
+		{"+19005550100", "", "19005"},   // US 900
+		{"+447011234567", "", "44701"},  // GB 070 personal number
+		{"+442079460000", "", ""},       // London fixed line
+		{"+34612345678", "", ""},        // ES mobile
+		{"+34902123456", "", ""},        // ES 902 shared cost: businesses' hotlines
+		{"+18005550100", "", ""},        // US toll free
+		{"011 49 900 1123456", "US", "499001"},
+	} {
+		d, err := numbering.Lookup(tc.number, tc.home)
+		if err != nil {
+			t.Errorf("Lookup(%q, %q): %v", tc.number, tc.home, err)
+			continue
+		}
+		if d.Premium != tc.want {
+			t.Errorf("Lookup(%q, %q).Premium = %q, want %q", tc.number, tc.home, d.Premium, tc.want)
+		}
+	}
+}

@@ -250,7 +250,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			keys = append(keys, s.keys.ABAttempts(req.User, req.Domain, req.Caller, req.Number), block)
 			args = append(args, luaAB, st.Limit, st.Window.Milliseconds(), st.Block.Milliseconds(), req.Member)
 		case engine.StepFailures:
-			keys = append(keys, s.keys.VerifyFailures(req.User, req.Domain))
+			keys = append(keys, s.keys.VerifyFailuresIn(req.User, req.Domain, st.Scope))
 			args = append(args, luaFailures, st.Limit, st.Window.Milliseconds())
 		case engine.StepQuota:
 			t, err := ticket(st.Ticket)

@@ -28,6 +28,16 @@ func (k Keys) VerifyFailures(user, domain string) string {
 	return k.Account(user, domain) + ":vfail"
 }
 
+// VerifyFailuresIn is the same set for failures of one situation of the
+// account (engine.FailureScope: a new source country, a number range):
+// they block that situation, not the account. "" is VerifyFailures.
+func (k Keys) VerifyFailuresIn(user, domain, scope string) string {
+	if scope == "" {
+		return k.VerifyFailures(user, domain)
+	}
+	return k.VerifyFailures(user, domain) + ":" + esc(scope)
+}
+
 // Daily counts approved calls of an account on one local date, in or off
 // business hours; the date in the name makes the counter reset at local
 // midnight.
