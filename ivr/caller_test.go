@@ -3,6 +3,7 @@ package ivr_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -65,14 +66,15 @@ func TestOpenTicketCap(t *testing.T) {
 	r := newRig(t, nil)
 	const user = "3001"
 	var tickets []string
+	// Other numbers each time: the A->B repeat limit stays out of it.
 	for i := range 3 {
-		d := r.decide(user, "+12025550123")
+		d := r.decide(user, fmt.Sprintf("+1202555012%d", i))
 		if d.Code != engine.V01 || d.Ticket == "" {
 			t.Fatalf("verification %d: %s (%s), want V01 with a ticket", i+1, d.Code, d.Reason)
 		}
 		tickets = append(tickets, d.Ticket)
 	}
-	d := r.decide(user, "+12025550123")
+	d := r.decide(user, "+12025550128")
 	if d.Result != engine.Reject || d.Code != engine.R22 || d.Ticket != "" {
 		t.Fatalf("fourth unanswered verification: %s %s ticket %q (%s), want reject R22 without a ticket", d.Result, d.Code, d.Ticket, d.Reason)
 	}
@@ -81,7 +83,7 @@ func TestOpenTicketCap(t *testing.T) {
 	c.Challenge()
 	c.Hangup()
 	c.WaitEnd(20 * time.Second)
-	if d := r.decide(user, "+12025550123"); d.Code != engine.V01 || d.Ticket == "" {
+	if d := r.decide(user, "+12025550129"); d.Code != engine.V01 || d.Ticket == "" {
 		t.Errorf("after one verification was answered: %s (%s), want V01 with a ticket", d.Code, d.Reason)
 	}
 }

@@ -248,8 +248,11 @@ var (
 )
 
 // makeBodies pre-encodes distinct approvable requests: every caller->number
-// pair differs, so the A->B repeat limit never trips. Call ids are made
-// unique per request by the sender.
+// pair differs, so the A->B repeat limit never trips, and each account's
+// successive calls go to numbers of different exchanges, as a business's
+// calls do, so the range-hopping check (distinct numbers under one 8-digit
+// prefix) never trips either. Call ids are made unique per request by the
+// sender.
 func makeBodies(o options, n int) []body {
 	const seq = "%SEQ%"
 	out := make([]body, n)
@@ -258,7 +261,7 @@ func makeBodies(o options, n int) []body {
 		b, _ := json.Marshal(api.CheckRequest{
 			User: fmt.Sprintf("load%05d", i%o.accounts), Domain: domain, SourceIP: o.sourceIP,
 			UserAgent: "loadcheck", ConcurrentCalls: &one,
-			Number: fmt.Sprintf("+1201555%04d", i%10000), Caller: fmt.Sprintf("+1212%07d", i),
+			Number: fmt.Sprintf("+1201%03d%04d", 200+(i/o.accounts)%800, i%10000), Caller: fmt.Sprintf("+1212%07d", i),
 			CallID: fmt.Sprintf("%s-%d@loadcheck", seq, runID),
 		})
 		pre, post, _ := bytes.Cut(b, []byte(seq))
