@@ -357,7 +357,9 @@ const (
 // failure in Redis; the call gets Opts.CaptchaTries entries, and ends as
 // blocked as soon as the account's failures in the window reach
 // Opts.MaxFailures. The caller hears what happened only once the failure is
-// recorded.
+// recorded. A PIN attempt is counted before its question (reservePIN) and
+// taken back only when the PIN matches; a caller number or source at the
+// limit is refused the PIN whatever account it is for.
 func (s *session) verify(ctx context.Context) (Outcome, error) {
 	o := &s.f.Opts
 	tries := max(o.CaptchaTries, 1)
