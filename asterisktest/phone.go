@@ -185,6 +185,40 @@ func (c *Call) WaitFinished(want string, within time.Duration) {
 	}
 }
 
+// WaitPlayAny waits until a playback whose media URI contains one of
+// wants starts and returns its URI; "" (and a test error) when the call
+// ends first.
+func (c *Call) WaitPlayAny(within time.Duration, wants ...string) string {
+	c.p.t.Helper()
+	return c.waitPlay(strings.Join(wants, " or "), func(uri string) bool {
+		for _, w := range wants {
+			if strings.Contains(uri, w) {
+				return true
+			}
+		}
+		return false
+	}, within)
+}
+
+// WaitKeys waits until the IVR's leg has received n keys in all.
+func (c *Call) WaitKeys(n int, within time.Duration) {
+	c.p.t.Helper()
+	timeout := time.After(within)
+	for len(c.Keys) < n {
+		select {
+		case e := <-c.events:
+			c.note(e)
+			if c.Ended && len(c.Keys) < n {
+				c.p.t.Errorf("call ended after %d of %d keys (%q)", len(c.Keys), n, c.Keys)
+				return
+			}
+		case <-timeout:
+			c.p.t.Errorf("the IVR leg received %q, not %d keys, within %s", c.Keys, n, within)
+			return
+		}
+	}
+}
+
 func (c *Call) waitPlay(what string, match func(uri string) bool, within time.Duration) string {
 	c.p.t.Helper()
 	timeout := time.After(within)

@@ -54,7 +54,7 @@ func coreKeys() []Key {
 			c.PIN = v
 			return nil
 		}},
-		intKey("TFPS_MAX_CAPTCHAATTEMPTS", "3", "Failed verifications allowed within TFPS_CACHE_BLOCK_TIME before the account's calls are rejected (TFPS MAX_CAPTCHAATTEMPTS).", 1, 100, func(c *Config) *int { return &c.MaxCaptchaAttempts }),
+		intKey("TFPS_MAX_CAPTCHAATTEMPTS", "3", "Failed verifications allowed within TFPS_CACHE_BLOCK_TIME before the account's calls are rejected (TFPS MAX_CAPTCHAATTEMPTS); also the failed PIN attempts allowed per caller number and per source address across accounts before the IVR refuses them the PIN.", 1, 100, func(c *Config) *int { return &c.MaxCaptchaAttempts }),
 		durationKey("TFPS_CACHE_BLOCK_TIME", "3600", "Window in which failed verifications count, and how long the block lasts (TFPS CACHE_BLOCK_TIME; seconds or a duration such as 1h).", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.CacheBlockTime }),
 		intKey("TFPS_MAX_CONCURRENT", "10", "Highest concurrent-call limit any account may have, including what a caller sets in the IVR or a passed verification raises to (TFPS MAX_CONCURRENT; TFPS's default was 5).", 1, 10000, func(c *Config) *int { return &c.MaxConcurrent }),
 		countriesKey("TFPS_DESTINATION_COUNTRIES_BLACKLIST", "", "Destination countries always rejected, ISO 3166 codes separated by commas (TFPS DESTINATION_COUNTRIES_BLACKLIST).", func(c *Config) *[]string { return &c.DestinationCountriesBlacklist }),

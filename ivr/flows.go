@@ -68,6 +68,12 @@ type Tickets interface {
 type Failures interface {
 	RecordVerifyFailure(ctx context.Context, user, domain, id string, at time.Time, window time.Duration) (int, error)
 	VerifyBlock(ctx context.Context, user, domain string, now time.Time, window time.Duration, max int) (bool, time.Time, int, error)
+	// ReservePINAttempt counts a PIN attempt as a failure of the account,
+	// the caller number and the source before the digits are checked, or
+	// refuses it when one of them is at the limit; ReleasePINAttempt takes
+	// it back when the PIN matched.
+	ReservePINAttempt(ctx context.Context, a state.PINAttempt, window time.Duration, max int) (state.PINReservation, error)
+	ReleasePINAttempt(ctx context.Context, a state.PINAttempt) error
 }
 
 // Accounts reads accounts (store.Store).
@@ -351,7 +357,9 @@ const (
 // failure in Redis; the call gets Opts.CaptchaTries entries, and ends as
 // blocked as soon as the account's failures in the window reach
 // Opts.MaxFailures. The caller hears what happened only once the failure is
-// recorded.
+// recorded. A PIN attempt is counted before its question (reservePIN) and
+// taken back only when the PIN matches; a caller number or source at the
+// limit is refused the PIN whatever account it is for.
 func (s *session) verify(ctx context.Context) (Outcome, error) {
 	o := &s.f.Opts
 	tries := max(o.CaptchaTries, 1)
@@ -359,9 +367,29 @@ func (s *session) verify(ctx context.Context) (Outcome, error) {
 		var typed string
 		var ok bool
 		var err error
+		var reserved *state.PINReservation
 		if s.method == MethodPIN {
+			// The attempt is counted before the question: a caller who hangs
+			// up while the last key is on its way, or a second session of
+			// the account asking at the same moment, gets no uncounted guess.
+			r, rerr := s.reservePIN(ctx, try)
+			if rerr != nil {
+				return OutcomeError, fmt.Errorf("reserve PIN attempt: %w", rerr)
+			}
+			if !r.Reserved {
+				s.failures = r.Most()
+				s.log.Info("PIN attempt refused", "over_limit", r.BlockedBy, "until", r.Until, "account_failures", r.Account, "caller_failures", r.Caller, "source_failures", r.Source)
+				s.record(OutcomeBlocked, fmt.Sprintf("PIN attempts of the %s at the limit until %s", r.BlockedBy, r.Until.UTC().Format(time.RFC3339)))
+				return OutcomeBlocked, s.say(ctx, prompts.Blocked)
+			}
+			reserved = &r
 			typed, err = s.askPIN(ctx, try)
 			ok = err == nil && o.PIN.Check(s.acct, typed)
+			if ok || (err != nil && !isHangup(err) && !errors.Is(err, ErrNoInput)) {
+				// A matching PIN, or trouble on our side before any digit
+				// was checked: the attempt is not a failure.
+				s.releasePIN(try)
+			}
 		} else {
 			digits, derr := captcha.New(s.f.Rand, captcha.Length)
 			if derr != nil {
@@ -385,8 +413,10 @@ func (s *session) verify(ctx context.Context) (Outcome, error) {
 		if ok {
 			return OutcomeVerified, nil
 		}
-		n, err := s.recordFailure(ctx, try)
-		if err != nil {
+		var n int
+		if reserved != nil {
+			n = reserved.Most() // counted when reserved
+		} else if n, err = s.recordFailure(ctx, try); err != nil {
 			return OutcomeError, fmt.Errorf("record failed verification: %w", err)
 		}
 		s.failures = n
@@ -509,6 +539,61 @@ func (s *session) recordFailure(ctx context.Context, try int) (int, error) {
 		}
 	}
 	return 0, err
+}
+
+// pinAttempt names the PIN attempt of try: the failure id recordFailure
+// would use, the caller number and the source address of the call.
+func (s *session) pinAttempt(try int) state.PINAttempt {
+	caller := s.t.Caller
+	if caller == "" {
+		caller = s.info.CallerID
+	}
+	return state.PINAttempt{
+		User: s.user, Domain: s.domain, Caller: caller, Source: s.t.SourceIP,
+		ID: s.ref() + ":" + strconv.Itoa(try), At: s.f.now(),
+	}
+}
+
+// reservePIN counts the PIN attempt of try before the question, with a
+// context detached from the call (a hang-up must not stop the write), and
+// tries again under the same id when Redis fails.
+func (s *session) reservePIN(ctx context.Context, try int) (state.PINReservation, error) {
+	a := s.pinAttempt(try)
+	wctx := context.WithoutCancel(ctx)
+	var err error
+	for attempt := 1; attempt <= failureWrites; attempt++ {
+		var r state.PINReservation
+		r, err = s.f.Failures.ReservePINAttempt(wctx, a, s.f.Opts.FailureWindow, s.f.Opts.MaxFailures)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, state.ErrUnavailable) {
+			break
+		}
+		s.log.Warn("reserving a PIN attempt failed; trying again under the same id", "attempt", attempt, "err", err)
+		if attempt < failureWrites {
+			time.Sleep(failureWriteDelay)
+		}
+	}
+	return state.PINReservation{}, err
+}
+
+// releasePIN takes the attempt of try back. When Redis refuses, the attempt
+// stays counted as a failure: the safe side.
+func (s *session) releasePIN(try int) {
+	a := s.pinAttempt(try)
+	var err error
+	for attempt := 1; attempt <= failureWrites; attempt++ {
+		if err = s.f.Failures.ReleasePINAttempt(context.Background(), a); err == nil || !errors.Is(err, state.ErrUnavailable) {
+			break
+		}
+		if attempt < failureWrites {
+			time.Sleep(failureWriteDelay)
+		}
+	}
+	if err != nil {
+		s.log.Warn("a matching PIN stays counted as a failed attempt", "err", err)
+	}
 }
 
 // ref names the session in ids: its ticket, or its channel (change flow).

@@ -96,3 +96,16 @@ func (k Keys) OpenTickets(user, domain string) string {
 func (k Keys) SourceOpenTickets(addr string) string {
 	return k.prefix + "src:" + esc(addr) + ":open"
 }
+
+// PINFailuresCaller is a sorted set of PIN attempts that did not succeed
+// from one caller number, whichever account they were for, scored by Unix
+// ms. The global TFPS_PIN is one secret for every account, so guesses are
+// counted where they come from as well as per account.
+func (k Keys) PINFailuresCaller(caller string) string {
+	return k.prefix + "pin:caller:" + esc(caller)
+}
+
+// PINFailuresSource is the same set per source address of the calls.
+func (k Keys) PINFailuresSource(addr string) string {
+	return k.prefix + "pin:src:" + esc(addr)
+}

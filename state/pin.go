@@ -1,0 +1,185 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// PIN attempts are reserved before the digits are checked: the attempt is
+// counted as a failure first, in one script, and only a PIN that matches
+// takes it back (ReleasePINAttempt). Whatever happens between (the caller
+// hangs up, the IVR dies, two sessions of one account ask at once) the
+// attempt stays counted, and no session gets a guess once a limit is
+// reached.
+//
+// An attempt counts in three windows, each with the same limit: the
+// account's verification failures (the set the gateway reads for R18), the
+// caller number's PIN failures and the source address's PIN failures. The
+// last two span accounts, so guessing the one global PIN across N accounts
+// gives no more tries than guessing it for one.
+//
+// Cluster note: the caller and source keys have no account hash tag, so on
+// Redis Cluster the script would have to be split per key (losing the
+// all-or-nothing reservation).
+
+// PINAttempt names one PIN attempt.
+type PINAttempt struct {
+	User, Domain string
+	Caller       string // caller number; "" counts nothing per caller
+	Source       string // source address of the call; "" counts nothing per source
+	// ID names the attempt (ticket or channel, and the try); reserving the
+	// same id again counts it once.
+	ID string
+	At time.Time
+}
+
+// Limits an attempt can be refused by (PINReservation.BlockedBy).
+const (
+	PINBlockedAccount = "account"
+	PINBlockedCaller  = "caller"
+	PINBlockedSource  = "source"
+)
+
+// PINReservation is the answer to ReservePINAttempt.
+type PINReservation struct {
+	// Reserved: the attempt is counted and the digits may be checked.
+	Reserved bool
+	// BlockedBy names the window at its limit when not Reserved, and Until
+	// is when that window frees a place.
+	BlockedBy string
+	Until     time.Time
+	// Failures in each window, the reserved attempt included.
+	Account, Caller, Source int
+}
+
+// Most is the highest of the three counts.
+func (r PINReservation) Most() int { return max(r.Account, r.Caller, r.Source) }
+
+// reservePIN: KEYS[1] account failures, KEYS[2] caller (optional), KEYS[3]
+// source (optional, KEYS[2] then present, maybe unused); ARGV[1] attempt
+// id, ARGV[2] now ms, ARGV[3] window ms, ARGV[4] max (0: no limit), ARGV[5]
+// 1 when KEYS[2] is used, ARGV[6] 1 when KEYS[3] is used, ARGV[7] gc ms.
+// Returns {reserved, blocked key index, until ms, account, caller, source}.
+var reservePIN = redis.NewScript(`
+local now, window, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local lo = now - window
+local used = {true, ARGV[5] == '1', ARGV[6] == '1'}
+local counts = {0, 0, 0}
+local again = redis.call('ZSCORE', KEYS[1], ARGV[1])
+for i = 1, 3 do
+  if used[i] then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', lo)
+    counts[i] = redis.call('ZCOUNT', KEYS[i], '(' .. lo, '+inf')
+  end
+end
+if again then
+  return {1, 0, 0, counts[1], counts[2], counts[3]}
+end
+if limit > 0 then
+  for i = 1, 3 do
+    if used[i] and counts[i] >= limit then
+      local nth = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(' .. lo, 'WITHSCORES', 'LIMIT', limit - 1, 1)
+      return {0, i, tonumber(nth[2]) + window, counts[1], counts[2], counts[3]}
+    end
+  end
+end
+for i = 1, 3 do
+  if used[i] then
+    redis.call('ZADD', KEYS[i], now, ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[7])
+    counts[i] = counts[i] + 1
+  end
+end
+return {1, 0, 0, counts[1], counts[2], counts[3]}
+`)
+
+var pinBlockedBy = []string{"", PINBlockedAccount, PINBlockedCaller, PINBlockedSource}
+
+// ReservePINAttempt counts attempt a as a failure in the account's, the
+// caller number's and the source's windows, all or none: when any of them
+// already holds max failures in (at-window, at] nothing is counted and the
+// answer says which limit refused it. A retry of the same id (a write that
+// timed out but landed) is reserved once.
+func (s *State) ReservePINAttempt(ctx context.Context, a PINAttempt, window time.Duration, max int) (PINReservation, error) {
+	if a.ID == "" {
+		return PINReservation{}, fmt.Errorf("reserve PIN attempt of %s@%s: empty attempt id", a.User, a.Domain)
+	}
+	keys := s.pinKeys(a)
+	args := []any{a.ID, a.At.UnixMilli(), window.Milliseconds(), max, flag(a.Caller != ""), flag(a.Source != ""), (window + time.Minute).Milliseconds()}
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	v, err := reservePIN.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return PINReservation{}, Wrap("reserve PIN attempt", err)
+	}
+	if len(v) != 6 || v[1] < 0 || int(v[1]) >= len(pinBlockedBy) {
+		return PINReservation{}, fmt.Errorf("reserve PIN attempt: unexpected answer %v", v)
+	}
+	r := PINReservation{Reserved: v[0] == 1, BlockedBy: pinBlockedBy[v[1]], Account: int(v[3]), Caller: int(v[4]), Source: int(v[5])}
+	if !r.Reserved {
+		r.Until = time.UnixMilli(v[2])
+	}
+	return r, nil
+}
+
+// ReleasePINAttempt takes a reserved attempt back: the PIN matched. It is
+// idempotent.
+func (s *State) ReleasePINAttempt(ctx context.Context, a PINAttempt) error {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		keys := s.pinKeys(a)
+		p.ZRem(ctx, keys[0], a.ID)
+		if a.Caller != "" {
+			p.ZRem(ctx, keys[1], a.ID)
+		}
+		if a.Source != "" {
+			p.ZRem(ctx, keys[2], a.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return Wrap("release PIN attempt", err)
+	}
+	return nil
+}
+
+// PINFailures returns the PIN attempts that did not succeed from a caller
+// number (or, with source set, from a source address) in (now-window, now].
+func (s *State) PINFailures(ctx context.Context, caller, source string, now time.Time, window time.Duration) (int, error) {
+	key := s.keys.PINFailuresCaller(caller)
+	if source != "" {
+		key = s.keys.PINFailuresSource(source)
+	}
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	n, err := s.rdb.ZCount(ctx, key, "("+strconv.FormatInt(now.Add(-window).UnixMilli(), 10), strconv.FormatInt(now.UnixMilli(), 10)).Result()
+	if err != nil {
+		return 0, Wrap("PIN failures", err)
+	}
+	return int(n), nil
+}
+
+// pinKeys are the keys of a: the account's, then the caller's and the
+// source's (a placeholder name when unused, never touched).
+func (s *State) pinKeys(a PINAttempt) []string {
+	keys := []string{s.keys.VerifyFailures(a.User, a.Domain), s.keys.PINFailuresCaller(""), s.keys.PINFailuresSource("")}
+	if a.Caller != "" {
+		keys[1] = s.keys.PINFailuresCaller(a.Caller)
+	}
+	if a.Source != "" {
+		keys[2] = s.keys.PINFailuresSource(a.Source)
+	}
+	return keys
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
