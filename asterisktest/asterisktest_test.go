@@ -25,7 +25,7 @@ func TestOriginateIntoStasis(t *testing.T) {
 	defer cancel()
 
 	leg1, err := caller.Channel().Originate(nil, ari.OriginateRequest{
-		Endpoint:       "Local/Vticket123@tfps-verify/n",
+		Endpoint:       "Local/V1234567890123456@tfps-verify/n",
 		App:            "caller",
 		Timeout:        10,
 		ChannelID:      "caller-leg-1",
@@ -45,8 +45,8 @@ func TestOriginateIntoStasis(t *testing.T) {
 	if start.Channel.ID != "ivr-leg-2" {
 		t.Errorf("StasisStart channel = %q, want ivr-leg-2", start.Channel.ID)
 	}
-	if len(start.Args) != 1 || start.Args[0] != "ticket123" {
-		t.Errorf("StasisStart args = %q, want [ticket123]", start.Args)
+	if len(start.Args) != 1 || start.Args[0] != "1234567890123456" {
+		t.Errorf("StasisStart args = %q, want [1234567890123456]", start.Args)
 	}
 
 	ivr := app.Channel().Get(start.Key(ari.ChannelKey, start.Channel.ID))
