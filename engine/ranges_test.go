@@ -157,3 +157,48 @@ func TestPremiumNumbers(t *testing.T) {
 		}
 	}
 }
+
+// Failed verifications of a new source country, or of a number range,
+// block that situation of the account only: the honest customer's ordinary
+// calls go on while the attacker's are rejected (R18) without a ticket.
+func TestFailuresBlockTheirOwnSituation(t *testing.T) {
+	r := newRangeRig(t, baseOptions(t))
+	r.account(t, "1001", func(a *tfps.Account) {
+		a.DailyQuota = 100
+		a.DestinationCountries = append(a.DestinationCountries, "DE")
+	})
+	ctx := context.Background()
+	num := func(n string) func(c *engine.Call) { return func(c *engine.Call) { c.Number = n } }
+	fail := func(scope string) {
+		t.Helper()
+		for i := range 3 {
+			if _, err := r.st.RecordVerifyFailureIn(ctx, "1001", "pbx.example", scope, fmt.Sprint(scope, i), inHours.Add(-time.Minute), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fail(engine.FailureScope(engine.FlowSourceCountry, "GB", ""))
+	if d := r.decide(t, call(func(c *engine.Call) { c.SourceIP = ipGB })); d.Code != engine.R18 || d.Ticket != "" {
+		t.Errorf("from the source country whose checks failed: %s ticket %q (%s), want R18 without a ticket", d.Code, d.Ticket, d.Reason)
+	}
+	if d := r.decide(t, call()); d.Code != engine.A00 {
+		t.Errorf("from the account's own country: %s (%s), want A00", d.Code, d.Reason)
+	}
+
+	fail(engine.FailureScope(engine.FlowRiskyRange, "", "499001"))
+	if d := r.decide(t, call(num("+499001123456"))); d.Code != engine.R18 {
+		t.Errorf("premium range whose checks failed: %s (%s), want R18", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(num("+499005123456"))); d.Code != engine.V06 {
+		t.Errorf("another premium range: %s (%s), want V06", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(num("+4930901820"))); d.Code != engine.A00 {
+		t.Errorf("ordinary German number: %s (%s), want A00", d.Code, d.Reason)
+	}
+
+	// Failures of a flow that proves nothing narrower block the account.
+	fail("")
+	if d := r.decide(t, call()); d.Code != engine.R18 {
+		t.Errorf("after account-wide failures: %s (%s), want R18", d.Code, d.Reason)
+	}
+}

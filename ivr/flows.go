@@ -66,8 +66,8 @@ type Tickets interface {
 // the gateway reads the same count. RecordVerifyFailure is idempotent per
 // id: writing one failure again counts it once.
 type Failures interface {
-	RecordVerifyFailure(ctx context.Context, user, domain, id string, at time.Time, window time.Duration) (int, error)
-	VerifyBlock(ctx context.Context, user, domain string, now time.Time, window time.Duration, max int) (bool, time.Time, int, error)
+	RecordVerifyFailureIn(ctx context.Context, user, domain, scope, id string, at time.Time, window time.Duration) (int, error)
+	VerifyBlockIn(ctx context.Context, user, domain, scope string, now time.Time, window time.Duration, max int) (bool, time.Time, int, error)
 	// ReservePINAttempt counts a PIN attempt as a failure of the account,
 	// the caller number and the source before the digits are checked, or
 	// refuses it when one of them is at the limit; ReleasePINAttempt takes
@@ -270,7 +270,7 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 		return OutcomeError, err
 	}
 
-	blocked, until, n, err := s.f.Failures.VerifyBlock(ctx, s.user, s.domain, s.f.now(), s.f.Opts.FailureWindow, s.f.Opts.MaxFailures)
+	blocked, until, n, err := s.f.Failures.VerifyBlockIn(ctx, s.user, s.domain, s.scope(), s.f.now(), s.f.Opts.FailureWindow, s.f.Opts.MaxFailures)
 	if err != nil {
 		return OutcomeError, fmt.Errorf("read failed verifications: %w", err)
 	}
@@ -515,6 +515,17 @@ func (s *session) askPIN(ctx context.Context, try int) (string, error) {
 	return s.call.Ask(ctx, s.input(Input{Max: pin.Length, Terminator: "#", WindowAfter: window}), media...)
 }
 
+// scope is the situation the session's verification proves, for which its
+// failures count (engine.FailureScope): a new source country or a number
+// range block only that situation; every other flow, and the PIN (one
+// secret, guessed across situations), counts for the account.
+func (s *session) scope() string {
+	if s.method == MethodPIN {
+		return ""
+	}
+	return engine.FailureScope(engine.Flow(s.flow), s.t.Country, s.t.Range)
+}
+
 // recordFailure records the failure of try once, under an id made of the
 // ticket (or channel) and the try, trying again when Redis fails: a write
 // that timed out may still have landed, and the same id then replaces it.
@@ -526,7 +537,7 @@ func (s *session) recordFailure(ctx context.Context, try int) (int, error) {
 	var err error
 	for attempt := 1; attempt <= failureWrites; attempt++ {
 		var n int
-		n, err = s.f.Failures.RecordVerifyFailure(wctx, s.user, s.domain, id, at, s.f.Opts.FailureWindow)
+		n, err = s.f.Failures.RecordVerifyFailureIn(wctx, s.user, s.domain, s.scope(), id, at, s.f.Opts.FailureWindow)
 		if err == nil {
 			return n, nil
 		}

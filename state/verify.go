@@ -23,10 +23,16 @@ import (
 // again, e.g. after a write that timed out but landed, replaces the entry
 // instead of adding one, so a retried write counts once.
 func (s *State) RecordVerifyFailure(ctx context.Context, user, domain, id string, at time.Time, window time.Duration) (int, error) {
+	return s.RecordVerifyFailureIn(ctx, user, domain, "", id, at, window)
+}
+
+// RecordVerifyFailureIn is RecordVerifyFailure for the failures of one
+// situation of the account (engine.FailureScope; "" is the account).
+func (s *State) RecordVerifyFailureIn(ctx context.Context, user, domain, scope, id string, at time.Time, window time.Duration) (int, error) {
 	if id == "" {
 		return 0, fmt.Errorf("record verify failure of %s@%s: empty failure id", user, domain)
 	}
-	key := s.keys.VerifyFailures(user, domain)
+	key := s.keys.VerifyFailuresIn(user, domain, scope)
 	member := id
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
@@ -47,7 +53,13 @@ func (s *State) RecordVerifyFailure(ctx context.Context, user, domain, id string
 // VerifyBlock reports whether the account is blocked at now, until when,
 // and how many failures lie in the window.
 func (s *State) VerifyBlock(ctx context.Context, user, domain string, now time.Time, window time.Duration, max int) (blocked bool, until time.Time, failures int, err error) {
-	key := s.keys.VerifyFailures(user, domain)
+	return s.VerifyBlockIn(ctx, user, domain, "", now, window, max)
+}
+
+// VerifyBlockIn is VerifyBlock for one situation of the account
+// (engine.FailureScope; "" is the account).
+func (s *State) VerifyBlockIn(ctx context.Context, user, domain, scope string, now time.Time, window time.Duration, max int) (blocked bool, until time.Time, failures int, err error) {
+	key := s.keys.VerifyFailuresIn(user, domain, scope)
 	lo := "(" + strconv.FormatInt(now.Add(-window).UnixMilli(), 10)
 	hi := strconv.FormatInt(now.UnixMilli(), 10)
 	ctx, cancel := s.WithDeadline(ctx)
