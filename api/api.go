@@ -10,6 +10,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -49,6 +50,33 @@ type Service interface {
 	// Decisions returns decision-log rows, newest first, or with AfterID the
 	// rows after it in ascending order (tailing).
 	Decisions(ctx context.Context, q DecisionQuery) ([]Decision, error)
+	// ExportDecisions writes the decision-log rows of q's time range to w
+	// as they are read (JSON lines in the replay's input format, or CSV).
+	ExportDecisions(ctx context.Context, q ExportQuery, w io.Writer) error
+
+	// GetDomain returns a service-provider domain's settings.
+	GetDomain(ctx context.Context, domain string) (*Domain, error)
+	// UpdateDomain changes the fields set in in, creating the domain's
+	// settings when it has none.
+	UpdateDomain(ctx context.Context, domain string, in *DomainInput) (*Domain, error)
+
+	// Blocks lists every active block of user@domain (known account or
+	// not): the operator's (R17), the verification-failure block (R18)
+	// and the A->B pair blocks (R16).
+	Blocks(ctx context.Context, user, domain string) (*Blocks, error)
+	// ClearVerification forgets the failed verifications of user@domain,
+	// lifting R18.
+	ClearVerification(ctx context.Context, user, domain string) (*Blocks, error)
+	// ClearPairs lifts the block of caller->number, or every pair block of
+	// user@domain when both are empty.
+	ClearPairs(ctx context.Context, user, domain, caller, number string) (*Blocks, error)
+
+	// ListOutbox lists notification rows, newest first (state "" for all).
+	ListOutbox(ctx context.Context, state string, limit int) ([]OutboxRow, error)
+	// RetryOutbox sends a failed row again now.
+	RetryOutbox(ctx context.Context, id string) error
+	// DropOutbox deletes a failed or pending row: it is never sent.
+	DropOutbox(ctx context.Context, id string) error
 }
 
 // CheckRequest is the body of POST /v1/check.
@@ -233,4 +261,86 @@ type Decision struct {
 	// Enforced is false for monitor mode: Result and Code are what
 	// enforcement would have answered, and the caller was approved.
 	Enforced bool `json:"enforced"`
+}
+
+// ExportQuery selects the decision-log rows to export: At in [Since,
+// Until) (Until zero: no end), in log order.
+type ExportQuery struct {
+	Since, Until time.Time
+	Format       string // ExportJSONL (default) or ExportCSV
+}
+
+// Export formats.
+const (
+	// ExportJSONL writes one replay input line per decision: the POST
+	// /v1/check fields, time and, for a verification whose outcome was
+	// recorded, ivr (what that caller did).
+	ExportJSONL = "jsonl"
+	// ExportCSV writes every decision-log column, with a header row.
+	ExportCSV = "csv"
+)
+
+// Domain is a service provider's domain as the API shows it.
+type Domain struct {
+	Domain string `json:"domain"`
+	// DefaultUser is the account of this domain whose limits, countries
+	// and profile an unknown user of the domain gets ("" none).
+	DefaultUser string `json:"default_user"`
+	// Unknown is what an unknown user gets: default, onboarding, reject,
+	// or "" (default when DefaultUser is set, else onboarding).
+	Unknown string `json:"unknown"`
+	// Effective is Unknown with "" resolved.
+	Effective string `json:"effective"`
+	// Profile is the domain's default rule profile ("" none).
+	Profile   string    `json:"profile"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// DomainInput changes a domain's settings; nil fields keep their value.
+type DomainInput struct {
+	DefaultUser *string `json:"default_user,omitempty"`
+	Unknown     *string `json:"unknown,omitempty"`
+	Profile     *string `json:"profile,omitempty"`
+}
+
+// Blocks are the active blocks of one identity.
+type Blocks struct {
+	User   string `json:"user"`
+	Domain string `json:"domain"`
+	// Operator: the account is blocked by the operator (R17; lifted with
+	// unblock). False for an identity without an account.
+	Operator bool `json:"operator"`
+	// Verification is set while failed verifications block the identity
+	// (R18); Failures counts those within the window either way.
+	Verification *VerificationBlock `json:"verification,omitempty"`
+	Failures     int                `json:"failures"`
+	// Pairs are the blocked caller->number pairs (R16), soonest end first.
+	Pairs []PairBlock `json:"pairs"`
+}
+
+// VerificationBlock is an R18 block and its end.
+type VerificationBlock struct {
+	Until time.Time `json:"until"`
+}
+
+// PairBlock is a blocked caller->number pair and its end.
+type PairBlock struct {
+	Caller string    `json:"caller"`
+	Number string    `json:"number"`
+	Until  time.Time `json:"until"`
+}
+
+// OutboxRow is one notification of the outbox.
+type OutboxRow struct {
+	ID            string    `json:"id"`
+	Kind          string    `json:"kind"`
+	Account       string    `json:"account"` // user@domain, "" for none
+	State         string    `json:"state"`   // pending, sent, failed, merged
+	Attempts      int       `json:"attempts"`
+	CreatedAt     time.Time `json:"created_at"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	SentAt        time.Time `json:"sent_at"`
+	Delivered     []string  `json:"delivered"`
+	LastError     string    `json:"last_error"`
+	MergedInto    string    `json:"merged_into,omitempty"`
 }

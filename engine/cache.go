@@ -42,6 +42,8 @@ type snapshot struct {
 	version int64
 	*lists
 	ranges *rangeSet // nil: no high-risk ranges
+	// domains holds the service-provider domains that have settings.
+	domains map[string]*tfps.Domain
 
 	mu       sync.RWMutex
 	accounts map[accountKey]*tfps.Account // nil value: unknown account
@@ -327,6 +329,17 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 			return fmt.Errorf("load number ranges: %w", depError("lists", err))
 		}
 		next.ranges = compileRanges(ranges, allowed)
+	}
+	if e.deps.Domains != nil {
+		ds, err := e.deps.Domains.Domains(ctx)
+		if err != nil {
+			e.metrics.depErrors.WithLabelValues("lists").Inc()
+			return fmt.Errorf("load domains: %w", depError("lists", err))
+		}
+		next.domains = make(map[string]*tfps.Domain, len(ds))
+		for i := range ds {
+			next.domains[ds[i].Domain] = &ds[i]
+		}
 	}
 	if err := e.loadAccounts(ctx, old, next); err != nil {
 		// The accounts are read one by one on their next decisions.

@@ -101,6 +101,7 @@ type Facts struct {
 	DestinationCountry string
 	E164               string // the dialled number in E.164 form when it has a country
 	Account            int64  // account id, 0 when unknown
+	DefaultOf          string // the domain's default user whose account decided for an unknown user; "" none
 	OffHours           bool
 	LocalDate          string // YYYY-MM-DD in the account's business-hours time zone
 	ConcurrentCalls    int    // as reported

@@ -73,6 +73,9 @@ type Eval struct {
 	Call    *Call
 	Facts   Facts
 	Account *tfps.Account // set by the account check; nil before it or when unknown
+	// Default: Account is the domain's default account, standing in for
+	// an unknown user (Call.User keeps the real user's counters).
+	Default bool
 
 	accountRead bool   // the account was looked up (found or not, or the lookup failed)
 	premium     string // the premium range of the number (numbering.Destination.Premium)

@@ -134,6 +134,12 @@ func (c *abRepeat) Counted(ev *Eval, _ *Step, r StepResult) Verdict {
 type knownAccount struct{ e *Engine }
 
 func (*knownAccount) Name() string { return "account" }
+
+// Check finds the caller's account. A user without one is onboarded (V01)
+// unless the domain says otherwise: a service provider's domain can name a
+// default account, whose limits, countries and profile the user then gets
+// (counters stay per real user: they are keyed by the call's user), or
+// reject unknown users (R23). An own account always wins over the default.
 func (c *knownAccount) Check(ctx context.Context, ev *Eval) (Verdict, error) {
 	ev.accountRead = true
 	a, err := c.e.account(ctx, ev.snap, ev.Call.User, ev.Call.Domain)
@@ -141,6 +147,24 @@ func (c *knownAccount) Check(ctx context.Context, ev *Eval) (Verdict, error) {
 		return Verdict{}, err
 	}
 	if a == nil {
+		d := ev.snap.domains[ev.Call.Domain]
+		switch {
+		case d == nil:
+		case d.Effective() == tfps.UnknownReject:
+			return RejectWith(R23, "unknown user "+ev.Call.User+" of domain "+ev.Call.Domain+", which rejects unknown users"), nil
+		case d.Effective() == tfps.UnknownDefault && d.DefaultUser != "":
+			def, err := c.e.account(ctx, ev.snap, d.DefaultUser, d.Domain)
+			if err != nil {
+				return Verdict{}, err
+			}
+			if def != nil {
+				ev.Account, ev.Default = def, true
+				ev.Facts.Account, ev.Facts.DefaultOf = def.ID, def.User
+				return Pass(), nil
+			}
+			// The default account is gone: onboarding, as without one.
+			c.e.log.Warn("domain default account missing: onboarding", "domain", d.Domain, "default_user", d.DefaultUser)
+		}
 		return VerifyWith(V01, "", "unknown account "+ev.Call.User+"@"+ev.Call.Domain), nil
 	}
 	ev.Account = a
@@ -153,6 +177,9 @@ type accountBlocked struct{}
 func (accountBlocked) Name() string { return "account_blocked" }
 func (accountBlocked) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	if ev.Account.Blocked {
+		if ev.Default {
+			return RejectWith(R17, "default account "+ev.Account.User+"@"+ev.Account.Domain+" of unknown user "+ev.Call.User+" is blocked"), nil
+		}
 		return RejectWith(R17, "account "+ev.Call.User+"@"+ev.Call.Domain+" is blocked"), nil
 	}
 	return Pass(), nil

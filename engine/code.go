@@ -40,6 +40,7 @@ const (
 	R19 // not checked: a dependency failed and TFPS_ENGINE_ERROR_POLICY=reject
 	R21 // dialled number in a high-risk range the operator rejects
 	R22 // too many unanswered verifications (TFPS_MAX_OPEN_TICKETS unclaimed tickets)
+	R23 // unknown user of a domain set to reject unknown users
 
 	V01 // verify: unknown account, onboarding flow
 	V02 // verify: source country not yet allowed for the account
@@ -89,6 +90,7 @@ var codeTable = [codeEnd]CodeInfo{
 	R19: {R19, Reject, "", "", "not checked: a dependency failed and the error policy is reject", false},
 	R21: {R21, Reject, "", "number_range", "dialled number in a high-risk number range the operator rejects", false},
 	R22: {R22, Reject, "", "open_tickets", "too many unanswered verifications", false},
+	R23: {R23, Reject, "", "account", "unknown user of a domain that rejects unknown users", false},
 	V01: {V01, Verify, FlowOnboarding, "account", "unknown account: onboarding verification", false},
 	V02: {V02, Verify, FlowSourceCountry, "source_country", "new source country: verification", false},
 	V03: {V03, Verify, FlowDestinationCountry, "destination_country", "new destination country: verification", false},
@@ -104,7 +106,7 @@ var codeTable = [codeEnd]CodeInfo{
 var codeNames = [codeEnd]string{
 	"", "A00", "A01",
 	"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10",
-	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R21", "R22",
+	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R21", "R22", "R23",
 	"V01", "V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V10",
 }
 

@@ -38,6 +38,7 @@ func TestCodeTable(t *testing.T) {
 		{"R19", "reject", "", false},
 		{"R21", "reject", "", false},
 		{"R22", "reject", "", false},
+		{"R23", "reject", "", false},
 		{"V01", "verify", "onboarding", false},
 		{"V02", "verify", "source_country", false},
 		{"V03", "verify", "destination_country", false},

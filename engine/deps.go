@@ -39,6 +39,13 @@ type Ranges interface {
 	RangeEntries(ctx context.Context) ([]tfps.NumberRange, []tfps.RangeAllowance, error)
 }
 
+// Domains returns every service-provider domain's settings: what an
+// unknown user of the domain gets (its default account, onboarding or
+// R23). The engine keeps a copy until Changes reports a change.
+type Domains interface {
+	Domains(ctx context.Context) ([]tfps.Domain, error)
+}
+
 // Changes returns a number that grows whenever accounts or blacklists change,
 // whoever changed them (another gateway, the IVR, an operator's SQL). The
 // engine polls it every Options.CacheRefresh.

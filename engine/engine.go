@@ -42,6 +42,8 @@ type Deps struct {
 	Alerts Alerts
 	// Ranges is optional: nil, no high-risk number ranges (R21, V06).
 	Ranges Ranges
+	// Domains is optional: nil, every unknown user gets onboarding (V01).
+	Domains Domains
 }
 
 // Options are the policy settings. Zero values take the defaults of the
@@ -584,4 +586,11 @@ func (e *Engine) newTicket(ev *Eval, code Code, country string) *Ticket {
 		Number: c.Number, Caller: c.Caller, SourceIP: c.SourceIP.String(), SourceCountry: ev.Facts.SourceCountry,
 		UserAgent: c.UserAgent, CallID: c.CallID, Created: c.Time, Expires: c.Time.Add(e.opts.TicketTTL),
 	}
+}
+
+// FailurePolicy returns how many failed verifications within which window
+// block an identity (R18), as this engine applies it: the admin API shows
+// the end of such a block with it.
+func (e *Engine) FailurePolicy() (max int, window time.Duration) {
+	return e.opts.MaxFailures, e.opts.FailureWindow
 }

@@ -107,7 +107,7 @@ func newRigOn(t testing.TB, db *store.Store, st *state.State, opts engine.Option
 	rep := &testReputation{}
 	eng, err := engine.New(context.Background(), engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db,
-		Counters: state.NewDecideCounters(st), Reputation: rep, Ranges: db,
+		Counters: state.NewDecideCounters(st), Reputation: rep, Ranges: db, Domains: db,
 	}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +295,12 @@ func codeCases() []codeCase {
 				}
 			}
 		}, call(func(c *engine.Call) { c.User = "hopper"; c.Number = "+442079461099" }), engine.V07, ""},
+		{"R23 unknown user of a domain that rejects them", func(t *testing.T, r *rig) {
+			if err := r.db.PutDomain(context.Background(), &tfps.Domain{Domain: "closed.example", Unknown: tfps.UnknownReject}); err != nil {
+				t.Fatal(err)
+			}
+			r.refresh(t)
+		}, call(func(c *engine.Call) { c.User = "stranger"; c.Domain = "closed.example" }), engine.R23, ""},
 	}
 }
 

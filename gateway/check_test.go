@@ -228,6 +228,12 @@ func httpCases() []httpCase {
 				}
 			}
 		}, req(num("+33142278186"), ip("10.7.7.7")), "R22", ""},
+		{"R23 unknown user of a domain that rejects them", func(t *testing.T, g *checkRig, user string) {
+			reject := "reject"
+			if _, err := g.c.UpdateDomain(context.Background(), "closed.example", &api.DomainInput{Unknown: &reject}); err != nil {
+				t.Fatal(err)
+			}
+		}, req(func(r *api.CheckRequest) { r.Domain = "closed.example" }), "R23", ""},
 	}
 }
 

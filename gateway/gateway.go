@@ -150,6 +150,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Log:        m.decisionLog(),
 		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
 		Ranges:     m.Store,
+		Domains:    m.Store,
 		Counters:   state.NewDecideCounters(m.State),
 		Reputation: m.Reputation,
 	}, opts)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +13,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/store"
@@ -129,8 +132,9 @@ func checkRefs(t *testing.T, d *openAPIDoc, where string, s jsonSchema) {
 var exampleOrder = []string{
 	"openapi", "listCodes", "createAccount", "getAccount", "updateAccount", "listAccounts",
 	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "resetAccount",
-	"listDecisions", "accountDecisions", "addBlacklist", "listBlacklists", "listBlacklist",
-	"removeBlacklist", "deleteAccount",
+	"listDecisions", "accountDecisions", "exportDecisions", "addBlacklist", "listBlacklists", "listBlacklist",
+	"removeBlacklist", "updateDomain", "getDomain", "accountBlocks", "clearVerification", "clearPairs",
+	"listOutbox", "retryOutbox", "dropOutbox", "deleteAccount",
 }
 
 // TestOpenAPIExamples sends every example of docs/openapi.json to a real
@@ -141,6 +145,22 @@ func TestOpenAPIExamples(t *testing.T) {
 	const token = "openapi-token"
 	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}))
 	base := "http://" + m.HTTPAddr()
+	// The outbox examples act on failed rows: two notifications a worker
+	// gave up on.
+	for _, id := range []string{"n-failed-1", "n-failed-2"} {
+		if err := m.Store.Enqueue(context.Background(), &tfps.Notification{ID: id, Kind: tfps.NotifyNewAccount, At: time.Now(), User: "1001", Domain: "pbx.example"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := m.Store.ClaimOutbox(context.Background(), "openapi-test", time.Now(), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := m.Store.FailOutbox(context.Background(), &rows[i], "openapi-test", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	type opAt struct {
 		method, path string

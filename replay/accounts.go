@@ -18,6 +18,7 @@ import (
 func (r *Replayer) loadAccounts(ctx context.Context) error {
 	var accounts []*tfps.Account
 	var lists []tfps.BlacklistEntry
+	var domains []tfps.Domain
 	switch r.opts.Accounts {
 	case AccountsEmpty:
 		return nil
@@ -39,6 +40,9 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 		var err error
 		if lists, err = r.opts.Live.ListBlacklist(ctx, ""); err != nil {
 			return fmt.Errorf("copy live blacklists: %w", err)
+		}
+		if domains, err = r.opts.Live.Domains(ctx); err != nil {
+			return fmt.Errorf("copy live domains: %w", err)
 		}
 	default:
 		var err error
@@ -63,6 +67,11 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 		at = lists[i].CreatedAt
 		if err := r.db.AddBlacklist(ctx, &lists[i]); err != nil {
 			return fmt.Errorf("copy blacklist entry %s %q: %w", lists[i].Kind, lists[i].Value, err)
+		}
+	}
+	for i := range domains {
+		if err := r.db.PutDomain(ctx, &domains[i]); err != nil {
+			return fmt.Errorf("copy domain %s: %w", domains[i].Domain, err)
 		}
 	}
 	return nil

@@ -24,7 +24,8 @@ type logReader struct {
 }
 
 // outcomeIVR maps a recorded verification outcome to the simulated caller.
-var outcomeIVR = map[string]string{"success": IVRPass, "failure": IVRFail, "timeout": IVRSilent, "hangup": IVRHangup, "blocked": IVRFail}
+// It is the API's, so an exported decision log replays the same way.
+var outcomeIVR = api.IVROfOutcome
 
 // NewDecisionLogReader reads the decision-log records of db in [since,
 // until) (until zero: to the end). Lines without a recorded verification

@@ -160,7 +160,7 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	// gateways in monitor mode are replayed as enforced.
 	eo.EnforceAll = true
 	r.eng, err = engine.New(ctx, engine.Deps{
-		Accounts: r.db, Lists: r.db, Changes: r.db,
+		Accounts: r.db, Lists: r.db, Changes: r.db, Domains: r.db,
 		Log:        discardLog{},
 		Alerts:     r.notes,
 		Counters:   state.NewDecideCounters(r.st),

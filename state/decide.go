@@ -57,12 +57,12 @@ const (
 // decideScript
 //
 //	KEYS[1] ticket key, KEYS[2] account's open tickets, KEYS[3] source's open tickets,
-//	then per step: AB: attempts, block; failures: set; quota: counter
+//	then per step: AB: attempts, block, the account's blocked-pairs index; failures: set; quota: counter
 //	ARGV[1] now ms, ARGV[2] number of steps, ARGV[3] ticket PX, ARGV[4] ticket if no step fails,
 //	ARGV[5] open-ticket cap (0: none), ARGV[6] its window ms, ARGV[7] ticket id,
 //	ARGV[8] 1 when KEYS[3] is used,
 //	then per step: kind, and
-//	  AB:       limit, window ms, block ms, member
+//	  AB:       limit, window ms, block ms, member, pair ("" keeps the index unwritten)
 //	  failures: limit, window ms
 //	  quota:    limit, gc ms, ticket if this step fails
 //	  rangehop: limit, window ms, number, ticket if this step fails
@@ -86,9 +86,9 @@ for i = 0, n - 1 do
   local kind = tonumber(ARGV[ai])
   local state, count, untilv = 0, 0, 0
   if kind == 1 then
-    local attempts, block = KEYS[ki], KEYS[ki + 1]
-    local limit, window, blockms, member = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), tonumber(ARGV[ai + 3]), ARGV[ai + 4]
-    ki, ai = ki + 2, ai + 5
+    local attempts, block, index = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2]
+    local limit, window, blockms, member, pair = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), tonumber(ARGV[ai + 3]), ARGV[ai + 4], ARGV[ai + 5]
+    ki, ai = ki + 3, ai + 6
     local b = tonumber(redis.call('GET', block) or '0')
     if b > now then
       state, untilv = 2, b
@@ -100,6 +100,12 @@ for i = 0, n - 1 do
         state, untilv = 1, now + blockms
         redis.call('SET', block, untilv, 'PX', blockms + 60000)
         redis.call('DEL', attempts)
+        if pair ~= '' then
+          redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+          redis.call('ZADD', index, untilv, pair)
+          local last = redis.call('ZREVRANGE', index, 0, 0, 'WITHSCORES')
+          redis.call('PEXPIREAT', index, tonumber(last[2]) + 60000)
+        end
       else
         redis.call('PEXPIRE', attempts, window + 60000)
       end
@@ -244,11 +250,13 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		switch st.Kind {
 		case engine.StepABRepeat:
 			block := s.keys.ABBlock(req.User, req.Domain, req.Caller, req.Number)
+			pair := pairMember(req.Caller, req.Number)
 			if req.Monitor {
-				block = s.keys.ABBlockMonitor(req.User, req.Domain, req.Caller, req.Number)
+				// Monitor-mode blocks are not listed: nothing was refused.
+				block, pair = s.keys.ABBlockMonitor(req.User, req.Domain, req.Caller, req.Number), ""
 			}
-			keys = append(keys, s.keys.ABAttempts(req.User, req.Domain, req.Caller, req.Number), block)
-			args = append(args, luaAB, st.Limit, st.Window.Milliseconds(), st.Block.Milliseconds(), req.Member)
+			keys = append(keys, s.keys.ABAttempts(req.User, req.Domain, req.Caller, req.Number), block, s.keys.ABBlocks(req.User, req.Domain))
+			args = append(args, luaAB, st.Limit, st.Window.Milliseconds(), st.Block.Milliseconds(), req.Member, pair)
 		case engine.StepFailures:
 			keys = append(keys, s.keys.VerifyFailuresIn(req.User, req.Domain, st.Scope))
 			args = append(args, luaFailures, st.Limit, st.Window.Milliseconds())

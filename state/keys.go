@@ -60,6 +60,16 @@ func (k Keys) ABBlock(user, domain, caller, number string) string {
 	return k.Account(user, domain) + ":abblock:" + esc(caller) + ":" + esc(number)
 }
 
+// ABBlocks indexes an account's blocked pairs: a sorted set of
+// pairMember(caller, number) scored by the block's end (Unix ms), written by
+// the decision script in the same step that sets ABBlock. It lets an
+// operator list an account's pair blocks with one read of the account's
+// own slot; a SCAN for the account's abblock keys would walk the whole
+// keyspace (every node of a cluster) for each listing.
+func (k Keys) ABBlocks(user, domain string) string {
+	return k.Account(user, domain) + ":abblocks"
+}
+
 // ABBlockMonitor is ABBlock for monitor-mode decisions: a pair tripped
 // while an account is only watched gets its would-be R16 answers from it,
 // and enforcement never inherits the block.

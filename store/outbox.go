@@ -348,3 +348,17 @@ func (s *Store) PurgeOutbox(ctx context.Context, before time.Time) (int64, error
 	})
 	return n, err
 }
+
+// DropOutbox deletes a failed or pending row that no worker holds: its mail
+// is never sent. Sent and merged rows are history and stay (PurgeOutbox
+// removes them with age).
+func (s *Store) DropOutbox(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id = $1 AND state IN ('failed', 'pending') AND (lease_owner = '' OR lease_until < $2)`, id, ms(s.Now()))
+	if err != nil {
+		return fmt.Errorf("drop outbox row %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tfps.Errorf(tfps.ENOTFOUND, "no failed or pending outbox row %q that is not being sent", id)
+	}
+	return nil
+}

@@ -45,9 +45,29 @@ Blacklists (KIND is user_agent, ip or number)
   blacklist add KIND VALUE [--note TEXT]
   blacklist remove KIND VALUE
 
+Blocks (every kind an identity can have; USER need not have an account)
+  blocks USER DOMAIN                               operator block (R17), failed verifications (R18)
+                                                   and blocked caller->number pairs (R16), with their end
+  clear USER DOMAIN verification                   forget the failed verifications (lifts R18)
+  clear USER DOMAIN pairs [--caller A --number B]  lift one pair block, or every one of the account
+
+Service-provider domains
+  domain show DOMAIN                               what an unknown user of DOMAIN gets
+  domain default DOMAIN USER                       unknown users follow USER's account (limits,
+                                                   countries, profile), counted per real user
+  domain set DOMAIN [--default-user U] [--unknown default|onboarding|reject|auto] [--profile P]
+
+Outbox (notifications)
+  outbox list [--state pending|sent|failed|merged] [--limit N]
+  outbox retry ID                                  send a failed notification again now
+  outbox drop ID                                   delete a failed or pending notification
+
 Decision log
   decisions [USER DOMAIN] [--limit N] [--call-id ID]  most recent decisions (ENFORCED no:
                                                    monitor mode, CODE is the would-be code)
+  decisions export --since DATE [--until DATE] [--format jsonl|csv]
+                                                   stream the log (DATE: 2025-03-30 or RFC 3339);
+                                                   jsonl is the replay's input: gateway replay FILE
   tail [USER DOMAIN] [--interval 1s] [--count N]   follow new decisions (Ctrl-C stops)
   codes                                            the published reason codes
   version                                          the build's version
@@ -186,6 +206,7 @@ func init() {
 		"remove": (*cli).remove, "reset": (*cli).reset, "block": (*cli).block, "unblock": (*cli).unblock,
 		"allow": (*cli).allow, "disallow": (*cli).disallow, "blacklist": (*cli).blacklist,
 		"decisions": (*cli).decisions, "tail": (*cli).tail, "codes": (*cli).codes,
+		"blocks": (*cli).blocks, "clear": (*cli).clear, "domain": (*cli).domain, "outbox": (*cli).outbox,
 	}
 }
 
@@ -619,6 +640,9 @@ func (c *cli) printDecisions(w io.Writer, ds []api.Decision) {
 const decisionHeader = "ID\tTIME (UTC)\tACCOUNT\tFROM\tTO\tSOURCE\tCODE\tENFORCED\tREASON\tFLOW"
 
 func (c *cli) decisions(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "export" {
+		return c.export(ctx, args[1:])
+	}
 	fs := c.flags("decisions")
 	limit := fs.Int("limit", 20, "how many (at most 1000)")
 	callID := fs.String("call-id", "", "only the decisions of this call id")
