@@ -129,7 +129,7 @@ func checkRefs(t *testing.T, d *openAPIDoc, where string, s jsonSchema) {
 var exampleOrder = []string{
 	"openapi", "listCodes", "createAccount", "getAccount", "updateAccount", "listAccounts",
 	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "resetAccount",
-	"listDecisions", "accountDecisions", "addBlacklist", "listBlacklists", "listBlacklist",
+	"listDecisions", "accountDecisions", "accountHistory", "setPIN", "clearPIN", "addBlacklist", "listBlacklists", "listBlacklist",
 	"removeBlacklist", "deleteAccount",
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/bizhours"
+	"github.com/voipshield/tfps/config"
 )
 
 // Options bound training; zero values take the defaults of the
@@ -235,4 +236,13 @@ func Differs(cur, sug Limits, percent int) bool {
 		}
 	}
 	return false
+}
+
+// OptionsFrom returns the training options the configuration sets.
+func OptionsFrom(c *config.Config) Options {
+	return Options{
+		HistoryDays: c.Learning.HistoryDays, MinDays: c.Learning.MinDays, UsualDays: c.Learning.UsualDays,
+		FloorConcurrent: c.Learning.FloorConcurrent, FloorQuota: c.Learning.FloorQuota,
+		MaxConcurrent: c.MaxConcurrent, MaxQuota: c.Engine.MaxQuota,
+	}
 }
