@@ -31,6 +31,10 @@ type DecisionRecord struct {
 	// Enforced is false for a monitor-mode decision: Result and Code are
 	// what enforcement would have answered, and the caller was approved.
 	Enforced bool
+	// LocalDate is the call's date in the account's business-hours time
+	// zone (YYYY-MM-DD), set only for a known account: the writer adds the
+	// row to that day's statistics (tfps.DayStats). Not a log column.
+	LocalDate string
 }
 
 // VerificationEvent records one outcome of a voice verification in the IVR.

@@ -25,6 +25,8 @@ const (
 	NotifyQuotaExceeded           NotificationKind = "quota_exceeded"            // in or off hours (OffHours)
 	NotifyFraudWarning            NotificationKind = "fraud_warning"             // fraud rule warning threshold
 	NotifyFraudCritical           NotificationKind = "fraud_critical"            // fraud rule critical threshold
+	NotifyLimitsLearned           NotificationKind = "limits_learned"            // TFPS_LEARNING=apply set the limits from the history
+	NotifyLearningDigest          NotificationKind = "learning_digest"           // TFPS_LEARNING=suggest: trained limits differ from the account's
 )
 
 // NotificationKinds lists every kind, in a stable order.
@@ -33,6 +35,7 @@ var NotificationKinds = []NotificationKind{
 	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyConcurrentCallsRaised, NotifyVerificationFailed,
 	NotifyAccountBlocked, NotifyBurst, NotifyConcurrentCallsExceeded,
 	NotifyQuotaExceeded, NotifyFraudWarning, NotifyFraudCritical,
+	NotifyLimitsLearned, NotifyLearningDigest,
 }
 
 // Valid reports whether k is a known kind.

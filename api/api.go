@@ -47,6 +47,14 @@ type Service interface {
 	AddBlacklist(ctx context.Context, e *BlacklistEntry) (*BlacklistEntry, error)
 	RemoveBlacklist(ctx context.Context, kind, value string) error
 
+	// History returns the account's daily statistics of the last days
+	// local days (0: 30) and the limits trained from its kept history.
+	History(ctx context.Context, user, domain string, days int) (*History, error)
+	// SetPIN gives the account its own 4-digit PIN (never returned: the
+	// account shows has_pin); ClearPIN returns it to TFPS_PIN.
+	SetPIN(ctx context.Context, user, domain, pin string) (*Account, error)
+	ClearPIN(ctx context.Context, user, domain string) (*Account, error)
+
 	// Decisions returns decision-log rows, newest first, or with AfterID the
 	// rows after it in ascending order (tailing).
 	Decisions(ctx context.Context, q DecisionQuery) ([]Decision, error)

@@ -271,3 +271,29 @@ func (c *Client) Decisions(ctx context.Context, q DecisionQuery) ([]Decision, er
 	var out []Decision
 	return out, c.do(ctx, http.MethodGet, path, v, nil, &out)
 }
+
+// History returns the account's daily history and trained values.
+func (c *Client) History(ctx context.Context, user, domain string, days int) (*History, error) {
+	if err := account(user, domain); err != nil {
+		return nil, err
+	}
+	v := url.Values{}
+	if days != 0 {
+		v.Set("days", strconv.Itoa(days))
+	}
+	var out History
+	if err := c.do(ctx, http.MethodGet, accountPath(user, domain)+"/history", v, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetPIN gives the account its own PIN.
+func (c *Client) SetPIN(ctx context.Context, user, domain, pin string) (*Account, error) {
+	return c.account(ctx, http.MethodPut, user, domain, "/pin", PINInput{PIN: pin})
+}
+
+// ClearPIN removes the account's own PIN.
+func (c *Client) ClearPIN(ctx context.Context, user, domain string) (*Account, error) {
+	return c.account(ctx, http.MethodDelete, user, domain, "/pin", nil)
+}

@@ -105,6 +105,9 @@ func Handler(svc Service, opt Options) (http.Handler, error) {
 	admin.Put(acct+"/countries/{direction}/{country}", s.country(true))
 	admin.Delete(acct+"/countries/{direction}/{country}", s.country(false))
 	read.Get(acct+"/decisions", s.accountDecisions)
+	read.Get(acct+"/history", s.history)
+	admin.Put(acct+"/pin", s.setPIN)
+	admin.Delete(acct+"/pin", s.clearPIN)
 	read.Get("/v1/decisions", s.decisions)
 	read.Get(acct+"/blocks", s.blocks)
 	admin.Delete(acct+"/blocks/verification", s.clearVerification)
@@ -474,6 +477,44 @@ func (s *server) country(allow bool) http.HandlerFunc {
 			return s.svc.DisallowCountry(ctx, user, domain, Direction(dir), cc)
 		})
 	}
+}
+
+func (s *server) history(w http.ResponseWriter, r *http.Request) {
+	user, domain, err := accountParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	days, err := queryInt(r.URL.Query(), "days")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if days < 0 || days > 100000 {
+		s.writeError(w, r, invalid("days", "%d is out of range", days))
+		return
+	}
+	h, err := s.svc.History(r.Context(), user, domain, int(days))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *server) setPIN(w http.ResponseWriter, r *http.Request) {
+	var in PINInput
+	if err := decode(w, r, &in); err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	s.accountOp(w, r, func(ctx context.Context, user, domain string) (*Account, error) {
+		return s.svc.SetPIN(ctx, user, domain, in.PIN)
+	})
+}
+
+func (s *server) clearPIN(w http.ResponseWriter, r *http.Request) {
+	s.accountOp(w, r, s.svc.ClearPIN)
 }
 
 func decisionQuery(q url.Values) (DecisionQuery, error) {

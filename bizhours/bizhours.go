@@ -305,6 +305,21 @@ func (s *Schedule) InHours(t time.Time) bool {
 	return false
 }
 
+// BusinessDay reports whether an occurrence of business hours starts on the
+// local date (YYYY-MM-DD): weekends and days the rule skips are not
+// business days. Learning trains business days and the others apart. A
+// date that does not parse is not a business day.
+func (s *Schedule) BusinessDay(date string) bool {
+	day, err := time.ParseInLocation("2006-01-02", date, s.loc)
+	if err != nil {
+		return false
+	}
+	if s.rule == nil {
+		return sameDay(s.first, day)
+	}
+	return len(s.windowsOn(day)) > 0
+}
+
 // windowsOn returns the occurrences starting on the local day that begins at
 // day, memoised: expanding the rule walks from dtstart, which is too slow to
 // repeat for every call.

@@ -39,6 +39,8 @@ type Config struct {
 	// Reputation: AbuseIPDB, APIBAN and high-risk number ranges.
 	Reputation ReputationConfig
 	UI         UIConfig
+	// Learning: daily history and the limits trained from it.
+	Learning LearningConfig
 
 	settings []Setting
 	// Whether these were set (not defaults), for the no-effect warnings.

@@ -31,7 +31,7 @@ func (k Key) set(c *Config, v string) error { return k.Set(c, v) }
 // Keys returns every declared setting, core first, then each area's.
 func Keys() []Key {
 	var all []Key
-	for _, group := range [][]Key{coreKeys(), engineKeys(), notifyKeys(), sipKeys(), ivrKeys(), reputationKeys(), uiKeys()} {
+	for _, group := range [][]Key{coreKeys(), engineKeys(), notifyKeys(), sipKeys(), ivrKeys(), reputationKeys(), uiKeys(), learningKeys()} {
 		all = append(all, group...)
 	}
 	return all

@@ -39,6 +39,18 @@ var noEffectWhen = map[string]func(c *Config) string{
 		}
 		return ""
 	},
+	"TFPS_LEARNING_DIGEST_EVERY": func(c *Config) string {
+		if c.Learning.Mode != LearningSuggest {
+			return "has no effect unless TFPS_LEARNING=suggest: only suggest mails digests"
+		}
+		return ""
+	},
+	"TFPS_LEARNING_DIFF_PERCENT": func(c *Config) string {
+		if c.Learning.Mode == LearningOff {
+			return "has no effect with TFPS_LEARNING=off"
+		}
+		return ""
+	},
 	"TFPS_WEBHOOK_TIMEOUT": func(c *Config) string {
 		if c.Notify.WebhookURL == "" {
 			return "has no effect without TFPS_WEBHOOK_URL"

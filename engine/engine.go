@@ -401,6 +401,9 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 		DestinationCountry: d.Facts.DestinationCountry, Transport: c.Transport, LatencyMicros: latency.Microseconds(),
 		Enforced: d.Enforced(),
 	}
+	if d.Facts.Account != 0 {
+		r.LocalDate = d.Facts.LocalDate // counted in the account's daily statistics
+	}
 	// Monitor-mode decisions raise no alerts: the mails speak of pairs
 	// blocked and calls refused, which did not happen. The decision log
 	// and the metrics are their record.

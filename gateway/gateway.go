@@ -43,6 +43,7 @@ type Main struct {
 	Now        func() time.Time  // time of each HTTP check; nil: time.Now
 	Reputation engine.Reputation // nil: AbuseIPDB and APIBAN as configured, else the offline IP-country table
 	PurgeEvery time.Duration     // decision-log retention rounds; 0: a minute after start, then hourly
+	LearnEvery time.Duration     // learning rounds (apply at local midnight, digests); 0: every 5 minutes
 
 	apiban     *apiban.List // nil unless TFPS_APIBAN_KEY is set
 	httpServer *http.Server
@@ -106,6 +107,9 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := m.startRetention(); err != nil {
+		return err
+	}
+	if err := m.startLearning(); err != nil {
 		return err
 	}
 	if err := m.startSIP(ctx); err != nil {

@@ -132,7 +132,7 @@ func checkRefs(t *testing.T, d *openAPIDoc, where string, s jsonSchema) {
 var exampleOrder = []string{
 	"openapi", "listCodes", "createAccount", "getAccount", "updateAccount", "listAccounts",
 	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "resetAccount",
-	"listDecisions", "accountDecisions", "exportDecisions", "addBlacklist", "listBlacklists", "listBlacklist",
+	"listDecisions", "accountDecisions", "exportDecisions", "accountHistory", "setPIN", "clearPIN", "addBlacklist", "listBlacklists", "listBlacklist",
 	"removeBlacklist", "updateDomain", "getDomain", "accountBlocks", "clearVerification", "clearPairs",
 	"listOutbox", "retryOutbox", "dropOutbox", "deleteAccount",
 }

@@ -18,13 +18,12 @@ const (
 	purgeEvery = time.Hour
 )
 
-// startRetention runs the purge loop when retention is set. Several
-// gateways sharing a database may all run it: the deletes are idempotent.
+// startRetention runs the purge loop: decision-log rows older than
+// TFPS_DECISION_LOG_RETENTION (unless it is 0) and daily statistics older
+// than TFPS_HISTORY_DAYS. Several gateways sharing a database may all run
+// it: the deletes are idempotent.
 func (m *Main) startRetention() error {
 	keep := m.Config.Engine.LogRetention
-	if keep <= 0 {
-		return nil
-	}
 	purged := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tfps_decision_log_purged_rows_total",
 		Help: "Decision-log rows deleted for being older than TFPS_DECISION_LOG_RETENTION.",
@@ -32,6 +31,7 @@ func (m *Main) startRetention() error {
 	if err := m.Registry.Register(purged); err != nil {
 		return fmt.Errorf("start decision-log retention: %w", err)
 	}
+	historyDays := m.Config.Learning.HistoryDays
 	first, every := purgeFirst, purgeEvery
 	if m.PurgeEvery > 0 {
 		first, every = m.PurgeEvery, m.PurgeEvery
@@ -48,7 +48,18 @@ func (m *Main) startRetention() error {
 				return
 			case <-t.C:
 			}
-			purged.Add(float64(m.purgeDecisions(ctx, m.clock().Add(-keep))))
+			now := m.clock()
+			if keep > 0 {
+				purged.Add(float64(m.purgeDecisions(ctx, now.Add(-keep))))
+			}
+			if historyDays > 0 {
+				// Local dates run up to a day ahead of or behind UTC; a
+				// day more is kept rather than one too few.
+				before := now.UTC().AddDate(0, 0, -historyDays-1).Format("2006-01-02")
+				if _, err := m.Store.PurgeHistory(ctx, before); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("purge daily statistics", "before", before, "err", err)
+				}
+			}
 			t.Reset(every)
 		}
 	}()

@@ -25,8 +25,9 @@ func startGateway(t *testing.T) *gateway.Main {
 }
 
 type ctl struct {
-	t   *testing.T
-	env map[string]string
+	t     *testing.T
+	env   map[string]string
+	stdin string
 }
 
 // run runs tfpsctl with args and returns its exit code, stdout and stderr.
@@ -35,7 +36,7 @@ func (c ctl) run(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	code := run(ctx, args, &out, &errb, func(k string) string { return c.env[k] })
+	code := run(ctx, args, strings.NewReader(c.stdin), &out, &errb, func(k string) string { return c.env[k] })
 	return code, out.String(), errb.String()
 }
 
@@ -69,7 +70,7 @@ func contains(t *testing.T, what, out string, wants ...string) {
 
 func TestTfpsctl(t *testing.T) {
 	m := startGateway(t)
-	c := ctl{t, map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 
 	// Same limits in and off hours: the test passes at any time of day.
 	out := c.ok("add", "1001", "pbx.example", "--quota", "4", "--quota-off", "4", "--cc-off", "2", "--source", "US,GB", "--email", "ops@example.com")
@@ -147,7 +148,7 @@ func TestTfpsctl(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		run(ctx, []string{"tail", "--last", "1", "--count", "1", "--interval", "50ms", "--json"}, tailOut, io.Discard, func(k string) string { return c.env[k] })
+		run(ctx, []string{"tail", "--last", "1", "--count", "1", "--interval", "50ms", "--json"}, strings.NewReader(""), tailOut, io.Discard, func(k string) string { return c.env[k] })
 		done <- tailOut.String()
 	}()
 	select { // the last decision is printed: the next one is new
@@ -213,7 +214,7 @@ func TestTfpsctl(t *testing.T) {
 
 	// Wrong token, unreachable gateway, bad usage.
 	c.fail(exitError, "wrong API token (forbidden)", "--token", "nope", "list")
-	bad := ctl{t, map[string]string{"TFPS_API_URL": "http://127.0.0.1:1"}}
+	bad := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://127.0.0.1:1"}}
 	bad.fail(exitError, "unavailable", "list")
 	c.fail(exitUsage, `unknown command "frobnicate"`, "frobnicate")
 	c.fail(exitUsage, "show: expected USER DOMAIN", "show", "1001")

@@ -14,6 +14,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/command"
+	"github.com/voipshield/tfps/learning"
 )
 
 // Exit codes.
@@ -35,6 +36,11 @@ Accounts
   block USER DOMAIN | unblock USER DOMAIN          reject all calls (R17) or stop doing so
   allow USER DOMAIN source|destination CC          add a country
   disallow USER DOMAIN source|destination CC       remove a country
+  history USER DOMAIN [--days N]                   daily calls and the limits learned from them
+  pin set USER DOMAIN [--pin-stdin]                give the account its own 4-digit PIN, typed
+                                                   twice at the terminal (--pin-stdin: one line
+                                                   of standard input); never on the command line
+  pin clear USER DOMAIN                            remove it: TFPS_PIN applies again
     account flags: --email, --cc, --cc-off, --quota, --quota-off,
                    --source CC,CC  --destination CC,CC  --language en|es  --home CC
                    --mode inherit|enforce|monitor  (monitor: checks run and are logged
@@ -83,6 +89,7 @@ type cli struct {
 	url, token string
 	json       bool
 	svc        api.Service
+	in         io.Reader // standard input: the PIN of pin set
 	out, errw  io.Writer
 }
 
@@ -93,8 +100,8 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	c := &cli{out: stdout, errw: stderr, url: getenv("TFPS_API_URL"), token: getenv("TFPS_API_TOKEN")}
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	c := &cli{in: stdin, out: stdout, errw: stderr, url: getenv("TFPS_API_URL"), token: getenv("TFPS_API_TOKEN")}
 	if c.url == "" {
 		c.url = "http://127.0.0.1:8080"
 	}
@@ -207,6 +214,7 @@ func init() {
 		"allow": (*cli).allow, "disallow": (*cli).disallow, "blacklist": (*cli).blacklist,
 		"decisions": (*cli).decisions, "tail": (*cli).tail, "codes": (*cli).codes,
 		"blocks": (*cli).blocks, "clear": (*cli).clear, "domain": (*cli).domain, "outbox": (*cli).outbox,
+		"history": (*cli).history, "pin": (*cli).pin,
 	}
 }
 
@@ -351,7 +359,23 @@ func (c *cli) show(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return c.printAccount(a)
+	h, err := c.svc.History(ctx, pos[0], pos[1], 1)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(struct {
+			*api.Account
+			Learning string            `json:"learning"`
+			Trained  *learning.Trained `json:"trained,omitempty"`
+		}{a, h.Learning, h.Trained})
+	}
+	if err := c.printAccount(a); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	printTrained(w, h)
+	return w.Flush()
 }
 
 // accountFlags binds the account fields; input returns the ones given.
