@@ -60,7 +60,7 @@ func client(t *testing.T, m *gateway.Main) *api.Client {
 // the default, and a domain set to reject refuses unknown users (R23).
 func TestDomainDefaultThroughCheck(t *testing.T) {
 	m := startGateway(t)
-	c := ctl{t, map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	cl := client(t, m)
 	const dom = "sp.example"
 	// Same limits in and off hours: the test passes at any time of day.
@@ -127,7 +127,7 @@ func TestDomainDefaultThroughCheck(t *testing.T) {
 // tfpsctl, and the next call is approved.
 func TestBlocksListedAndCleared(t *testing.T) {
 	m := startGateway(t)
-	c := ctl{t, map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	cl := client(t, m)
 	const dom = "pbx.example"
 	c.ok("add", "3001", dom, "--quota", "50", "--quota-off", "50", "--cc", "5", "--cc-off", "5", "--source", "US", "--destination", "US")
@@ -208,7 +208,7 @@ func TestOutboxRetryDelivers(t *testing.T) {
 		"TFPS_NOTIFICATION_EMAIL": "noc@example.com",
 		"TFPS_NOTIFY_POLL":        "100ms",
 	}))
-	c := ctl{t, map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	ctx := context.Background()
 	// Two rows given up (as after a relay refused them for too long): held
 	// by a worker's lease, then failed.
@@ -339,7 +339,7 @@ func TestDecisionsExportStreams(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	peak := heapPeak(func() {
-		code = run(ctx, []string{"decisions", "export", "--since", "2025-03-03", "--until", "2025-03-10"}, &w, &errb, env)
+		code = run(ctx, []string{"decisions", "export", "--since", "2025-03-03", "--until", "2025-03-10"}, strings.NewReader(""), &w, &errb, env)
 	})
 	if code != 0 {
 		t.Fatalf("export: exit %d: %s", code, errb.String())
@@ -356,7 +356,7 @@ func TestDecisionsExportStreams(t *testing.T) {
 
 	// The lines are the replay's input: POST /v1/check fields, time, ivr.
 	var full bytes.Buffer
-	if code := run(ctx, []string{"decisions", "export", "--since", "2025-03-03T00:59:00Z", "--until", "2025-03-03T01:01:00Z"}, &full, &errb, env); code != 0 {
+	if code := run(ctx, []string{"decisions", "export", "--since", "2025-03-03T00:59:00Z", "--until", "2025-03-03T01:01:00Z"}, strings.NewReader(""), &full, &errb, env); code != 0 {
 		t.Fatalf("export: %s", errb.String())
 	}
 	rd := replay.NewJSONReader("export", &full)
@@ -389,11 +389,11 @@ func TestDecisionsExportStreams(t *testing.T) {
 
 	// CSV has a header and every column.
 	var csvOut bytes.Buffer
-	if code := run(ctx, []string{"decisions", "export", "--since", "2025-03-03T01:00:00Z", "--until", "2025-03-03T01:00:01Z", "--format", "csv"}, &csvOut, &errb, env); code != 0 {
+	if code := run(ctx, []string{"decisions", "export", "--since", "2025-03-03T01:00:00Z", "--until", "2025-03-03T01:00:01Z", "--format", "csv"}, strings.NewReader(""), &csvOut, &errb, env); code != 0 {
 		t.Fatalf("csv export: %s", errb.String())
 	}
 	contains(t, "csv export", csvOut.String(), "id,at,call_id,user,domain", "verify-1", "V03", "destination_country,4711,pass")
-	c := ctl{t, map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	c.fail(exitUsage, "--since is required", "decisions", "export")
 	c.fail(exitUsage, "not RFC 3339", "decisions", "export", "--since", "yesterday")
 }
