@@ -156,16 +156,20 @@ type CountResult struct {
 
 // Ticket is the single-use hand-off from a verify decision to the IVR.
 type Ticket struct {
-	ID       string // set by Counters when it stores the ticket
-	Code     Code
-	Flow     Flow
-	Country  string // source or destination country the flow adds
-	Range    string // risky_range, range_hopping: the number range (E.164 digits)
-	User     string
-	Domain   string
-	Number   string
-	Caller   string
-	SourceIP string
+	ID      string // set by Counters when it stores the ticket
+	Code    Code
+	Flow    Flow
+	Country string // source or destination country the flow adds
+	Range   string // risky_range, range_hopping: the number range (E.164 digits)
+	// DefaultOf is the domain's default user whose account decided for
+	// this user, who has none of their own: a passed verification creates
+	// the user's account from it.
+	DefaultOf string
+	User      string
+	Domain    string
+	Number    string
+	Caller    string
+	SourceIP  string
 	// SourceCountry is the source address's country ("" when private or
 	// unknown): onboarding's home country when the caller number has none,
 	// and the situation a passed limit verification proves.

@@ -588,6 +588,7 @@ func (e *Engine) newTicket(ev *Eval, code Code, country string) *Ticket {
 		Code: code, Flow: code.Info().Flow, Country: country, User: c.User, Domain: c.Domain,
 		Number: c.Number, Caller: c.Caller, SourceIP: c.SourceIP.String(), SourceCountry: ev.Facts.SourceCountry,
 		UserAgent: c.UserAgent, CallID: c.CallID, Created: c.Time, Expires: c.Time.Add(e.opts.TicketTTL),
+		DefaultOf: ev.Facts.DefaultOf,
 	}
 }
 

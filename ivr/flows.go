@@ -91,7 +91,9 @@ type Recorder interface {
 type Record struct {
 	User, Domain string
 	// Create is the account onboarding creates (an account that appeared
-	// meanwhile is kept as it is).
+	// meanwhile is kept as it is), or the own account of a service
+	// provider's user decided with the domain's default, which Update then
+	// changes in the same transaction.
 	Create *tfps.Account
 	// Update changes the current account inside the transaction.
 	Update func(a *tfps.Account) error
@@ -172,6 +174,9 @@ type session struct {
 	cont     bool // continue in the dialplan after success
 	failures int  // failures in the window after this call's last failure
 	heard    bool // the first reading of a code has been measured
+	// fromDefault is the domain's default account the ticket's user was
+	// decided with, having none of their own; nil otherwise.
+	fromDefault *tfps.Account
 }
 
 // Handle runs the flow the Stasis arguments ask for and returns how it
@@ -253,6 +258,13 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 		s.t, s.flow, s.user, s.domain = t, t.Flow, t.User, t.Domain
 		if s.flow != FlowOnboarding {
 			a, err := s.f.Accounts.GetAccount(ctx, s.user, s.domain)
+			if tfps.ErrorCode(err) == tfps.ENOTFOUND && t.DefaultOf != "" {
+				// A user of a service provider's domain, decided with the
+				// domain's default account: the change creates the user's
+				// own account from it.
+				a, err = s.f.Accounts.GetAccount(ctx, t.DefaultOf, s.domain)
+				s.fromDefault = a
+			}
 			if err != nil {
 				return OutcomeError, fmt.Errorf("find account of ticket: %w", err)
 			}
@@ -641,6 +653,9 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 			return OutcomeError, err
 		}
 		create, update, kind = ch.Create, ch.Update, ch.Kind
+		if d := s.fromDefault; d != nil && create == nil {
+			create = ownAccountFrom(d, s.user)
+		}
 		switch s.flow {
 		case FlowOnboarding:
 			if o.FullOnboarding {
@@ -920,4 +935,18 @@ func (f *Flows) now() time.Time {
 		return time.Now()
 	}
 	return f.Now()
+}
+
+// ownAccountFrom is the account a user of a service provider's domain gets
+// when a verification passes while they had none: the default account's
+// limits, countries, zone, hours and language, under their own name, and
+// nothing that belongs to the default's holder (PIN, e-mail, block,
+// proved limits).
+func ownAccountFrom(d *tfps.Account, user string) *tfps.Account {
+	a := *d
+	a.ID, a.User, a.Email, a.PINHash, a.Blocked, a.Verified = 0, user, "", "", false, nil
+	a.SourceCountries = slices.Clone(d.SourceCountries)
+	a.DestinationCountries = slices.Clone(d.DestinationCountries)
+	a.CreatedAt, a.UpdatedAt = time.Time{}, time.Time{}
+	return &a
 }

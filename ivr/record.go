@@ -49,6 +49,17 @@ func (r *SQLRecorder) Record(ctx context.Context, rec *Record) error {
 			default:
 				return err
 			}
+			// Create and Update together: the account is made (or found),
+			// then changed, as a service provider's user gets their own
+			// account from the domain's default with the verified change.
+			if rec.Update != nil {
+				if err := rec.Update(a); err != nil {
+					return err
+				}
+				if err := r.Store.UpdateAccountTx(ctx, tx, a); err != nil {
+					return err
+				}
+			}
 		case rec.Update != nil:
 			cur, err := r.Store.GetAccountTx(ctx, tx, rec.User, rec.Domain)
 			if err != nil {

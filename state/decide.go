@@ -226,7 +226,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 		t.ID = id
 		b := appendTicketJSON(make([]byte, 0, 384), &Ticket{
-			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country, Range: t.Range,
+			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country, Range: t.Range, DefaultOf: t.DefaultOf,
 			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, SourceCountry: t.SourceCountry, UserAgent: t.UserAgent,
 			CallID: t.CallID, Observed: t.Observed, CreatedAt: t.Created, ExpiresAt: t.Expires,
 		})

@@ -13,16 +13,19 @@ import (
 // Ticket hands a verify decision from the gateway to the IVR. It is single
 // use and ends at ExpiresAt.
 type Ticket struct {
-	ID       string `json:"id"`
-	Flow     string `json:"flow"` // onboarding, source_country, destination_country, quota, quota_off
-	Code     string `json:"code,omitempty"`
-	User     string `json:"user"`
-	Domain   string `json:"domain"`
-	Country  string `json:"country,omitempty"`
-	Range    string `json:"range,omitempty"` // risky_range, range_hopping: the number range
-	Number   string `json:"number,omitempty"`
-	Caller   string `json:"caller,omitempty"`
-	SourceIP string `json:"source_ip,omitempty"`
+	ID      string `json:"id"`
+	Flow    string `json:"flow"` // onboarding, source_country, destination_country, quota, quota_off
+	Code    string `json:"code,omitempty"`
+	User    string `json:"user"`
+	Domain  string `json:"domain"`
+	Country string `json:"country,omitempty"`
+	Range   string `json:"range,omitempty"` // risky_range, range_hopping: the number range
+	// DefaultOf is the domain's default user whose account decided for a
+	// user without one (engine.Ticket.DefaultOf).
+	DefaultOf string `json:"default_of,omitempty"`
+	Number    string `json:"number,omitempty"`
+	Caller    string `json:"caller,omitempty"`
+	SourceIP  string `json:"source_ip,omitempty"`
 	// SourceCountry is the source address's country, "" when private.
 	SourceCountry string `json:"source_country,omitempty"`
 	UserAgent     string `json:"user_agent,omitempty"`

@@ -23,6 +23,7 @@ func appendTicketJSON(b []byte, t *Ticket) []byte {
 	b = appendJSONString(b, t.Domain)
 	b = appendOptional(b, `,"country":`, t.Country)
 	b = appendOptional(b, `,"range":`, t.Range)
+	b = appendOptional(b, `,"default_of":`, t.DefaultOf)
 	b = appendOptional(b, `,"number":`, t.Number)
 	b = appendOptional(b, `,"caller":`, t.Caller)
 	b = appendOptional(b, `,"source_ip":`, t.SourceIP)
