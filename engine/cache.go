@@ -42,6 +42,10 @@ type snapshot struct {
 	version int64
 	*lists
 	ranges *rangeSet // nil: no high-risk ranges
+	rules  *ruleSet  // nil: no fraud rules
+	// domainProfiles maps a domain to its default fraud-rule profile (see
+	// domainProfile); nil until the domain resource provides it.
+	domainProfiles map[string]string
 
 	mu       sync.RWMutex
 	accounts map[accountKey]*tfps.Account // nil value: unknown account
@@ -327,6 +331,18 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 			return fmt.Errorf("load number ranges: %w", depError("lists", err))
 		}
 		next.ranges = compileRanges(ranges, allowed)
+	}
+	if e.deps.Rules != nil {
+		rules, err := e.deps.Rules.RuleEntries(ctx)
+		if err != nil {
+			e.metrics.depErrors.WithLabelValues("lists").Inc()
+			return fmt.Errorf("load fraud rules: %w", depError("lists", err))
+		}
+		if old != nil && old.rules.sameSource(rules) {
+			next.rules = old.rules
+		} else {
+			next.rules = compileRules(rules, e.log)
+		}
 	}
 	if err := e.loadAccounts(ctx, old, next); err != nil {
 		// The accounts are read one by one on their next decisions.

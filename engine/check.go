@@ -74,7 +74,8 @@ type Eval struct {
 	Facts   Facts
 	Account *tfps.Account // set by the account check; nil before it or when unknown
 
-	accountRead bool // the account was looked up (found or not, or the lookup failed)
+	accountRead bool      // the account was looked up (found or not, or the lookup failed)
+	ruleTrip    *RuleTrip // the fraud-rule threshold the call reached
 
 	eng      *Engine
 	snap     *snapshot

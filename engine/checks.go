@@ -30,6 +30,7 @@ func (e *Engine) policy() []Check {
 		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination, V10 confirm
 		numberRange{},            // R21 reject range, V06 verify range not yet verified by the account
 		&rangeHopping{e},         // V07 too many distinct numbers of one range          [Redis]
+		&fraudRules{e},           // R20 critical, V11 warning that verifies (rules.go)  [Redis]
 		businessHours{},          // picks in-hours or off-hours limits (never decides)
 		&concurrentCalls{e},      // R10/V08 in hours, R08/V09 off hours
 		&dailyQuota{e},           // V04 in hours, V05 off hours                      [Redis]
