@@ -179,7 +179,7 @@ type StepResult struct {
 func RuleTripCode(level int, stat tfps.RuleStat) int64 { return int64(level)*8 + int64(stat) }
 
 // TripLevel and TripStat decode StepResult.Trip.
-func (r StepResult) TripLevel() int           { return int(r.Trip / 8) }
+func (r StepResult) TripLevel() int          { return int(r.Trip / 8) }
 func (r StepResult) TripStat() tfps.RuleStat { return tfps.RuleStat(r.Trip % 8) }
 
 // CountResult answers a CountRequest. Steps has one entry per step that ran

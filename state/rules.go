@@ -20,7 +20,7 @@ var _ engine.Calls = DecideCounters{}
 //	KEYS[1] calls in progress, KEYS[2] the call's key, KEYS[3] its ended key
 //	ARGV[1] call id, ARGV[2] how long the ended key stays (ms)
 //
-// Reply {0, ''} unknown, {1, value} ended now, {2, value} ended before.
+// Reply {0, ”} unknown, {1, value} ended now, {2, value} ended before.
 var endCallScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[2])
 if not v then
