@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
 )
 
@@ -74,7 +75,8 @@ const ruleStatsGC = 48 * time.Hour
 //	  rule:     rule id, window start ms, number, member, max call duration ms,
 //	            8 thresholds (critical cpm, total, concurrent, sequential, then
 //	            warning the same), ticket if a warning verifies, 1 when settled
-//	            (keys: stats hash, cpm set, calls in progress, the call's key,
+//	            (2 in monitor mode: the call is dialled whatever the answer), 1
+//	            when a warning verifies (keys: stats hash, cpm set, calls in progress, the call's key,
 //	            the call's ended key)
 //
 // Reply: per step run {state, count, until}, state 0 pass, 1 failed, 2 failed
@@ -159,8 +161,8 @@ for i = 0, n - 1 do
     local rid, win, num, member, maxdur = ARGV[ai + 1], ARGV[ai + 2], ARGV[ai + 3], ARGV[ai + 4], tonumber(ARGV[ai + 5])
     local th = {}
     for j = 1, 8 do th[j] = tonumber(ARGV[ai + 5 + j]) end
-    local t, settled = ARGV[ai + 14], ARGV[ai + 15]
-    ki, ai = ki + 5, ai + 16
+    local t, settled, wv = ARGV[ai + 14], ARGV[ai + 15], ARGV[ai + 16]
+    ki, ai = ki + 5, ai + 17
     local cur = redis.call('HMGET', h, 'rule', 'win')
     if cur[1] ~= rid or cur[2] ~= win then
       redis.call('DEL', h, c, p)
@@ -199,7 +201,7 @@ for i = 0, n - 1 do
     count, untilv = value, trip
     if trip > 16 then
       state, ticket = 1, ''
-    elseif trip > 0 and t ~= '' then
+    elseif trip > 0 and wv == '1' then
       state, ticket = 1, t
     end
     redis.call('PEXPIRE', h, 172800000) -- ruleStatsGC
@@ -219,7 +221,7 @@ for i = 0, n - 1 do
 end
 if rc and not rc.again then
   -- The call counts as in progress only when it will be dialled.
-  local inprog = failed == -1 and ticket == '' and rc.settled == '0'
+  local inprog = rc.settled == '2' or (failed == -1 and ticket == '' and rc.settled == '0')
   local v = (inprog and '1' or '0') .. '|' .. rc.rid .. '|' .. now
   redis.call('SET', rc.k, v, 'PX', rc.maxdur)
   if inprog then
@@ -347,13 +349,19 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			keys = append(keys, s.keys.RuleStats(req.User, req.Domain), s.keys.RuleCPM(req.User, req.Domain),
 				s.keys.RuleCalls(req.User, req.Domain), s.keys.RuleCall(req.User, req.Domain, req.Member),
 				s.keys.RuleCallEnded(req.User, req.Domain, req.Member))
-			settled := 0
-			if req.Settled {
+			settled, wv := 0, 0
+			switch {
+			case req.Monitor:
+				settled = 2 // approved whatever the checks found
+			case req.Settled:
 				settled = 1
+			}
+			if r.WarningAction == tfps.RuleWarningVerify {
+				wv = 1
 			}
 			args = append(args, luaRule, r.ID, st.Since.UnixMilli(), req.Number, req.Member, max(st.Window.Milliseconds(), 1),
 				r.CPMCritical, r.TotalCritical, r.ConcurrentCritical, r.SequentialCritical,
-				r.CPMWarning, r.TotalWarning, r.ConcurrentWarning, r.SequentialWarning, t, settled)
+				r.CPMWarning, r.TotalWarning, r.ConcurrentWarning, r.SequentialWarning, t, settled, wv)
 		default:
 			return engine.CountResult{}, fmt.Errorf("count: unknown step kind %d", st.Kind)
 		}
