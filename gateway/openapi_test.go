@@ -127,10 +127,10 @@ func checkRefs(t *testing.T, d *openAPIDoc, where string, s jsonSchema) {
 // meaningful (create before change, delete last). Every operation of the
 // description must be listed.
 var exampleOrder = []string{
-	"openapi", "listCodes", "createAccount", "getAccount", "updateAccount", "listAccounts",
-	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "resetAccount",
+	"openapi", "listCodes", "addRules", "listRules", "createAccount", "getAccount", "updateAccount", "listAccounts",
+	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "endCall", "accountStats", "resetAccount",
 	"listDecisions", "accountDecisions", "addBlacklist", "listBlacklists", "listBlacklist",
-	"removeBlacklist", "deleteAccount",
+	"removeBlacklist", "removeRule", "deleteAccount",
 }
 
 // TestOpenAPIExamples sends every example of docs/openapi.json to a real
