@@ -45,6 +45,17 @@ Blacklists (KIND is user_agent, ip or number)
   blacklist add KIND VALUE [--note TEXT]
   blacklist remove KIND VALUE
 
+Fraud rules (OpenSIPS fraud_detection; thresholds 0 disable)
+  rules list [--profile P]                         every rule (or one profile's)
+  rules add --profile P [--id N] [--prefix DIGITS] [--start HH:MM --end HH:MM] [--days Mon-Fri]
+            [--cpm W,C] [--total W,C] [--concurrent W,C] [--sequential W,C] [--duration W,C]
+            [--warning-action approve|verify]     add (or replace the rule with that id)
+  rules remove ID
+  rules import FILE.csv                            OpenSIPS fraud_detection table as CSV, in its
+                                                   column order; all rows or none
+  rules stats USER DOMAIN [PREFIX]                 every statistic with its thresholds
+  profile assign USER DOMAIN PROFILE               the account's profile ("" none)
+
 Decision log
   decisions [USER DOMAIN] [--limit N] [--call-id ID]  most recent decisions (ENFORCED no:
                                                    monitor mode, CODE is the would-be code)
@@ -186,6 +197,7 @@ func init() {
 		"remove": (*cli).remove, "reset": (*cli).reset, "block": (*cli).block, "unblock": (*cli).unblock,
 		"allow": (*cli).allow, "disallow": (*cli).disallow, "blacklist": (*cli).blacklist,
 		"decisions": (*cli).decisions, "tail": (*cli).tail, "codes": (*cli).codes,
+		"rules": (*cli).rules, "profile": (*cli).profile,
 	}
 }
 
