@@ -143,7 +143,7 @@ type Account struct {
 	// not asked again until their grace ends.
 	Verified  []tfps.VerifiedLimit `json:"verified_limits,omitempty"`
 	HasPIN    bool                 `json:"has_pin"`
-	Mode      string               `json:"mode"` // "" (the gateway's TFPS_MODE), enforce or monitor
+	Mode      string               `json:"mode"`    // "" (the gateway's TFPS_MODE), enforce or monitor
 	Profile   string               `json:"profile"` // fraud-rule profile, "" none
 	CreatedAt time.Time            `json:"created_at"`
 	UpdatedAt time.Time            `json:"updated_at"`

@@ -132,7 +132,7 @@ func BenchmarkDecideRules(b *testing.B) {
 				rules := make([]tfps.Rule, 0, n)
 				for i := range n - 1 {
 					start := strconv.Itoa(i%24) + ":00"
-					rules = append(rules, tfps.Rule{Profile: "big", Prefix: strconv.Itoa(30 + i%60) + strconv.Itoa(i), Start: start, End: start, Days: "Mon-Fri", CPMCritical: 1 << 30})
+					rules = append(rules, tfps.Rule{Profile: "big", Prefix: strconv.Itoa(30+i%60) + strconv.Itoa(i), Start: start, End: start, Days: "Mon-Fri", CPMCritical: 1 << 30})
 				}
 				rules = append(rules, tfps.Rule{Profile: "big", Prefix: "44", CPMWarning: 1 << 30, TotalCritical: 1 << 30, ConcurrentCritical: 1 << 30, SequentialCritical: 1 << 30})
 				r.rules(b, rules...)
