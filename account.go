@@ -38,6 +38,9 @@ type Account struct {
 	// Verified remembers limits a caller proved by passing a verification,
 	// each until its grace ends (TFPS_VERIFIED_GRACE).
 	Verified []VerifiedLimit
+	// Profile names the account's fraud-rule profile (see Rule); "" lets
+	// the domain's default apply, if any.
+	Profile string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time

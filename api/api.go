@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
 )
 
 // Service is what the HTTP API offers. Errors carry a tfps.ErrorCode.
@@ -85,6 +86,16 @@ type Service interface {
 	RetryOutbox(ctx context.Context, id string) error
 	// DropOutbox deletes a failed or pending row: it is never sent.
 	DropOutbox(ctx context.Context, id string) error
+
+	// ListRules returns the fraud rules of a profile ("" every profile).
+	ListRules(ctx context.Context, profile string) ([]tfps.Rule, error)
+	// PutRules adds or replaces fraud rules, all or none.
+	PutRules(ctx context.Context, rules []tfps.Rule) ([]tfps.Rule, error)
+	RemoveRule(ctx context.Context, id int64) error
+	// EndCall reports the end of a call (concurrent calls, duration).
+	EndCall(ctx context.Context, req *CallEndRequest) (*CallEndResponse, error)
+	// AccountStats returns an account's fraud-rule statistics.
+	AccountStats(ctx context.Context, user, domain string) (*RuleStats, error)
 }
 
 // CheckRequest is the body of POST /v1/check.
@@ -116,6 +127,9 @@ type CheckResponse struct {
 	DestinationCountry string `json:"destination_country,omitempty"`
 	OffHours           bool   `json:"off_hours"`
 	Replayed           bool   `json:"replayed,omitempty"` // a retried call_id answered from the earlier decision
+	// Rule is the fraud-rule threshold the call reached (a warning that
+	// approves included).
+	Rule *engine.RuleTrip `json:"rule,omitempty"`
 
 	// Enforced is false in monitor mode, and WouldBe then says what
 	// enforcement would have answered.
@@ -165,7 +179,8 @@ type Account struct {
 	// not asked again until their grace ends.
 	Verified  []tfps.VerifiedLimit `json:"verified_limits,omitempty"`
 	HasPIN    bool                 `json:"has_pin"`
-	Mode      string               `json:"mode"` // "" (the gateway's TFPS_MODE), enforce or monitor
+	Mode      string               `json:"mode"`    // "" (the gateway's TFPS_MODE), enforce or monitor
+	Profile   string               `json:"profile"` // fraud-rule profile, "" none
 	CreatedAt time.Time            `json:"created_at"`
 	UpdatedAt time.Time            `json:"updated_at"`
 	// Today is set by GetAccount, ResetAccount and the country/block
@@ -200,6 +215,8 @@ type AccountInput struct {
 	Timezone *string `json:"timezone,omitempty"`
 	// BusinessHours is a rule in the TFPS_BUSINESS_HOURS layout; "" clears it.
 	BusinessHours *string `json:"business_hours,omitempty"`
+	// Profile names the account's fraud-rule profile; "" clears it.
+	Profile *string `json:"profile,omitempty"`
 }
 
 // AccountQuery selects a page of accounts, ordered by domain and user.

@@ -47,7 +47,7 @@ func (s *Local) Check(ctx context.Context, req *CheckRequest) (*CheckResponse, e
 	res := &CheckResponse{
 		Result: d.Result.String(), Code: d.Code.String(), Reason: d.Reason, Flow: string(d.Flow), Country: d.Country,
 		Ticket: d.Ticket, SourceCountry: d.Facts.SourceCountry, DestinationCountry: d.Facts.DestinationCountry,
-		OffHours: d.Facts.OffHours, Replayed: d.Replayed, Enforced: d.Enforced(),
+		OffHours: d.Facts.OffHours, Replayed: d.Replayed, Enforced: d.Enforced(), Rule: d.Rule,
 	}
 	if w := d.WouldBe; w != nil {
 		res.WouldBe = &WouldBe{Result: w.Result.String(), Code: w.Code.String(), Reason: w.Reason, Flow: string(w.Flow), Country: w.Country}
@@ -110,7 +110,7 @@ func apiAccount(a *tfps.Account) *Account {
 		DailyQuota: a.DailyQuota, DailyQuotaOff: a.DailyQuotaOff,
 		SourceCountries: nonNil(a.SourceCountries), DestinationCountries: nonNil(a.DestinationCountries),
 		Blocked: a.Blocked, Language: a.Language, HomeCountry: a.HomeCountry, HasPIN: a.PINHash != "", Mode: string(a.Mode),
-		Timezone: a.Timezone, BusinessHours: a.BusinessHours, Verified: a.Verified,
+		Timezone: a.Timezone, BusinessHours: a.BusinessHours, Verified: a.Verified, Profile: a.Profile,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -269,6 +269,12 @@ func (s *Local) apply(a *tfps.Account, in *AccountInput) error {
 			}
 		}
 		a.BusinessHours = *in.BusinessHours
+	}
+	if in.Profile != nil {
+		if err := text("profile", *in.Profile, 64, false); err != nil {
+			return err
+		}
+		a.Profile = *in.Profile
 	}
 	if in.HomeCountry != nil {
 		a.HomeCountry = ""

@@ -122,6 +122,11 @@ func Handler(svc Service, opt Options) (http.Handler, error) {
 	read.Get("/v1/blacklists/{kind}", s.listBlacklist)
 	admin.Post("/v1/blacklists/{kind}", s.addBlacklist)
 	admin.Delete("/v1/blacklists/{kind}", s.removeBlacklist)
+	read.Get("/v1/rules", s.listRules)
+	admin.Post("/v1/rules", s.addRules)
+	admin.Delete("/v1/rules/{id}", s.removeRule)
+	check.Post("/v1/calls/end", s.endCall)
+	read.Get(acct+"/stats", s.accountStats)
 	return r, nil
 }
 

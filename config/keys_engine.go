@@ -31,6 +31,7 @@ type EngineConfig struct {
 	QuotaStepPercent  int           // a passed limit verification raises the limit by at least this percent
 	MaxQuota          int           // highest daily quota a passed verification sets
 	VerifiedGrace     time.Duration // a passed limit verification is not asked again within this time
+	MaxCallDuration   time.Duration // a call the fraud rules count with no end reported stops counting after this
 }
 
 // Limit actions (TFPS_LIMIT_ACTION).
@@ -63,6 +64,7 @@ func engineKeys() []Key {
 	return []Key{
 		durationKey("TFPS_TICKET_TTL", "120s", "Life of a verify ticket: the IVR must claim it within this time, once.", time.Second, time.Hour, func(c *Config) *time.Duration { return &c.Engine.TicketTTL }),
 		intKey("TFPS_MAX_OPEN_TICKETS", "3", "Unclaimed verify tickets allowed per account and per public source address (private ones are shared by many users) within TFPS_TICKET_TTL; a call that would get one more is rejected (R22) instead, so verifications nobody answers cannot keep the voice box busy. 0: no cap.", 0, 1000, func(c *Config) *int { return &c.Engine.MaxOpenTickets }),
+		durationKey("TFPS_MAX_CALL_DURATION", "4h", "A call the fraud rules counted as in progress stops counting (concurrent calls) after this long when no end was reported (POST /v1/calls/end), and its end is no longer accepted.", time.Minute, 7*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.MaxCallDuration }),
 		intKey("TFPS_AB_REPEAT_LIMIT", "3", "Attempts from one caller to one number allowed within TFPS_AB_REPEAT_WINDOW; the next one blocks the pair (R13), later ones are rejected while blocked (R16). TFPS allowed 5; a person redials a busy number two or three times, a dialer keeps going.", 1, 100000, func(c *Config) *int { return &c.Engine.ABRepeatLimit }),
 		durationKey("TFPS_AB_REPEAT_WINDOW", "30s", "Sliding window in which attempts of one caller to one number are counted.", time.Second, 24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABRepeatWindow }),
 		durationKey("TFPS_AB_BLOCK_TIME", "1h", "How long a caller->number pair stays blocked after tripping TFPS_AB_REPEAT_LIMIT.", time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.ABBlockTime }),

@@ -22,7 +22,7 @@ import (
 func TestCheckOrder(t *testing.T) {
 	r := newRig(t, store.SQLite, baseOptions(t))
 	want := []string{"injection", "user_agent", "ip_blacklist", "reputation", "number_blacklist", "ab_repeat", "verification_failures",
-		"account", "account_blocked", "source_country", "destination_country", "number_range", "range_hopping", "business_hours",
+		"account", "account_blocked", "source_country", "destination_country", "number_range", "range_hopping", "fraud_rules", "business_hours",
 		"concurrent_calls", "daily_quota"}
 	if got := r.eng.Checks(); !slices.Equal(got, want) {
 		t.Errorf("checks run in order\n%v\nwant\n%v", got, want)

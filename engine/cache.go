@@ -44,6 +44,7 @@ type snapshot struct {
 	ranges *rangeSet // nil: no high-risk ranges
 	// domains holds the service-provider domains that have settings.
 	domains map[string]*tfps.Domain
+	rules   *ruleSet // nil: no fraud rules
 
 	mu       sync.RWMutex
 	accounts map[accountKey]*tfps.Account // nil value: unknown account
@@ -339,6 +340,18 @@ func (e *Engine) load(ctx context.Context, version int64) error {
 		next.domains = make(map[string]*tfps.Domain, len(ds))
 		for i := range ds {
 			next.domains[ds[i].Domain] = &ds[i]
+		}
+	}
+	if e.deps.Rules != nil {
+		rules, err := e.deps.Rules.RuleEntries(ctx)
+		if err != nil {
+			e.metrics.depErrors.WithLabelValues("lists").Inc()
+			return fmt.Errorf("load fraud rules: %w", depError("lists", err))
+		}
+		if old != nil && old.rules.sameSource(rules) {
+			next.rules = old.rules
+		} else {
+			next.rules = compileRules(rules, e.log)
 		}
 	}
 	if err := e.loadAccounts(ctx, old, next); err != nil {

@@ -72,6 +72,7 @@ const (
 	FlowConcurrent         Flow = "concurrent"          // V08
 	FlowConcurrentOff      Flow = "concurrent_off"      // V09
 	FlowDestinationConfirm Flow = "destination_confirm" // V10
+	FlowRuleWarning        Flow = "rule_warning"        // V11
 )
 
 // TFPSPrefix returns the one-letter prefix TFPS put in front of the request
@@ -144,12 +145,24 @@ type Decision struct {
 	Replayed bool
 	// Err is the dependency error behind an A01/R19 decision (error policy).
 	Err error
+	// Rule is the fraud-rule threshold this call tripped, nil when none
+	// (a warning that approves is reported here too).
+	Rule *RuleTrip
 	// WouldBe is set in monitor mode only: what enforcement would have
 	// answered. See Enforced.
 	WouldBe *Outcome
 
 	email   string // the account's address, for alerts
 	monitor bool   // decide: the mode resolved for this call, also on errors
+}
+
+// RuleTrip is a fraud-rule threshold a call reached.
+type RuleTrip struct {
+	ID        int64  `json:"id"`
+	Stat      string `json:"stat"` // cpm, total, concurrent, sequential, duration
+	Value     int64  `json:"value"`
+	Threshold int    `json:"threshold"`
+	Level     string `json:"level"` // warning or critical
 }
 
 // Enforced reports whether the decision is applied as it stands; false in

@@ -77,8 +77,9 @@ type Eval struct {
 	// an unknown user (Call.User keeps the real user's counters).
 	Default bool
 
-	accountRead bool   // the account was looked up (found or not, or the lookup failed)
-	premium     string // the premium range of the number (numbering.Destination.Premium)
+	accountRead bool      // the account was looked up (found or not, or the lookup failed)
+	premium     string    // the premium range of the number (numbering.Destination.Premium)
+	ruleTrip    *RuleTrip // the fraud-rule threshold the call reached
 
 	eng      *Engine
 	snap     *snapshot

@@ -30,6 +30,7 @@ func (e *Engine) policy() []Check {
 		&destinationCountry{e},   // R07 no country, R06 blacklisted, V03 new destination, V10 confirm
 		&numberRange{e},          // R21 reject range, V06 verify range (operator's, or premium rate) not yet verified
 		&rangeHopping{e},         // V07 too many distinct numbers of one range          [Redis]
+		&fraudRules{e},           // R20 critical, V11 warning that verifies (rules.go)  [Redis]
 		businessHours{},          // picks in-hours or off-hours limits (never decides)
 		&concurrentCalls{e},      // R10/V08 in hours, R08/V09 off hours
 		&dailyQuota{e},           // V04 in hours, V05 off hours                      [Redis]

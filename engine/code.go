@@ -38,6 +38,7 @@ const (
 	R17 // account blocked by the operator
 	R18 // too many failed verifications within TFPS_CACHE_BLOCK_TIME
 	R19 // not checked: a dependency failed and TFPS_ENGINE_ERROR_POLICY=reject
+	R20 // fraud rule: a statistic reached the rule's critical threshold
 	R21 // dialled number in a high-risk range the operator rejects
 	R22 // too many unanswered verifications (TFPS_MAX_OPEN_TICKETS unclaimed tickets)
 	R23 // unknown user of a domain set to reject unknown users
@@ -52,6 +53,7 @@ const (
 	V08 // verify: concurrent calls over the business-hours limit (TFPS_LIMIT_ACTION=verify)
 	V09 // verify: concurrent calls over the off-hours limit (TFPS_LIMIT_ACTION=verify)
 	V10 // verify: no country for the number with the home, source or default country; the caller confirms it
+	V11 // verify: fraud rule warning threshold reached and the rule's warning action is verify
 
 	codeEnd
 )
@@ -88,6 +90,7 @@ var codeTable = [codeEnd]CodeInfo{
 	R17: {R17, Reject, "", "account_blocked", "account blocked by the operator", false},
 	R18: {R18, Reject, "", "verification_failures", "too many failed verifications: account blocked for a while", false},
 	R19: {R19, Reject, "", "", "not checked: a dependency failed and the error policy is reject", false},
+	R20: {R20, Reject, "", "fraud_rules", "a fraud rule's critical threshold reached (calls per minute, total, concurrent or sequential calls)", false},
 	R21: {R21, Reject, "", "number_range", "dialled number in a high-risk number range the operator rejects", false},
 	R22: {R22, Reject, "", "open_tickets", "too many unanswered verifications", false},
 	R23: {R23, Reject, "", "account", "unknown user of a domain that rejects unknown users", false},
@@ -101,13 +104,14 @@ var codeTable = [codeEnd]CodeInfo{
 	V08: {V08, Verify, FlowConcurrent, "concurrent_calls", "concurrent calls over the business-hours limit: verification", false},
 	V09: {V09, Verify, FlowConcurrentOff, "concurrent_calls", "concurrent calls over the off-hours limit: verification", false},
 	V10: {V10, Verify, FlowDestinationConfirm, "destination_country", "number read only as international without a prefix: the caller confirms the destination", false},
+	V11: {V11, Verify, FlowRuleWarning, "fraud_rules", "a fraud rule's warning threshold reached: verification", false},
 }
 
 var codeNames = [codeEnd]string{
 	"", "A00", "A01",
 	"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10",
-	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R21", "R22", "R23",
-	"V01", "V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V10",
+	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R20", "R21", "R22", "R23",
+	"V01", "V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V10", "V11",
 }
 
 // String returns the three-character code, e.g. "R05".

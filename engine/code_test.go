@@ -36,6 +36,7 @@ func TestCodeTable(t *testing.T) {
 		{"R17", "reject", "", false},
 		{"R18", "reject", "", false},
 		{"R19", "reject", "", false},
+		{"R20", "reject", "", false},
 		{"R21", "reject", "", false},
 		{"R22", "reject", "", false},
 		{"R23", "reject", "", false},
@@ -49,6 +50,7 @@ func TestCodeTable(t *testing.T) {
 		{"V08", "verify", "concurrent", false},
 		{"V09", "verify", "concurrent_off", false},
 		{"V10", "verify", "destination_confirm", false},
+		{"V11", "verify", "rule_warning", false},
 	}
 	got := engine.Codes()
 	if len(got) != len(want) {

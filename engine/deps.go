@@ -46,6 +46,28 @@ type Domains interface {
 	Domains(ctx context.Context) ([]tfps.Domain, error)
 }
 
+// Rules returns every fraud rule (all profiles). The engine keeps a
+// compiled copy until Changes reports a change.
+type Rules interface {
+	RuleEntries(ctx context.Context) ([]tfps.Rule, error)
+}
+
+// Calls ends calls the fraud rules counted (Counters stored them in
+// progress): concurrent calls drop by one, and the caller learns which rule
+// the call was counted under, for its duration thresholds.
+type Calls interface {
+	EndCall(ctx context.Context, user, domain, callID string, now time.Time, maxDuration time.Duration) (EndedCall, error)
+}
+
+// EndedCall is what Calls knew about an ended call.
+type EndedCall struct {
+	Known      bool      // counted within the last maximum call duration
+	Already    bool      // ended before: the end is not counted again
+	InProgress bool      // it was counted as in progress (approved), not refused
+	Rule       int64     // the rule it was counted under
+	Start      time.Time // when its check counted it
+}
+
 // Changes returns a number that grows whenever accounts or blacklists change,
 // whoever changed them (another gateway, the IVR, an operator's SQL). The
 // engine polls it every Options.CacheRefresh.
@@ -92,6 +114,16 @@ const (
 	// fails when more than Limit distinct numbers of that range were called
 	// within Window (the new number is then not recorded).
 	StepRangeHop
+	// StepRule: counts the call in the account's fraud-rule statistics
+	// under Rule (starting them again when the rule or the window that
+	// started at Since differs from the last call's), then compares them
+	// with the rule's thresholds, critical first. A critical threshold
+	// fails the step; a warning fails it only when the rule's warning
+	// action is verify (Ticket), and is reported in StepResult.Trip either
+	// way. A call whose CallID was counted before (a retransmission) is
+	// not counted again. Window is the maximum call duration: a call in
+	// progress for longer stops counting as concurrent.
+	StepRule
 )
 
 // Step is one stateful step of a CountRequest.
@@ -104,6 +136,8 @@ type Step struct {
 	OffHours bool          // StepQuota: which of the day's two counters
 	Range    string        // StepRangeHop: the range prefix (E.164 digits)
 	Scope    string        // StepFailures: "" the account, else a FailureScope
+	Rule     *tfps.Rule    // StepRule: the rule that matched (never modified)
+	Since    time.Time     // StepRule: start of the rule's current window
 	// Ticket, when set, is created if this step fails (the decision is a
 	// verify, e.g. the quota flow).
 	Ticket *Ticket
@@ -132,6 +166,10 @@ type CountRequest struct {
 	MaxOpenTickets   int
 	OpenTicketWindow time.Duration
 	SourceIP         string
+	// Settled: a check already decided reject or verify, so the call will
+	// not be dialled; a StepRule counts the attempt but not a call in
+	// progress.
+	Settled bool
 }
 
 // StepResult is what one step found.
@@ -140,7 +178,17 @@ type StepResult struct {
 	Blocked bool      // StepABRepeat: the pair was already blocked (else it tripped now)
 	Count   int64     // attempts / failures / daily count (this call included when counted)
 	Until   time.Time // StepABRepeat: end of the pair's block
+	// Trip (StepRule) is the threshold the statistics reached, 0 none:
+	// TripLevel and TripStat read it.
+	Trip int64
 }
+
+// RuleTripCode encodes a StepRule trip: level 1 warning, 2 critical.
+func RuleTripCode(level int, stat tfps.RuleStat) int64 { return int64(level)*8 + int64(stat) }
+
+// TripLevel and TripStat decode StepResult.Trip.
+func (r StepResult) TripLevel() int          { return int(r.Trip / 8) }
+func (r StepResult) TripStat() tfps.RuleStat { return tfps.RuleStat(r.Trip % 8) }
 
 // CountResult answers a CountRequest. Steps has one entry per step that ran
 // (all of them when none failed, up to the failing one otherwise).

@@ -44,6 +44,11 @@ type Deps struct {
 	Ranges Ranges
 	// Domains is optional: nil, every unknown user gets onboarding (V01).
 	Domains Domains
+	// Rules is optional: nil, no fraud rules (R20, V11).
+	Rules Rules
+	// Calls is optional: nil, EndCall fails (the fraud rules' calls in
+	// progress then stop counting after MaxCallDuration).
+	Calls Calls
 }
 
 // Options are the policy settings. Zero values take the defaults of the
@@ -86,6 +91,9 @@ type Options struct {
 	RangeDistinctLimit int
 	RangePrefixDigits  int
 	RangeWindow        time.Duration
+	// MaxCallDuration: a call the fraud rules count as in progress stops
+	// counting after it when no end is reported; default 4h.
+	MaxCallDuration time.Duration
 
 	// Mode is the gateway's mode (TFPS_MODE): tfps.ModeEnforce (default)
 	// or tfps.ModeMonitor. An account's own Mode overrides it, and
@@ -131,6 +139,7 @@ func OptionsFrom(c *config.Config) Options {
 		RangeDistinctLimit:   offWhenZero(c.Reputation.RangeDistinctLimit),
 		RangePrefixDigits:    c.Reputation.RangePrefixDigits,
 		RangeWindow:          c.Reputation.RangeWindow,
+		MaxCallDuration:      c.Engine.MaxCallDuration,
 	}
 }
 
@@ -183,6 +192,7 @@ func (o *Options) defaults() {
 	defInt(&o.RangeDistinctLimit, 10)
 	defInt(&o.RangePrefixDigits, 8)
 	def(&o.RangeWindow, time.Hour)
+	def(&o.MaxCallDuration, 4*time.Hour)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -411,6 +421,9 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 		if n := alertFor(c, d, d.email); n != nil {
 			e.alerts.raise(n)
 		}
+		if d.Rule != nil {
+			e.alerts.raise(ruleAlert(c, d.Rule, d.email))
+		}
 	}
 	if err := e.writer.enqueue(ctx, r); err != nil {
 		return fmt.Errorf("log decision of call %s: %w", c.CallID, err)
@@ -481,6 +494,7 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 			Now: call.Time, User: call.User, Domain: call.Domain, Caller: call.Caller, Number: call.Number,
 			Member: call.CallID, Steps: ev.steps, Ticket: ticket, Monitor: monitor,
 			MaxOpenTickets: max(e.opts.MaxOpenTickets, 0), OpenTicketWindow: e.opts.TicketTTL,
+			Settled: decided.Result != 0,
 		}
 		// Only a public source address is capped: many honest users sit
 		// behind one private or PBX address (the office LAN, the PBX
@@ -513,13 +527,16 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 	}
 	ev.hours() // the off-hours flag and local date are logged whichever check decided
 	if decided.Result == 0 {
-		d := Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts}
+		d := Decision{Result: Approve, Code: A00, Reason: "approved", Facts: ev.Facts, Rule: ev.ruleTrip}
+		if ev.Account != nil {
+			d.email = ev.Account.Email
+		}
 		if monitor {
 			d = d.unenforced()
 		}
 		return d, nil
 	}
-	d := Decision{Result: decided.Result, Code: decided.Code, Reason: decided.Reason, Check: by, Facts: ev.Facts}
+	d := Decision{Result: decided.Result, Code: decided.Code, Reason: decided.Reason, Check: by, Facts: ev.Facts, Rule: ev.ruleTrip}
 	if ev.Account != nil {
 		d.email = ev.Account.Email
 	}

@@ -108,6 +108,7 @@ func newRigOn(t testing.TB, db *store.Store, st *state.State, opts engine.Option
 	eng, err := engine.New(context.Background(), engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db,
 		Counters: state.NewDecideCounters(st), Reputation: rep, Ranges: db, Domains: db,
+		Rules: db, Calls: state.NewDecideCounters(st),
 	}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +302,23 @@ func codeCases() []codeCase {
 			}
 			r.refresh(t)
 		}, call(func(c *engine.Call) { c.User = "stranger"; c.Domain = "closed.example" }), engine.R23, ""},
+		{"R20 fraud rule critical threshold", func(t *testing.T, r *rig) {
+			r.account(t, "ruled", func(a *tfps.Account) { a.Profile = "p" })
+			r.rules(t, tfps.Rule{Profile: "p", CPMCritical: 1})
+		}, call(user("ruled")), engine.R20, ""},
+		{"V11 fraud rule warning that verifies", func(t *testing.T, r *rig) {
+			r.account(t, "ruled", func(a *tfps.Account) { a.Profile = "p" })
+			r.rules(t, tfps.Rule{Profile: "p", CPMWarning: 1, WarningAction: tfps.RuleWarningVerify})
+		}, call(user("ruled")), engine.V11, ""},
 	}
+}
+
+func (r *rig) rules(t testing.TB, rs ...tfps.Rule) {
+	t.Helper()
+	if err := r.db.PutRules(context.Background(), rs); err != nil {
+		t.Fatal(err)
+	}
+	r.refresh(t)
 }
 
 func (r *rig) ranges(t testing.TB, rs ...tfps.NumberRange) {

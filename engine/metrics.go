@@ -11,6 +11,7 @@ type metrics struct {
 	logFull    prometheus.Counter     // times Decide waited for a full log queue
 	cacheLoads prometheus.Counter
 	alerts     *prometheus.CounterVec // outcome: queued, repeated, dropped, failed     // list/account cache reloads
+	ruleTrips  *prometheus.CounterVec // level, stat
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,6 +39,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tfps_engine_alerts_total", Help: "Threshold alerts (A->B burst, concurrent calls, daily quota) by outcome: queued to the outbox, repeated within 10 s, dropped (queue full), failed.",
 		}, []string{"outcome"}),
+		ruleTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_rule_trips_total", Help: "Fraud-rule thresholds reached, by level (warning, critical) and stat (cpm, total, concurrent, sequential, duration).",
+		}, []string{"level", "stat"}),
 		cacheLoads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_engine_cache_loads_total", Help: "Reloads of the cached blacklists and accounts after a change.",
 		}),
@@ -45,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts} {
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts, m.ruleTrips} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

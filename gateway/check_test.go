@@ -234,6 +234,22 @@ func httpCases() []httpCase {
 				t.Fatal(err)
 			}
 		}, req(func(r *api.CheckRequest) { r.Domain = "closed.example" }), "R23", ""},
+		{"R20 fraud rule critical threshold", ruleOf(tfps.Rule{CPMCritical: 1}), req(), "R20", ""},
+		{"V11 fraud rule warning that verifies", ruleOf(tfps.Rule{CPMWarning: 1, WarningAction: tfps.RuleWarningVerify}), req(), "V11", ""},
+	}
+}
+
+// ruleOf puts r, in a profile named after the user, through the API and
+// assigns the profile to the user's account.
+func ruleOf(r tfps.Rule) func(t *testing.T, g *checkRig, user string) {
+	return func(t *testing.T, g *checkRig, user string) {
+		r.Profile = user
+		if _, err := g.c.PutRules(context.Background(), []tfps.Rule{r}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.c.UpdateAccount(context.Background(), user, "pbx.example", &api.AccountInput{Profile: &user}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -155,7 +155,9 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Alerts:     m.Store, // burst, concurrent-calls and quota mails go to the outbox
 		Ranges:     m.Store,
 		Domains:    m.Store,
+		Rules:      m.Store, // fraud rules (R20, V11)
 		Counters:   state.NewDecideCounters(m.State),
+		Calls:      state.NewDecideCounters(m.State), // call ends for the fraud rules
 		Reputation: m.Reputation,
 	}, opts)
 	if err != nil {

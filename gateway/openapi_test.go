@@ -130,10 +130,10 @@ func checkRefs(t *testing.T, d *openAPIDoc, where string, s jsonSchema) {
 // meaningful (create before change, delete last). Every operation of the
 // description must be listed.
 var exampleOrder = []string{
-	"openapi", "listCodes", "createAccount", "getAccount", "updateAccount", "listAccounts",
-	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "resetAccount",
+	"openapi", "listCodes", "addRules", "listRules", "createAccount", "getAccount", "updateAccount", "listAccounts",
+	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "endCall", "accountStats", "resetAccount",
 	"listDecisions", "accountDecisions", "exportDecisions", "accountHistory", "setPIN", "clearPIN", "addBlacklist", "listBlacklists", "listBlacklist",
-	"removeBlacklist", "updateDomain", "getDomain", "accountBlocks", "clearVerification", "clearPairs",
+	"removeBlacklist", "removeRule", "updateDomain", "getDomain", "accountBlocks", "clearVerification", "clearPairs",
 	"listOutbox", "retryOutbox", "dropOutbox", "deleteAccount",
 }
 

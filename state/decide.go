@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
 )
 
@@ -52,7 +53,12 @@ const (
 	luaFailures = 2
 	luaQuota    = 3
 	luaRangeHop = 4
+	luaRule     = 5
 )
+
+// ruleStatsGC keeps a rule's statistics two days past the account's last
+// matched call (a window lasts at most a day; its start is in the data).
+const ruleStatsGC = 48 * time.Hour
 
 // decideScript
 //
@@ -66,6 +72,12 @@ const (
 //	  failures: limit, window ms
 //	  quota:    limit, gc ms, ticket if this step fails
 //	  rangehop: limit, window ms, number, ticket if this step fails
+//	  rule:     rule id, window start ms, number, member, max call duration ms,
+//	            8 thresholds (critical cpm, total, concurrent, sequential, then
+//	            warning the same), ticket if a warning verifies, 1 when settled
+//	            (2 in monitor mode: the call is dialled whatever the answer), 1
+//	            when a warning verifies (keys: stats hash, cpm set, calls in progress, the call's key,
+//	            the call's ended key)
 //
 // Reply: per step run {state, count, until}, state 0 pass, 1 failed, 2 failed
 // because already blocked; then the index (0-based) of the failing step or
@@ -82,6 +94,7 @@ local ki, ai = 4, 9
 local out = {}
 local failed = -1
 local ticket = ARGV[4]
+local rc = nil
 for i = 0, n - 1 do
   local kind = tonumber(ARGV[ai])
   local state, count, untilv = 0, 0, 0
@@ -149,6 +162,57 @@ for i = 0, n - 1 do
       count = count + 1
     end
     redis.call('PEXPIRE', key, window + 60000)
+  elseif kind == 5 then
+    local h, c, p, k, kd = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2], KEYS[ki + 3], KEYS[ki + 4]
+    local rid, win, num, member, maxdur = ARGV[ai + 1], ARGV[ai + 2], ARGV[ai + 3], ARGV[ai + 4], tonumber(ARGV[ai + 5])
+    local th = {}
+    for j = 1, 8 do th[j] = tonumber(ARGV[ai + 5 + j]) end
+    local t, settled, wv = ARGV[ai + 14], ARGV[ai + 15], ARGV[ai + 16]
+    ki, ai = ki + 5, ai + 17
+    local cur = redis.call('HMGET', h, 'rule', 'win')
+    if cur[1] ~= rid or cur[2] ~= win then
+      redis.call('DEL', h, c, p)
+      redis.call('HSET', h, 'rule', rid, 'win', win, 'total', 0, 'seq', 0, 'last', '')
+    end
+    local again = redis.call('EXISTS', k, kd) > 0
+    local total, seq
+    if again then
+      total = tonumber(redis.call('HGET', h, 'total'))
+      seq = tonumber(redis.call('HGET', h, 'seq'))
+    else
+      total = redis.call('HINCRBY', h, 'total', 1)
+      if redis.call('HGET', h, 'last') == num then
+        seq = redis.call('HINCRBY', h, 'seq', 1)
+      else
+        redis.call('HSET', h, 'last', num, 'seq', 1)
+        seq = 1
+      end
+      redis.call('ZADD', c, now, member)
+    end
+    redis.call('ZREMRANGEBYSCORE', c, '-inf', now - 60000)
+    local cpm = redis.call('ZCARD', c)
+    redis.call('ZREMRANGEBYSCORE', p, '-inf', now - maxdur)
+    local conc = redis.call('ZCARD', p)
+    if not redis.call('ZSCORE', p, member) then conc = conc + 1 end
+    local vals = {cpm, total, conc, seq}
+    local trip, value = 0, total
+    for j = 1, 4 do
+      if th[j] > 0 and vals[j] >= th[j] then trip, value = 16 + j, vals[j] break end
+    end
+    if trip == 0 then
+      for j = 1, 4 do
+        if th[4 + j] > 0 and vals[j] >= th[4 + j] then trip, value = 8 + j, vals[j] break end
+      end
+    end
+    count, untilv = value, trip
+    if trip > 16 then
+      state, ticket = 1, ''
+    elseif trip > 0 and wv == '1' then
+      state, ticket = 1, t
+    end
+    redis.call('PEXPIRE', h, 172800000) -- ruleStatsGC
+    redis.call('PEXPIRE', c, 120000)
+    rc = {p = p, k = k, member = member, rid = rid, again = again, settled = settled, maxdur = maxdur}
   else
     return redis.error_reply('unknown step kind ' .. tostring(kind))
   end
@@ -157,8 +221,18 @@ for i = 0, n - 1 do
   out[#out + 1] = untilv
   if state ~= 0 then
     failed = i
-    if kind ~= 3 and kind ~= 4 then ticket = '' end
+    if kind ~= 3 and kind ~= 4 and kind ~= 5 then ticket = '' end
     break
+  end
+end
+if rc and not rc.again then
+  -- The call counts as in progress only when it will be dialled.
+  local inprog = rc.settled == '2' or (failed == -1 and ticket == '' and rc.settled == '0')
+  local v = (inprog and '1' or '0') .. '|' .. rc.rid .. '|' .. now
+  redis.call('SET', rc.k, v, 'PX', rc.maxdur)
+  if inprog then
+    redis.call('ZADD', rc.p, now, rc.member)
+    redis.call('PEXPIRE', rc.p, rc.maxdur + 60000)
   end
 end
 local open, refused = 0, 0
@@ -274,6 +348,28 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			}
 			keys = append(keys, s.keys.RangeHop(req.User, req.Domain, st.Range))
 			args = append(args, luaRangeHop, st.Limit, st.Window.Milliseconds(), req.Number, t)
+		case engine.StepRule:
+			t, err := ticket(st.Ticket)
+			if err != nil {
+				return engine.CountResult{}, err
+			}
+			r := st.Rule
+			keys = append(keys, s.keys.RuleStats(req.User, req.Domain), s.keys.RuleCPM(req.User, req.Domain),
+				s.keys.RuleCalls(req.User, req.Domain), s.keys.RuleCall(req.User, req.Domain, req.Member),
+				s.keys.RuleCallEnded(req.User, req.Domain, req.Member))
+			settled, wv := 0, 0
+			switch {
+			case req.Monitor:
+				settled = 2 // approved whatever the checks found
+			case req.Settled:
+				settled = 1
+			}
+			if r.WarningAction == tfps.RuleWarningVerify {
+				wv = 1
+			}
+			args = append(args, luaRule, r.ID, st.Since.UnixMilli(), req.Number, req.Member, max(st.Window.Milliseconds(), 1),
+				r.CPMCritical, r.TotalCritical, r.ConcurrentCritical, r.SequentialCritical,
+				r.CPMWarning, r.TotalWarning, r.ConcurrentWarning, r.SequentialWarning, t, settled, wv)
 		default:
 			return engine.CountResult{}, fmt.Errorf("count: unknown step kind %d", st.Kind)
 		}
@@ -303,7 +399,9 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 	for i := range res.Steps {
 		st, count, until := raw[3*i], raw[3*i+1], raw[3*i+2]
 		r := engine.StepResult{Failed: st != 0, Blocked: st == 2, Count: count}
-		if until > 0 {
+		if req.Steps[i].Kind == engine.StepRule {
+			r.Blocked, r.Trip = false, until
+		} else if until > 0 {
 			r.Until = time.UnixMilli(until)
 		}
 		res.Steps[i] = r

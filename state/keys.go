@@ -119,3 +119,29 @@ func (k Keys) PINFailuresCaller(caller string) string {
 func (k Keys) PINFailuresSource(addr string) string {
 	return k.prefix + "pin:src:" + esc(addr)
 }
+
+// RuleStats is a hash of an account's fraud-rule statistics: the rule and
+// window start (ms) they count under, the calls since, the consecutive
+// calls to the last number and that number.
+func (k Keys) RuleStats(user, domain string) string { return k.Account(user, domain) + ":rule" }
+
+// RuleCPM is a sorted set of the account's calls under its current rule,
+// scored by Unix ms (calls per minute).
+func (k Keys) RuleCPM(user, domain string) string { return k.Account(user, domain) + ":rcpm" }
+
+// RuleCalls is a sorted set of the account's calls in progress under its
+// current rule (call ids scored by the Unix ms they were counted).
+func (k Keys) RuleCalls(user, domain string) string { return k.Account(user, domain) + ":rcalls" }
+
+// RuleCall holds "inprogress|rule|start ms" of a call the rules counted,
+// until it ends or the maximum call duration passes; it also marks a
+// retransmission, which is not counted again.
+func (k Keys) RuleCall(user, domain, callID string) string {
+	return k.Account(user, domain) + ":rcall:" + esc(callID)
+}
+
+// RuleCallEnded is RuleCall after the call's end was reported (a second end
+// is answered from it, not counted).
+func (k Keys) RuleCallEnded(user, domain, callID string) string {
+	return k.Account(user, domain) + ":rdone:" + esc(callID)
+}

@@ -17,7 +17,7 @@ import (
 
 const accountColumns = `id, username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
 	source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode,
-	timezone, business_hours, verified_limits`
+	timezone, business_hours, verified_limits, profile`
 
 // isUnique reports whether err is a unique-constraint violation in either dialect.
 func isUnique(err error) bool {
@@ -59,6 +59,8 @@ func validateAccount(a *tfps.Account) error {
 		return tfps.Errorf(tfps.EINVALID, "domain: required")
 	case a.ConcurrentCalls < 0 || a.ConcurrentCallsOff < 0 || a.DailyQuota < 0 || a.DailyQuotaOff < 0:
 		return tfps.Errorf(tfps.EINVALID, "limits must not be negative")
+	case len(a.Profile) > 64:
+		return tfps.Errorf(tfps.EINVALID, "profile: longer than 64 characters")
 	case !a.Mode.Valid():
 		return tfps.Errorf(tfps.EINVALID, "mode: %q is not enforce, monitor or empty", a.Mode)
 	}
@@ -80,11 +82,11 @@ func (s *Store) CreateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 	a.CreatedAt, a.UpdatedAt = now, now
 	err := tx.QueryRowContext(ctx, `INSERT INTO accounts (username, domain, email, cc_calls, cc_calls_off, daily_quota, daily_quota_off,
 		source_countries, destination_countries, blocked, language, pin_hash, home_country, created_at, updated_at, mode,
-		timezone, business_hours, verified_limits)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+		timezone, business_hours, verified_limits, profile)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id`,
 		a.User, a.Domain, a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
 		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
-		ms(now), ms(now), string(a.Mode), a.Timezone, a.BusinessHours, verifiedText(a.Verified)).Scan(&a.ID)
+		ms(now), ms(now), string(a.Mode), a.Timezone, a.BusinessHours, verifiedText(a.Verified), a.Profile).Scan(&a.ID)
 	if isUnique(err) {
 		return &tfps.Error{Code: tfps.ECONFLICT, Message: fmt.Sprintf("account %s@%s already exists", a.User, a.Domain), Err: err}
 	}
@@ -102,7 +104,7 @@ func scanAccount(row interface{ Scan(...any) error }) (*tfps.Account, error) {
 	var verified string
 	if err := row.Scan(&a.ID, &a.User, &a.Domain, &a.Email, &a.ConcurrentCalls, &a.ConcurrentCallsOff, &a.DailyQuota, &a.DailyQuotaOff,
 		&src, &dst, &blocked, &a.Language, &a.PINHash, &a.HomeCountry, &created, &updated, &mode,
-		&a.Timezone, &a.BusinessHours, &verified); err != nil {
+		&a.Timezone, &a.BusinessHours, &verified, &a.Profile); err != nil {
 		return nil, err
 	}
 	if verified != "" {
@@ -208,11 +210,11 @@ func (s *Store) UpdateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 	a.UpdatedAt = s.Now().UTC()
 	res, err := tx.ExecContext(ctx, `UPDATE accounts SET email = $1, cc_calls = $2, cc_calls_off = $3, daily_quota = $4, daily_quota_off = $5,
 		source_countries = $6, destination_countries = $7, blocked = $8, language = $9, pin_hash = $10, home_country = $11, updated_at = $12,
-		mode = $13, timezone = $14, business_hours = $15, verified_limits = $16
-		WHERE username = $17 AND domain = $18`,
+		mode = $13, timezone = $14, business_hours = $15, verified_limits = $16, profile = $17
+		WHERE username = $18 AND domain = $19`,
 		a.Email, a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff,
 		joinList(a.SourceCountries), joinList(a.DestinationCountries), boolInt(a.Blocked), a.Language, a.PINHash, a.HomeCountry,
-		ms(a.UpdatedAt), string(a.Mode), a.Timezone, a.BusinessHours, verifiedText(a.Verified), a.User, a.Domain)
+		ms(a.UpdatedAt), string(a.Mode), a.Timezone, a.BusinessHours, verifiedText(a.Verified), a.Profile, a.User, a.Domain)
 	if err != nil {
 		return fmt.Errorf("update account %s@%s: %w", a.User, a.Domain, err)
 	}

@@ -67,6 +67,16 @@ Outbox (notifications)
   outbox list [--state pending|sent|failed|merged] [--limit N]
   outbox retry ID                                  send a failed notification again now
   outbox drop ID                                   delete a failed or pending notification
+Fraud rules (OpenSIPS fraud_detection; thresholds 0 disable)
+  rules list [--profile P]                         every rule (or one profile's)
+  rules add --profile P [--id N] [--prefix DIGITS] [--start HH:MM --end HH:MM] [--days Mon-Fri]
+            [--cpm W,C] [--total W,C] [--concurrent W,C] [--sequential W,C] [--duration W,C]
+            [--warning-action approve|verify]     add (or replace the rule with that id)
+  rules remove ID
+  rules import FILE.csv                            OpenSIPS fraud_detection table as CSV, in its
+                                                   column order; all rows or none
+  rules stats USER DOMAIN [PREFIX]                 every statistic with its thresholds
+  profile assign USER DOMAIN PROFILE               the account's profile ("" none)
 
 Decision log
   decisions [USER DOMAIN] [--limit N] [--call-id ID]  most recent decisions (ENFORCED no:
@@ -215,6 +225,7 @@ func init() {
 		"decisions": (*cli).decisions, "tail": (*cli).tail, "codes": (*cli).codes,
 		"blocks": (*cli).blocks, "clear": (*cli).clear, "domain": (*cli).domain, "outbox": (*cli).outbox,
 		"history": (*cli).history, "pin": (*cli).pin,
+		"rules": (*cli).rules, "profile": (*cli).profile,
 	}
 }
 
