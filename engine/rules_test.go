@@ -274,3 +274,23 @@ func TestFraudRuleCallEnd(t *testing.T) {
 		t.Fatalf("concurrent after the end: %+v %v", st, err)
 	}
 }
+
+// An account without a profile of its own follows its domain's default
+// profile (the domain resource's); its own profile wins.
+func TestDomainDefaultProfile(t *testing.T) {
+	r := newRig(t, store.SQLite, baseOptions(t))
+	ctx := context.Background()
+	r.account(t, "plain", nil)
+	r.account(t, "own", func(a *tfps.Account) { a.Profile = "lenient" })
+	if err := r.db.PutDomain(ctx, &tfps.Domain{Domain: "pbx.example", Profile: "strict"}); err != nil {
+		t.Fatal(err)
+	}
+	r.rules(t, tfps.Rule{Profile: "strict", CPMCritical: 1}, tfps.Rule{Profile: "lenient", CPMCritical: 100})
+	user := func(u string) func(c *engine.Call) { return func(c *engine.Call) { c.User = u } }
+	if d := r.decide(t, call(user("plain"))); d.Code != engine.R20 {
+		t.Errorf("account without a profile, domain profile strict: %s (%s), want R20", d.Code, d.Reason)
+	}
+	if d := r.decide(t, call(user("own"))); d.Code != engine.A00 {
+		t.Errorf("account with its own profile: %s (%s), want A00", d.Code, d.Reason)
+	}
+}
