@@ -66,14 +66,18 @@ func (m Mode) Valid() bool { return m == ModeInherit || m == ModeEnforce || m ==
 const (
 	LimitConcurrent = "concurrent" // concurrent calls, in or off hours
 	LimitQuota      = "quota"      // daily calls, in or off hours
+	// LimitRange: distinct numbers of one number range within the
+	// range-hopping window (VerifiedLimit.Range names the range).
+	LimitRange = "range"
 )
 
 // VerifiedLimit is what one passed limit verification proved: from
 // SourceCountry ("" for a private source), the caller needed up to Level
-// (concurrent calls, or calls of the day) of Kind, and is not asked again
-// for it before Until.
+// (concurrent calls, calls of the day, or distinct numbers of Range) of
+// Kind, and is not asked again for it before Until.
 type VerifiedLimit struct {
 	Kind          string    `json:"kind"`
+	Range         string    `json:"range,omitempty"` // LimitRange: the range prefix (E.164 digits)
 	SourceCountry string    `json:"source_country,omitempty"`
 	Level         int       `json:"level"`
 	Until         time.Time `json:"until"`
@@ -82,9 +86,20 @@ type VerifiedLimit struct {
 // VerifiedLevel returns the level of kind proved from sourceCountry whose
 // grace has not ended at now, 0 when there is none.
 func (a *Account) VerifiedLevel(kind, sourceCountry string, now time.Time) int {
+	return a.verifiedLevel(kind, "", sourceCountry, now)
+}
+
+// VerifiedRangeLevel returns the distinct numbers of the range prefix a
+// range-hopping verification from sourceCountry proved, whose grace has
+// not ended at now; 0 when there is none.
+func (a *Account) VerifiedRangeLevel(prefix, sourceCountry string, now time.Time) int {
+	return a.verifiedLevel(LimitRange, prefix, sourceCountry, now)
+}
+
+func (a *Account) verifiedLevel(kind, rng, sourceCountry string, now time.Time) int {
 	level := 0
 	for _, v := range a.Verified {
-		if v.Kind == kind && v.SourceCountry == sourceCountry && now.Before(v.Until) {
+		if v.Kind == kind && v.Range == rng && v.SourceCountry == sourceCountry && now.Before(v.Until) {
 			level = max(level, v.Level)
 		}
 	}
@@ -92,10 +107,10 @@ func (a *Account) VerifiedLevel(kind, sourceCountry string, now time.Time) int {
 }
 
 // RememberVerified records v, dropping entries whose grace ended before
-// now and an older entry for the same kind and source country.
+// now and an older entry for the same kind, range and source country.
 func (a *Account) RememberVerified(v VerifiedLimit, now time.Time) {
 	a.Verified = slices.DeleteFunc(a.Verified, func(o VerifiedLimit) bool {
-		return !now.Before(o.Until) || (o.Kind == v.Kind && o.SourceCountry == v.SourceCountry)
+		return !now.Before(o.Until) || (o.Kind == v.Kind && o.Range == v.Range && o.SourceCountry == v.SourceCountry)
 	})
 	a.Verified = append(a.Verified, v)
 }

@@ -18,6 +18,8 @@ const (
 	NotifyDestinationCountryAdded NotificationKind = "destination_country_added" // verified call to a new destination country
 	NotifyQuotaRaised             NotificationKind = "quota_raised"              // verified call over the daily quota
 	NotifyConcurrentCallsRaised   NotificationKind = "concurrent_calls_raised"   // verified call over the concurrent-call limit
+	NotifyRangeAllowed            NotificationKind = "range_allowed"             // verified call to a high-risk number range: the range allowed
+	NotifyRangeRaised             NotificationKind = "range_raised"              // verified call after many numbers of one range: more allowed for a while
 	NotifyVerificationFailed      NotificationKind = "verification_failed"       // wrong captcha/PIN, timeout
 	NotifyAccountBlocked          NotificationKind = "account_blocked"           // too many failed verifications
 	NotifyBurst                   NotificationKind = "ab_burst"                  // same caller to the same number too often
@@ -32,7 +34,7 @@ const (
 // NotificationKinds lists every kind, in a stable order.
 var NotificationKinds = []NotificationKind{
 	NotifyNewAccount, NotifyLearnedParameters, NotifySourceCountryAdded,
-	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyConcurrentCallsRaised, NotifyVerificationFailed,
+	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyConcurrentCallsRaised, NotifyRangeAllowed, NotifyRangeRaised, NotifyVerificationFailed,
 	NotifyAccountBlocked, NotifyBurst, NotifyConcurrentCallsExceeded,
 	NotifyQuotaExceeded, NotifyFraudWarning, NotifyFraudCritical,
 	NotifyLimitsLearned, NotifyLearningDigest,
@@ -76,6 +78,7 @@ type Notification struct {
 	SourceCountry      string   `json:"source_country,omitempty"`
 	DestinationCountry string   `json:"destination_country,omitempty"`
 	Countries          []string `json:"countries,omitempty"` // the account's list after a change
+	Range              string   `json:"range,omitempty"`     // a number range (E.164 digits) a verification allowed or raised
 
 	Count    int  `json:"count,omitempty"`     // measured value: calls, attempts, failures
 	Limit    int  `json:"limit,omitempty"`     // the threshold or limit it was compared with

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // RangeLevel says what a high-risk number range does to a call.
@@ -64,6 +66,14 @@ func NormalizeRange(r *NumberRange) error {
 	}
 	if len(r.Comment) > 1000 {
 		return Errorf(EINVALID, "comment: longer than 1000 characters")
+	}
+	for _, f := range [...]struct{ name, v string }{{"source", r.Source}, {"comment", r.Comment}} {
+		if !utf8.ValidString(f.v) {
+			return Errorf(EINVALID, "%s: not valid UTF-8", f.name)
+		}
+		if strings.IndexFunc(f.v, unicode.IsControl) >= 0 {
+			return Errorf(EINVALID, "%s: %q contains a control character (a line break?)", f.name, f.v)
+		}
 	}
 	return nil
 }

@@ -48,6 +48,16 @@ type Service interface {
 	AddBlacklist(ctx context.Context, e *BlacklistEntry) (*BlacklistEntry, error)
 	RemoveBlacklist(ctx context.Context, kind, value string) error
 
+	// ListRanges returns the high-risk number ranges in prefix order.
+	ListRanges(ctx context.Context) ([]Range, error)
+	// PutRanges adds ranges, or replaces those whose prefix exists, all or
+	// none: every bad row is named by its position (row 1 is the first)
+	// and field, and then nothing is written. It returns the ranges as
+	// stored (prefixes as E.164 digits without "+").
+	PutRanges(ctx context.Context, ranges []Range) ([]Range, error)
+	// RemoveRange deletes the range of prefix (with or without "+").
+	RemoveRange(ctx context.Context, prefix string) error
+
 	// History returns the account's daily statistics of the last days
 	// local days (0: 30) and the limits trained from its kept history.
 	History(ctx context.Context, user, domain string, days int) (*History, error)
@@ -250,6 +260,17 @@ type BlacklistEntry struct {
 	Value     string    `json:"value"`
 	Note      string    `json:"note"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Range is one high-risk number range: calls to numbers under Prefix are
+// rejected (level reject, R21) or verified (level verify, V06) until the
+// account passed a voice verification for the range.
+type Range struct {
+	Prefix    string    `json:"prefix"` // E.164 digits, country code first; "+" optional on input
+	Level     string    `json:"level"`  // reject or verify
+	Source    string    `json:"source"` // who reported it (a carrier, a fraud feed)
+	Comment   string    `json:"comment"`
+	CreatedAt time.Time `json:"created_at,omitzero"` // set by the server; ignored on input
 }
 
 // DecisionQuery selects decision-log rows. User and Domain go together.

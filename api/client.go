@@ -50,6 +50,17 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		body = bytes.NewReader(b)
 	}
+	ctype := ""
+	if in != nil || method != http.MethodGet {
+		// Also on body-less writes: the token-less loopback API refuses a
+		// write without it (a browser form can not send it).
+		ctype = "application/json"
+	}
+	return c.send(ctx, method, path, query, ctype, body, out)
+}
+
+// send is do with a body already encoded as ctype ("" for none).
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, ctype string, body io.Reader, out any) error {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -58,10 +69,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return fmt.Errorf("new request %s %s: %w", method, path, err)
 	}
-	if in != nil || method != http.MethodGet {
-		// Also on body-less writes: the token-less loopback API refuses a
-		// write without it (a browser form can not send it).
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" {
@@ -246,6 +255,34 @@ func (c *Client) AddBlacklist(ctx context.Context, e *BlacklistEntry) (*Blacklis
 // RemoveBlacklist deletes an entry.
 func (c *Client) RemoveBlacklist(ctx context.Context, kind, value string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/blacklists/"+url.PathEscape(kind), url.Values{"value": {value}}, nil, nil)
+}
+
+// ListRanges returns the high-risk number ranges.
+func (c *Client) ListRanges(ctx context.Context) ([]Range, error) {
+	var out []Range
+	return out, c.do(ctx, http.MethodGet, "/v1/ranges", nil, nil, &out)
+}
+
+// PutRanges adds or replaces ranges, all or none.
+func (c *Client) PutRanges(ctx context.Context, ranges []Range) ([]Range, error) {
+	var out []Range
+	if ranges == nil {
+		ranges = []Range{} // the server says none were given
+	}
+	return out, c.do(ctx, http.MethodPost, "/v1/ranges", nil, ranges, &out)
+}
+
+// ImportRangesCSV sends a CSV file of rows prefix,level,source,comment as
+// it is (Content-Type text/csv): the server reads it, so a bad row is named
+// by its line in the file, and nothing is written unless every row is good.
+func (c *Client) ImportRangesCSV(ctx context.Context, csv io.Reader) ([]Range, error) {
+	var out []Range
+	return out, c.send(ctx, http.MethodPost, "/v1/ranges", nil, "text/csv", csv, &out)
+}
+
+// RemoveRange deletes the range of prefix.
+func (c *Client) RemoveRange(ctx context.Context, prefix string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/ranges/"+segment(prefix), nil, nil, nil)
 }
 
 // Decisions reads the decision log.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -521,4 +522,78 @@ func (s *Local) Decisions(ctx context.Context, q DecisionQuery) ([]Decision, err
 		})
 	}
 	return out, nil
+}
+
+// maxBadRows bounds the bad rows one refused import lists.
+const maxBadRows = 20
+
+func apiRange(r tfps.NumberRange) Range {
+	return Range{Prefix: r.Prefix, Level: string(r.Level), Source: r.Source, Comment: r.Comment, CreatedAt: r.CreatedAt}
+}
+
+// ListRanges returns every high-risk number range.
+func (s *Local) ListRanges(ctx context.Context) ([]Range, error) {
+	list, err := s.Store.ListRanges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Range, 0, len(list))
+	for _, r := range list {
+		out = append(out, apiRange(r))
+	}
+	return out, nil
+}
+
+// PutRanges checks every row first (all bad rows are reported, by row
+// number and field) and writes them in one transaction, then reloads the
+// engine's copy so the next call sees them.
+func (s *Local) PutRanges(ctx context.Context, in []Range) ([]Range, error) {
+	if len(in) == 0 {
+		return nil, invalid("body", "no ranges given")
+	}
+	ranges := make([]tfps.NumberRange, len(in))
+	var bad []string
+	seen := map[string]int{}
+	for i, r := range in {
+		nr := tfps.NumberRange{Prefix: r.Prefix, Level: tfps.RangeLevel(r.Level), Source: r.Source, Comment: r.Comment}
+		err := tfps.NormalizeRange(&nr)
+		switch first, dup := seen[nr.Prefix]; {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("row %d: %s", i+1, tfps.ErrorMessage(err)))
+		case dup:
+			bad = append(bad, fmt.Sprintf("row %d: prefix: %s repeats row %d", i+1, nr.Prefix, first))
+		default:
+			seen[nr.Prefix] = i + 1
+		}
+		ranges[i] = nr
+	}
+	if len(bad) > 0 {
+		if len(bad) > maxBadRows {
+			bad = append(bad[:maxBadRows], fmt.Sprintf("... and %d more bad rows", len(bad)-maxBadRows))
+		}
+		return nil, tfps.Errorf(tfps.EINVALID, "%d bad row(s), nothing imported:\n%s", len(bad), strings.Join(bad, "\n"))
+	}
+	if err := s.Store.PutRanges(ctx, ranges); err != nil {
+		return nil, err
+	}
+	s.refresh(ctx)
+	out := make([]Range, 0, len(ranges))
+	for _, r := range ranges {
+		r.CreatedAt = time.Time{} // a replaced range keeps its first time: GET shows it
+		out = append(out, apiRange(r))
+	}
+	return out, nil
+}
+
+// RemoveRange deletes one range. The accounts' verifications of it are
+// kept: loaded again, the range does not ask them again.
+func (s *Local) RemoveRange(ctx context.Context, prefix string) error {
+	if err := text("prefix", prefix, 64, true); err != nil {
+		return err
+	}
+	if err := s.Store.RemoveRange(ctx, prefix); err != nil {
+		return err
+	}
+	s.refresh(ctx)
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,8 +24,13 @@ import (
 	"github.com/voipshield/tfps/store"
 )
 
-// MaxBody bounds every request body; larger bodies get 413.
+// MaxBody bounds every request body but a range import; larger bodies get
+// 413.
 const MaxBody = 64 << 10
+
+// MaxRangesBody bounds the body of POST /v1/ranges: a carrier's list of a
+// hundred thousand ranges fits.
+const MaxRangesBody = 4 << 20
 
 // Options configure Handler.
 type Options struct {
@@ -122,6 +128,9 @@ func Handler(svc Service, opt Options) (http.Handler, error) {
 	read.Get("/v1/blacklists/{kind}", s.listBlacklist)
 	admin.Post("/v1/blacklists/{kind}", s.addBlacklist)
 	admin.Delete("/v1/blacklists/{kind}", s.removeBlacklist)
+	read.Get("/v1/ranges", s.listRanges)
+	admin.Post("/v1/ranges", s.putRanges)
+	admin.Delete("/v1/ranges/{prefix}", s.removeRange)
 	read.Get("/v1/rules", s.listRules)
 	admin.Post("/v1/rules", s.addRules)
 	admin.Delete("/v1/rules/{id}", s.removeRule)
@@ -257,7 +266,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // decode reads one JSON object from the body into v: at most MaxBody bytes,
 // no unknown fields, nothing after it. The error names the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	return decodeLimit(w, r, v, MaxBody)
+}
+
+// decodeLimit is decode with a body bound of limit bytes.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -274,7 +288,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	)
 	switch {
 	case errors.As(err, &big):
-		return &tfps.Error{Code: tfps.EINVALID, Message: fmt.Sprintf("body: larger than %d bytes", MaxBody), Err: errTooLarge}
+		return &tfps.Error{Code: tfps.EINVALID, Message: fmt.Sprintf("body: larger than %d bytes", limit), Err: errTooLarge}
 	case errors.Is(err, io.EOF):
 		return tfps.Errorf(tfps.EINVALID, "body: empty, expected a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -611,6 +625,66 @@ func (s *server) removeBlacklist(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.svc.RemoveBlacklist(r.Context(), kind, r.URL.Query().Get("value")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listRanges(w http.ResponseWriter, r *http.Request) {
+	l, err := s.svc.ListRanges(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+// putRanges reads a JSON array of ranges, or with Content-Type text/csv
+// rows prefix,level,source,comment (tfps.ParseRangesCSV: bad rows are
+// named by their line in the file).
+func (s *server) putRanges(w http.ResponseWriter, r *http.Request) {
+	var in []Range
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "text/csv" {
+		rows, err := tfps.ParseRangesCSV(http.MaxBytesReader(w, r.Body, MaxRangesBody))
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			err = &tfps.Error{Code: tfps.EINVALID, Message: fmt.Sprintf("body: larger than %d bytes", MaxRangesBody), Err: errTooLarge}
+		}
+		if err != nil {
+			s.bodyError(w, r, err)
+			return
+		}
+		for _, nr := range rows {
+			in = append(in, Range{Prefix: nr.Prefix, Level: string(nr.Level), Source: nr.Source, Comment: nr.Comment})
+		}
+		if len(in) == 0 {
+			s.writeError(w, r, invalid("body", "no ranges in the CSV (rows prefix,level,source,comment)"))
+			return
+		}
+	} else if err := decodeLimit(w, r, &in, MaxRangesBody); err != nil {
+		var te *tfps.Error
+		if errors.As(err, &te) && strings.HasPrefix(te.Message, "body: expected a JSON object, got ") {
+			err = invalid("body", "expected a JSON array of ranges, or Content-Type: text/csv")
+		}
+		s.bodyError(w, r, err)
+		return
+	}
+	out, err := s.svc.PutRanges(r.Context(), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) removeRange(w http.ResponseWriter, r *http.Request) {
+	prefix, err := param(r, "prefix")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.RemoveRange(r.Context(), prefix); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

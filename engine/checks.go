@@ -352,9 +352,16 @@ func (c *rangeHopping) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	// (FailureScope), read in the same round trip before the count.
 	ev.Count("verification_failures", Step{Kind: StepFailures, Limit: int64(o.MaxFailures), Window: o.FailureWindow,
 		Scope: FailureScope(FlowRangeHopping, "", p)}, &verificationFailures{c.e})
-	s := Step{Kind: StepRangeHop, Limit: int64(o.RangeDistinctLimit), Window: o.RangeWindow, Range: p}
+	// A range-hopping verification passed from the same source country
+	// within the grace proved this many numbers of the range.
+	limit := o.RangeDistinctLimit
+	if ev.Account != nil {
+		limit = max(limit, ev.Account.VerifiedRangeLevel(p, ev.Facts.SourceCountry, ev.Call.Time))
+	}
+	s := Step{Kind: StepRangeHop, Limit: int64(limit), Window: o.RangeWindow, Range: p, Member: d}
 	s.Ticket = c.e.newTicket(ev, V07, "")
 	s.Ticket.Range = p
+	s.Ticket.Observed = limit + 1 // the step fails only for one number over
 	return ev.Count(c.Name(), s, c), nil
 }
 func (c *rangeHopping) Counted(ev *Eval, s *Step, r StepResult) Verdict {

@@ -110,9 +110,10 @@ const (
 	// StepQuota: fails when the account's counter of Day (in or off hours)
 	// has reached Limit; else counts this call.
 	StepQuota
-	// StepRangeHop: records Number under the account's range Range and
-	// fails when more than Limit distinct numbers of that range were called
-	// within Window (the new number is then not recorded).
+	// StepRangeHop: records Member (the number's E.164 digits) under the
+	// account's range Range and fails when more than Limit distinct numbers
+	// of that range were called within Window (the new number is then not
+	// recorded).
 	StepRangeHop
 	// StepRule: counts the call in the account's fraud-rule statistics
 	// under Rule (starting them again when the rule or the window that
@@ -138,6 +139,9 @@ type Step struct {
 	Scope    string        // StepFailures: "" the account, else a FailureScope
 	Rule     *tfps.Rule    // StepRule: the rule that matched (never modified)
 	Since    time.Time     // StepRule: start of the rule's current window
+	// Member is the number StepRangeHop counts: its E.164 digits, so one
+	// number dialled two ways (+44..., 0044..., national) counts once.
+	Member string
 	// Ticket, when set, is created if this step fails (the decision is a
 	// verify, e.g. the quota flow).
 	Ticket *Ticket

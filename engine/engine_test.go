@@ -411,6 +411,8 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 		want.Observed = tc.call.ConcurrentCalls
 	case engine.V04, engine.V05:
 		want.Observed = d.Facts.DailyLimit + 1
+	case engine.V07:
+		want.Observed = 11 // the eleventh distinct number of the range, over the default limit of 10
 	}
 	got := tk
 	got.CreatedAt, got.ExpiresAt = time.Time{}, time.Time{}

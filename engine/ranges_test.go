@@ -107,6 +107,82 @@ func TestRangeHopping(t *testing.T) {
 	}
 }
 
+// One number dialled in several ways (international with +, with 00,
+// national) is one number of its range: range hopping counts its E.164
+// form, not the digits as dialled.
+func TestRangeHoppingCountsE164(t *testing.T) {
+	opts := baseOptions(t)
+	opts.RangeDistinctLimit = 2
+	r := newRangeRig(t, opts)
+	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 100; a.HomeCountry = "GB" })
+	seq := 0
+	dial := func(n string) engine.Decision {
+		seq++
+		return r.decide(t, call(func(c *engine.Call) { c.Number = n; c.Caller = fmt.Sprintf("+1212555%04d", seq) }))
+	}
+	for _, n := range []string{"+442079460001", "00442079460001", "02079460001", "+442079460002", "02079460002"} {
+		if d := dial(n); d.Code != engine.A00 {
+			t.Fatalf("%s: %s (%s); two numbers of the range, each dialled in several ways, are within the limit of 2", n, d.Code, d.Reason)
+		}
+	}
+	if d := dial("02079460003"); d.Code != engine.V07 {
+		t.Errorf("a third number: %s (%s), want V07", d.Code, d.Reason)
+	}
+}
+
+// After a passed range-hopping verification (what the IVR's range_hopping
+// flow remembers on the account), the number that was stopped passes on
+// redial and more numbers of that range follow, up to the level proved;
+// the raise is for that range and that source country only, and ends.
+func TestRangeHoppingVerified(t *testing.T) {
+	opts := baseOptions(t)
+	opts.RangeDistinctLimit = 2
+	r := newRangeRig(t, opts)
+	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 100; a.SourceCountries = []string{"US", "GB"} })
+	seq := 0
+	dial := func(n string, edit ...func(c *engine.Call)) engine.Decision {
+		seq++
+		return r.decide(t, call(append([]func(c *engine.Call){func(c *engine.Call) {
+			c.Number = n
+			c.Caller = fmt.Sprintf("+1212555%04d", seq)
+		}}, edit...)...))
+	}
+	dial("+442079460001")
+	dial("+442079460002")
+	d := dial("+442079460003")
+	if d.Code != engine.V07 {
+		t.Fatalf("third number: %s (%s), want V07", d.Code, d.Reason)
+	}
+	tk, err := r.st.ClaimTicket(context.Background(), d.Ticket, inHours)
+	if err != nil || tk.Observed != 3 || tk.SourceCountry != "US" {
+		t.Fatalf("ticket %+v %v: want observed 3 from US", tk, err)
+	}
+	ctx := context.Background()
+	a, err := r.db.GetAccount(ctx, "1001", "pbx.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.RememberVerified(tfps.VerifiedLimit{Kind: tfps.LimitRange, Range: tk.Range, SourceCountry: tk.SourceCountry, Level: 4, Until: inHours.Add(time.Hour)}, inHours)
+	if err := r.db.UpdateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	r.refresh(t)
+	if d := dial("+442079460004", func(c *engine.Call) { c.SourceIP = ipGB }); d.Code != engine.V07 {
+		t.Errorf("a new number from another source country: %s (%s), want V07", d.Code, d.Reason)
+	}
+	for _, n := range []string{"+442079460003", "+442079460004"} {
+		if d := dial(n); d.Code != engine.A00 {
+			t.Errorf("%s after the verification: %s (%s), want A00", n, d.Code, d.Reason)
+		}
+	}
+	if d := dial("+442079460005"); d.Code != engine.V07 {
+		t.Errorf("fifth number, over the proved 4: %s (%s), want V07", d.Code, d.Reason)
+	}
+	if d := dial("+442079410001"); d.Code != engine.A00 {
+		t.Errorf("first number of another range: %s (%s)", d.Code, d.Reason)
+	}
+}
+
 // Premium-rate and personal numbers verify even in a country the account
 // may call (IRSF's slow drip), until the account verified that range;
 // TFPS_PREMIUM_NUMBERS=reject refuses them, allow lets them through, and an

@@ -253,14 +253,11 @@ func ruleOf(r tfps.Rule) func(t *testing.T, g *checkRig, user string) {
 	}
 }
 
-// putRange loads a high-risk range straight into the store (the admin
-// routes for ranges are not there yet) and applies it at once.
+// putRange loads a high-risk range through POST /v1/ranges, which applies
+// it at once.
 func putRange(prefix string, level tfps.RangeLevel) func(t *testing.T, g *checkRig, user string) {
 	return func(t *testing.T, g *checkRig, user string) {
-		if err := g.m.Store.PutRanges(context.Background(), []tfps.NumberRange{{Prefix: prefix, Level: level}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.m.Engine.Refresh(context.Background()); err != nil {
+		if _, err := g.c.PutRanges(context.Background(), []api.Range{{Prefix: prefix, Level: string(level)}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -133,7 +133,7 @@ var exampleOrder = []string{
 	"openapi", "listCodes", "addRules", "listRules", "createAccount", "getAccount", "updateAccount", "listAccounts",
 	"allowCountry", "disallowCountry", "blockAccount", "unblockAccount", "check", "endCall", "accountStats", "resetAccount",
 	"listDecisions", "accountDecisions", "exportDecisions", "accountHistory", "setPIN", "clearPIN", "addBlacklist", "listBlacklists", "listBlacklist",
-	"removeBlacklist", "removeRule", "updateDomain", "getDomain", "accountBlocks", "clearVerification", "clearPairs",
+	"removeBlacklist", "putRanges", "listRanges", "removeRange", "removeRule", "updateDomain", "getDomain", "accountBlocks", "clearVerification", "clearPairs",
 	"listOutbox", "retryOutbox", "dropOutbox", "deleteAccount",
 }
 
@@ -213,6 +213,31 @@ func TestOpenAPIExamples(t *testing.T) {
 		}
 		req, _ := http.NewRequest(o.method, u, body)
 		req.Header.Set("Authorization", "Bearer "+token)
+		if o.op.RequestBody != nil {
+			// Other documented body types (a CSV range import) must be
+			// accepted as well.
+			for ctype, c := range o.op.RequestBody.Content {
+				if ctype == "application/json" {
+					continue
+				}
+				var text string
+				if err := json.Unmarshal(c.Example, &text); err != nil || text == "" {
+					t.Fatalf("%s: %s example is not a string: %s", id, ctype, c.Example)
+				}
+				r, _ := http.NewRequest(o.method, u, strings.NewReader(text))
+				r.Header.Set("Authorization", "Bearer "+token)
+				r.Header.Set("Content-Type", ctype)
+				resp, err := http.DefaultClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 != 2 {
+					t.Errorf("%s %s as %s: status %d: %s", o.method, u, ctype, resp.StatusCode, got)
+				}
+			}
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

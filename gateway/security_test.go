@@ -246,6 +246,12 @@ func TestScopedAPITokens(t *testing.T) {
 		{"ops-token", "POST", "/v1/accounts", `{"user":"x3","domain":"pbx.example"}`, 201},
 		{"ops-token", "POST", "/v1/check", check, 200},
 		{"plain-admin-token", "POST", "/v1/accounts", `{"user":"x4","domain":"pbx.example"}`, 201},
+		{"pbx-token", "GET", "/v1/ranges", "", 403},
+		{"dash-token", "GET", "/v1/ranges", "", 200},
+		{"dash-token", "POST", "/v1/ranges", `[{"prefix":"+1201666","level":"reject"}]`, 403},
+		{"ops-token", "POST", "/v1/ranges", `[{"prefix":"+1201666","level":"reject"}]`, 200},
+		{"dash-token", "DELETE", "/v1/ranges/1201666", "", 403},
+		{"ops-token", "DELETE", "/v1/ranges/1201666", "", 204},
 		{"wrong-token", "POST", "/v1/check", check, 401},
 	}
 	for _, tt := range tests {
@@ -294,5 +300,9 @@ func TestLoopbackAPIRefusesBrowsers(t *testing.T) {
 		if got := request(t, tt.method, base+tt.path, tt.headers, body); got != tt.want {
 			t.Errorf("%s: %s %s: %d, want %d", tt.name, tt.method, tt.path, got, tt.want)
 		}
+	}
+	// A range import may be CSV: a form can no more send text/csv than JSON.
+	if got := request(t, "POST", base+"/v1/ranges", map[string]string{"Content-Type": "text/csv"}, "+1201666,reject\n"); got != 200 {
+		t.Errorf("csv range import: %d, want 200", got)
 	}
 }

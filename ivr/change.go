@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/numbering"
 )
 
@@ -33,7 +32,7 @@ type Verified struct {
 	Domain        string
 	Language      string // prompt language of a new account
 	Country       string // the country a source or destination flow adds
-	Range         string // the number range a risky_range flow allows
+	Range         string // the number range a risky_range flow allows, or a range_hopping flow raises
 	Caller        string // the calling number (A)
 	SourceCountry string // the source address's country, "" when private
 	// Observed is what a limit flow's raise covers: the concurrent calls
@@ -98,11 +97,19 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 			remember(o, v, a, tfps.LimitConcurrent)
 			return nil
 		}}, nil
-	case string(engine.FlowRiskyRange):
+	case FlowRiskyRange:
 		if v.Range == "" {
 			return Change{}, fmt.Errorf("%s ticket without a range", v.Flow)
 		}
-		return Change{AllowRange: v.Range}, nil
+		return Change{AllowRange: v.Range, Kind: tfps.NotifyRangeAllowed}, nil
+	case FlowRangeHopping:
+		if v.Range == "" {
+			return Change{}, fmt.Errorf("%s ticket without a range", v.Flow)
+		}
+		return Change{Kind: tfps.NotifyRangeRaised, Update: func(a *tfps.Account) error {
+			rememberRange(o, v, a)
+			return nil
+		}}, nil
 	}
 	return Change{}, fmt.Errorf("unknown flow %q in ticket", v.Flow)
 }
@@ -161,4 +168,23 @@ func remember(o *Options, v Verified, a *tfps.Account, kind string) {
 	}
 	level := v.Observed + max(v.Observed*o.StepPercent/100, 1)
 	a.RememberVerified(tfps.VerifiedLimit{Kind: kind, SourceCountry: v.SourceCountry, Level: level, Until: v.At.Add(o.Grace)}, v.At)
+}
+
+// rememberRange records what a verified range-hopping caller proved: the
+// range, not the whole country, and for a while, not for good. A person
+// passed the check, but IRSF pumping is done by people too; so the account
+// may call twice the numbers of that range it was stopped at (at least
+// one more), from the same source country, for TFPS_VERIFIED_GRACE and
+// at least the range window TFPS_RANGE_WINDOW (the time the count covers,
+// so the redial of the number that was stopped passes even when the grace
+// is off). Allowing the range for good, as a verified risky_range does,
+// would switch the check off for exactly the traffic it is there to see.
+func rememberRange(o *Options, v Verified, a *tfps.Account) {
+	if v.At.IsZero() {
+		return
+	}
+	seen := max(v.Observed, 1)
+	level := max(2*(seen-1), seen+1)
+	a.RememberVerified(tfps.VerifiedLimit{Kind: tfps.LimitRange, Range: v.Range, SourceCountry: v.SourceCountry,
+		Level: level, Until: v.At.Add(max(o.Grace, o.RangeWindow))}, v.At)
 }

@@ -32,7 +32,11 @@ const (
 	FlowConcurrent         = string(engine.FlowConcurrent)
 	FlowConcurrentOff      = string(engine.FlowConcurrentOff)
 	FlowDestinationConfirm = string(engine.FlowDestinationConfirm)
-	FlowChange             = "change"
+	// Flows of high-risk number ranges: a range the operator marked
+	// verify (V06), and many numbers of one range (V07).
+	FlowRiskyRange   = string(engine.FlowRiskyRange)
+	FlowRangeHopping = string(engine.FlowRangeHopping)
+	FlowChange       = "change"
 )
 
 // Verification methods (TFPS_VERIFICATION_METHOD).
@@ -123,6 +127,9 @@ type Options struct {
 	// Grace: a passed limit verification is remembered this long
 	// (TFPS_VERIFIED_GRACE); 0 remembers nothing.
 	Grace time.Duration
+	// RangeWindow is the range-hopping window (TFPS_RANGE_WINDOW): a passed
+	// range_hopping verification is remembered at least this long.
+	RangeWindow time.Duration
 	// DefaultHome is a new account's home country when neither the caller
 	// number nor the source address gives one (TFPS_DEFAULT_HOME_COUNTRY).
 	DefaultHome string
@@ -322,6 +329,10 @@ func explain(flow string) prompts.ID {
 		return prompts.ExplainConcurrentOff
 	case FlowDestinationConfirm:
 		return prompts.ExplainConfirm
+	case FlowRiskyRange:
+		return prompts.ExplainRiskyRange
+	case FlowRangeHopping:
+		return prompts.ExplainRangeHopping
 	case FlowChange:
 		return prompts.ExplainChange
 	default:
@@ -640,19 +651,21 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 	var after []string // media after "verified"
 	var create *tfps.Account
 	var update func(a *tfps.Account) error
+	var allowRange string
 	kind := tfps.NotificationKind("")
 	switch s.flow {
-	case FlowOnboarding, FlowSource, FlowDestination, FlowDestinationConfirm, FlowQuota, FlowQuotaOff, FlowConcurrent, FlowConcurrentOff:
+	case FlowOnboarding, FlowSource, FlowDestination, FlowDestinationConfirm, FlowQuota, FlowQuotaOff, FlowConcurrent, FlowConcurrentOff,
+		FlowRiskyRange, FlowRangeHopping:
 		caller := s.t.Caller
 		if caller == "" {
 			caller = s.info.CallerID
 		}
 		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country,
-			Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed, At: s.f.now()})
+			Range: s.t.Range, Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed, At: s.f.now()})
 		if err != nil {
 			return OutcomeError, err
 		}
-		create, update, kind = ch.Create, ch.Update, ch.Kind
+		create, update, kind, allowRange = ch.Create, ch.Update, ch.Kind, ch.AllowRange
 		if d := s.fromDefault; d != nil && create == nil {
 			create = ownAccountFrom(d, s.user)
 		}
@@ -677,6 +690,10 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 			after = append(after, s.mediaOrEmpty(ctx, prompts.CountryAdded))
 		case FlowConcurrent, FlowConcurrentOff:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.ConcurrentRaised))
+		case FlowRiskyRange:
+			after = append(after, s.mediaOrEmpty(ctx, prompts.RangeAllowed))
+		case FlowRangeHopping:
+			after = append(after, s.mediaOrEmpty(ctx, prompts.RangeRaised))
 		default:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
 		}
@@ -699,7 +716,7 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 	default:
 		return OutcomeError, fmt.Errorf("unknown flow %q in ticket", s.flow)
 	}
-	if err := s.recordSuccess(create, update, kind); err != nil {
+	if err := s.storeChange(OutcomeVerified, "", create, update, allowRange, kind); err != nil {
 		return OutcomeError, err
 	}
 	s.log.Info("verified and applied")
@@ -819,6 +836,11 @@ func eventOutcome(out Outcome, detail string) string {
 // store runs the Recorder with a context of its own: the call's context
 // may already be cancelled by the hang-up.
 func (s *session) store(out Outcome, detail string, create *tfps.Account, update func(*tfps.Account) error, kind tfps.NotificationKind) error {
+	return s.storeChange(out, detail, create, update, "", kind)
+}
+
+// storeChange is store with a number range the account verified.
+func (s *session) storeChange(out Outcome, detail string, create *tfps.Account, update func(*tfps.Account) error, allowRange string, kind tfps.NotificationKind) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := s.f.now().UTC()
@@ -831,7 +853,7 @@ func (s *session) store(out Outcome, detail string, create *tfps.Account, update
 		method = ""
 	}
 	rec := &Record{
-		User: s.user, Domain: s.domain, Create: create, Update: update,
+		User: s.user, Domain: s.domain, Create: create, Update: update, AllowRange: allowRange,
 		Event: tfps.VerificationEvent{
 			At: now, User: s.user, Domain: s.domain, Ticket: s.t.ID, Flow: s.flow, Method: method,
 			Outcome: eventOutcome(out, detail), SourceIP: s.t.SourceIP, Country: s.t.Country,
@@ -842,7 +864,7 @@ func (s *session) store(out Outcome, detail string, create *tfps.Account, update
 		rec.Notify = func(a *tfps.Account) []tfps.Notification {
 			n := tfps.Notification{
 				ID: notificationID(s, kind), Kind: kind, At: now, User: s.user, Domain: s.domain,
-				SourceIP: s.t.SourceIP, Caller: caller, Number: s.t.Number, Flow: s.flow, Detail: detail,
+				SourceIP: s.t.SourceIP, Caller: caller, Number: s.t.Number, Range: s.t.Range, Flow: s.flow, Detail: detail,
 				Count: s.failures, Limit: s.f.Opts.MaxFailures, OffHours: s.flow == FlowQuotaOff || s.flow == FlowConcurrentOff,
 			}
 			switch s.flow {

@@ -22,6 +22,7 @@ func OptionsFrom(cfg *config.Config) Options {
 		MaxQuota:       cfg.Engine.MaxQuota,
 		StepPercent:    cfg.Engine.QuotaStepPercent,
 		Grace:          cfg.Engine.VerifiedGrace,
+		RangeWindow:    cfg.Reputation.RangeWindow,
 		DefaultHome:    cfg.Engine.DefaultHome,
 		Defaults: tfps.Account{
 			ConcurrentCalls:      cfg.DefaultConcurrentCalls,

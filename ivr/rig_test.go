@@ -117,7 +117,7 @@ func newRig(t *testing.T, mod func(*ivr.Options, *ivr.Flows)) *rig {
 	ctx := context.Background()
 
 	eng, err := engine.New(ctx, engine.Deps{
-		Accounts: r.db, Lists: r.db, Changes: r.db, Log: r.db,
+		Accounts: r.db, Lists: r.db, Changes: r.db, Log: r.db, Ranges: r.db,
 		Counters: state.NewDecideCounters(r.st), Reputation: reputation.Local{}, Domains: r.db,
 	}, engine.Options{MaxFailures: maxFails, FailureWindow: time.Hour, TicketTTL: time.Minute, CacheRefresh: 50 * time.Millisecond, Logger: quietLogger()})
 	if err != nil {

@@ -210,7 +210,7 @@ func sample(kind tfps.NotificationKind) tfps.Notification {
 		ID: "sample", Kind: kind, At: time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
 		User: "1001", Domain: "pbx.example.com", Email: "owner@example.com",
 		SourceIP: "203.0.113.7", Caller: "1001", Number: "+442071234567",
-		SourceCountry: "US", DestinationCountry: "GB", Countries: []string{"US", "GB"},
+		SourceCountry: "US", DestinationCountry: "GB", Countries: []string{"US", "GB"}, Range: "4420794",
 		Count: 6, Limit: 5, ConcurrentCalls: 2, DailyQuota: 10, DailyQuotaOff: 2,
 		Flow: "captcha", Detail: "sample",
 		Fields: map[string]string{"rule_id": "1", "param": "calls per minute", "value": "12", "threshold": "10"},

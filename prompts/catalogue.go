@@ -43,6 +43,10 @@ const (
 	ExplainConcurrent    ID = "explain-concurrent"
 	ExplainConcurrentOff ID = "explain-concurrent-off"
 	ExplainConfirm       ID = "explain-confirm-destination"
+	// High-risk number ranges: a range the operator marked (V06), many
+	// numbers of one range (V07).
+	ExplainRiskyRange   ID = "explain-risky-range"
+	ExplainRangeHopping ID = "explain-range-hopping"
 	// A named country: CallsFrom/CallsTo, Country(cc), AreNew ("Calls to
 	// Germany are new for your account.").
 	CallsFrom        ID = "calls-from"
@@ -64,6 +68,8 @@ const (
 	CountryAdded     ID = "country-added"
 	QuotaRaised      ID = "quota-raised"
 	ConcurrentRaised ID = "concurrent-raised"
+	RangeAllowed     ID = "range-allowed"
+	RangeRaised      ID = "range-raised"
 	Saved            ID = "saved"
 	Redial           ID = "redial"
 	TicketInvalid    ID = "ticket-invalid"
@@ -95,6 +101,8 @@ var catalogue = map[string]map[ID]string{
 		ExplainConcurrent:    "Your account has more calls at the same time than it allows. This check raises the limit.",
 		ExplainConcurrentOff: "Your account has more calls at the same time than it allows outside business hours. This check raises the limit.",
 		ExplainConfirm:       "The number you dialled has no international prefix, so it is read as a number abroad. This check confirms you meant that country.",
+		ExplainRiskyRange:    "The number you dialled is in a range of numbers often used for fraud. This check allows that range for your account.",
+		ExplainRangeHopping:  "Your account has called many different numbers of the same range in a short time. This check allows more of them.",
 		CallsFrom:            "Calls from",
 		CallsTo:              "Calls to",
 		AreNew:               "are new for your account.",
@@ -114,6 +122,8 @@ var catalogue = map[string]map[ID]string{
 		CountryAdded:         "This country is now allowed for your account.",
 		QuotaRaised:          "Your number of calls has been raised.",
 		ConcurrentRaised:     "Your number of calls at the same time has been raised.",
+		RangeAllowed:         "Numbers of this range are now allowed for your account.",
+		RangeRaised:          "You may now call more numbers of this range.",
 		Saved:                "Your settings are saved.",
 		Redial:               "Please hang up and dial your number again.",
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
@@ -144,6 +154,8 @@ var catalogue = map[string]map[ID]string{
 		ExplainConcurrent:    "Su cuenta tiene más llamadas a la vez de las que permite. Esta comprobación aumenta el límite.",
 		ExplainConcurrentOff: "Su cuenta tiene más llamadas a la vez de las que permite fuera del horario laboral. Esta comprobación aumenta el límite.",
 		ExplainConfirm:       "El número marcado no tiene prefijo internacional, así que se lee como un número del extranjero. Esta comprobación confirma que quería llamar a ese país.",
+		ExplainRiskyRange:    "El número marcado está en un rango de números que se usa a menudo para el fraude. Esta comprobación permite ese rango para su cuenta.",
+		ExplainRangeHopping:  "Su cuenta ha llamado a muchos números distintos del mismo rango en poco tiempo. Esta comprobación le permite llamar a más.",
 		CallsFrom:            "Las llamadas desde",
 		CallsTo:              "Las llamadas a",
 		AreNew:               "son nuevas para su cuenta.",
@@ -163,6 +175,8 @@ var catalogue = map[string]map[ID]string{
 		CountryAdded:         "Este país ya está permitido para su cuenta.",
 		QuotaRaised:          "Su número de llamadas ha aumentado.",
 		ConcurrentRaised:     "Su número de llamadas a la vez ha aumentado.",
+		RangeAllowed:         "Los números de este rango ya están permitidos para su cuenta.",
+		RangeRaised:          "Ya puede llamar a más números de este rango.",
 		Saved:                "Su configuración está guardada.",
 		Redial:               "Por favor, cuelgue y vuelva a marcar su número.",
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",

@@ -18,6 +18,8 @@ import (
 func (r *Replayer) loadAccounts(ctx context.Context) error {
 	var accounts []*tfps.Account
 	var lists []tfps.BlacklistEntry
+	var ranges []tfps.NumberRange
+	var allowed []tfps.RangeAllowance
 	var domains []tfps.Domain
 	switch r.opts.Accounts {
 	case AccountsEmpty:
@@ -40,6 +42,9 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 		var err error
 		if lists, err = r.opts.Live.ListBlacklist(ctx, ""); err != nil {
 			return fmt.Errorf("copy live blacklists: %w", err)
+		}
+		if ranges, allowed, err = r.opts.Live.RangeEntries(ctx); err != nil {
+			return fmt.Errorf("copy live number ranges: %w", err)
 		}
 		if domains, err = r.opts.Live.Domains(ctx); err != nil {
 			return fmt.Errorf("copy live domains: %w", err)
@@ -67,6 +72,18 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 		at = lists[i].CreatedAt
 		if err := r.db.AddBlacklist(ctx, &lists[i]); err != nil {
 			return fmt.Errorf("copy blacklist entry %s %q: %w", lists[i].Kind, lists[i].Value, err)
+		}
+	}
+	// High-risk number ranges and the ranges each account verified.
+	if len(ranges) > 0 {
+		at = time.Unix(0, 0)
+		if err := r.db.PutRanges(ctx, ranges); err != nil {
+			return fmt.Errorf("copy number ranges: %w", err)
+		}
+	}
+	for _, a := range allowed {
+		if err := r.db.AllowRange(ctx, a.User, a.Domain, a.Prefix); err != nil {
+			return fmt.Errorf("copy range %s verified by %s@%s: %w", a.Prefix, a.User, a.Domain, err)
 		}
 	}
 	for i := range domains {

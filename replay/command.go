@@ -43,7 +43,7 @@ func run(ctx context.Context, env *command.Env) error {
 	fs.SetOutput(env.Stderr)
 	outPath := fs.String("out", "", "write the decision of each line (JSON lines) here; default: standard output, with the summary table on standard error")
 	sumPath := fs.String("summary-json", "", "write the summary as JSON here")
-	accounts := fs.String("accounts", AccountsEmpty, "start from no accounts (empty), a copy of the configured database's accounts and blacklists (live), or a file of accounts (the JSON of GET /v1/accounts)")
+	accounts := fs.String("accounts", AccountsEmpty, "start from no accounts (empty), a copy of the configured database's accounts, blacklists and number ranges (live), or a file of accounts (the JSON of GET /v1/accounts)")
 	afterPass := fs.String("after-pass", AfterPassRedial, "a caller who passes verification redials (redial) or the call continues in the dialplan (continue)")
 	skipBad := fs.Bool("skip-bad", false, "count and skip bad lines instead of stopping at the first")
 	seed := fs.Uint64("seed", 1, "seed of ticket ids and captcha digits")

@@ -62,7 +62,7 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 		t.Fatal(err)
 	}
 	eng, err := engine.New(ctx, engine.Deps{
-		Accounts: db, Lists: db, Changes: db, Log: db,
+		Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
 		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{},
 	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true, LimitAction: config.LimitActionReject})
 	if err != nil {

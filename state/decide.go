@@ -71,7 +71,7 @@ const ruleStatsGC = 48 * time.Hour
 //	  AB:       limit, window ms, block ms, member, pair ("" keeps the index unwritten)
 //	  failures: limit, window ms
 //	  quota:    limit, gc ms, ticket if this step fails
-//	  rangehop: limit, window ms, number, ticket if this step fails
+//	  rangehop: limit, window ms, member (E.164 digits), ticket if this step fails
 //	  rule:     rule id, window start ms, number, member, max call duration ms,
 //	            8 thresholds (critical cpm, total, concurrent, sequential, then
 //	            warning the same), ticket if a warning verifies, 1 when settled
@@ -342,12 +342,15 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			keys = append(keys, s.keys.Daily(req.User, req.Domain, st.Day, st.OffHours))
 			args = append(args, luaQuota, st.Limit, dailyGC.Milliseconds(), t)
 		case engine.StepRangeHop:
+			if st.Member == "" || st.Range == "" {
+				return engine.CountResult{}, fmt.Errorf("count: range-hop step without its range or number")
+			}
 			t, err := ticket(st.Ticket)
 			if err != nil {
 				return engine.CountResult{}, err
 			}
 			keys = append(keys, s.keys.RangeHop(req.User, req.Domain, st.Range))
-			args = append(args, luaRangeHop, st.Limit, st.Window.Milliseconds(), req.Number, t)
+			args = append(args, luaRangeHop, st.Limit, st.Window.Milliseconds(), st.Member, t)
 		case engine.StepRule:
 			t, err := ticket(st.Ticket)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,6 +51,12 @@ Blacklists (KIND is user_agent, ip or number)
   blacklist list [KIND]
   blacklist add KIND VALUE [--note TEXT]
   blacklist remove KIND VALUE
+
+High-risk number ranges (LEVEL reject: R21; verify: V06 until the account verifies the range)
+  ranges list
+  ranges import FILE.csv                           rows prefix,level[,source[,comment]]; all rows
+                                                   or none: a bad row is named by line and field
+  ranges remove PREFIX
 
 Blocks (every kind an identity can have; USER need not have an account)
   blocks USER DOMAIN                               operator block (R17), failed verifications (R18)
@@ -221,7 +228,7 @@ func init() {
 	commands = map[string]handler{
 		"list": (*cli).list, "show": (*cli).show, "add": (*cli).add, "set": (*cli).set,
 		"remove": (*cli).remove, "reset": (*cli).reset, "block": (*cli).block, "unblock": (*cli).unblock,
-		"allow": (*cli).allow, "disallow": (*cli).disallow, "blacklist": (*cli).blacklist,
+		"allow": (*cli).allow, "disallow": (*cli).disallow, "blacklist": (*cli).blacklist, "ranges": (*cli).ranges,
 		"decisions": (*cli).decisions, "tail": (*cli).tail, "codes": (*cli).codes,
 		"blocks": (*cli).blocks, "clear": (*cli).clear, "domain": (*cli).domain, "outbox": (*cli).outbox,
 		"history": (*cli).history, "pin": (*cli).pin,
@@ -346,7 +353,11 @@ func (c *cli) printAccount(a *api.Account) error {
 	fmt.Fprintf(w, "time zone\t%s\n", dash(a.Timezone))
 	fmt.Fprintf(w, "business hours\t%s\n", dash(a.BusinessHours))
 	for _, v := range a.Verified {
-		fmt.Fprintf(w, "proved\t%d %s from %s until %s\n", v.Level, v.Kind, dash(v.SourceCountry), v.Until.UTC().Format(time.RFC3339))
+		what := v.Kind
+		if v.Range != "" {
+			what = "numbers of range +" + v.Range
+		}
+		fmt.Fprintf(w, "proved\t%d %s from %s until %s\n", v.Level, what, dash(v.SourceCountry), v.Until.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "own PIN\t%s\n", yes(a.HasPIN))
 	fmt.Fprintf(w, "created\t%s\n", day(a.CreatedAt))
@@ -645,6 +656,71 @@ func (c *cli) blacklist(ctx context.Context, args []string) error {
 		return c.done("removed %s %s", pos[1], pos[2])
 	}
 	return usagef("blacklist: expected list [KIND], add KIND VALUE or remove KIND VALUE")
+}
+
+// csvImporter sends a range file as it is (api.Client), so the server
+// names a bad row by its line in the file.
+type csvImporter interface {
+	ImportRangesCSV(ctx context.Context, csv io.Reader) ([]api.Range, error)
+}
+
+func (c *cli) ranges(ctx context.Context, args []string) error {
+	pos, err := parse(c.flags("ranges"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("ranges: expected list, import or remove")
+	}
+	switch sub := pos[0]; {
+	case sub == "list" && len(pos) == 1:
+		if err := c.connect(); err != nil {
+			return err
+		}
+		l, err := c.svc.ListRanges(ctx)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(l)
+		}
+		c.table("PREFIX\tLEVEL\tSOURCE\tCOMMENT\tADDED", func(w io.Writer) {
+			for _, r := range l {
+				fmt.Fprintf(w, "+%s\t%s\t%s\t%s\t%s\n", r.Prefix, r.Level, dash(r.Source), dash(r.Comment), day(r.CreatedAt))
+			}
+		})
+		return nil
+	case sub == "import" && len(pos) == 2:
+		f, err := os.Open(pos[1])
+		if err != nil {
+			return fmt.Errorf("ranges import: %w", err)
+		}
+		defer f.Close()
+		if err := c.connect(); err != nil {
+			return err
+		}
+		imp, ok := c.svc.(csvImporter)
+		if !ok {
+			return fmt.Errorf("ranges import: this connection can not send a CSV file")
+		}
+		l, err := imp.ImportRangesCSV(ctx, f)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(l)
+		}
+		return c.done("imported %d range(s) from %s", len(l), pos[1])
+	case sub == "remove" && len(pos) == 2:
+		if err := c.connect(); err != nil {
+			return err
+		}
+		if err := c.svc.RemoveRange(ctx, pos[1]); err != nil {
+			return err
+		}
+		return c.done("removed range %s", pos[1])
+	}
+	return usagef("ranges: expected list, import FILE.csv or remove PREFIX")
 }
 
 // accountArgs accepts no positional arguments (every account) or USER DOMAIN.
