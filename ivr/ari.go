@@ -138,7 +138,9 @@ func (c *ariCall) play(ctx context.Context, media string, keys <-chan string) (s
 		if f, ok := e.(*ari.PlaybackFinished); ok && f.Playback.State == "failed" {
 			// A playback also ends "failed" when the caller hangs up
 			// during it: that is the caller's outcome, not a bad prompt.
-			if ctx.Err() != nil || c.gone() {
+			// On a loaded box the hang-up may be reported a moment after
+			// the playback's end, so it is given a moment to arrive.
+			if c.hungUp(ctx) {
 				return "", ErrHangup
 			}
 			c.metrics.playbackFailures.Inc()
@@ -154,6 +156,26 @@ func (c *ariCall) play(ctx context.Context, media string, keys <-chan string) (s
 	case <-ctx.Done():
 		_ = pb.Stop() // gone with the channel after a hang-up; needed when the session is stopped
 		return "", ErrHangup
+	}
+}
+
+// hangupGrace is how long a failed playback waits for a hang-up that
+// explains it before it counts as a prompt that did not play.
+const hangupGrace = 500 * time.Millisecond
+
+// hungUp reports whether the caller left, waiting up to hangupGrace for
+// the hang-up (the session's ctx ends on StasisEnd).
+func (c *ariCall) hungUp(ctx context.Context) bool {
+	if ctx.Err() != nil || c.gone() {
+		return true
+	}
+	t := time.NewTimer(hangupGrace)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return true
+	case <-t.C:
+		return c.gone()
 	}
 }
 
