@@ -14,6 +14,7 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
 )
 
@@ -373,4 +374,37 @@ func startSlowProxy(t *testing.T, target string, match []byte, delay time.Durati
 		}
 	}()
 	return p
+}
+
+// missingPrompt serves one prompt as a file Asterisk does not have.
+type missingPrompt struct {
+	prompts.Source
+	id prompts.ID
+}
+
+func (m missingPrompt) Media(ctx context.Context, lang string, id prompts.ID) (string, error) {
+	if id == m.id {
+		return "sound:/nonexistent/tfps-missing-prompt", nil
+	}
+	return m.Source.Media(ctx, lang, id)
+}
+
+// A prompt Asterisk cannot play is counted as a playback failure (the
+// operator's alert), while the call goes on to its outcome: the counterpart
+// of the hang-up test above, so the metric can not stay at 0 whatever
+// happens.
+func TestMissingPromptIsAPlaybackFailure(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(_ *ivr.Options, f *ivr.Flows) { f.Prompts = missingPrompt{f.Prompts, prompts.Verified} })
+	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
+	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c.Press(c.Challenge())
+	c.WaitPlay("quota-raised", 30*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if v := r.waitMetric("tfps_ivr_playback_failures_total", nil, 1, 10*time.Second); v != 1 {
+		t.Errorf("playback_failures_total = %v after a missing prompt, want 1", v)
+	}
+	if a := r.account(testUser); a.DailyQuota <= 1 {
+		t.Errorf("quota %d: the verification did not go on past the missing prompt", a.DailyQuota)
+	}
 }
