@@ -47,6 +47,8 @@ const (
 	// numbers of one range (V07).
 	ExplainRiskyRange   ID = "explain-risky-range"
 	ExplainRangeHopping ID = "explain-range-hopping"
+	// A fraud rule's warning threshold with warning_action verify (V11).
+	ExplainRuleWarning ID = "explain-rule-warning"
 	// A named country: CallsFrom/CallsTo, Country(cc), AreNew ("Calls to
 	// Germany are new for your account.").
 	CallsFrom        ID = "calls-from"
@@ -70,6 +72,7 @@ const (
 	ConcurrentRaised ID = "concurrent-raised"
 	RangeAllowed     ID = "range-allowed"
 	RangeRaised      ID = "range-raised"
+	RuleAllowed      ID = "rule-allowed"
 	Saved            ID = "saved"
 	Redial           ID = "redial"
 	TicketInvalid    ID = "ticket-invalid"
@@ -124,6 +127,8 @@ var catalogue = map[string]map[ID]string{
 		ConcurrentRaised:     "Your number of calls at the same time has been raised.",
 		RangeAllowed:         "Numbers of this range are now allowed for your account.",
 		RangeRaised:          "You may now call more numbers of this range.",
+		ExplainRuleWarning:   "Your account is calling more than usual. This check lets your calls go on.",
+		RuleAllowed:          "Your calls may go on like this for a while.",
 		Saved:                "Your settings are saved.",
 		Redial:               "Please hang up and dial your number again.",
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
@@ -177,6 +182,8 @@ var catalogue = map[string]map[ID]string{
 		ConcurrentRaised:     "Su número de llamadas a la vez ha aumentado.",
 		RangeAllowed:         "Los números de este rango ya están permitidos para su cuenta.",
 		RangeRaised:          "Ya puede llamar a más números de este rango.",
+		ExplainRuleWarning:   "Su cuenta está llamando más de lo habitual. Esta comprobación permite que sus llamadas continúen.",
+		RuleAllowed:          "Sus llamadas pueden continuar así durante un tiempo.",
 		Saved:                "Su configuración está guardada.",
 		Redial:               "Por favor, cuelgue y vuelva a marcar su número.",
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",
