@@ -63,7 +63,7 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 	}
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
-		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{},
+		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{}, Rules: db, Calls: state.NewDecideCounters(st),
 	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true, LimitAction: config.LimitActionReject})
 	if err != nil {
 		t.Fatal(err)

@@ -184,6 +184,70 @@ Content-Length: 0
 </scenario>
 `))
 
+var answerScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas answers">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+`
+
+// StartAnsweringUAS starts a sipp UAS that answers one INVITE (200 with an
+// SDP) and stays in the call until the caller's BYE: a carrier whose
+// callee picks up.
+func StartAnsweringUAS(t testing.TB) *UAS {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not installed (Debian package sip-tester): %v", err)
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "uas.xml")
+	if err := os.WriteFile(sf, []byte(answerScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; try < 5; try++ {
+		if u := startUAS(t, sf, dir); u != nil {
+			return u
+		}
+	}
+	t.Fatalf("sipp uas did not start")
+	return nil
+}
+
 // UAS is a sipp answering one INVITE with a fixed final status: a stand-in
 // carrier or IVR box that records what reached it.
 type UAS struct {
