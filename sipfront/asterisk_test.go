@@ -171,27 +171,8 @@ func TestAsteriskGuideReportsCallEnd(t *testing.T) {
 	ctx := context.Background()
 	carrier := sipptest.StartAnsweringUAS(t)
 	r := newRig(t, sipfront.Options{Method: 302, IVRAddress: "127.0.0.1:1"})
-	if err := r.db.PutRules(ctx, []tfps.Rule{{ID: 31, Profile: "guide", ConcurrentCritical: 5, DurationWarning: 2}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.db.CreateAccount(ctx, &tfps.Account{User: "carol", Domain: "pbx.example.com", ConcurrentCalls: 5, ConcurrentCallsOff: 5,
-		DailyQuota: 1000, DailyQuotaOff: 1000, SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}, Profile: "guide"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.eng.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const token = "guide-check-token"
-	h, err := api.Handler(&api.Local{Engine: r.eng, Store: r.db, State: r.st}, api.Options{Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	client, err := api.NewClient(srv.URL, token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, apiURL := ruleAPI(t, r, token)
 	stats := func() tfps.RuleStats {
 		t.Helper()
 		st, err := client.AccountStats(ctx, "carol", "pbx.example.com")
@@ -201,7 +182,7 @@ func TestAsteriskGuideReportsCallEnd(t *testing.T) {
 		return st.Stats
 	}
 
-	a := startGuideAsterisk(t, r, carrier.Addr, "127.0.0.1:1", srv.URL, token)
+	a := startGuideAsterisk(t, r, carrier.Addr, "127.0.0.1:1", apiURL, token)
 	// The phone stays 4 s in the call once the carrier answers, then hangs up.
 	if out, err := a.CLI("channel originate Local/carol-+12125550100@tfps-test application Wait 4"); err != nil {
 		t.Fatalf("originate: %v %s", err, out)
@@ -228,6 +209,58 @@ func TestAsteriskGuideReportsCallEnd(t *testing.T) {
 	if st := stats(); st.Total != 1 || st.Rule != 31 {
 		t.Errorf("stats after the call %+v, want one call under rule 31", st)
 	}
+	if n := r.ruleTrips("warning", "duration"); n != 1 {
+		t.Errorf("duration warnings counted: %v, want 1 (4 s against a warning at 2 s)", n)
+	}
+}
+
+// ruleAPI gives carol@pbx.example.com the profile "guide" with rule 31
+// (duration warning at 2 s) and serves r's HTTP API with token; it returns
+// a client of it and its URL.
+func ruleAPI(t *testing.T, r *rig, token string) (*api.Client, string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := r.db.PutRules(ctx, []tfps.Rule{{ID: 31, Profile: "guide", ConcurrentCritical: 5, DurationWarning: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.db.CreateAccount(ctx, &tfps.Account{User: "carol", Domain: "pbx.example.com", ConcurrentCalls: 5, ConcurrentCallsOff: 5,
+		DailyQuota: 1000, DailyQuotaOff: 1000, SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}, Profile: "guide"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.Handler(&api.Local{Engine: r.eng, Store: r.db, State: r.st}, api.Options{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	client, err := api.NewClient(srv.URL, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, srv.URL
+}
+
+// ruleTrips is tfps_rule_trips_total{level,stat} of r's engine.
+func (r *rig) ruleTrips(level, stat string) float64 {
+	mfs, _ := r.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "tfps_rule_trips_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["level"] == level && l["stat"] == stat {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // waitFor polls cond until it holds or d passes.

@@ -30,6 +30,9 @@ type Call struct {
 	Status      int    // expected final status
 	Transport   string // "u1" (UDP, default) or "t1" (TCP)
 	Source      string // local IP for sipp, default 127.0.0.1
+	// Hold, with Status 200: the caller stays this long in the answered
+	// call (its ACK and BYE follow the Record-Route), then hangs up.
+	Hold time.Duration
 }
 
 var scenario = template.Must(template.New("s").Parse(`<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -51,8 +54,40 @@ User-Agent: Yealink SIP-T46U
     ]]>
   </send>
   <recv response="100" optional="true"/>
+{{if .HoldMS}}
+  <recv response="{{.Status}}" rrs="true"/>
+  <send>
+    <![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
+From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{{.Number}}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+[routes]
+Max-Forwards: 70
+Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{{.HoldMS}}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]
+From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{{.Number}}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+[routes]
+Max-Forwards: 70
+Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+{{else}}
   <recv response="{{.Status}}"/>
-{{if eq .Method "INVITE"}}
+{{end}}
+{{if and (eq .Method "INVITE") (not .HoldMS)}}
   <send>
     <![CDATA[
 ACK sip:{{.Number}}@[remote_ip]:[remote_port] SIP/2.0
@@ -106,7 +141,10 @@ func Run(t testing.TB, target string, c Call) string {
 	dir := t.TempDir()
 	sf := filepath.Join(dir, "scenario.xml")
 	var buf bytes.Buffer
-	if err := scenario.Execute(&buf, c); err != nil {
+	if err := scenario.Execute(&buf, struct {
+		Call
+		HoldMS int64
+	}{c, c.Hold.Milliseconds()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(sf, buf.Bytes(), 0o644); err != nil {
@@ -195,6 +233,7 @@ SIP/2.0 200 OK
 [last_To:];tag=[pid]SIPpTag01[call_number]
 [last_Call-ID:]
 [last_CSeq:]
+[last_Record-Route:]
 Contact: <sip:carrier@[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
