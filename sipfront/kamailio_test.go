@@ -209,4 +209,14 @@ func TestKamailioGuideReportsCallEnd(t *testing.T) {
 	if n := r.ruleTrips("warning", "duration"); n != 1 {
 		t.Errorf("duration warnings counted: %v, want 1 (3 s against a warning at 2 s)", n)
 	}
+
+	// A call the carrier refuses is never answered: its failed dialog is
+	// reported too, so it does not count as in progress until
+	// TFPS_MAX_CALL_DURATION.
+	busy := sipptest.StartUAS(t, 486, "Busy Here")
+	kam2 := startKamailio(t, `TFPS_URI="sip:`+r.udp+`"`, `CARRIER_URI="sip:`+busy.Addr+`"`,
+		`TFPS_API="`+apiURL+`"`, `TFPS_API_TOKEN="kam-check-token"`)
+	sipptest.Run(t, kam2, sipptest.Call{Number: "+12125550101", FromUser: "carol", Status: 486})
+	busy.Received(10 * time.Second)
+	waitFor(t, 10*time.Second, "the refused call's end reported", func() bool { st := stats(); return st.Total == 2 && st.Concurrent == 0 })
 }
