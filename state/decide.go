@@ -217,8 +217,12 @@ for i = 0, n - 1 do
       state, ticket = 1, ''
     elseif trip > 0 and wv == '1' and ask then
       -- The ticket carries the statistic and its value: what the caller proves.
-      local names = {'cpm', 'total', 'concurrent', 'sequential'}
-      state, ticket = 1, '{"rule_stat":"' .. names[trip - 8] .. '","observed":' .. value .. ',' .. string.sub(t, 2)
+      -- (None in monitor mode: nothing is handed to the IVR.)
+      state, ticket = 1, t
+      if t ~= '' then
+        local names = {'cpm', 'total', 'concurrent', 'sequential'}
+        ticket = '{"rule_stat":"' .. names[trip - 8] .. '","observed":' .. value .. ',' .. string.sub(t, 2)
+      end
     end
     redis.call('PEXPIRE', h, 172800000) -- ruleStatsGC
     redis.call('PEXPIRE', c, 120000)
