@@ -49,7 +49,7 @@ func run(ctx context.Context, env *command.Env) error {
 	} else if len(applied) > 0 {
 		log.Info("database migrated", "versions", applied, "dialect", db.Dialect())
 	}
-	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout})
+	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster})
 	if err != nil {
 		return err
 	}
