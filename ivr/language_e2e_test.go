@@ -11,6 +11,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/pin"
 )
 
 // An account in Brazilian Portuguese or French hears every prompt of its
@@ -67,4 +68,45 @@ func TestAccountLanguagesOnAsterisk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// In the change of parameters the caller hears every language offered in
+// its own language and picks one by its key: the rest of the call speaks
+// it and the account keeps it for the next verification.
+func TestCallerChoosesLanguageInChangeMenu(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	h, _ := pin.Hash("1357")
+	r.createAccount(&tfps.Account{User: testUser, ConcurrentCalls: 1, DailyQuota: 5, PINHash: h, Language: "es"})
+
+	c := r.phone.Dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, testUser)
+	c.WaitPlay("/es/pin-ask", 20*time.Second)
+	c.Press("1357")
+	c.WaitPlay("/es/ask-concurrent", 20*time.Second)
+	c.Press("3")
+	c.WaitPlay("/es/ask-quota", 20*time.Second)
+	c.Press("20#")
+	c.WaitPlay("/es/language-ask", 20*time.Second)
+	for _, lang := range []string{"en", "es", "fr", "pt-BR"} {
+		c.WaitPlay("/"+lang+"/language-option", 20*time.Second)
+	}
+	c.Press("4") // "Para português, tecle 4."
+	c.WaitPlay("/pt-BR/saved", 20*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if !c.PlayedAny("/pt-BR/read-quota") || !c.PlayedAny("/pt-BR/goodbye") {
+		t.Errorf("after choosing Portuguese the call did not speak it: %q", c.Played)
+	}
+	a := r.account(testUser)
+	if a.Language != "pt-BR" || a.ConcurrentCalls != 3 || a.DailyQuota != 20 {
+		t.Errorf("account language %q, limits %d/%d; want pt-BR, 3/20", a.Language, a.ConcurrentCalls, a.DailyQuota)
+	}
+
+	// The next verification speaks Portuguese.
+	d := r.decide(testUser, "+442079460000")
+	if d.Result != engine.Verify {
+		t.Fatalf("call to a new destination: %+v, want verify", d)
+	}
+	c = r.phone.VerifyCall(d.Ticket)
+	c.WaitPlay("/pt-BR/code-intro", 20*time.Second)
+	c.Hangup()
 }

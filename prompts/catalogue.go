@@ -71,10 +71,15 @@ const (
 	RangeAllowed     ID = "range-allowed"
 	RangeRaised      ID = "range-raised"
 	Saved            ID = "saved"
-	Redial           ID = "redial"
-	TicketInvalid    ID = "ticket-invalid"
-	Unavailable      ID = "unavailable"
-	Goodbye          ID = "goodbye"
+	// The change of parameters offers the prompt languages: LanguageAsk in
+	// the caller's language, then each language's LanguageOption in that
+	// language, naming its key (LanguageKey).
+	LanguageAsk    ID = "language-ask"
+	LanguageOption ID = "language-option"
+	Redial         ID = "redial"
+	TicketInvalid  ID = "ticket-invalid"
+	Unavailable    ID = "unavailable"
+	Goodbye        ID = "goodbye"
 )
 
 // Country is the prompt that names a country (ISO 3166 alpha-2, any case):
@@ -125,6 +130,8 @@ var catalogue = map[string]map[ID]string{
 		RangeAllowed:         "Numbers of this range are now allowed for your account.",
 		RangeRaised:          "You may now call more numbers of this range.",
 		Saved:                "Your settings are saved.",
+		LanguageAsk:          "You may now choose another language.",
+		LanguageOption:       "For English, press 1.",
 		Redial:               "Please hang up and dial your number again.",
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
 		Unavailable:          "Sorry, the service is not available right now. Please try again later. Goodbye.",
@@ -178,6 +185,8 @@ var catalogue = map[string]map[ID]string{
 		RangeAllowed:         "Los números de este rango ya están permitidos para su cuenta.",
 		RangeRaised:          "Ya puede llamar a más números de este rango.",
 		Saved:                "Su configuración está guardada.",
+		LanguageAsk:          "Ahora puede elegir otro idioma.",
+		LanguageOption:       "Para español, pulse 2.",
 		Redial:               "Por favor, cuelgue y vuelva a marcar su número.",
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",
 		Unavailable:          "Lo sentimos, el servicio no está disponible ahora. Inténtelo más tarde. Adiós.",
@@ -234,6 +243,8 @@ var catalogue = map[string]map[ID]string{
 		RangeAllowed:         "Os números desta faixa agora estão liberados para a sua conta.",
 		RangeRaised:          "Agora você pode ligar para mais números desta faixa.",
 		Saved:                "Suas configurações foram salvas.",
+		LanguageAsk:          "Agora você pode escolher outro idioma.",
+		LanguageOption:       "Para português, tecle 4.",
 		Redial:               "Por favor, desligue e disque o seu número novamente.",
 		TicketInvalid:        "Esta chamada de verificação não é válida ou expirou. Disque o seu número novamente. Até logo.",
 		Unavailable:          "Desculpe, o serviço não está disponível no momento. Tente novamente mais tarde. Até logo.",
@@ -289,6 +300,8 @@ var catalogue = map[string]map[ID]string{
 		RangeAllowed:         "Les numéros de cette tranche sont désormais autorisés pour votre compte.",
 		RangeRaised:          "Vous pouvez désormais appeler davantage de numéros de cette tranche.",
 		Saved:                "Vos réglages sont enregistrés.",
+		LanguageAsk:          "Vous pouvez maintenant choisir une autre langue.",
+		LanguageOption:       "Pour le français, appuyez sur 3.",
 		Redial:               "Veuillez raccrocher et composer de nouveau votre numéro.",
 		TicketInvalid:        "Cet appel de vérification n'est pas valide ou a expiré. Veuillez recomposer votre numéro. Au revoir.",
 		Unavailable:          "Désolé, le service n'est pas disponible pour le moment. Veuillez réessayer plus tard. Au revoir.",
@@ -327,6 +340,21 @@ func init() {
 			}
 		}
 	}
+}
+
+// LanguageKey is the key that chooses lang in the language menu: its place
+// in Languages, from 1 (en 1, es 2, fr 3, pt-BR 4); 0 for none.
+func LanguageKey(lang string) int {
+	return slices.Index(Languages(), lang) + 1
+}
+
+// LanguageOfKey is the language the menu key typed chooses.
+func LanguageOfKey(typed string) (string, bool) {
+	langs := Languages()
+	if len(typed) != 1 || typed[0] < '1' || int(typed[0]-'0') > len(langs) {
+		return "", false
+	}
+	return langs[typed[0]-'1'], true
 }
 
 // Languages returns the catalogue's languages, sorted.

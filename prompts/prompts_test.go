@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -139,5 +140,25 @@ func TestRenderedMediaURIs(t *testing.T) {
 	}
 	if _, err := (prompts.Rendered{Base: "/x"}).Media(ctx, "xx", prompts.Redial); err == nil {
 		t.Error("unknown language gave media")
+	}
+}
+
+// The language menu announces each language, in that language, with the key
+// that chooses it, and that key chooses it.
+func TestLanguageMenuKeys(t *testing.T) {
+	for _, lang := range prompts.Languages() {
+		key := prompts.LanguageKey(lang)
+		text, _ := prompts.Text(lang, prompts.LanguageOption)
+		if key < 1 || key > 9 || !strings.Contains(text, strconv.Itoa(key)+".") {
+			t.Errorf("%s: option %q does not name its key %d", lang, text, key)
+		}
+		if got, ok := prompts.LanguageOfKey(strconv.Itoa(key)); !ok || got != lang {
+			t.Errorf("key %d chooses %q, %v; want %s", key, got, ok, lang)
+		}
+	}
+	for _, typed := range []string{"", "0", "5", "#", "12"} {
+		if got, ok := prompts.LanguageOfKey(typed); ok {
+			t.Errorf("key %q chooses %s", typed, got)
+		}
 	}
 }
