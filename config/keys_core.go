@@ -112,7 +112,7 @@ func coreKeys() []Key {
 		stringKey("TFPS_ARI_USER", "tfps", "ARI user (ari.conf).", func(c *Config) *string { return &c.ARIUser }),
 		secretKey("TFPS_ARI_PASSWORD", "ARI password (ari.conf).", func(c *Config) *string { return &c.ARIPassword }),
 		stringKey("TFPS_ARI_APP", "tfps", "Stasis application name the dialplan sends calls to.", func(c *Config) *string { return &c.ARIApp }),
-		choiceKey("TFPS_DEFAULT_LANGUAGE", "en", "Prompt language for accounts without one: en or es.", []string{"en", "es"}, func(c *Config) *string { return &c.DefaultLanguage }),
+		choiceKey("TFPS_DEFAULT_LANGUAGE", "en", "Prompt language for accounts without one: en, es, fr or pt-BR (Brazilian Portuguese).", []string{"en", "es", "fr", "pt-BR"}, func(c *Config) *string { return &c.DefaultLanguage }),
 		{Name: "TFPS_LOG_LEVEL", Default: "info", Help: "Log level: debug, info, warn or error.", Set: func(c *Config, v string) error {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil || !slicesContainsFold([]string{"debug", "info", "warn", "error"}, v) {
 				return fmt.Errorf("must be debug, info, warn or error")

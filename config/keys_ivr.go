@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // IVRConfig holds the settings of the ivr part of the product. Its keys are
@@ -69,7 +71,7 @@ func ivrKeys() []Key {
 			c.IVR.TTSEndpoint = v
 			return nil
 		}},
-		{Name: "TFPS_TTS_VOICES", Default: "en=en-US-Standard-C,es=es-ES-Standard-A", Help: "Google voice per prompt language: lang=voice pairs separated by commas.", Set: func(c *Config, v string) error {
+		{Name: "TFPS_TTS_VOICES", Default: "en=en-US-Standard-C,es=es-ES-Standard-A,fr=fr-FR-Standard-A,pt-BR=pt-BR-Standard-A", Help: "Google voice per prompt language: lang=voice pairs separated by commas.", Set: func(c *Config, v string) error {
 			m := map[string]string{}
 			for _, p := range strings.Split(v, ",") {
 				p = strings.TrimSpace(p)
@@ -80,7 +82,13 @@ func ivrKeys() []Key {
 				if !ok || strings.TrimSpace(lang) == "" || strings.TrimSpace(voice) == "" {
 					return fmt.Errorf("must be lang=voice pairs separated by commas, e.g. en=en-US-Standard-C,es=es-ES-Standard-A")
 				}
-				m[strings.ToLower(strings.TrimSpace(lang))] = strings.TrimSpace(voice)
+				// The prompt languages are BCP 47 tags in their usual case
+				// (pt-BR); pt-br or pt_BR name the same one.
+				tag, err := language.Parse(strings.ReplaceAll(strings.TrimSpace(lang), "_", "-"))
+				if err != nil {
+					return fmt.Errorf("%q is not a language tag (en, pt-BR)", strings.TrimSpace(lang))
+				}
+				m[tag.String()] = strings.TrimSpace(voice)
 			}
 			c.IVR.TTSVoices = m
 			return nil

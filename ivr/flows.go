@@ -702,8 +702,15 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 			return OutcomeError, err
 		}
 		cc, quota, err := s.askLimits(ctx, s.acct.ConcurrentCalls, s.acct.DailyQuota)
+		lang := ""
+		if err == nil {
+			lang, err = s.askLanguage(ctx)
+		}
 		update = func(a *tfps.Account) error {
 			a.ConcurrentCalls, a.DailyQuota = cc, quota
+			if lang != "" {
+				a.Language = lang
+			}
 			return nil
 		}
 		if err != nil {

@@ -71,10 +71,15 @@ const (
 	RangeAllowed     ID = "range-allowed"
 	RangeRaised      ID = "range-raised"
 	Saved            ID = "saved"
-	Redial           ID = "redial"
-	TicketInvalid    ID = "ticket-invalid"
-	Unavailable      ID = "unavailable"
-	Goodbye          ID = "goodbye"
+	// The change of parameters offers the prompt languages: LanguageAsk in
+	// the caller's language, then each language's LanguageOption in that
+	// language, naming its key (LanguageKey).
+	LanguageAsk    ID = "language-ask"
+	LanguageOption ID = "language-option"
+	Redial         ID = "redial"
+	TicketInvalid  ID = "ticket-invalid"
+	Unavailable    ID = "unavailable"
+	Goodbye        ID = "goodbye"
 )
 
 // Country is the prompt that names a country (ISO 3166 alpha-2, any case):
@@ -125,6 +130,8 @@ var catalogue = map[string]map[ID]string{
 		RangeAllowed:         "Numbers of this range are now allowed for your account.",
 		RangeRaised:          "You may now call more numbers of this range.",
 		Saved:                "Your settings are saved.",
+		LanguageAsk:          "You may now choose another language.",
+		LanguageOption:       "For English, press 1.",
 		Redial:               "Please hang up and dial your number again.",
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
 		Unavailable:          "Sorry, the service is not available right now. Please try again later. Goodbye.",
@@ -178,6 +185,8 @@ var catalogue = map[string]map[ID]string{
 		RangeAllowed:         "Los números de este rango ya están permitidos para su cuenta.",
 		RangeRaised:          "Ya puede llamar a más números de este rango.",
 		Saved:                "Su configuración está guardada.",
+		LanguageAsk:          "Ahora puede elegir otro idioma.",
+		LanguageOption:       "Para español, pulse 2.",
 		Redial:               "Por favor, cuelgue y vuelva a marcar su número.",
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",
 		Unavailable:          "Lo sentimos, el servicio no está disponible ahora. Inténtelo más tarde. Adiós.",
@@ -193,13 +202,130 @@ var catalogue = map[string]map[ID]string{
 		"digit-8":            "ocho",
 		"digit-9":            "nueve",
 	},
+	// Brazilian Portuguese. Country names need an article after a
+	// preposition ("da Alemanha", "do Brasil"), so the country is named on
+	// its own: "País de origem das chamadas: Alemanha. É um país novo ...".
+	"pt-BR": {
+		CodeIntro:            "Olá, digite este código:",
+		CodeNew:              "Aqui está um código novo:",
+		CodeAgain:            "Novamente:",
+		CodeHint:             "Tecle asterisco para ouvir o código novamente.",
+		ExplainOnboarding:    "Verificamos isto uma única vez, antes da primeira chamada da sua conta.",
+		ExplainSource:        "Você está ligando de um país novo para a sua conta.",
+		ExplainDestination:   "Você está ligando para um país novo para a sua conta.",
+		ExplainQuota:         "Sua conta atingiu o número de chamadas de hoje. Esta verificação aumenta esse número.",
+		ExplainQuotaOff:      "Sua conta atingiu o número de chamadas fora do horário comercial. Esta verificação aumenta esse número.",
+		ExplainChange:        "Esta chamada altera as configurações da sua conta.",
+		ExplainConcurrent:    "Sua conta tem mais chamadas simultâneas do que o permitido. Esta verificação aumenta o limite.",
+		ExplainConcurrentOff: "Sua conta tem mais chamadas simultâneas do que o permitido fora do horário comercial. Esta verificação aumenta o limite.",
+		ExplainConfirm:       "O número discado não tem prefixo internacional, por isso é lido como um número do exterior. Esta verificação confirma que você queria ligar para esse país.",
+		ExplainRiskyRange:    "O número discado está em uma faixa de números muito usada em fraudes. Esta verificação libera essa faixa para a sua conta.",
+		ExplainRangeHopping:  "Sua conta ligou para muitos números diferentes da mesma faixa em pouco tempo. Esta verificação libera mais números dessa faixa.",
+		CallsFrom:            "País de origem das chamadas:",
+		CallsTo:              "País de destino das chamadas:",
+		AreNew:               "É um país novo para a sua conta.",
+		Hello:                "Olá.",
+		PINAsk:               "Digite sua senha de quatro dígitos e depois tecle jogo da velha.",
+		Verified:             "Obrigado. Sua identidade foi verificada.",
+		WrongEntry:           "Não está correto.",
+		NoInput:              "Não recebi nenhuma tecla.",
+		VerifyFailed:         "A verificação falhou. Até logo.",
+		Blocked:              "Houve muitas verificações com falha. As chamadas da sua conta estão bloqueadas por algum tempo. Até logo.",
+		AskConcurrent:        "De quantas chamadas simultâneas você precisa no horário comercial? Digite um dígito.",
+		AskQuota:             "Quantas chamadas por dia são suficientes para você? Digite até dois dígitos e depois tecle jogo da velha.",
+		InvalidAnswer:        "Essa resposta não é válida.",
+		ReadConcurrent:       "Chamadas simultâneas:",
+		ReadQuota:            "Chamadas por dia:",
+		AccountCreated:       "Sua conta está pronta.",
+		CountryAdded:         "Este país agora está liberado para a sua conta.",
+		QuotaRaised:          "Seu número de chamadas foi aumentado.",
+		ConcurrentRaised:     "Seu número de chamadas simultâneas foi aumentado.",
+		RangeAllowed:         "Os números desta faixa agora estão liberados para a sua conta.",
+		RangeRaised:          "Agora você pode ligar para mais números desta faixa.",
+		Saved:                "Suas configurações foram salvas.",
+		LanguageAsk:          "Agora você pode escolher outro idioma.",
+		LanguageOption:       "Para português, tecle 4.",
+		Redial:               "Por favor, desligue e disque o seu número novamente.",
+		TicketInvalid:        "Esta chamada de verificação não é válida ou expirou. Disque o seu número novamente. Até logo.",
+		Unavailable:          "Desculpe, o serviço não está disponível no momento. Tente novamente mais tarde. Até logo.",
+		Goodbye:              "Até logo.",
+		"digit-0":            "zero",
+		"digit-1":            "um",
+		"digit-2":            "dois",
+		"digit-3":            "três",
+		"digit-4":            "quatro",
+		"digit-5":            "cinco",
+		"digit-6":            "seis",
+		"digit-7":            "sete",
+		"digit-8":            "oito",
+		"digit-9":            "nove",
+	},
+	// French: as in Portuguese, the country is named on its own ("l'Allemagne",
+	// "au Brésil" would need its article and preposition).
+	"fr": {
+		CodeIntro:            "Bonjour, veuillez taper ce code :",
+		CodeNew:              "Voici un nouveau code :",
+		CodeAgain:            "Je répète :",
+		CodeHint:             "Appuyez sur étoile pour réécouter le code.",
+		ExplainOnboarding:    "Nous le vérifions une seule fois, avant le premier appel de votre compte.",
+		ExplainSource:        "Vous appelez depuis un pays nouveau pour votre compte.",
+		ExplainDestination:   "Vous appelez un pays nouveau pour votre compte.",
+		ExplainQuota:         "Votre compte a atteint son nombre d'appels pour aujourd'hui. Cette vérification l'augmente.",
+		ExplainQuotaOff:      "Votre compte a atteint son nombre d'appels en dehors des heures ouvrées. Cette vérification l'augmente.",
+		ExplainChange:        "Cet appel modifie les réglages de votre compte.",
+		ExplainConcurrent:    "Votre compte a plus d'appels simultanés qu'il n'en autorise. Cette vérification relève la limite.",
+		ExplainConcurrentOff: "Votre compte a plus d'appels simultanés qu'il n'en autorise en dehors des heures ouvrées. Cette vérification relève la limite.",
+		ExplainConfirm:       "Le numéro composé n'a pas d'indicatif international, il est donc lu comme un numéro à l'étranger. Cette vérification confirme que vous vouliez appeler ce pays.",
+		ExplainRiskyRange:    "Le numéro composé fait partie d'une tranche de numéros souvent utilisée pour la fraude. Cette vérification autorise cette tranche pour votre compte.",
+		ExplainRangeHopping:  "Votre compte a appelé beaucoup de numéros différents de la même tranche en peu de temps. Cette vérification en autorise davantage.",
+		CallsFrom:            "Pays d'origine des appels :",
+		CallsTo:              "Pays de destination des appels :",
+		AreNew:               "C'est un nouveau pays pour votre compte.",
+		Hello:                "Bonjour.",
+		PINAsk:               "Veuillez taper votre code PIN à quatre chiffres, puis la touche dièse.",
+		Verified:             "Merci. Votre identité est vérifiée.",
+		WrongEntry:           "Ce n'est pas correct.",
+		NoInput:              "Je n'ai reçu aucune touche.",
+		VerifyFailed:         "La vérification a échoué. Au revoir.",
+		Blocked:              "Il y a eu trop de vérifications échouées. Les appels de votre compte sont bloqués pour un moment. Au revoir.",
+		AskConcurrent:        "De combien d'appels simultanés avez-vous besoin pendant les heures ouvrées ? Tapez un chiffre.",
+		AskQuota:             "Combien d'appels par jour vous suffisent ? Tapez jusqu'à deux chiffres, puis la touche dièse.",
+		InvalidAnswer:        "Cette réponse n'est pas valide.",
+		ReadConcurrent:       "Appels simultanés :",
+		ReadQuota:            "Appels par jour :",
+		AccountCreated:       "Votre compte est prêt.",
+		CountryAdded:         "Ce pays est désormais autorisé pour votre compte.",
+		QuotaRaised:          "Votre nombre d'appels a été augmenté.",
+		ConcurrentRaised:     "Votre nombre d'appels simultanés a été augmenté.",
+		RangeAllowed:         "Les numéros de cette tranche sont désormais autorisés pour votre compte.",
+		RangeRaised:          "Vous pouvez désormais appeler davantage de numéros de cette tranche.",
+		Saved:                "Vos réglages sont enregistrés.",
+		LanguageAsk:          "Vous pouvez maintenant choisir une autre langue.",
+		LanguageOption:       "Pour le français, appuyez sur 3.",
+		Redial:               "Veuillez raccrocher et composer de nouveau votre numéro.",
+		TicketInvalid:        "Cet appel de vérification n'est pas valide ou a expiré. Veuillez recomposer votre numéro. Au revoir.",
+		Unavailable:          "Désolé, le service n'est pas disponible pour le moment. Veuillez réessayer plus tard. Au revoir.",
+		Goodbye:              "Au revoir.",
+		"digit-0":            "zéro",
+		"digit-1":            "un",
+		"digit-2":            "deux",
+		"digit-3":            "trois",
+		"digit-4":            "quatre",
+		"digit-5":            "cinq",
+		"digit-6":            "six",
+		"digit-7":            "sept",
+		"digit-8":            "huit",
+		"digit-9":            "neuf",
+	},
 }
 
 // countryNames are the display languages of the country names, per
 // catalogue language.
 var countryNames = map[string]display.Namer{
-	"en": display.English.Regions(),
-	"es": display.Spanish.Regions(),
+	"en":    display.English.Regions(),
+	"es":    display.Spanish.Regions(),
+	"pt-BR": display.BrazilianPortuguese.Regions(),
+	"fr":    display.French.Regions(),
 }
 
 // The catalogue names every region phone numbers know (numbering reads a
@@ -216,6 +342,21 @@ func init() {
 	}
 }
 
+// LanguageKey is the key that chooses lang in the language menu: its place
+// in Languages, from 1 (en 1, es 2, fr 3, pt-BR 4); 0 for none.
+func LanguageKey(lang string) int {
+	return slices.Index(Languages(), lang) + 1
+}
+
+// LanguageOfKey is the language the menu key typed chooses.
+func LanguageOfKey(typed string) (string, bool) {
+	langs := Languages()
+	if len(typed) != 1 || typed[0] < '1' || int(typed[0]-'0') > len(langs) {
+		return "", false
+	}
+	return langs[typed[0]-'1'], true
+}
+
 // Languages returns the catalogue's languages, sorted.
 func Languages() []string {
 	var out []string
@@ -226,8 +367,22 @@ func Languages() []string {
 	return out
 }
 
-// HasLanguage reports whether lang has a catalogue.
+// HasLanguage reports whether lang has a catalogue. The languages are BCP 47
+// tags spelt as Languages returns them ("pt-BR"); Language accepts other
+// spellings.
 func HasLanguage(lang string) bool { _, ok := catalogue[lang]; return ok }
+
+// Language returns the catalogue language lang names, ignoring case and
+// taking Asterisk's underscore for the hyphen ("pt_br", "PT-BR": "pt-BR").
+func Language(lang string) (string, bool) {
+	want := strings.ReplaceAll(lang, "_", "-")
+	for l := range catalogue {
+		if strings.EqualFold(l, want) {
+			return l, true
+		}
+	}
+	return "", false
+}
 
 // IDs returns every prompt ID, sorted.
 func IDs() []ID {
