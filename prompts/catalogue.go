@@ -75,6 +75,32 @@ const (
 	TicketInvalid    ID = "ticket-invalid"
 	Unavailable      ID = "unavailable"
 	Goodbye          ID = "goodbye"
+	// The change-of-parameters menu (one prompt per choice), its questions,
+	// read-backs and confirmation, and the PIN the caller sets.
+	MenuConcurrent    ID = "menu-concurrent"
+	MenuConcurrentOff ID = "menu-concurrent-off"
+	MenuQuota         ID = "menu-quota"
+	MenuQuotaOff      ID = "menu-quota-off"
+	MenuLanguage      ID = "menu-language"
+	MenuPIN           ID = "menu-pin"
+	MenuHear          ID = "menu-hear"
+	MenuAccept        ID = "menu-accept"
+	MenuDone          ID = "menu-done"
+	AskConcurrentOff  ID = "ask-concurrent-off"
+	AskQuotaOff       ID = "ask-quota-off"
+	ReadConcurrentOff ID = "read-concurrent-off"
+	ReadQuotaOff      ID = "read-quota-off"
+	Confirm           ID = "confirm"
+	// LanguageChoice is played from each language's own catalogue ("For
+	// English, press", then that language's digit); LanguageIs too.
+	LanguageChoice ID = "language-choice"
+	LanguageIs     ID = "language-is"
+	PINNew         ID = "pin-new"
+	PINAgain       ID = "pin-again"
+	PINMismatch    ID = "pin-mismatch"
+	PINSet         ID = "pin-set"
+	Suggested      ID = "suggested"
+	NoSuggestion   ID = "no-suggestion"
 )
 
 // Country is the prompt that names a country (ISO 3166 alpha-2, any case):
@@ -129,6 +155,28 @@ var catalogue = map[string]map[ID]string{
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
 		Unavailable:          "Sorry, the service is not available right now. Please try again later. Goodbye.",
 		Goodbye:              "Goodbye.",
+		MenuConcurrent:       "For calls at the same time during business hours, press 1.",
+		MenuConcurrentOff:    "For calls at the same time outside business hours, press 2.",
+		MenuQuota:            "For calls per day during business hours, press 3.",
+		MenuQuotaOff:         "For calls per day outside business hours, press 4.",
+		MenuLanguage:         "To change the language, press 5.",
+		MenuPIN:              "To change your PIN, press 6.",
+		MenuHear:             "To hear your settings and the suggested values, press 7.",
+		MenuAccept:           "To accept the suggested values, press 8.",
+		MenuDone:             "When you are done, press 0 or the pound key.",
+		AskConcurrentOff:     "How many calls at the same time do you need outside business hours? Type one digit.",
+		AskQuotaOff:          "How many calls a day do you need outside business hours? Type up to two digits, then press the pound key.",
+		ReadConcurrentOff:    "Calls at the same time outside business hours:",
+		ReadQuotaOff:         "Calls per day outside business hours:",
+		Confirm:              "If this is right, press 1. If not, press 2.",
+		LanguageChoice:       "For English, press",
+		LanguageIs:           "The language is English.",
+		PINNew:               "Please type your new four digit PIN, then press the pound key.",
+		PINAgain:             "Please type the new PIN again, then press the pound key.",
+		PINMismatch:          "The two PINs are not the same.",
+		PINSet:               "Your new PIN is set.",
+		Suggested:            "From the calls of your account, we suggest:",
+		NoSuggestion:         "There are no suggested values yet: your account needs more days of calls.",
 		"digit-0":            "zero",
 		"digit-1":            "one",
 		"digit-2":            "two",
@@ -182,6 +230,28 @@ var catalogue = map[string]map[ID]string{
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",
 		Unavailable:          "Lo sentimos, el servicio no está disponible ahora. Inténtelo más tarde. Adiós.",
 		Goodbye:              "Adiós.",
+		MenuConcurrent:       "Para las llamadas simultáneas en horario laboral, pulse 1.",
+		MenuConcurrentOff:    "Para las llamadas simultáneas fuera del horario laboral, pulse 2.",
+		MenuQuota:            "Para las llamadas al día en horario laboral, pulse 3.",
+		MenuQuotaOff:         "Para las llamadas al día fuera del horario laboral, pulse 4.",
+		MenuLanguage:         "Para cambiar el idioma, pulse 5.",
+		MenuPIN:              "Para cambiar su PIN, pulse 6.",
+		MenuHear:             "Para escuchar su configuración y los valores sugeridos, pulse 7.",
+		MenuAccept:           "Para aceptar los valores sugeridos, pulse 8.",
+		MenuDone:             "Cuando termine, pulse 0 o la tecla almohadilla.",
+		AskConcurrentOff:     "¿Cuántas llamadas simultáneas necesita fuera del horario laboral? Marque un dígito.",
+		AskQuotaOff:          "¿Cuántas llamadas al día necesita fuera del horario laboral? Marque hasta dos dígitos y luego la tecla almohadilla.",
+		ReadConcurrentOff:    "Llamadas simultáneas fuera del horario laboral:",
+		ReadQuotaOff:         "Llamadas al día fuera del horario laboral:",
+		Confirm:              "Si es correcto, pulse 1. Si no, pulse 2.",
+		LanguageChoice:       "Para español, pulse",
+		LanguageIs:           "El idioma es español.",
+		PINNew:               "Marque su nuevo PIN de cuatro dígitos y luego la tecla almohadilla.",
+		PINAgain:             "Marque otra vez el nuevo PIN y luego la tecla almohadilla.",
+		PINMismatch:          "Los dos PIN no coinciden.",
+		PINSet:               "Su nuevo PIN está configurado.",
+		Suggested:            "Según las llamadas de su cuenta, le sugerimos:",
+		NoSuggestion:         "Todavía no hay valores sugeridos: su cuenta necesita más días de llamadas.",
 		"digit-0":            "cero",
 		"digit-1":            "uno",
 		"digit-2":            "dos",
