@@ -362,11 +362,10 @@ func (m *menu) accept(ctx context.Context) error {
 	if err != nil || !yes {
 		return err
 	}
-	l := *sug
+	trained := tfps.Account{ConcurrentCalls: sug.ConcurrentCalls, ConcurrentCallsOff: sug.ConcurrentCallsOff,
+		DailyQuota: sug.DailyQuota, DailyQuotaOff: sug.DailyQuotaOff}
 	for _, x := range limits {
-		v := *x.field(&tfps.Account{ConcurrentCalls: l.ConcurrentCalls, ConcurrentCallsOff: l.ConcurrentCallsOff,
-			DailyQuota: l.DailyQuota, DailyQuotaOff: l.DailyQuotaOff})
-		if v > 0 {
+		if v := *x.field(&trained); v > 0 {
 			m.edit(x.name, func(a *tfps.Account) { *x.field(a) = v })
 		}
 	}
