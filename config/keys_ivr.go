@@ -52,7 +52,7 @@ func ivrKeys() []Key {
 			c.IVR.MediaBase = v
 			return nil
 		}},
-		boolKey("TFPS_IVR_FULL_ONBOARDING", "off", "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish) and reads them back; off: new accounts get the TFPS_DEFAULT_* limits.", func(c *Config) *bool { return &c.IVR.FullOnboarding }),
+		boolKey("TFPS_IVR_FULL_ONBOARDING", "off", "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish), reads them back, and asks a PIN of its own (typed twice) for the change menu; off: new accounts get the TFPS_DEFAULT_* limits and the installation PIN.", func(c *Config) *bool { return &c.IVR.FullOnboarding }),
 		durationKey("TFPS_IVR_FIRST_DIGIT_TIMEOUT", "10s", "Wait for the first key after a question ends; for the captcha, from the end of the second reading of the code (the explanation after it plays meanwhile). Callers need 1.5-3 s to react, often more to type a code they just heard.", 500*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.FirstDigitTimeout }),
 		durationKey("TFPS_IVR_INTER_DIGIT_TIMEOUT", "3s", "Wait between two keys of one answer.", 200*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.InterDigitTimeout }),
 		durationKey("TFPS_IVR_INPUT_TIMEOUT", "15s", "Longest time for a whole answer, from the end of its prompt.", time.Second, 5*time.Minute, func(c *Config) *time.Duration { return &c.IVR.InputTimeout }),

@@ -82,23 +82,26 @@ func TestCallerChoosesLanguageInChangeMenu(t *testing.T) {
 	c := r.phone.Dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, testUser)
 	c.WaitPlay("/es/pin-ask", 20*time.Second)
 	c.Press("1357")
-	c.WaitPlay("/es/ask-concurrent", 20*time.Second)
-	c.Press("3")
-	c.WaitPlay("/es/ask-quota", 20*time.Second)
-	c.Press("20#")
+	c.WaitPlay("/es/menu-language", 20*time.Second)
+	c.Press("5")
 	c.WaitPlay("/es/language-ask", 20*time.Second)
 	for _, lang := range []string{"en", "es", "fr", "pt-BR"} {
 		c.WaitPlay("/"+lang+"/language-option", 20*time.Second)
 	}
 	c.Press("4") // "Para português, tecle 4."
+	c.WaitPlay("/pt-BR/language-is", 20*time.Second)
+	c.WaitPlay("/pt-BR/confirm", 20*time.Second)
+	c.Press("1")
+	c.WaitPlay("/pt-BR/menu-concurrent", 20*time.Second) // the menu again, in Portuguese
+	c.Press("#")
 	c.WaitPlay("/pt-BR/saved", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
-	if !c.PlayedAny("/pt-BR/read-quota") || !c.PlayedAny("/pt-BR/goodbye") {
+	if !c.PlayedAny("/pt-BR/goodbye") {
 		t.Errorf("after choosing Portuguese the call did not speak it: %q", c.Played)
 	}
 	a := r.account(testUser)
-	if a.Language != "pt-BR" || a.ConcurrentCalls != 3 || a.DailyQuota != 20 {
-		t.Errorf("account language %q, limits %d/%d; want pt-BR, 3/20", a.Language, a.ConcurrentCalls, a.DailyQuota)
+	if a.Language != "pt-BR" || a.ConcurrentCalls != 1 || a.DailyQuota != 5 {
+		t.Errorf("account language %q, limits %d/%d; want pt-BR and the limits unchanged (1/5)", a.Language, a.ConcurrentCalls, a.DailyQuota)
 	}
 
 	// The next verification speaks Portuguese.

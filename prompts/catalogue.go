@@ -80,6 +80,30 @@ const (
 	TicketInvalid  ID = "ticket-invalid"
 	Unavailable    ID = "unavailable"
 	Goodbye        ID = "goodbye"
+	// The change-of-parameters menu (one prompt per choice), its questions,
+	// read-backs and confirmation, and the PIN the caller sets.
+	MenuConcurrent    ID = "menu-concurrent"
+	MenuConcurrentOff ID = "menu-concurrent-off"
+	MenuQuota         ID = "menu-quota"
+	MenuQuotaOff      ID = "menu-quota-off"
+	MenuLanguage      ID = "menu-language"
+	MenuPIN           ID = "menu-pin"
+	MenuHear          ID = "menu-hear"
+	MenuAccept        ID = "menu-accept"
+	MenuDone          ID = "menu-done"
+	AskConcurrentOff  ID = "ask-concurrent-off"
+	AskQuotaOff       ID = "ask-quota-off"
+	ReadConcurrentOff ID = "read-concurrent-off"
+	ReadQuotaOff      ID = "read-quota-off"
+	Confirm           ID = "confirm"
+	// LanguageIs is played from the chosen language's own catalogue.
+	LanguageIs   ID = "language-is"
+	PINNew       ID = "pin-new"
+	PINAgain     ID = "pin-again"
+	PINMismatch  ID = "pin-mismatch"
+	PINSet       ID = "pin-set"
+	Suggested    ID = "suggested"
+	NoSuggestion ID = "no-suggestion"
 )
 
 // Country is the prompt that names a country (ISO 3166 alpha-2, any case):
@@ -136,6 +160,27 @@ var catalogue = map[string]map[ID]string{
 		TicketInvalid:        "This verification call is not valid or has expired. Please dial your number again. Goodbye.",
 		Unavailable:          "Sorry, the service is not available right now. Please try again later. Goodbye.",
 		Goodbye:              "Goodbye.",
+		MenuConcurrent:       "For calls at the same time during business hours, press 1.",
+		MenuConcurrentOff:    "For calls at the same time outside business hours, press 2.",
+		MenuQuota:            "For calls per day during business hours, press 3.",
+		MenuQuotaOff:         "For calls per day outside business hours, press 4.",
+		MenuLanguage:         "To change the language, press 5.",
+		MenuPIN:              "To change your PIN, press 6.",
+		MenuHear:             "To hear your settings and the suggested values, press 7.",
+		MenuAccept:           "To accept the suggested values, press 8.",
+		MenuDone:             "When you are done, press 0 or the pound key.",
+		AskConcurrentOff:     "How many calls at the same time do you need outside business hours? Type one digit.",
+		AskQuotaOff:          "How many calls a day do you need outside business hours? Type up to two digits, then press the pound key.",
+		ReadConcurrentOff:    "Calls at the same time outside business hours:",
+		ReadQuotaOff:         "Calls per day outside business hours:",
+		Confirm:              "If this is right, press 1. If not, press 2.",
+		LanguageIs:           "The language is English.",
+		PINNew:               "Please type your new four digit PIN, then press the pound key.",
+		PINAgain:             "Please type the new PIN again, then press the pound key.",
+		PINMismatch:          "The two PINs are not the same.",
+		PINSet:               "Your new PIN is set.",
+		Suggested:            "From the calls of your account, we suggest:",
+		NoSuggestion:         "There are no suggested values yet: your account needs more days of calls.",
 		"digit-0":            "zero",
 		"digit-1":            "one",
 		"digit-2":            "two",
@@ -191,6 +236,27 @@ var catalogue = map[string]map[ID]string{
 		TicketInvalid:        "Esta llamada de verificación no es válida o ha caducado. Vuelva a marcar su número. Adiós.",
 		Unavailable:          "Lo sentimos, el servicio no está disponible ahora. Inténtelo más tarde. Adiós.",
 		Goodbye:              "Adiós.",
+		MenuConcurrent:       "Para las llamadas simultáneas en horario laboral, pulse 1.",
+		MenuConcurrentOff:    "Para las llamadas simultáneas fuera del horario laboral, pulse 2.",
+		MenuQuota:            "Para las llamadas al día en horario laboral, pulse 3.",
+		MenuQuotaOff:         "Para las llamadas al día fuera del horario laboral, pulse 4.",
+		MenuLanguage:         "Para cambiar el idioma, pulse 5.",
+		MenuPIN:              "Para cambiar su PIN, pulse 6.",
+		MenuHear:             "Para escuchar su configuración y los valores sugeridos, pulse 7.",
+		MenuAccept:           "Para aceptar los valores sugeridos, pulse 8.",
+		MenuDone:             "Cuando termine, pulse 0 o la tecla almohadilla.",
+		AskConcurrentOff:     "¿Cuántas llamadas simultáneas necesita fuera del horario laboral? Marque un dígito.",
+		AskQuotaOff:          "¿Cuántas llamadas al día necesita fuera del horario laboral? Marque hasta dos dígitos y luego la tecla almohadilla.",
+		ReadConcurrentOff:    "Llamadas simultáneas fuera del horario laboral:",
+		ReadQuotaOff:         "Llamadas al día fuera del horario laboral:",
+		Confirm:              "Si es correcto, pulse 1. Si no, pulse 2.",
+		LanguageIs:           "El idioma es español.",
+		PINNew:               "Marque su nuevo PIN de cuatro dígitos y luego la tecla almohadilla.",
+		PINAgain:             "Marque otra vez el nuevo PIN y luego la tecla almohadilla.",
+		PINMismatch:          "Los dos PIN no coinciden.",
+		PINSet:               "Su nuevo PIN está configurado.",
+		Suggested:            "Según las llamadas de su cuenta, le sugerimos:",
+		NoSuggestion:         "Todavía no hay valores sugeridos: su cuenta necesita más días de llamadas.",
 		"digit-0":            "cero",
 		"digit-1":            "uno",
 		"digit-2":            "dos",
@@ -249,6 +315,27 @@ var catalogue = map[string]map[ID]string{
 		TicketInvalid:        "Esta chamada de verificação não é válida ou expirou. Disque o seu número novamente. Até logo.",
 		Unavailable:          "Desculpe, o serviço não está disponível no momento. Tente novamente mais tarde. Até logo.",
 		Goodbye:              "Até logo.",
+		MenuConcurrent:       "Para chamadas simultâneas no horário comercial, tecle 1.",
+		MenuConcurrentOff:    "Para chamadas simultâneas fora do horário comercial, tecle 2.",
+		MenuQuota:            "Para chamadas por dia no horário comercial, tecle 3.",
+		MenuQuotaOff:         "Para chamadas por dia fora do horário comercial, tecle 4.",
+		MenuLanguage:         "Para mudar o idioma, tecle 5.",
+		MenuPIN:              "Para mudar a sua senha, tecle 6.",
+		MenuHear:             "Para ouvir as suas configurações e os valores sugeridos, tecle 7.",
+		MenuAccept:           "Para aceitar os valores sugeridos, tecle 8.",
+		MenuDone:             "Quando terminar, tecle 0 ou jogo da velha.",
+		AskConcurrentOff:     "De quantas chamadas simultâneas você precisa fora do horário comercial? Digite um número.",
+		AskQuotaOff:          "De quantas chamadas por dia você precisa fora do horário comercial? Digite até dois números e depois jogo da velha.",
+		ReadConcurrentOff:    "Chamadas simultâneas fora do horário comercial:",
+		ReadQuotaOff:         "Chamadas por dia fora do horário comercial:",
+		Confirm:              "Se estiver certo, tecle 1. Se não, tecle 2.",
+		LanguageIs:           "O idioma é português.",
+		PINNew:               "Digite a sua nova senha de quatro números e depois jogo da velha.",
+		PINAgain:             "Digite a nova senha mais uma vez e depois jogo da velha.",
+		PINMismatch:          "As duas senhas não são iguais.",
+		PINSet:               "A sua nova senha foi salva.",
+		Suggested:            "Pelas chamadas da sua conta, sugerimos:",
+		NoSuggestion:         "Ainda não há valores sugeridos: a sua conta precisa de mais dias de chamadas.",
 		"digit-0":            "zero",
 		"digit-1":            "um",
 		"digit-2":            "dois",
@@ -306,6 +393,27 @@ var catalogue = map[string]map[ID]string{
 		TicketInvalid:        "Cet appel de vérification n'est pas valide ou a expiré. Veuillez recomposer votre numéro. Au revoir.",
 		Unavailable:          "Désolé, le service n'est pas disponible pour le moment. Veuillez réessayer plus tard. Au revoir.",
 		Goodbye:              "Au revoir.",
+		MenuConcurrent:       "Pour les appels simultanés pendant les heures de bureau, appuyez sur 1.",
+		MenuConcurrentOff:    "Pour les appels simultanés en dehors des heures de bureau, appuyez sur 2.",
+		MenuQuota:            "Pour les appels par jour pendant les heures de bureau, appuyez sur 3.",
+		MenuQuotaOff:         "Pour les appels par jour en dehors des heures de bureau, appuyez sur 4.",
+		MenuLanguage:         "Pour changer de langue, appuyez sur 5.",
+		MenuPIN:              "Pour changer votre code PIN, appuyez sur 6.",
+		MenuHear:             "Pour entendre vos réglages et les valeurs suggérées, appuyez sur 7.",
+		MenuAccept:           "Pour accepter les valeurs suggérées, appuyez sur 8.",
+		MenuDone:             "Quand vous avez terminé, appuyez sur 0 ou sur la touche dièse.",
+		AskConcurrentOff:     "Combien d'appels simultanés vous faut-il en dehors des heures de bureau ? Tapez un chiffre.",
+		AskQuotaOff:          "Combien d'appels par jour vous faut-il en dehors des heures de bureau ? Tapez au plus deux chiffres, puis la touche dièse.",
+		ReadConcurrentOff:    "Appels simultanés en dehors des heures de bureau :",
+		ReadQuotaOff:         "Appels par jour en dehors des heures de bureau :",
+		Confirm:              "Si c'est correct, appuyez sur 1. Sinon, appuyez sur 2.",
+		LanguageIs:           "La langue est le français.",
+		PINNew:               "Tapez votre nouveau code PIN à quatre chiffres, puis la touche dièse.",
+		PINAgain:             "Tapez encore une fois le nouveau code PIN, puis la touche dièse.",
+		PINMismatch:          "Les deux codes PIN ne sont pas identiques.",
+		PINSet:               "Votre nouveau code PIN est enregistré.",
+		Suggested:            "D'après les appels de votre compte, nous suggérons :",
+		NoSuggestion:         "Il n'y a pas encore de valeurs suggérées : votre compte a besoin de plus de jours d'appels.",
 		"digit-0":            "zéro",
 		"digit-1":            "un",
 		"digit-2":            "deux",
