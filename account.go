@@ -24,7 +24,7 @@ type Account struct {
 	DestinationCountries []string // ISO 3166 alpha-2 codes the account may call to
 
 	Blocked     bool   // administratively blocked (reason R13)
-	Language    string // prompt language, e.g. "en", "es"
+	Language    string // prompt language: "en", "es", "fr", "pt-BR" (prompts.Languages)
 	PINHash     string // hash of the per-account PIN, empty when the global PIN applies
 	HomeCountry string // country used to read national numbers, e.g. "US"
 	Mode        Mode   // "" (the gateway's TFPS_MODE), enforce or monitor

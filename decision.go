@@ -1,6 +1,9 @@
 package tfps
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // DecisionRecord is one line of the decision log: every column the TFPS
 // accounting table kept (time, call-id, source ip, from, to, user agent, abuse
@@ -53,3 +56,8 @@ type VerificationEvent struct {
 	Number   string
 	Detail   string
 }
+
+// ErrRecordRefused marks a write the database refused because of a value
+// in the rows (PostgreSQL's data exceptions: a NUL byte, invalid UTF-8),
+// not because it is unreachable: writing the same rows again fails again.
+var ErrRecordRefused = errors.New("record refused by the database")

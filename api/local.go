@@ -12,6 +12,7 @@ import (
 	"github.com/voipshield/tfps/bizhours"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
 )
@@ -241,12 +242,15 @@ func (s *Local) apply(a *tfps.Account, in *AccountInput) error {
 		a.Blocked = *in.Blocked
 	}
 	if in.Language != nil {
-		switch *in.Language {
-		case "", "en", "es":
-		default:
-			return invalid("language", "%q is not en or es", *in.Language)
+		lang := *in.Language
+		if lang != "" {
+			l, ok := prompts.Language(lang)
+			if !ok {
+				return invalid("language", "%q is not one of %s", lang, strings.Join(prompts.Languages(), ", "))
+			}
+			lang = l
 		}
-		a.Language = *in.Language
+		a.Language = lang
 	}
 	if in.Mode != nil {
 		m := tfps.Mode(*in.Mode)

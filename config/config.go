@@ -83,6 +83,7 @@ type Core struct {
 	DataDir         string
 	DatabaseURL     string
 	RedisURL        string
+	RedisCluster    bool // TFPS_REDIS_CLUSTER: RedisURL names a Redis Cluster
 	RedisPrefix     string
 	RedisTimeout    time.Duration
 	SIPListen       string

@@ -93,6 +93,7 @@ func coreKeys() []Key {
 			return nil
 		}},
 		urlKey("TFPS_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for real-time counters, blocks and tickets: redis://[:password@]host:port/db or rediss:// for TLS.", []string{"redis", "rediss"}, func(c *Config) *string { return &c.RedisURL }),
+		boolKey("TFPS_REDIS_CLUSTER", "off", "on: TFPS_REDIS_URL names a Redis Cluster, read as go-redis's ParseClusterURL reads it (further nodes as addr= parameters, e.g. redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379), through the cluster client. Every script's keys sit in the account's slot; the open-ticket cap per source address takes a second round trip, for verify decisions only.", func(c *Config) *bool { return &c.RedisCluster }),
 		stringKey("TFPS_REDIS_PREFIX", "tfps:", "Prefix of every Redis key, so several installations can share one Redis.", func(c *Config) *string { return &c.RedisPrefix }),
 		durationKey("TFPS_REDIS_TIMEOUT", "500ms", "Deadline of every Redis operation; past it the caller gets an error instead of waiting.", 10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.RedisTimeout }),
 		listenKey("TFPS_SIP_LISTEN", "", "SIP listen address (UDP and TCP); default 0.0.0.0:TFPS_PORT. Empty port 0 picks a free one.", func(c *Config) *string { return &c.SIPListen }),
@@ -111,7 +112,7 @@ func coreKeys() []Key {
 		stringKey("TFPS_ARI_USER", "tfps", "ARI user (ari.conf).", func(c *Config) *string { return &c.ARIUser }),
 		secretKey("TFPS_ARI_PASSWORD", "ARI password (ari.conf).", func(c *Config) *string { return &c.ARIPassword }),
 		stringKey("TFPS_ARI_APP", "tfps", "Stasis application name the dialplan sends calls to.", func(c *Config) *string { return &c.ARIApp }),
-		choiceKey("TFPS_DEFAULT_LANGUAGE", "en", "Prompt language for accounts without one: en or es.", []string{"en", "es"}, func(c *Config) *string { return &c.DefaultLanguage }),
+		choiceKey("TFPS_DEFAULT_LANGUAGE", "en", "Prompt language for accounts without one: en, es, fr or pt-BR (Brazilian Portuguese).", []string{"en", "es", "fr", "pt-BR"}, func(c *Config) *string { return &c.DefaultLanguage }),
 		{Name: "TFPS_LOG_LEVEL", Default: "info", Help: "Log level: debug, info, warn or error.", Set: func(c *Config, v string) error {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil || !slicesContainsFold([]string{"debug", "info", "warn", "error"}, v) {
 				return fmt.Errorf("must be debug, info, warn or error")

@@ -23,6 +23,7 @@ type EngineConfig struct {
 	RetryCacheTime    time.Duration // how long a decision is replayed for the same Call-ID + From-tag, account, source and transport
 	LogBatch          int           // decision-log rows per SQL insert
 	LogFlush          time.Duration // longest wait before queued decision-log rows are written
+	JournalMB         int           // size limit of the decision log's local journal; 0: no journal
 	LogRetention      time.Duration // decision-log rows older than this are deleted; 0 keeps them
 	CacheAllAccounts  int           // cache every account when there are at most this many; 0: as used
 	Mode              string        // enforce or monitor (ModeEnforce, ModeMonitor): whether decisions are applied
@@ -91,6 +92,7 @@ func engineKeys() []Key {
 		intKey("TFPS_DECISION_LOG_BATCH", "5000", "Most decision-log rows written in one transaction; TFPS_DECISION_LOG_FLUSH usually ends a batch first. Larger batches rewrite the same index pages less often.", 1, 100000, func(c *Config) *int { return &c.Engine.LogBatch }),
 		durationKey("TFPS_DECISION_LOG_RETENTION", "2160h", "How long decision-log rows are kept, as a duration (2160h is 90 days, as TFPS kept its accounting); each gateway deletes older rows every hour, oldest first. 0: kept for ever (the table then grows by ~400 bytes a call). Daily statistics (TFPS_HISTORY_DAYS) do not depend on it.", 0, 10*365*24*time.Hour, func(c *Config) *time.Duration { return &c.Engine.LogRetention }),
 		choiceKey("TFPS_MODE", ModeEnforce, "enforce: decisions are applied. monitor (detection only): every check runs, the decision log and metrics record what it would have answered (enforced=false), and every call is approved (SIP A00 or 503 with X-Tfps-Code carrying the would-be code; HTTP approve with would_be); no verify tickets, no pair blocks that enforcement would inherit. An account's own mode (tfpsctl set USER DOMAIN --mode ...) overrides it.", []string{ModeEnforce, ModeMonitor}, func(c *Config) *string { return &c.Engine.Mode }),
+		intKey("TFPS_DECISION_LOG_JOURNAL_MB", "1024", "Size limit in MiB of the decision log's local journal (decision-journal.jsonl in TFPS_DATA_DIR): while the database is unreachable, decision-log rows go there (fsynced per batch) and are drained into it in order when it answers, so decisions go on. A log line warns at 80%; when full, decisions wait for the database. 0: no journal (decisions wait once the in-memory queue is full).", 0, 1<<20, func(c *Config) *int { return &c.Engine.JournalMB }),
 		durationKey("TFPS_DECISION_LOG_FLUSH", "200ms", "Longest time a decision waits in memory before it is written to the decision log.", time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.Engine.LogFlush }),
 	}
 }

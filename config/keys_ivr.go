@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // IVRConfig holds the settings of the ivr part of the product. Its keys are
@@ -50,7 +52,7 @@ func ivrKeys() []Key {
 			c.IVR.MediaBase = v
 			return nil
 		}},
-		boolKey("TFPS_IVR_FULL_ONBOARDING", "off", "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish) and reads them back; off: new accounts get the TFPS_DEFAULT_* limits.", func(c *Config) *bool { return &c.IVR.FullOnboarding }),
+		boolKey("TFPS_IVR_FULL_ONBOARDING", "off", "on: after verifying a new account, the IVR asks its concurrent calls in business hours (one digit) and its daily quota (up to two digits, # to finish), reads them back, and asks a PIN of its own (typed twice) for the change menu; off: new accounts get the TFPS_DEFAULT_* limits and the installation PIN.", func(c *Config) *bool { return &c.IVR.FullOnboarding }),
 		durationKey("TFPS_IVR_FIRST_DIGIT_TIMEOUT", "10s", "Wait for the first key after a question ends; for the captcha, from the end of the second reading of the code (the explanation after it plays meanwhile). Callers need 1.5-3 s to react, often more to type a code they just heard.", 500*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.FirstDigitTimeout }),
 		durationKey("TFPS_IVR_INTER_DIGIT_TIMEOUT", "3s", "Wait between two keys of one answer.", 200*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.IVR.InterDigitTimeout }),
 		durationKey("TFPS_IVR_INPUT_TIMEOUT", "15s", "Longest time for a whole answer, from the end of its prompt.", time.Second, 5*time.Minute, func(c *Config) *time.Duration { return &c.IVR.InputTimeout }),
@@ -69,7 +71,7 @@ func ivrKeys() []Key {
 			c.IVR.TTSEndpoint = v
 			return nil
 		}},
-		{Name: "TFPS_TTS_VOICES", Default: "en=en-US-Standard-C,es=es-ES-Standard-A", Help: "Google voice per prompt language: lang=voice pairs separated by commas.", Set: func(c *Config, v string) error {
+		{Name: "TFPS_TTS_VOICES", Default: "en=en-US-Standard-C,es=es-ES-Standard-A,fr=fr-FR-Standard-A,pt-BR=pt-BR-Standard-A", Help: "Google voice per prompt language: lang=voice pairs separated by commas.", Set: func(c *Config, v string) error {
 			m := map[string]string{}
 			for _, p := range strings.Split(v, ",") {
 				p = strings.TrimSpace(p)
@@ -80,7 +82,13 @@ func ivrKeys() []Key {
 				if !ok || strings.TrimSpace(lang) == "" || strings.TrimSpace(voice) == "" {
 					return fmt.Errorf("must be lang=voice pairs separated by commas, e.g. en=en-US-Standard-C,es=es-ES-Standard-A")
 				}
-				m[strings.ToLower(strings.TrimSpace(lang))] = strings.TrimSpace(voice)
+				// The prompt languages are BCP 47 tags in their usual case
+				// (pt-BR); pt-br or pt_BR name the same one.
+				tag, err := language.Parse(strings.ReplaceAll(strings.TrimSpace(lang), "_", "-"))
+				if err != nil {
+					return fmt.Errorf("%q is not a language tag (en, pt-BR)", strings.TrimSpace(lang))
+				}
+				m[tag.String()] = strings.TrimSpace(voice)
 			}
 			c.IVR.TTSVoices = m
 			return nil

@@ -41,11 +41,21 @@ type SIPConfig struct {
 	// TFPS_ENGINE_ERROR_POLICY=error, or an invalid call): 500, 480 or 603.
 	// Never 503: in failover mode 503 means approved.
 	ErrorCode int
-	// DecideTimeout bounds one decision; past it the call gets ErrorCode.
+	// DecideTimeout bounds one decision; a dependency still unanswered at
+	// the deadline gives the error policy's answer.
 	DecideTimeout time.Duration
-	// MaxInFlight bounds the decisions running at once; further INVITEs
-	// wait in the socket buffer (and are retransmitted by the sender).
+	// MaxInFlight bounds the decisions running at once; a further INVITE
+	// is decided with no time for Redis (the error policy's answer), so
+	// the reader never waits and OPTIONS and CANCEL are still answered.
 	MaxInFlight int
+	// TCPMaxConns caps the SIP TCP connections open at once, and
+	// TCPMaxPerSource those of one source address; a connection over
+	// either cap is closed at once.
+	TCPMaxConns, TCPMaxPerSource int
+	// TCPIdle closes a SIP TCP connection that sent no complete message
+	// (nor a CRLF keep-alive) for this long: a byte now and then of a
+	// message that never ends does not keep it open.
+	TCPIdle time.Duration
 	// MonitorListen is a second SIP listen address (UDP and TCP) where
 	// every request is decided in monitor mode, for proxies that fork a
 	// copy of each call just to watch. Empty: off.
@@ -130,9 +140,12 @@ func sipKeys() []Key {
 			}
 			return nil
 		}},
-		durationKey("TFPS_SIP_DECIDE_TIMEOUT", "2s", "Longest time one INVITE may wait for its decision; past it the answer is TFPS_SIP_ERROR_CODE. Keep it below the PBX's Timer B (32s) and its own fail-over timer.", 10*time.Millisecond, 30*time.Second, func(c *Config) *time.Duration { return &c.SIP.DecideTimeout }),
+		durationKey("TFPS_SIP_DECIDE_TIMEOUT", "2s", "Longest time one INVITE may wait for its decision; a dependency still unanswered then gives the error policy's answer (TFPS_ENGINE_ERROR_POLICY: R19, A01, or TFPS_SIP_ERROR_CODE). Keep it below the PBX's Timer B (32s) and its own fail-over timer.", 10*time.Millisecond, 30*time.Second, func(c *Config) *time.Duration { return &c.SIP.DecideTimeout }),
 		listenKey("TFPS_SIP_MONITOR_LISTEN", "", "Second SIP listen address (UDP and TCP) where every request is decided in monitor mode whatever TFPS_MODE and the account say: approved (A00 or 503) with the would-be code in X-Tfps-Code, logged with enforced=false. For proxies that fork a copy of each call just to watch, like TFPS's free detection route on port 9091. Empty: off.", func(c *Config) *string { return &c.SIP.MonitorListen }),
-		intKey("TFPS_SIP_MAX_IN_FLIGHT", "4096", "Decisions the SIP front runs at once; further INVITEs wait in the socket buffer.", 1, 1_000_000, func(c *Config) *int { return &c.SIP.MaxInFlight }),
+		intKey("TFPS_SIP_TCP_MAX_CONNS", "1024", "SIP TCP connections open at once (each holds a goroutine and 64 KiB); a connection over the cap is closed at once. Keep it below the process's file descriptor limit.", 1, 1_000_000, func(c *Config) *int { return &c.SIP.TCPMaxConns }),
+		intKey("TFPS_SIP_TCP_MAX_PER_SOURCE", "64", "SIP TCP connections one source address may hold open; a connection over the cap is closed at once. A proxy normally needs one or a few.", 1, 1_000_000, func(c *Config) *int { return &c.SIP.TCPMaxPerSource }),
+		durationKey("TFPS_SIP_TCP_IDLE", "60s", "A SIP TCP connection that sent no complete message and no CRLF keep-alive for this long is closed; bytes of a message that never ends do not keep it open.", 100*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.SIP.TCPIdle }),
+		intKey("TFPS_SIP_MAX_IN_FLIGHT", "4096", "Decisions the SIP front runs at once; a further INVITE is decided at once with no time for Redis (the error policy's answer), so the socket is always read.", 1, 1_000_000, func(c *Config) *int { return &c.SIP.MaxInFlight }),
 	}
 }
 

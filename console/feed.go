@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -126,6 +127,16 @@ func (f *Feed) Wrap(dst engine.DecisionLog) engine.DecisionLog { return feedLog{
 type feedLog struct {
 	dst engine.DecisionLog
 	f   *Feed
+}
+
+// QuarantineDecision passes a refused row on to the wrapped log's
+// quarantine (engine.DecisionQuarantine).
+func (l feedLog) QuarantineDecision(ctx context.Context, row tfps.DecisionRecord, cause error, now time.Time) error {
+	q, ok := l.dst.(engine.DecisionQuarantine)
+	if !ok {
+		return fmt.Errorf("quarantine decision %q: the decision log has no quarantine", row.CallID)
+	}
+	return q.QuarantineDecision(ctx, row, cause, now)
 }
 
 func (l feedLog) WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord) error {

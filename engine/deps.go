@@ -87,6 +87,25 @@ type DecisionLog interface {
 	WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord) error
 }
 
+// LogJournal is the decision log's local spill (package journal): rows go
+// there, durably, while the database is unreachable, and are drained into
+// it in order when it answers again.
+type LogJournal interface {
+	Append(rows []tfps.DecisionRecord) error            // durable on return; an error when full
+	Peek(max int) ([]tfps.DecisionRecord, int64, error) // the oldest rows and the position after them
+	Commit(pos int64) error                             // rows before pos are in the database
+	Pending() int64                                     // bytes not yet drained
+	Size() int64                                        // bytes in the file
+	Max() int64                                         // the size limit
+}
+
+// DecisionQuarantine is met by a DecisionLog that can set aside a row the
+// database refuses (WriteDecisions failing with tfps.ErrRecordRefused for
+// that row alone), keeping the error, so the rows after it are written.
+type DecisionQuarantine interface {
+	QuarantineDecision(ctx context.Context, row tfps.DecisionRecord, cause error, now time.Time) error
+}
+
 // Counters runs the Redis side of one decision in one round trip: the
 // stateful steps in check order, stopping at the first that fails, then the
 // verify ticket when the decision ends in verify. Steps after a failing one

@@ -49,6 +49,9 @@ type Deps struct {
 	// Calls is optional: nil, EndCall fails (the fraud rules' calls in
 	// progress then stop counting after MaxCallDuration).
 	Calls Calls
+	// Journal is optional: nil, a database outage fills the log queue and
+	// then makes decisions wait.
+	Journal LogJournal
 }
 
 // Options are the policy settings. Zero values take the defaults of the
@@ -270,6 +273,8 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
 	e.writer = newLogWriter(deps.Log, opts.LogBatch, opts.LogFlush, opts.LogQueue, e.log, m)
+	e.writer.now = opts.Now
+	e.writer.journal = deps.Journal
 	go e.writer.run(e.stopRetry)
 	if deps.Alerts != nil {
 		e.alerts = newAlerter(deps.Alerts, m)
@@ -350,7 +355,10 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	}
 	d, err := e.decide(ctx, &call)
 	if err != nil {
-		if !errors.Is(err, ErrDependency) || ctx.Err() != nil {
+		// A caller that went away (a CANCELled INVITE) gets the error; a
+		// deadline that passed while a dependency was slow is that
+		// dependency's failure, answered by the error policy in time.
+		if !errors.Is(err, ErrDependency) || errors.Is(ctx.Err(), context.Canceled) {
 			return Decision{}, fmt.Errorf("decide call %s: %w", call.CallID, err)
 		}
 		dep := "dependency"

@@ -3,15 +3,16 @@ package engine
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	decisions  *prometheus.CounterVec // result, code, enforced
-	latency    prometheus.Histogram   // Decide, replays excluded
-	depErrors  *prometheus.CounterVec // dependency
-	replayed   prometheus.Counter     // retried requests answered from the replay cache
-	logRows    *prometheus.CounterVec // outcome: written, lost
-	logFull    prometheus.Counter     // times Decide waited for a full log queue
-	cacheLoads prometheus.Counter
-	alerts     *prometheus.CounterVec // outcome: queued, repeated, dropped, failed     // list/account cache reloads
-	ruleTrips  *prometheus.CounterVec // level, stat
+	decisions    *prometheus.CounterVec // result, code, enforced
+	latency      prometheus.Histogram   // Decide, replays excluded
+	depErrors    *prometheus.CounterVec // dependency
+	replayed     prometheus.Counter     // retried requests answered from the replay cache
+	logRows      *prometheus.CounterVec // outcome: written, lost, quarantined, journaled
+	journalBytes prometheus.Gauge
+	logFull      prometheus.Counter // times Decide waited for a full log queue
+	cacheLoads   prometheus.Counter
+	alerts       *prometheus.CounterVec // outcome: queued, repeated, dropped, failed     // list/account cache reloads
+	ruleTrips    *prometheus.CounterVec // level, stat
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tfps_decisions_replayed_total", Help: "Retried requests (same Call-ID and From-tag) answered with the earlier decision, not counted again.",
 		}),
 		logRows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tfps_decision_log_rows_total", Help: "Decision-log rows written or lost.",
+			Name: "tfps_decision_log_rows_total", Help: "Decision-log rows written, lost, quarantined (refused by the database, set aside with the error), or journaled (spilled to the local journal while the database was unreachable).",
 		}, []string{"outcome"}),
 		logFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_decision_log_queue_full_total", Help: "Times a decision waited because the decision-log queue was full.",
@@ -42,6 +43,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		ruleTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tfps_rule_trips_total", Help: "Fraud-rule thresholds reached, by level (warning, critical) and stat (cpm, total, concurrent, sequential, duration).",
 		}, []string{"level", "stat"}),
+		journalBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tfps_decision_log_journal_bytes", Help: "Size of the decision log's local journal (TFPS_DATA_DIR), holding rows while the database is unreachable; at TFPS_DECISION_LOG_JOURNAL_MB decisions wait for the database.",
+		}),
 		cacheLoads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_engine_cache_loads_total", Help: "Reloads of the cached blacklists and accounts after a change.",
 		}),
@@ -49,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts, m.ruleTrips} {
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts, m.ruleTrips, m.journalBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

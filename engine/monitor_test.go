@@ -19,7 +19,7 @@ import (
 // ticketKeys lists the verify tickets stored under the rig's Redis prefix.
 func ticketKeys(t *testing.T, st *state.State) []string {
 	t.Helper()
-	keys, err := st.Client().Keys(context.Background(), st.Keys().Prefix()+"ticket*").Result()
+	keys, err := st.KeysMatching(context.Background(), "ticket*")
 	if err != nil {
 		t.Fatal(err)
 	}

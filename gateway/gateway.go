@@ -21,6 +21,7 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/console"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/journal"
 	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/reputation/apiban"
 	"github.com/voipshield/tfps/state"
@@ -95,7 +96,7 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	if len(applied) > 0 {
 		m.Logger.Info("database migrated", "versions", applied, "dialect", m.Store.Dialect())
 	}
-	m.State, err = state.Open(ctx, m.Config.RedisURL, state.Options{Prefix: m.Config.RedisPrefix, Timeout: m.Config.RedisTimeout})
+	m.State, err = state.Open(ctx, m.Config.RedisURL, state.Options{Prefix: m.Config.RedisPrefix, Timeout: m.Config.RedisTimeout, Cluster: m.Config.RedisCluster})
 	if err != nil {
 		return err
 	}
@@ -147,6 +148,15 @@ func (m *Main) startEngine(ctx context.Context) error {
 		}
 		m.Reputation = rep
 	}
+	var jnl engine.LogJournal
+	if mb := m.Config.Engine.JournalMB; mb > 0 {
+		j, err := journal.Open(m.Config.DataDir, int64(mb)<<20)
+		if err != nil {
+			return fmt.Errorf("start engine: %w", err)
+		}
+		m.onClose(func(context.Context) error { return j.Close() })
+		jnl = j
+	}
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts:   m.Store,
 		Lists:      m.Store,
@@ -159,6 +169,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Counters:   state.NewDecideCounters(m.State),
 		Calls:      state.NewDecideCounters(m.State), // call ends for the fraud rules
 		Reputation: m.Reputation,
+		Journal:    jnl,
 	}, opts)
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)

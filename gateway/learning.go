@@ -44,31 +44,13 @@ func (m *Main) startLearning() error {
 	if m.LearnEvery > 0 {
 		every = m.LearnEvery
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTimer(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			applied, mailed, err := m.learnRound(ctx, m.clock())
-			changed.WithLabelValues("applied").Add(float64(applied))
-			changed.WithLabelValues("digest").Add(float64(mailed))
-			if err != nil && ctx.Err() == nil {
-				m.Logger.Warn("learning round", "err", err)
-			}
-			t.Reset(every)
+	m.every(every, every, func(ctx context.Context) {
+		applied, mailed, err := m.learnRound(ctx, m.clock())
+		changed.WithLabelValues("applied").Add(float64(applied))
+		changed.WithLabelValues("digest").Add(float64(mailed))
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("learning round", "err", err)
 		}
-	}()
-	m.onClose(func(context.Context) error {
-		cancel()
-		<-done
-		return nil
 	})
 	return nil
 }

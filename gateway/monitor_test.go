@@ -16,7 +16,7 @@ import (
 // ticketKeys lists the verify tickets in the gateway's Redis.
 func ticketKeys(t *testing.T, m *gateway.Main) []string {
 	t.Helper()
-	keys, err := m.State.Client().Keys(context.Background(), m.State.Keys().Prefix()+"ticket*").Result()
+	keys, err := m.State.KeysMatching(context.Background(), "ticket*")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,8 +163,9 @@ func TestReputationServicesThroughHTTP(t *testing.T) {
 	}
 }
 
-// No decision waits longer than TFPS_REPUTATION_TIMEOUT (+20 ms) for an
-// AbuseIPDB that never answers; the late answer serves the next call.
+// No decision waits longer than TFPS_REPUTATION_TIMEOUT (+20 ms, + however
+// late a plain timer of that length fired meanwhile on this machine) for
+// an AbuseIPDB that never answers; the late answer serves the next call.
 func TestReputationBudgetHeld(t *testing.T) {
 	f := newFakeServices(t)
 	const budget = 100 * time.Millisecond
@@ -174,8 +175,11 @@ func TestReputationBudgetHeld(t *testing.T) {
 	c := env.client(t, m)
 	newAccount(t, c, "1001")
 
-	var worst time.Duration
+	var worst, late time.Duration
 	for i := range 5 {
+		t0 := time.Now()
+		time.Sleep(budget)
+		late = max(late, time.Since(t0)-budget)
 		call := engine.Call{
 			User: "1001", Domain: "pbx.example", SourceIP: netip.MustParseAddr(ipHanging), Number: "+12015550123",
 			Caller: "+12125550100", CallID: fmt.Sprintf("budget-%d", i), ConcurrentCalls: 1, Time: inHours,
@@ -191,9 +195,9 @@ func TestReputationBudgetHeld(t *testing.T) {
 			t.Errorf("decision %d without the score: %s (%s)", i, d.Code, d.Reason)
 		}
 	}
-	t.Logf("worst decision %s with a budget of %s", worst, budget)
-	if worst > budget+20*time.Millisecond {
-		t.Errorf("a decision waited %s, more than the budget %s + 20ms", worst, budget)
+	t.Logf("worst decision %s with a budget of %s (timers fired up to %s late)", worst, budget, late)
+	if worst > budget+20*time.Millisecond+late {
+		t.Errorf("a decision waited %s, more than the budget %s + 20ms + the machine's timer lateness %s", worst, budget, late)
 	}
 	f.releaseHanging()
 }

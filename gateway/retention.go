@@ -36,37 +36,19 @@ func (m *Main) startRetention() error {
 	if m.PurgeEvery > 0 {
 		first, every = m.PurgeEvery, m.PurgeEvery
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTimer(first)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			now := m.clock()
-			if keep > 0 {
-				purged.Add(float64(m.purgeDecisions(ctx, now.Add(-keep))))
-			}
-			if historyDays > 0 {
-				// Local dates run up to a day ahead of or behind UTC; a
-				// day more is kept rather than one too few.
-				before := now.UTC().AddDate(0, 0, -historyDays-1).Format("2006-01-02")
-				if _, err := m.Store.PurgeHistory(ctx, before); err != nil && ctx.Err() == nil {
-					m.Logger.Warn("purge daily statistics", "before", before, "err", err)
-				}
-			}
-			t.Reset(every)
+	m.every(first, every, func(ctx context.Context) {
+		now := m.clock()
+		if keep > 0 {
+			purged.Add(float64(m.purgeDecisions(ctx, now.Add(-keep))))
 		}
-	}()
-	m.onClose(func(context.Context) error {
-		cancel()
-		<-done
-		return nil
+		if historyDays > 0 {
+			// Local dates run up to a day ahead of or behind UTC; a
+			// day more is kept rather than one too few.
+			before := now.UTC().AddDate(0, 0, -historyDays-1).Format("2006-01-02")
+			if _, err := m.Store.PurgeHistory(ctx, before); err != nil && ctx.Err() == nil {
+				m.Logger.Warn("purge daily statistics", "before", before, "err", err)
+			}
+		}
 	})
 	return nil
 }

@@ -148,7 +148,9 @@ func (r *redisRelay) cut() {
 // dependency, never the error text (which names hosts and addresses).
 func TestHealthzSaysOnlyOkOrFailing(t *testing.T) {
 	relay := startRedisRelay(t)
-	m := newTestEnv(t, store.SQLite, map[string]string{"TFPS_REDIS_URL": relay.url()}).start(t)
+	// The relay leads to one node: a single-node client (a cluster client
+	// would find the other nodes and go round the relay).
+	m := newTestEnv(t, store.SQLite, map[string]string{"TFPS_REDIS_URL": relay.url(), "TFPS_REDIS_CLUSTER": "off"}).start(t)
 	relay.cut()
 	resp, err := http.Get("http://" + m.HTTPAddr() + "/healthz")
 	if err != nil {

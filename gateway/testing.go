@@ -29,12 +29,13 @@ func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string
 	rand.Read(b)
 	prefix := "tfpstest:gw" + hex.EncodeToString(b) + ":"
 	vars := map[string]string{
-		"TFPS_HTTP_LISTEN":  "127.0.0.1:0",
-		"TFPS_SIP_LISTEN":   "127.0.0.1:0",
-		"TFPS_REDIS_URL":    state.TestRedisURL(),
-		"TFPS_REDIS_PREFIX": prefix,
-		"TFPS_DATA_DIR":     tb.TempDir(),
-		"TFPS_LOG_LEVEL":    "warn",
+		"TFPS_HTTP_LISTEN":   "127.0.0.1:0",
+		"TFPS_SIP_LISTEN":    "127.0.0.1:0",
+		"TFPS_REDIS_URL":     state.TestRedisURL(),
+		"TFPS_REDIS_PREFIX":  prefix,
+		"TFPS_REDIS_CLUSTER": map[bool]string{true: "on", false: "off"}[state.TestRedisCluster()],
+		"TFPS_DATA_DIR":      tb.TempDir(),
+		"TFPS_LOG_LEVEL":     "warn",
 	}
 	switch dialect {
 	case store.SQLite:
@@ -54,20 +55,13 @@ func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string
 func deletePrefix(tb testing.TB, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := state.Open(ctx, state.TestRedisURL(), state.Options{Prefix: prefix})
+	s, err := state.Open(ctx, state.TestRedisURL(), state.Options{Prefix: prefix, Cluster: state.TestRedisCluster()})
 	if err != nil {
 		tb.Errorf("clean Redis prefix %s: %v", prefix, err)
 		return
 	}
 	defer s.Close()
-	iter := s.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		s.Client().Del(ctx, keys...)
-	}
+	s.DeletePrefix(ctx)
 }
 
 // MustStart loads vars as the configuration, lets edit adjust the Main

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v5"
@@ -179,6 +180,12 @@ func (c *ariCall) hungUp(ctx context.Context) bool {
 	}
 }
 
+// AsteriskLanguage is the channel language Asterisk knows for a prompt
+// language: its sound folders and say.c use an underscore (pt_BR, where
+// asterisk-core-sounds-pt-br installs, and the Brazilian way of reading
+// numbers), the prompt languages a BCP 47 hyphen (pt-BR).
+func AsteriskLanguage(lang string) string { return strings.ReplaceAll(lang, "-", "_") }
+
 // gone reports whether the channel has left (hung up): Asterisk no longer
 // knows it, or it is on its way out.
 func (c *ariCall) gone() bool {
@@ -187,7 +194,7 @@ func (c *ariCall) gone() bool {
 }
 
 func (c *ariCall) SetLanguage(ctx context.Context, lang string) error {
-	if err := c.h.SetVariable("CHANNEL(language)", lang); err != nil {
+	if err := c.h.SetVariable("CHANNEL(language)", AsteriskLanguage(lang)); err != nil {
 		if ctx.Err() != nil {
 			return ErrHangup
 		}

@@ -286,6 +286,11 @@ func TestFullOnboardingAsksTheLimits(t *testing.T) {
 	c.WaitPlay("invalid-answer", 20*time.Second)
 	c.WaitPlay("ask-quota", 20*time.Second)
 	c.Press("7#") // one digit, then #
+	// A PIN of their own for the change menu, typed twice.
+	c.WaitPlay("pin-new", 20*time.Second)
+	c.Press("2580#")
+	c.WaitPlay("pin-again", 20*time.Second)
+	c.Press("2580#")
 	c.WaitPlay("number:7", 20*time.Second)
 	c.WaitPlay("redial", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
@@ -296,6 +301,9 @@ func TestFullOnboardingAsksTheLimits(t *testing.T) {
 	if a.ConcurrentCalls != 3 || a.DailyQuota != 7 || a.ConcurrentCallsOff != 1 || a.DailyQuotaOff != 2 {
 		t.Errorf("account %+v, want 3 concurrent and 7 a day (off hours from the defaults)", a)
 	}
+	if !pin.Verify(a.PINHash, "2580") {
+		t.Error("the PIN typed at onboarding was not stored")
+	}
 	c.CheckPromptsPlayed(r.ast.SoundsDir)
 
 	// Two digits end the answer without #.
@@ -305,6 +313,10 @@ func TestFullOnboardingAsksTheLimits(t *testing.T) {
 	c.Press("9")
 	c.WaitPlay("ask-quota", 20*time.Second)
 	c.Press("45")
+	c.WaitPlay("pin-new", 20*time.Second)
+	c.Press("1111#")
+	c.WaitPlay("pin-again", 20*time.Second)
+	c.Press("1111#")
 	c.WaitPlay("number:45", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
 	if a := r.account("1002"); a.ConcurrentCalls != 9 || a.DailyQuota != 45 {
@@ -353,7 +365,8 @@ func TestPINMethod(t *testing.T) {
 }
 
 // The change of parameters, reached from extension 877 of tfps-change, is
-// PIN protected whatever the method, and sets both limits.
+// PIN protected whatever the method; its menu sets the limits (the whole
+// menu: menu_e2e_test.go).
 func TestChangeOfParametersNeedsThePIN(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil) // method CAPTCHA: change still asks the PIN
@@ -363,10 +376,20 @@ func TestChangeOfParametersNeedsThePIN(t *testing.T) {
 	c := r.phone.Dial("tfps-change", "877", map[string]string{"TFPS_DOMAIN": testDomain}, testUser)
 	c.WaitPlay("/es/pin-ask", 20*time.Second)
 	c.Press("1357")
+	c.WaitPlay("/es/menu-concurrent", 20*time.Second)
+	c.Press("1")
 	c.WaitPlay("/es/ask-concurrent", 20*time.Second)
 	c.Press("4")
+	c.WaitPlay("/es/confirm", 20*time.Second)
+	c.Press("1")
+	c.WaitPlay("/es/menu-concurrent", 20*time.Second)
+	c.Press("3")
 	c.WaitPlay("/es/ask-quota", 20*time.Second)
 	c.Press("30")
+	c.WaitPlay("/es/confirm", 20*time.Second)
+	c.Press("1")
+	c.WaitPlay("/es/menu-concurrent", 20*time.Second)
+	c.Press("0")
 	c.WaitPlay("/es/saved", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
 	a := r.account(testUser)

@@ -155,6 +155,10 @@ type Flows struct {
 	Rand     io.Reader // captcha digits; nil: crypto/rand
 	Log      *slog.Logger
 
+	// Suggest gives the trained limits the change menu reads and accepts
+	// (options 7 and 8); nil: none are offered.
+	Suggest Suggester
+
 	metrics     *metrics // set by NewApp
 	metricsOnce sync.Once
 }
@@ -682,6 +686,14 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 				}
 				cc, quota, err := s.askLimits(ctx, create.ConcurrentCalls, create.DailyQuota)
 				create.ConcurrentCalls, create.DailyQuota = cc, quota
+				if err == nil {
+					// A PIN of their own, so the caller can use the
+					// change menu later.
+					var h string
+					if h, _, err = s.askNewPIN(ctx); h != "" {
+						create.PINHash = h
+					}
+				}
 				if err != nil {
 					// Verified, then hung up during the questions: the
 					// account is created with what was answered.
@@ -708,18 +720,20 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 		if err := s.say(ctx, prompts.Verified); err != nil {
 			return OutcomeError, err
 		}
-		cc, quota, err := s.askLimits(ctx, s.acct.ConcurrentCalls, s.acct.DailyQuota)
-		update = func(a *tfps.Account) error {
-			a.ConcurrentCalls, a.DailyQuota = cc, quota
-			return nil
+		m, err := s.runChangeMenu(ctx)
+		update = m.update
+		if len(m.edits) > 0 {
+			kind = tfps.NotifyLearnedParameters
+			s.log.Info("settings changed", "settings", m.what)
 		}
 		if err != nil {
-			_ = s.recordSuccess(nil, update, tfps.NotifyLearnedParameters)
+			// Hung up in the menu: what was confirmed is stored.
+			_ = s.recordSuccess(nil, update, kind)
 			return OutcomeVerified, err
 		}
-		kind = tfps.NotifyLearnedParameters
-		after = append(after, s.readBack(ctx, cc, quota)...)
-		after = append(after, s.mediaOrEmpty(ctx, prompts.Saved))
+		if len(m.edits) > 0 {
+			after = append(after, s.mediaOrEmpty(ctx, prompts.Saved))
+		}
 	default:
 		return OutcomeError, fmt.Errorf("unknown flow %q in ticket", s.flow)
 	}

@@ -25,6 +25,9 @@ type Outbox interface {
 	RetryOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, next time.Time) error
 	FailOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time) error
 	ReleaseOutbox(ctx context.Context, id, owner string) error
+	// RenewOutbox extends a held lease; an error wrapping store's
+	// ErrLeaseLost (any error) means the row is no longer ours.
+	RenewOutbox(ctx context.Context, id, owner string, until time.Time) error
 }
 
 // Channel delivers one notification somewhere (mail, webhook). The error says
@@ -190,35 +193,61 @@ func (w *Worker) housekeep(ctx context.Context, now time.Time) {
 	}
 }
 
-// RunOnce claims one batch of due rows and handles each; it returns how many
-// rows it claimed.
+// RunOnce claims due rows one at a time, up to Batch, and handles each; it
+// returns how many rows it claimed. Each row is leased when its turn comes,
+// not with the batch, and the lease is renewed while it is being sent: a
+// slow relay never lets a row's lease run out while this worker still
+// holds it, so another worker never sends it again.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if len(w.channels) == 0 {
 		return 0, nil // nothing configured: mail stays queued
 	}
-	now := w.cfg.Now()
-	entries, err := w.outbox.ClaimOutbox(ctx, w.cfg.Owner, now, w.cfg.Lease, w.cfg.Batch)
-	if err != nil {
-		return 0, fmt.Errorf("claim outbox: %w", err)
-	}
 	var errs []error
-	for i := range entries {
-		if ctx.Err() != nil {
-			// Stopping: hand the rest back so a restart need not wait for
-			// the lease.
-			if err := w.outbox.ReleaseOutbox(context.WithoutCancel(ctx), entries[i].Notification.ID, w.cfg.Owner); err != nil {
-				errs = append(errs, err)
-			}
-			continue
+	n := 0
+	for n < w.cfg.Batch && ctx.Err() == nil {
+		entries, err := w.outbox.ClaimOutbox(ctx, w.cfg.Owner, w.cfg.Now(), w.cfg.Lease, 1)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("claim outbox: %w", err))
+			break
 		}
+		if len(entries) == 0 {
+			break
+		}
+		n++
 		// A row already being delivered finishes even when the worker is
 		// told to stop: cutting an SMTP session after DATA would send the
 		// mail again later. Every SMTP step has its own timeout.
-		if err := w.handle(context.WithoutCancel(ctx), &entries[i]); err != nil {
+		if err := w.handle(context.WithoutCancel(ctx), &entries[0]); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return len(entries), errors.Join(errs...)
+	return n, errors.Join(errs...)
+}
+
+// holdLease renews e's lease every third of it until the returned stop is
+// called; lost is cancelled when the lease can not be renewed (another
+// worker has the row), so the send stops as early as it can.
+func (w *Worker) holdLease(ctx context.Context, e *tfps.OutboxEntry, lost context.CancelFunc) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(w.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := w.outbox.RenewOutbox(ctx, e.Notification.ID, w.cfg.Owner, w.cfg.Now().Add(w.cfg.Lease)); err != nil {
+					w.log.Error("outbox lease not renewed: stopping the send", "notification", e.Notification.ID, "err", err)
+					lost()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 func (w *Worker) handle(ctx context.Context, e *tfps.OutboxEntry) error {
@@ -239,10 +268,12 @@ func (w *Worker) handle(ctx context.Context, e *tfps.OutboxEntry) error {
 		summary = s
 	}
 
-	// A send must finish well inside the lease, or another worker may claim
-	// the row and send it again.
+	// The lease is renewed while the send goes on; should it be lost
+	// anyway, the send is cancelled. Lease/2 still bounds one channel's
+	// try, so a hung relay does not hold the row for ever.
 	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.Lease/2)
 	defer cancel()
+	stopLease := w.holdLease(ctx, e, cancel)
 	var retryErrs, finalErrs []string
 	for _, ch := range w.channels {
 		if slices.Contains(e.Delivered, ch.Name()) || slices.Contains(e.Delivered, ch.Name()+":failed") {
@@ -271,6 +302,7 @@ func (w *Worker) handle(ctx context.Context, e *tfps.OutboxEntry) error {
 			log.Error("delivery failed for good", "channel", ch.Name(), "err", err)
 		}
 	}
+	stopLease()
 	e.LastError = strings.Join(append(retryErrs, finalErrs...), "; ")
 	now = w.cfg.Now()
 	recordCtx := context.WithoutCancel(ctx) // the outcome must be written even on shutdown

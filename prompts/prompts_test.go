@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,8 +14,15 @@ import (
 	"github.com/voipshield/tfps/tts"
 )
 
+// Every prompt, country names and digits included, has a text in every
+// language: a prompt added in English only, or a misspelt ID in a
+// translation, fails here.
 func TestCatalogueComplete(t *testing.T) {
-	for _, lang := range []string{"en", "es"} {
+	want := []string{"en", "es", "fr", "pt-BR"}
+	if got := prompts.Languages(); !slices.Equal(got, want) {
+		t.Errorf("languages = %v, want %v", got, want)
+	}
+	for _, lang := range want {
 		if !prompts.HasLanguage(lang) {
 			t.Fatalf("no %s catalogue", lang)
 		}
@@ -28,6 +37,37 @@ func TestCatalogueComplete(t *testing.T) {
 			if _, ok := prompts.Text(lang, id); !ok {
 				t.Errorf("%s misses %s", lang, id)
 			}
+		}
+	}
+	// A translation is not the English text copied over (country names and
+	// digits may coincide: "Kosovo", "zero").
+	for _, lang := range prompts.Languages() {
+		if lang == "en" {
+			continue
+		}
+		for _, id := range prompts.IDs() {
+			if strings.HasPrefix(string(id), "country-") || strings.HasPrefix(string(id), "digit-") {
+				continue
+			}
+			en, _ := prompts.Text("en", id)
+			if text, _ := prompts.Text(lang, id); text == en {
+				t.Errorf("%s/%s is the English text %q", lang, id, en)
+			}
+		}
+	}
+}
+
+// Accounts and configuration may spell a language as Asterisk does (pt_BR)
+// or in any case; it is kept as the catalogue spells it.
+func TestLanguageSpellings(t *testing.T) {
+	for in, want := range map[string]string{"pt-BR": "pt-BR", "pt_BR": "pt-BR", "PT-br": "pt-BR", "fr": "fr", "FR": "fr", "en": "en"} {
+		if got, ok := prompts.Language(in); !ok || got != want {
+			t.Errorf("Language(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "pt", "pt-PT", "fr-CA", "de"} {
+		if got, ok := prompts.Language(in); ok {
+			t.Errorf("Language(%q) = %q, want none", in, got)
 		}
 	}
 }
@@ -80,8 +120,8 @@ func TestRenderSkipsUnchanged(t *testing.T) {
 			t.Errorf("%s stale after render", k)
 		}
 	}
-	if len(stale) != len(prompts.IDs()) {
-		t.Errorf("en not rendered, so %d prompts should be stale, got %d", len(prompts.IDs()), len(stale))
+	if want := (len(prompts.Languages()) - 1) * len(prompts.IDs()); len(stale) != want {
+		t.Errorf("only es rendered, so %d prompts should be stale, got %d", want, len(stale))
 	}
 	if _, err := prompts.Render(context.Background(), s, dir, []string{"xx"}, false); err == nil {
 		t.Error("unknown language rendered")
@@ -100,5 +140,25 @@ func TestRenderedMediaURIs(t *testing.T) {
 	}
 	if _, err := (prompts.Rendered{Base: "/x"}).Media(ctx, "xx", prompts.Redial); err == nil {
 		t.Error("unknown language gave media")
+	}
+}
+
+// The language menu announces each language, in that language, with the key
+// that chooses it, and that key chooses it.
+func TestLanguageMenuKeys(t *testing.T) {
+	for _, lang := range prompts.Languages() {
+		key := prompts.LanguageKey(lang)
+		text, _ := prompts.Text(lang, prompts.LanguageOption)
+		if key < 1 || key > 9 || !strings.Contains(text, strconv.Itoa(key)+".") {
+			t.Errorf("%s: option %q does not name its key %d", lang, text, key)
+		}
+		if got, ok := prompts.LanguageOfKey(strconv.Itoa(key)); !ok || got != lang {
+			t.Errorf("key %d chooses %q, %v; want %s", key, got, ok, lang)
+		}
+	}
+	for _, typed := range []string{"", "0", "5", "#", "12"} {
+		if got, ok := prompts.LanguageOfKey(typed); ok {
+			t.Errorf("key %q chooses %s", typed, got)
+		}
 	}
 }

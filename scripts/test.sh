@@ -8,6 +8,8 @@
 #   - starts Redis and PostgreSQL if they are not answering, and creates the
 #     database "test"; fails loudly if they still cannot be reached
 #   - gofmt, go vet, then go test ./... against the real services
+#   - the state, engine and gateway tests again on a 3-master Redis Cluster
+#     (scripts/redis-cluster.sh), then the fault runs' short form (scripts/faults.sh)
 #
 # Needs root (or sudo) for apt-get, the services and the chroot, and Go >= 1.26.
 set -euo pipefail
@@ -38,3 +40,11 @@ log "go vet"
 go vet ./...
 log "go test"
 go test -count=1 -timeout 45m ./... "$@"
+
+# ---- The same Redis-side tests on a real 3-master Redis Cluster -----------
+log "go test on a Redis Cluster (scripts/redis-cluster.sh)"
+scripts/redis-cluster.sh test 7101 -- -timeout 20m ./state/ ./engine/ ./gateway/ ./cmd/ivr/
+
+# ---- Fault runs, short form ------------------------------------------------
+log "fault runs (short)"
+scripts/faults.sh short

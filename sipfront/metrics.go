@@ -16,6 +16,10 @@ type metrics struct {
 	retransmissions prometheus.Counter
 	latency         prometheus.Histogram
 	inFlight        prometheus.Gauge
+	repaired        *prometheus.CounterVec // field
+	overflow        prometheus.Counter
+	acceptErrors    prometheus.Counter
+	tcpRefused      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,11 +52,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tfps_sip_decisions_in_flight", Help: "INVITEs waiting for their decision.",
 		}),
+		overflow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_sip_decisions_overflow_total", Help: "INVITEs that arrived while TFPS_SIP_MAX_IN_FLIGHT decisions were waiting: decided at once with no time for Redis (the error policy's answer).",
+		}),
+		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_sip_tcp_accept_errors_total", Help: "Failed TCP accepts (out of file descriptors, aborted connections); the listener waits a little and accepts again.",
+		}),
+		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_sip_tcp_refused_total", Help: "TCP connections closed at once because TFPS_SIP_TCP_MAX_CONNS or TFPS_SIP_TCP_MAX_PER_SOURCE was reached.",
+		}),
+		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tfps_sip_fields_repaired_total", Help: "INVITE fields (user, domain, number, caller, user_agent, call_id, from_tag) that carried invalid UTF-8 or a NUL byte, replaced by U+FFFD before the decision.",
+		}, []string{"field"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.parseErrors, m.denied, m.flood, m.identity, m.retransmissions, m.latency, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.parseErrors, m.denied, m.flood, m.identity, m.retransmissions, m.latency, m.inFlight, m.repaired, m.overflow, m.acceptErrors, m.tcpRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

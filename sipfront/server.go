@@ -3,6 +3,7 @@ package sipfront
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,8 +58,15 @@ type Options struct {
 	ErrorStatus   int           // answer when the engine errs; default 500, never 503
 	DecideTimeout time.Duration // default 2s
 	MaxInFlight   int           // default 4096
-	AnswerTTL     time.Duration // how long answers are kept for retransmissions; default 32s (Timer B)
-	ServerName    string        // Server header; default "tfps-gateway"
+	// TCPMaxConns and TCPMaxPerSource cap the TCP connections open at
+	// once, in all and per source address (defaults 1024 and 64); TCPIdle
+	// closes one that sent no complete message or keep-alive for that
+	// long (default 60s).
+	TCPMaxConns     int
+	TCPMaxPerSource int
+	TCPIdle         time.Duration
+	AnswerTTL       time.Duration // how long answers are kept for retransmissions; default 32s (Timer B)
+	ServerName      string        // Server header; default "tfps-gateway"
 
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Logger     *slog.Logger          // nil: slog.Default()
@@ -78,6 +87,10 @@ func OptionsFrom(c *config.Config) Options {
 		ErrorStatus:   c.SIP.ErrorCode,
 		DecideTimeout: c.SIP.DecideTimeout,
 		MaxInFlight:   c.SIP.MaxInFlight,
+
+		TCPMaxConns:     c.SIP.TCPMaxConns,
+		TCPMaxPerSource: c.SIP.TCPMaxPerSource,
+		TCPIdle:         c.SIP.TCPIdle,
 	}
 	if o.ContactHost == "" {
 		switch {
@@ -119,6 +132,15 @@ func (o *Options) defaults() error {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 4096
 	}
+	if o.TCPMaxConns <= 0 {
+		o.TCPMaxConns = 1024
+	}
+	if o.TCPMaxPerSource <= 0 {
+		o.TCPMaxPerSource = 64
+	}
+	if o.TCPIdle <= 0 {
+		o.TCPIdle = 60 * time.Second
+	}
 	if o.AnswerTTL <= 0 {
 		o.AnswerTTL = 32 * time.Second
 	}
@@ -153,7 +175,8 @@ type Server struct {
 	closed    bool
 	closers   []func() error
 	conns     map[net.Conn]struct{}
-	wg        sync.WaitGroup // serve loops, connections and decisions
+	perSource map[netip.Addr]int // open TCP connections per source
+	wg        sync.WaitGroup     // serve loops, connections and decisions
 	baseCtx   context.Context
 	cancelAll context.CancelFunc
 }
@@ -181,6 +204,7 @@ func New(d Decider, opts Options) (*Server, error) {
 		flood:     newFloodLimit(opts.FloodLimit, 100_000),
 		sem:       make(chan struct{}, opts.MaxInFlight),
 		conns:     map[net.Conn]struct{}{},
+		perSource: map[netip.Addr]int{},
 		baseCtx:   ctx,
 		cancelAll: cancel,
 	}, nil
@@ -337,40 +361,59 @@ func (s *Server) serveTCP(ln net.Listener, monitor bool) error {
 		return err
 	}
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			// Out of file descriptors (EMFILE, ENFILE), a connection
+			// aborted before it was accepted, a timeout: none of them ends
+			// the listener. Wait a little longer each time and accept
+			// again; connections closing meanwhile give descriptors back.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.metrics.acceptErrors.Inc()
+			if backoff == time.Second || backoff == 5*time.Millisecond {
+				s.log.Error("accept sip tcp: retrying", "backoff", backoff, "err", err)
 			}
-			return fmt.Errorf("accept sip tcp: %w", err)
+			select {
+			case <-time.After(backoff):
+			case <-s.baseCtx.Done():
+				return nil
+			}
+			continue
 		}
+		backoff = 0
+		src := addrPort(c.RemoteAddr()).Addr()
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			c.Close()
 			return nil
 		}
+		if len(s.conns) >= s.opts.TCPMaxConns || s.perSource[src] >= s.opts.TCPMaxPerSource {
+			s.mu.Unlock()
+			c.Close()
+			s.metrics.tcpRefused.Inc()
+			continue
+		}
 		s.conns[c] = struct{}{}
+		s.perSource[src]++
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serveConn(c, monitor)
+		go s.serveConn(c, src, monitor)
 	}
 }
 
-// tcpIdle closes a TCP connection that sent nothing for this long.
-const tcpIdle = 3 * time.Minute
-
-func (s *Server) serveConn(c net.Conn, monitor bool) {
+func (s *Server) serveConn(c net.Conn, srcAddr netip.Addr, monitor bool) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		if s.perSource[srcAddr]--; s.perSource[srcAddr] <= 0 {
+			delete(s.perSource, srcAddr)
+		}
 		s.mu.Unlock()
 		c.Close()
 	}()
@@ -390,16 +433,21 @@ func (s *Server) serveConn(c net.Conn, monitor bool) {
 	stream := s.parser.NewSIPStream()
 	defer stream.Close()
 	buf := make([]byte, 65536)
+	// The idle deadline moves only when a complete message or a CRLF
+	// keep-alive arrives: a byte now and then of a message that never
+	// ends keeps nothing open.
+	c.SetReadDeadline(time.Now().Add(s.opts.TCPIdle))
 	for {
-		c.SetReadDeadline(time.Now().Add(tcpIdle))
 		n, err := c.Read(buf)
 		if err != nil {
 			return
 		}
 		if len(bytes.Trim(buf[:n], "\r\n\x00 ")) == 0 {
+			c.SetReadDeadline(time.Now().Add(s.opts.TCPIdle))
 			continue
 		}
 		err = stream.ParseSIPStream(buf[:n], func(msg sip.Message) {
+			c.SetReadDeadline(time.Now().Add(s.opts.TCPIdle))
 			now := s.opts.Now()
 			ok, deny := s.admit(src, now)
 			if !ok {
@@ -548,11 +596,23 @@ func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, 
 		}
 		return // still deciding: the answer goes out when it is ready
 	}
-	s.sem <- struct{}{}
+	// The reader never waits for a slot: with MaxInFlight decisions
+	// waiting (a slow Redis), a further INVITE is decided with no time
+	// left for dependencies, so it gets the error policy's answer at once
+	// and OPTIONS, CANCEL and retransmissions behind it are still read.
+	timeout, slot := s.opts.DecideTimeout, true
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		timeout, slot = 0, false
+		s.metrics.overflow.Inc()
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		<-s.sem
+		if slot {
+			<-s.sem
+		}
 		b := s.send(req, src, transport, reply, s.opts.ErrorStatus, "Server Shutting Down", nil)
 		e.finish(b)
 		return
@@ -560,11 +620,16 @@ func (s *Server) invite(req *sip.Request, src netip.AddrPort, transport string, 
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.inFlight.Inc()
-	ctx, cancel := context.WithTimeout(s.baseCtx, s.opts.DecideTimeout)
+	ctx, cancel := context.WithTimeout(s.baseCtx, timeout)
 	e.setCancel(cancel)
 	go func() {
 		defer s.wg.Done()
-		defer func() { <-s.sem; s.metrics.inFlight.Dec() }()
+		defer func() {
+			if slot {
+				<-s.sem
+			}
+			s.metrics.inFlight.Dec()
+		}()
 		defer cancel()
 		start := time.Now()
 		// The answer is stored before it is sent, so a retransmission
@@ -666,6 +731,26 @@ func callOf(req *sip.Request, src netip.Addr, now time.Time, trusted bool) engin
 	return c
 }
 
+// repairedField is a call field that carried invalid UTF-8 or NUL, as received.
+type repairedField struct{ name, raw string }
+
+// repairCall replaces invalid UTF-8 and NUL bytes in c's text fields by
+// U+FFFD and returns the fields it changed, with their raw values.
+func repairCall(c *engine.Call) []repairedField {
+	var out []repairedField
+	for _, f := range [...]struct {
+		name string
+		v    *string
+	}{{"user", &c.User}, {"domain", &c.Domain}, {"number", &c.Number}, {"caller", &c.Caller}, {"user_agent", &c.UserAgent}, {"call_id", &c.CallID}, {"from_tag", &c.FromTag}} {
+		if utf8.ValidString(*f.v) && strings.IndexByte(*f.v, 0) < 0 {
+			continue
+		}
+		out = append(out, repairedField{f.name, *f.v})
+		*f.v = strings.ReplaceAll(strings.ToValidUTF8(*f.v, "\uFFFD"), "\x00", "\uFFFD")
+	}
+	return out
+}
+
 func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPort, transport string, monitor bool, now time.Time, e *answerEntry, reply func([]byte) error) []byte {
 	trusted := inPrefixes(s.opts.TrustHeaders, src.Addr())
 	if !trusted && hasIdentityHeader(req) {
@@ -674,6 +759,13 @@ func (s *Server) decide(ctx context.Context, req *sip.Request, src netip.AddrPor
 	}
 	call := callOf(req, src.Addr(), now, trusted)
 	call.Monitor = monitor
+	for _, f := range repairCall(&call) {
+		// Decided and logged with U+FFFD in place of each bad byte: the
+		// decision log's database refuses NUL and invalid UTF-8, and a
+		// refused row would have to be split out of its batch.
+		s.metrics.repaired.WithLabelValues(f.name).Inc()
+		s.log.Warn("sip field repaired: invalid UTF-8 or NUL replaced", "call_id", call.CallID, "source", src.Addr(), "field", f.name, "raw_hex", hex.EncodeToString([]byte(f.raw)))
+	}
 	d, err := s.d.Decide(ctx, call)
 	if e.canceled() {
 		return s.send(req, src, transport, reply, 487, "Request Terminated", nil)

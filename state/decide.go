@@ -23,14 +23,15 @@ import (
 // data (sorted-set scores, the block's end instant, the local date in the
 // daily key), taking "now" from the call; TTLs only collect garbage.
 //
-// Cluster note: the account's keys share a hash tag, the ticket key does
-// not (the IVR finds a ticket by id alone), so on Redis Cluster the script
-// would need the ticket written separately.
+// Cluster: every key of the script is in the account's slot: its keys
+// share a hash tag, the ticket id is drawn in that slot (TicketIDInSlot)
+// and the source's open tickets (shared by every account, in another slot)
+// are left to a second script after it, on a cluster only (sourceCap).
 
 // DecideCounters implements engine.Counters. Concurrent decisions share
 // round trips: while one pipeline is on the wire, the scripts of the
 // decisions that arrive meanwhile queue up and go out together in the next
-// (group commit, no timer, so a lone decision never waits). Each decision
+// (group commit, no timer, so a lone decision never waits for others). Each decision
 // still makes exactly one script call; what is shared is the network
 // round trip and its system calls, on both sides.
 type DecideCounters struct {
@@ -291,9 +292,15 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 	args := make([]any, 8, 8+5*len(req.Steps))
 	args[0], args[1] = now, len(req.Steps)
 	keys[1] = s.keys.OpenTickets(req.User, req.Domain)
+	slot := s.keys.AccountSlot(req.User, req.Domain)
 	keys[2], args[7] = keys[1], 0 // declared, not used without a source address
+	var srcKey string             // the source's open tickets, counted after the script on a cluster
 	if req.SourceIP != "" {
-		keys[2], args[7] = s.keys.SourceOpenTickets(req.SourceIP), 1
+		if s.keys.cluster {
+			srcKey = s.keys.SourceOpenTickets(req.SourceIP)
+		} else {
+			keys[2], args[7] = s.keys.SourceOpenTickets(req.SourceIP), 1
+		}
 	}
 	args[4], args[5] = req.MaxOpenTickets, req.OpenTicketWindow.Milliseconds()
 
@@ -309,6 +316,8 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			if id, err = s.ticketID(); err != nil {
 				return "", err
 			}
+			// In the account's slot, so the script's keys share one slot.
+			id = TicketIDInSlot(id, slot)
 			keys[0] = s.keys.Ticket(id)
 			px = t.Expires.Sub(t.Created).Milliseconds() + ticketGrace.Milliseconds()
 		}
@@ -333,6 +342,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		return engine.CountResult{}, err
 	}
 	args[3] = pass
+	withTicket := make([]bool, len(req.Steps)) // the step stores a ticket when it fails
 	for i := range req.Steps {
 		st := &req.Steps[i]
 		switch st.Kind {
@@ -353,6 +363,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			if err != nil {
 				return engine.CountResult{}, err
 			}
+			withTicket[i] = t != ""
 			keys = append(keys, s.keys.Daily(req.User, req.Domain, st.Day, st.OffHours))
 			args = append(args, luaQuota, st.Limit, dailyGC.Milliseconds(), t)
 		case engine.StepRangeHop:
@@ -363,6 +374,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			if err != nil {
 				return engine.CountResult{}, err
 			}
+			withTicket[i] = t != ""
 			keys = append(keys, s.keys.RangeHop(req.User, req.Domain, st.Range))
 			args = append(args, luaRangeHop, st.Limit, st.Window.Milliseconds(), st.Member, t)
 		case engine.StepRule:
@@ -393,17 +405,20 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 	}
 	if keys[0] == "" {
-		keys[0] = s.keys.Ticket("none") // declared, never written
+		keys[0] = s.keys.Ticket(TicketIDInSlot(strings.Repeat("0", TicketIDDigits), slot)) // declared, never written
 	}
 	args[2], args[6] = px, id
 
-	// A decision whose caller gave up (a CANCELled INVITE) before its turn
-	// does no Redis work. Once queued it runs with its batch.
+	// A decision whose caller gave up (a CANCELled INVITE, its deadline)
+	// before its turn does no Redis work; once its batch is on the wire
+	// the script runs, and the caller need not wait for it.
 	if err := ctx.Err(); err != nil {
 		return engine.CountResult{}, fmt.Errorf("decide: %w", err)
 	}
 	p := &pending{keys: keys, args: args, wake: make(chan struct{}, 1)}
-	c.b.submit(s, p)
+	if err := c.b.submit(ctx, s, p); err != nil {
+		return engine.CountResult{}, Wrap("decide", err)
+	}
 	if p.err != nil {
 		return engine.CountResult{}, Wrap("decide", p.err)
 	}
@@ -424,7 +439,59 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 		res.Steps[i] = r
 	}
+	stored := !res.TicketRefused && (res.Failed < 0 && pass != "" || res.Failed >= 0 && res.Failed < len(withTicket) && withTicket[res.Failed])
+	if stored && srcKey != "" && req.MaxOpenTickets > 0 {
+		refused, open, err := c.sourceCap(ctx, srcKey, id, req)
+		if err != nil {
+			return engine.CountResult{}, err
+		}
+		res.OpenTickets = max(res.OpenTickets, open)
+		res.TicketRefused = refused
+	}
 	return res, nil
+}
+
+// sourceCapScript counts a source address's open tickets on a Redis
+// Cluster, where the set sits in another slot than the account's keys:
+// KEYS[1] the set; ARGV now ms, window ms, cap, ticket id. Under the cap
+// it adds the ticket; the reply is {refused, open before}.
+var sourceCapScript = redis.NewScript(`
+local now, window, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local open = redis.call('ZCARD', KEYS[1])
+if open >= cap then return {1, open} end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window + 60000)
+return {0, open}
+`)
+
+// sourceCap applies the open-ticket cap of the source address to the
+// ticket id the decide script just stored (on a cluster only). Over the cap
+// the ticket is taken back (deleted, out of the account's open set) before
+// anyone heard of it, and the decision sees it refused, as the decide
+// script would have on a single Redis; only verify decisions pay this
+// second round trip.
+func (c DecideCounters) sourceCap(ctx context.Context, srcKey, id string, req *engine.CountRequest) (refused bool, open int64, err error) {
+	s := c.s
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	r, err := sourceCapScript.Run(ctx, s.rdb, []string{srcKey}, req.Now.UnixMilli(), req.OpenTicketWindow.Milliseconds(), req.MaxOpenTickets, id).Int64Slice()
+	if err != nil {
+		return false, 0, Wrap("decide: source open tickets", err)
+	}
+	if len(r) != 2 {
+		return false, 0, fmt.Errorf("decide: source open tickets: unexpected reply of %d values", len(r))
+	}
+	if r[0] == 0 {
+		return false, r[1], nil
+	}
+	p := s.rdb.Pipeline()
+	p.Del(ctx, s.keys.Ticket(id))
+	p.ZRem(ctx, s.keys.OpenTickets(req.User, req.Domain), id)
+	if _, err := p.Exec(ctx); err != nil {
+		return false, 0, Wrap("decide: take back a ticket over the source's cap", err)
+	}
+	return true, r[1], nil
 }
 
 // maxBatch bounds the scripts sent in one pipeline.
@@ -436,59 +503,65 @@ type pending struct {
 	args []any
 	raw  []int64
 	err  error
-	wake chan struct{} // signalled once: result ready, or leadership handed over
-	lead bool          // set before wake: run the next batch
-	done bool          // set before wake: raw/err are the answer
+	wake chan struct{} // buffered 1, signalled once raw/err are the answer
 }
 
-// batcher runs pending calls in pipelines, one pipeline at a time. The
-// caller that finds it idle leads: it sends everything queued (its own call
-// included), answers every caller of that batch, and hands the lead to the
-// first caller still queued, so no caller works for others after its own
-// answer has come.
+// batcher runs pending calls in pipelines, one pipeline at a time, from a
+// goroutine that lives while there is work: it sends everything queued,
+// answers every caller of that batch, and sends the next while more have
+// arrived. A caller waits for its answer or its context, whichever comes
+// first: behind a slow or blackholed Redis the decision returns at its
+// deadline (the engine then applies the error policy) instead of waiting
+// for the batches before its own. A caller that gives up while still
+// queued is taken out of the queue (its script never runs); one whose
+// batch is already on the wire leaves its answer unread.
 type batcher struct {
 	mu      sync.Mutex
 	queue   []*pending
 	running bool
 }
 
-func (b *batcher) submit(s *State, p *pending) {
+func (b *batcher) submit(ctx context.Context, s *State, p *pending) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	if b.running {
+	if !b.running {
+		b.running = true
+		go b.run(s)
+	}
+	b.mu.Unlock()
+	select {
+	case <-p.wake:
+		return nil
+	case <-ctx.Done():
+		b.mu.Lock()
+		for i, q := range b.queue {
+			if q == p {
+				b.queue = append(b.queue[:i], b.queue[i+1:]...)
+				break
+			}
+		}
 		b.mu.Unlock()
-		<-p.wake
-		if p.done {
+		return ctx.Err()
+	}
+}
+
+func (b *batcher) run(s *State) {
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.running = false
+			b.mu.Unlock()
 			return
 		}
-		b.mu.Lock() // p leads now; b.running stays true
-	}
-	b.running = true
-	n := min(len(b.queue), maxBatch)
-	batch := make([]*pending, n)
-	copy(batch, b.queue)
-	b.queue = append(b.queue[:0], b.queue[n:]...)
-	b.mu.Unlock()
-
-	runBatch(s, batch)
-
-	b.mu.Lock()
-	var next *pending
-	if len(b.queue) > 0 {
-		next = b.queue[0]
-	} else {
-		b.running = false
-	}
-	b.mu.Unlock()
-	for _, q := range batch {
-		if q != p {
-			q.done = true
+		n := min(len(b.queue), maxBatch)
+		batch := make([]*pending, n)
+		copy(batch, b.queue)
+		b.queue = append(b.queue[:0], b.queue[n:]...)
+		b.mu.Unlock()
+		runBatch(s, batch)
+		for _, q := range batch {
 			q.wake <- struct{}{}
 		}
-	}
-	if next != nil {
-		next.lead = true
-		next.wake <- struct{}{}
 	}
 }
 

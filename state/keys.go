@@ -1,14 +1,95 @@
 package state
 
 import (
+	"strconv"
 	"strings"
 )
 
 // Keys builds every Redis key name. Nothing outside this package spells a key.
 //
 // Keys of one account carry the hash tag {domain/user}, so a script that
-// touches several of them runs on one Redis Cluster slot.
-type Keys struct{ prefix string }
+// touches several of them runs on one Redis Cluster slot. A verify ticket
+// is found by its id alone (the IVR knows nothing else), so the id carries
+// the slot: id mod 16384 is the slot of the account it was issued for
+// (TicketIDInSlot), and the ticket's keys carry a hash tag of that slot
+// (slotTags), which puts them next to the account's keys for the decide
+// script. The open tickets of a source address are shared by every account
+// and sit in another slot: on a cluster (TFPS_REDIS_CLUSTER=on) the decide
+// script leaves them alone and a second script counts them (sourceCap).
+type Keys struct {
+	prefix  string
+	cluster bool
+}
+
+// Cluster reports whether the keys are laid out for a Redis Cluster.
+func (k Keys) Cluster() bool { return k.cluster }
+
+// clusterSlots is the number of Redis Cluster hash slots.
+const clusterSlots = 16384
+
+// crc16 is the CRC16-CCITT (XMODEM) Redis Cluster hashes keys with.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// slotOf is the Cluster slot of a hash tag's content.
+func slotOf(tag string) int { return int(crc16(tag)) % clusterSlots }
+
+// slotTags[n] is a short hash tag whose slot is n (found once, by trying
+// "0", "1", ... until every slot has one: about 170,000 CRCs).
+var slotTags = func() []string {
+	tags := make([]string, clusterSlots)
+	left := clusterSlots
+	for i := 0; left > 0; i++ {
+		t := strconv.Itoa(i)
+		if n := slotOf(t); tags[n] == "" {
+			tags[n] = t
+			left--
+		}
+	}
+	return tags
+}()
+
+// AccountSlot is the Cluster slot of an account's keys.
+func (k Keys) AccountSlot(user, domain string) int { return slotOf(esc(domain) + "/" + esc(user)) }
+
+// TicketIDInSlot turns a drawn ticket id (TicketIDDigits decimal digits)
+// into one whose value mod 16384 is slot, keeping the other digits' draw:
+// the ticket's keys then share the slot. An id that is not decimal is
+// returned as it is.
+func TicketIDInSlot(id string, slot int) string {
+	v, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return id
+	}
+	const span = 10_000_000_000_000_000 // 10^TicketIDDigits
+	v = v - v%clusterSlots + uint64(slot)
+	if v >= span {
+		v -= clusterSlots
+	}
+	out := strconv.FormatUint(v, 10)
+	return strings.Repeat("0", len(id)-len(out)) + out
+}
+
+// ticketTag is the hash tag of a ticket id's keys.
+func ticketTag(id string) string {
+	v, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return esc(id)
+	}
+	return slotTags[v%clusterSlots]
+}
 
 var keyEscaper = strings.NewReplacer("%", "%25", ":", "%3A", "{", "%7B", "}", "%7D", "/", "%2F", " ", "%20")
 
@@ -78,10 +159,12 @@ func (k Keys) ABBlockMonitor(user, domain, caller, number string) string {
 }
 
 // Ticket holds a verify ticket's JSON until it is claimed.
-func (k Keys) Ticket(id string) string { return k.prefix + "ticket:" + esc(id) }
+func (k Keys) Ticket(id string) string { return k.prefix + "ticket:{" + ticketTag(id) + "}" + esc(id) }
 
 // TicketUsed marks a claimed ticket so a second claim says "used", not "unknown".
-func (k Keys) TicketUsed(id string) string { return k.prefix + "ticket-used:" + esc(id) }
+func (k Keys) TicketUsed(id string) string {
+	return k.prefix + "ticket-used:{" + ticketTag(id) + "}" + esc(id)
+}
 
 // Reputation caches one reputation service's answer about a source address
 // (e.g. service "abuseipdb"), shared by every gateway. The answer carries

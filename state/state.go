@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,6 +39,10 @@ type Options struct {
 	// replay gives a seeded source so its runs repeat exactly. Ids must
 	// still be unique among live tickets.
 	TicketIDs func() (string, error)
+	// Cluster reads the URL as a Redis Cluster's (go-redis
+	// ParseClusterURL: redis://host:port?addr=host2:port2&addr=...) and
+	// talks to it through the cluster client (TFPS_REDIS_CLUSTER=on).
+	Cluster bool
 }
 
 // State is the handle on Redis. It is safe for concurrent use.
@@ -54,36 +59,50 @@ const DefaultTimeout = 500 * time.Millisecond
 // Open connects to the Redis named by rawURL (redis:// or rediss://) and
 // checks that it answers.
 func Open(ctx context.Context, rawURL string, opt Options) (*State, error) {
-	ro, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
-	}
 	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	uo := &redis.UniversalOptions{
-		Addrs:     []string{ro.Addr},
-		DB:        ro.DB,
-		Username:  ro.Username,
-		Password:  ro.Password,
-		TLSConfig: ro.TLSConfig,
-		// Fail fast: the operation deadline, not retries, bounds the wait.
-		DialTimeout:  timeout,
-		ReadTimeout:  timeout,
-		WriteTimeout: timeout,
-		MaxRetries:   1,
-		// RESP2: nothing here uses RESP3 push messages, and with RESP3 the
-		// client checks the connection for pending pushes on every reply
-		// (2% of a gateway's CPU under load).
-		Protocol:     2,
-		PoolSize:     64,
-		MinIdleConns: 4,
+	var rdb redis.UniversalClient
+	var addr string
+	if opt.Cluster {
+		co, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis cluster URL: %w", err)
+		}
+		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = timeout, timeout, timeout
+		co.MaxRetries, co.Protocol, co.PoolSize, co.MinIdleConns = 1, 2, 64, 4
+		addr = strings.Join(co.Addrs, ",")
+		rdb = redis.NewClusterClient(co)
+	} else {
+		ro, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis URL: %w", err)
+		}
+		addr = ro.Addr
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs:     []string{ro.Addr},
+			DB:        ro.DB,
+			Username:  ro.Username,
+			Password:  ro.Password,
+			TLSConfig: ro.TLSConfig,
+			// Fail fast: the operation deadline, not retries, bounds the wait.
+			DialTimeout:  timeout,
+			ReadTimeout:  timeout,
+			WriteTimeout: timeout,
+			MaxRetries:   1,
+			// RESP2: nothing here uses RESP3 push messages, and with RESP3 the
+			// client checks the connection for pending pushes on every reply
+			// (2% of a gateway's CPU under load).
+			Protocol:     2,
+			PoolSize:     64,
+			MinIdleConns: 4,
+		})
 	}
-	s := New(redis.NewUniversalClient(uo), opt)
+	s := New(rdb, opt)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("connect to redis %s: %w", ro.Addr, err)
+		return nil, fmt.Errorf("connect to redis %s: %w", addr, err)
 	}
 	return s, nil
 }
@@ -99,7 +118,8 @@ func New(rdb redis.UniversalClient, opt Options) *State {
 	if opt.TicketIDs == nil {
 		opt.TicketIDs = fastTicketID
 	}
-	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix}, timeout: opt.Timeout, ticketID: opt.TicketIDs}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix, cluster: cluster || opt.Cluster}, timeout: opt.Timeout, ticketID: opt.TicketIDs}
 }
 
 // Client returns the underlying client, for packages that add their own

@@ -30,10 +30,12 @@ func TestTicketIDSource(t *testing.T) {
 	if _, err := NewDecideCounters(s).Count(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if req.Ticket.ID != "0000000000000002" {
-		t.Fatalf("decision ticket %q, want the source's second id", req.Ticket.ID)
+	// The decision's id is the source's, moved into the account's slot.
+	want := TicketIDInSlot("0000000000000002", s.Keys().AccountSlot("u", "d"))
+	if req.Ticket.ID != want {
+		t.Fatalf("decision ticket %q, want the source's second id in the account's slot (%s)", req.Ticket.ID, want)
 	}
-	if tk, err := s.ClaimTicket(ctx, "0000000000000002", t0.Add(time.Second)); err != nil || tk.User != "u" {
+	if tk, err := s.ClaimTicket(ctx, want, t0.Add(time.Second)); err != nil || tk.User != "u" {
 		t.Errorf("claim the decision's ticket: %+v, %v", tk, err)
 	}
 }

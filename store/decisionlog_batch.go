@@ -3,10 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/voipshield/tfps"
 )
@@ -28,10 +32,10 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 		return nil
 	}
 	if s.dialect == Postgres {
-		return s.copyDecisions(ctx, recs)
+		return refused(s.copyDecisions(ctx, recs))
 	}
 	const perStmt = 50
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
+	return refused(s.WithTx(ctx, func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		stmtRows := 0
 		defer func() {
@@ -61,7 +65,74 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 			}
 		}
 		return s.addDailyStats(ctx, txExec(tx), recs)
-	})
+	}))
+}
+
+// refused marks err with tfps.ErrRecordRefused when the database refused a
+// value in the rows (PostgreSQL class 22, data exception: invalid UTF-8 or
+// a NUL byte in text is 22021), so the writer splits the batch to find the
+// row instead of retrying it whole.
+func refused(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		return fmt.Errorf("%w: %w", tfps.ErrRecordRefused, err)
+	}
+	return err
+}
+
+// QuarantineDecision sets a decision-log row the database refused aside in
+// decision_quarantine, with the error, as JSON bytes (any value fits). The
+// engine's writer calls it for the one row of a refused batch.
+func (s *Store) QuarantineDecision(ctx context.Context, rec tfps.DecisionRecord, cause error, now time.Time) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("quarantine decision %q: %w", rec.CallID, err)
+	}
+	msg := cleanText(cause.Error())
+	_, err = s.db.ExecContext(ctx, `INSERT INTO decision_quarantine (quarantined_at, call_id, error, record) VALUES ($1, $2, $3, $4)`,
+		ms(now), cleanText(rec.CallID), msg, b)
+	if err != nil {
+		return fmt.Errorf("quarantine decision %q: %w", rec.CallID, err)
+	}
+	return nil
+}
+
+// QuarantinedDecision is a row of decision_quarantine.
+type QuarantinedDecision struct {
+	ID            int64
+	QuarantinedAt time.Time
+	CallID        string
+	Error         string
+	Record        tfps.DecisionRecord
+}
+
+// QuarantinedDecisions returns the quarantined rows, oldest first.
+func (s *Store) QuarantinedDecisions(ctx context.Context, limit int) ([]QuarantinedDecision, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, quarantined_at, call_id, error, record FROM decision_quarantine ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query decision quarantine: %w", err)
+	}
+	defer rows.Close()
+	var out []QuarantinedDecision
+	for rows.Next() {
+		var q QuarantinedDecision
+		var at int64
+		var b []byte
+		if err := rows.Scan(&q.ID, &at, &q.CallID, &q.Error, &b); err != nil {
+			return nil, fmt.Errorf("scan decision quarantine: %w", err)
+		}
+		if err := json.Unmarshal(b, &q.Record); err != nil {
+			return nil, fmt.Errorf("decision quarantine %d: %w", q.ID, err)
+		}
+		q.QuarantinedAt = fromMS(at)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// cleanText is s with invalid UTF-8 and NUL bytes replaced by U+FFFD.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // decisionInsert is a SQLite decision_log INSERT of n rows.

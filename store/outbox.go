@@ -225,6 +225,22 @@ func (s *Store) FailOutbox(ctx context.Context, e *tfps.OutboxEntry, owner strin
 	return finishRow(ctx, s.db, e, owner, `state = 'failed', attempts = attempts + 1, sent_at = $1`, ms(now))
 }
 
+// RenewOutbox extends owner's lease on row id until until, while a slow
+// send goes on; ErrLeaseLost when the lease is no longer owner's (it ran out
+// and another worker claimed the row, or the row was finished).
+func (s *Store) RenewOutbox(ctx context.Context, id, owner string, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'pending'`, ms(until), id, owner)
+	if err != nil {
+		return fmt.Errorf("renew outbox lease %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("renew outbox lease %s: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("renew outbox lease %s: %w", id, ErrLeaseLost)
+	}
+	return nil
+}
+
 // ReleaseOutbox hands a claimed row back untouched (the worker is stopping),
 // so another worker or the restarted one takes it without waiting for the
 // lease to run out.

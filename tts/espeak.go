@@ -21,9 +21,9 @@ type Espeak struct {
 }
 
 // EspeakVoices are the default voices: American English, which callers in
-// America and Europe follow easily (espeak-ng's "en" is British), and
-// Castilian Spanish.
-var EspeakVoices = map[string]string{"en": "en-us", "es": "es"}
+// America and Europe follow easily (espeak-ng's "en" is British),
+// Castilian Spanish, Brazilian Portuguese and the French of France.
+var EspeakVoices = map[string]string{"en": "en-us", "es": "es", "pt-BR": "pt-br", "fr": "fr-fr"}
 
 // Synthesize runs espeak-ng, then sox.
 func (e Espeak) Synthesize(ctx context.Context, r Request) ([]byte, error) {

@@ -105,6 +105,7 @@ func startService(t *testing.T, ast *asterisktest.Asterisk, extraEnv ...string) 
 		"TFPS_ARI_APP=tfps",
 		"TFPS_DATABASE_URL="+dbURL,
 		"TFPS_REDIS_URL="+state.TestRedisURL(),
+		"TFPS_REDIS_CLUSTER="+map[bool]string{true: "on", false: "off"}[state.TestRedisCluster()],
 		"TFPS_REDIS_PREFIX="+s.st.Keys().Prefix(),
 		"TFPS_IVR_LISTEN="+s.http,
 		"TFPS_IVR_SOUNDS_DIR="+soundsDir(),

@@ -20,9 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/command"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/learning"
 	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
@@ -49,7 +52,7 @@ func run(ctx context.Context, env *command.Env) error {
 	} else if len(applied) > 0 {
 		log.Info("database migrated", "versions", applied, "dialect", db.Dialect())
 	}
-	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout})
+	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster})
 	if err != nil {
 		return err
 	}
@@ -95,6 +98,15 @@ func run(ctx context.Context, env *command.Env) error {
 		Opts:     flowOptions(cfg),
 		Now:      time.Now,
 		Log:      log,
+		// The change menu reads the trained limits the API and tfpsctl
+		// show: one code path from the daily rows to the suggestion.
+		Suggest: func(ctx context.Context, a *tfps.Account, now time.Time) (*learning.Limits, error) {
+			h, err := api.AccountHistory(ctx, db, cfg, a, now)
+			if err != nil || h.Trained == nil {
+				return nil, err
+			}
+			return h.Trained.Suggested, nil
+		},
 	}
 
 	if cfg.IVR.Listen != "" {

@@ -208,6 +208,12 @@ func TestTfpsctl(t *testing.T) {
 	c.fail(exitError, `mode: "watch" is not enforce, monitor or empty`, "set", "1002", "pbx.example", "--mode", "watch")
 	contains(t, "set --mode inherit", c.ok("set", "1002", "pbx.example", "--mode", "inherit"), "mode", "inherit")
 
+	// Prompt languages: Asterisk's spelling pt_BR is kept as pt-BR; a
+	// language without prompts is refused with the list.
+	contains(t, "set --language pt_BR", c.ok("set", "1002", "pbx.example", "--language", "pt_BR"), "language", "pt-BR")
+	contains(t, "set --language fr", c.ok("set", "1002", "pbx.example", "--language", "fr"), "language", "fr")
+	c.fail(exitError, `language: "pt" is not one of en, es, fr, pt-BR`, "set", "1002", "pbx.example", "--language", "pt")
+
 	// Remove, then the account is gone.
 	c.ok("remove", "1002", "pbx.example")
 	c.fail(exitError, "account 1002@pbx.example not found (not_found)", "show", "1002", "pbx.example")

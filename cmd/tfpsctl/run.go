@@ -43,7 +43,7 @@ Accounts
                                                    of standard input); never on the command line
   pin clear USER DOMAIN                            remove it: TFPS_PIN applies again
     account flags: --email, --cc, --cc-off, --quota, --quota-off,
-                   --source CC,CC  --destination CC,CC  --language en|es  --home CC
+                   --source CC,CC  --destination CC,CC  --language en|es|fr|pt-BR  --home CC
                    --mode inherit|enforce|monitor  (monitor: checks run and are logged
                    with their would-be code, every call is approved)
 
@@ -421,7 +421,7 @@ func (c *cli) accountFlags(name string) *accountFlags {
 	f.fs.IntVar(&f.quotaOff, "quota-off", 0, "daily calls off hours")
 	f.fs.StringVar(&f.source, "source", "", "source countries, comma separated")
 	f.fs.StringVar(&f.destination, "destination", "", "destination countries, comma separated")
-	f.fs.StringVar(&f.language, "language", "", "prompt language (en, es)")
+	f.fs.StringVar(&f.language, "language", "", "prompt language (en, es, fr, pt-BR)")
 	f.fs.StringVar(&f.home, "home", "", "home country for national numbers")
 	f.fs.StringVar(&f.mode, "mode", "", "inherit (the gateway's TFPS_MODE), enforce or monitor")
 	f.fs.StringVar(&f.timezone, "timezone", "", "time zone of the account's business hours, e.g. Europe/Madrid (\"\": the home country's)")

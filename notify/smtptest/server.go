@@ -48,6 +48,9 @@ type Server struct {
 	RejectRcpt map[string]*smtp.SMTPError
 	RejectData *smtp.SMTPError
 	Greet      bool // default true; false: accept TCP and never answer
+	// DataDelay holds each message this long after its DATA before taking
+	// it (a slow relay).
+	DataDelay time.Duration
 
 	mu       sync.Mutex
 	msgs     []Received
@@ -229,6 +232,7 @@ func (ss *testSession) Data(r io.Reader) error {
 	if ss.srv.RejectData != nil {
 		return ss.srv.RejectData
 	}
+	time.Sleep(ss.srv.DataDelay)
 	ss.srv.mu.Lock()
 	ss.srv.msgs = append(ss.srv.msgs, Received{From: ss.from, To: ss.to, Data: b, AuthUser: ss.authUser, AuthMech: ss.authMech, TLS: ss.tls})
 	ss.srv.mu.Unlock()
