@@ -2,6 +2,7 @@ package tfps
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -69,7 +70,17 @@ const (
 	// LimitRange: distinct numbers of one number range within the
 	// range-hopping window (VerifiedLimit.Range names the range).
 	LimitRange = "range"
+	// LimitRule: a fraud rule's statistic at its warning threshold with
+	// warning_action verify (VerifiedLimit.Range names the rule and the
+	// statistic, RuleLimitKey).
+	LimitRule = "rule"
 )
+
+// RuleLimitKey names a fraud rule's statistic in VerifiedLimit.Range for
+// LimitRule: the rule id and the stat, e.g. "17:cpm".
+func RuleLimitKey(ruleID int64, stat RuleStat) string {
+	return strconv.FormatInt(ruleID, 10) + ":" + stat.String()
+}
 
 // VerifiedLimit is what one passed limit verification proved: from
 // SourceCountry ("" for a private source), the caller needed up to Level
@@ -77,7 +88,7 @@ const (
 // Kind, and is not asked again for it before Until.
 type VerifiedLimit struct {
 	Kind          string    `json:"kind"`
-	Range         string    `json:"range,omitempty"` // LimitRange: the range prefix (E.164 digits)
+	Range         string    `json:"range,omitempty"` // LimitRange: the range prefix (E.164 digits); LimitRule: RuleLimitKey
 	SourceCountry string    `json:"source_country,omitempty"`
 	Level         int       `json:"level"`
 	Until         time.Time `json:"until"`
@@ -94,6 +105,16 @@ func (a *Account) VerifiedLevel(kind, sourceCountry string, now time.Time) int {
 // not ended at now; 0 when there is none.
 func (a *Account) VerifiedRangeLevel(prefix, sourceCountry string, now time.Time) int {
 	return a.verifiedLevel(LimitRange, prefix, sourceCountry, now)
+}
+
+// VerifiedRuleLevel returns the value of stat of the fraud rule ruleID a
+// rule-warning verification from sourceCountry proved, whose grace has not
+// ended at now; 0 when there is none.
+func (a *Account) VerifiedRuleLevel(ruleID int64, stat RuleStat, sourceCountry string, now time.Time) int {
+	if len(a.Verified) == 0 {
+		return 0
+	}
+	return a.verifiedLevel(LimitRule, RuleLimitKey(ruleID, stat), sourceCountry, now)
 }
 
 func (a *Account) verifiedLevel(kind, rng, sourceCountry string, now time.Time) int {

@@ -20,6 +20,7 @@ const (
 	NotifyConcurrentCallsRaised   NotificationKind = "concurrent_calls_raised"   // verified call over the concurrent-call limit
 	NotifyRangeAllowed            NotificationKind = "range_allowed"             // verified call to a high-risk number range: the range allowed
 	NotifyRangeRaised             NotificationKind = "range_raised"              // verified call after many numbers of one range: more allowed for a while
+	NotifyRuleVerified            NotificationKind = "rule_verified"             // verified call at a fraud rule's warning: not asked again for a while
 	NotifyVerificationFailed      NotificationKind = "verification_failed"       // wrong captcha/PIN, timeout
 	NotifyAccountBlocked          NotificationKind = "account_blocked"           // too many failed verifications
 	NotifyBurst                   NotificationKind = "ab_burst"                  // same caller to the same number too often
@@ -34,7 +35,7 @@ const (
 // NotificationKinds lists every kind, in a stable order.
 var NotificationKinds = []NotificationKind{
 	NotifyNewAccount, NotifyLearnedParameters, NotifySourceCountryAdded,
-	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyConcurrentCallsRaised, NotifyRangeAllowed, NotifyRangeRaised, NotifyVerificationFailed,
+	NotifyDestinationCountryAdded, NotifyQuotaRaised, NotifyConcurrentCallsRaised, NotifyRangeAllowed, NotifyRangeRaised, NotifyRuleVerified, NotifyVerificationFailed,
 	NotifyAccountBlocked, NotifyBurst, NotifyConcurrentCallsExceeded,
 	NotifyQuotaExceeded, NotifyFraudWarning, NotifyFraudCritical,
 	NotifyLimitsLearned, NotifyLearningDigest,

@@ -89,6 +89,16 @@ func (s RuleStat) String() string {
 	return fmt.Sprintf("RuleStat(%d)", uint8(s))
 }
 
+// ParseRuleStat returns the statistic named name (as String spells it).
+func ParseRuleStat(name string) (RuleStat, bool) {
+	for s := StatCPM; s <= StatDuration; s++ {
+		if s.String() == name {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
 // Thresholds returns the warning and critical thresholds of stat.
 func (r *Rule) Thresholds(stat RuleStat) (warning, critical int) {
 	switch stat {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -202,7 +203,11 @@ func (s *server) removeRule(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) endCall(w http.ResponseWriter, r *http.Request) {
 	var in CallEndRequest
-	if err := decode(w, r, &in); err != nil {
+	decodeBody := decode
+	if isForm(r) {
+		decodeBody = decodeCallEndForm
+	}
+	if err := decodeBody(w, r, &in); err != nil {
 		s.bodyError(w, r, err)
 		return
 	}
@@ -212,6 +217,49 @@ func (s *server) endCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// isForm reports whether r's body is form-encoded.
+func isForm(r *http.Request) bool {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded")
+}
+
+// decodeCallEndForm reads a form-encoded call end (call_id=...&user=...&
+// domain=...&duration=95): what a PBX's HTTP function sends most simply
+// (Asterisk's CURL() posts form data and can not write a JSON body, whose
+// commas and quotes its argument parser takes). Unknown fields and a
+// duration that is not whole seconds are refused, as in the JSON form.
+func decodeCallEndForm(w http.ResponseWriter, r *http.Request, v any) error {
+	in := v.(*CallEndRequest)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil {
+		return tfps.Errorf(tfps.EINVALID, "body: %v", err)
+	}
+	for k, vals := range r.PostForm {
+		if len(vals) != 1 {
+			return tfps.Errorf(tfps.EINVALID, "%s: given %d times", k, len(vals))
+		}
+		switch val := vals[0]; k {
+		case "call_id":
+			in.CallID = val
+		case "user":
+			in.User = val
+		case "domain":
+			in.Domain = val
+		case "number":
+			in.Number = val
+		case "duration":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return tfps.Errorf(tfps.EINVALID, "duration: %q is not whole seconds", val)
+			}
+			in.Duration = n
+		default:
+			return tfps.Errorf(tfps.EINVALID, "body: unknown field %q", k)
+		}
+	}
+	return nil
 }
 
 func (s *server) accountStats(w http.ResponseWriter, r *http.Request) {

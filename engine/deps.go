@@ -161,6 +161,11 @@ type Step struct {
 	// Member is the number StepRangeHop counts: its E.164 digits, so one
 	// number dialled two ways (+44..., 0044..., national) counts once.
 	Member string
+	// Proved (StepRule) is, per statistic (cpm, total, concurrent,
+	// sequential), the value a passed rule-warning verification proved
+	// within the grace: a warning of that statistic up to it does not ask
+	// again (the call goes on, the trip is still reported).
+	Proved [4]int64
 	// Ticket, when set, is created if this step fails (the decision is a
 	// verify, e.g. the quota flow).
 	Ticket *Ticket
@@ -248,8 +253,14 @@ type Ticket struct {
 	UserAgent     string
 	CallID        string
 	// Observed is what a limit flow's raise must cover: the concurrent
-	// calls (V08/V09) or the day's calls with this one (V04/V05).
+	// calls (V08/V09) or the day's calls with this one (V04/V05); for
+	// V11, the value of RuleStat when its warning tripped.
 	Observed int
+	// Rule and RuleStat (V11): the fraud rule whose warning asks for the
+	// verification and the statistic that reached it (RuleStat is filled
+	// in by Counters when the step fails).
+	Rule     int64
+	RuleStat string
 	Created  time.Time
 	Expires  time.Time
 }

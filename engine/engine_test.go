@@ -413,6 +413,12 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 		want.Observed = d.Facts.DailyLimit + 1
 	case engine.V07:
 		want.Observed = 11 // the eleventh distinct number of the range, over the default limit of 10
+	case engine.V11:
+		// The rule, the statistic and its value: what a pass proves.
+		want.Observed, want.RuleStat = 1, "cpm" // the first call at a cpm warning of 1
+		if d.Rule != nil {
+			want.Rule = d.Rule.ID
+		}
 	}
 	got := tk
 	got.CreatedAt, got.ExpiresAt = time.Time{}, time.Time{}

@@ -142,6 +142,16 @@ func (c *fraudRules) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	s := Step{Kind: StepRule, Rule: &r.Rule, Since: start, Window: c.e.opts.MaxCallDuration}
 	if r.WarningAction == tfps.RuleWarningVerify {
 		s.Ticket = c.e.newTicket(ev, V11, "")
+		s.Ticket.Rule = r.ID
+		// A warning the caller proved by passing the verification within
+		// TFPS_VERIFIED_GRACE, from the same source country, is not asked
+		// again up to the value proved: else a caller who passes and
+		// redials would meet the same question at once.
+		if ev.Account != nil && len(ev.Account.Verified) > 0 {
+			for i, st := range [...]tfps.RuleStat{tfps.StatCPM, tfps.StatTotal, tfps.StatConcurrent, tfps.StatSequential} {
+				s.Proved[i] = int64(ev.Account.VerifiedRuleLevel(r.ID, st, ev.Facts.SourceCountry, ev.Call.Time))
+			}
+		}
 	}
 	return ev.Count(c.Name(), s, c), nil
 }

@@ -169,6 +169,18 @@ func TestRulesThroughCheck(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("unknown call over HTTP: %d, want 404", resp.StatusCode)
 		}
+		// The form-encoded body a PBX's HTTP function posts (Asterisk
+		// CURL(), TestAsteriskGuideReportsCallEnd) needs a token: without
+		// one the API takes JSON only, which a browser form can not send.
+		resp, err = http.Post("http://"+m.HTTPAddr()+"/v1/calls/end", "application/x-www-form-urlencoded",
+			strings.NewReader("call_id=never-seen&user=ends&domain=pbx.example&duration=3"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("form-encoded end on the API without a token: %d, want 403", resp.StatusCode)
+		}
 	})
 }
 

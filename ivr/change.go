@@ -37,7 +37,12 @@ type Verified struct {
 	SourceCountry string // the source address's country, "" when private
 	// Observed is what a limit flow's raise covers: the concurrent calls
 	// or the day's calls (this one included) when the limit tripped.
+	// For rule_warning, the value of RuleStat when the warning tripped.
 	Observed int
+	// Rule and RuleStat (rule_warning): the fraud rule whose warning asked
+	// and the statistic that reached it ("cpm", "total", ...).
+	Rule     int64
+	RuleStat string
 	At       time.Time // when the caller passed; the grace runs from it
 }
 
@@ -108,6 +113,15 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 		}
 		return Change{Kind: tfps.NotifyRangeRaised, Update: func(a *tfps.Account) error {
 			rememberRange(o, v, a)
+			return nil
+		}}, nil
+	case FlowRuleWarning:
+		st, ok := tfps.ParseRuleStat(v.RuleStat)
+		if v.Rule == 0 || !ok || v.Observed <= 0 {
+			return Change{}, fmt.Errorf("%s ticket without its rule, statistic or value (rule %d, stat %q, value %d)", v.Flow, v.Rule, v.RuleStat, v.Observed)
+		}
+		return Change{Kind: tfps.NotifyRuleVerified, Update: func(a *tfps.Account) error {
+			rememberRule(o, v, st, a)
 			return nil
 		}}, nil
 	}
@@ -187,4 +201,20 @@ func rememberRange(o *Options, v Verified, a *tfps.Account) {
 	level := max(2*(seen-1), seen+1)
 	a.RememberVerified(tfps.VerifiedLimit{Kind: tfps.LimitRange, Range: v.Range, SourceCountry: v.SourceCountry,
 		Level: level, Until: v.At.Add(max(o.Grace, o.RangeWindow))}, v.At)
+}
+
+// rememberRule records what a caller verified at a fraud rule's warning
+// proved: the statistic's value when it tripped plus o.StepPercent of it
+// (at least one more), for that rule and statistic, from the same source
+// country, for TFPS_VERIFIED_GRACE. The rule itself is the operator's and
+// stays as it is; only the warning's question is not asked again while
+// the caller stays within what was proved. Beyond it, or after the grace,
+// it asks again; the critical threshold rejects whatever was proved.
+func rememberRule(o *Options, v Verified, st tfps.RuleStat, a *tfps.Account) {
+	if o.Grace <= 0 || v.At.IsZero() {
+		return
+	}
+	level := v.Observed + max(v.Observed*o.StepPercent/100, 1)
+	a.RememberVerified(tfps.VerifiedLimit{Kind: tfps.LimitRule, Range: tfps.RuleLimitKey(v.Rule, st), SourceCountry: v.SourceCountry,
+		Level: level, Until: v.At.Add(o.Grace)}, v.At)
 }

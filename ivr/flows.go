@@ -36,7 +36,9 @@ const (
 	// verify (V06), and many numbers of one range (V07).
 	FlowRiskyRange   = string(engine.FlowRiskyRange)
 	FlowRangeHopping = string(engine.FlowRangeHopping)
-	FlowChange       = "change"
+	// A fraud rule's warning with warning_action verify (V11).
+	FlowRuleWarning = string(engine.FlowRuleWarning)
+	FlowChange      = "change"
 )
 
 // Verification methods (TFPS_VERIFICATION_METHOD).
@@ -337,6 +339,8 @@ func explain(flow string) prompts.ID {
 		return prompts.ExplainRiskyRange
 	case FlowRangeHopping:
 		return prompts.ExplainRangeHopping
+	case FlowRuleWarning:
+		return prompts.ExplainRuleWarning
 	case FlowChange:
 		return prompts.ExplainChange
 	default:
@@ -659,13 +663,14 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 	kind := tfps.NotificationKind("")
 	switch s.flow {
 	case FlowOnboarding, FlowSource, FlowDestination, FlowDestinationConfirm, FlowQuota, FlowQuotaOff, FlowConcurrent, FlowConcurrentOff,
-		FlowRiskyRange, FlowRangeHopping:
+		FlowRiskyRange, FlowRangeHopping, FlowRuleWarning:
 		caller := s.t.Caller
 		if caller == "" {
 			caller = s.info.CallerID
 		}
 		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country,
-			Range: s.t.Range, Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed, At: s.f.now()})
+			Range: s.t.Range, Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed,
+			Rule: s.t.Rule, RuleStat: s.t.RuleStat, At: s.f.now()})
 		if err != nil {
 			return OutcomeError, err
 		}
@@ -706,6 +711,8 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 			after = append(after, s.mediaOrEmpty(ctx, prompts.RangeAllowed))
 		case FlowRangeHopping:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.RangeRaised))
+		case FlowRuleWarning:
+			after = append(after, s.mediaOrEmpty(ctx, prompts.RuleAllowed))
 		default:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
 		}

@@ -38,6 +38,7 @@ type rig struct {
 	flows *ivr.Flows
 	reg   *prometheus.Registry
 	phone *asterisktest.Phone
+	calls int // ruleCall: the calls asked about so far
 }
 
 const (
@@ -118,7 +119,7 @@ func newRig(t *testing.T, mod func(*ivr.Options, *ivr.Flows)) *rig {
 
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts: r.db, Lists: r.db, Changes: r.db, Log: r.db, Ranges: r.db,
-		Counters: state.NewDecideCounters(r.st), Reputation: reputation.Local{}, Domains: r.db,
+		Counters: state.NewDecideCounters(r.st), Reputation: reputation.Local{}, Domains: r.db, Rules: r.db,
 	}, engine.Options{MaxFailures: maxFails, FailureWindow: time.Hour, TicketTTL: time.Minute, CacheRefresh: 50 * time.Millisecond, Logger: quietLogger()})
 	if err != nil {
 		t.Fatalf("engine: %v", err)

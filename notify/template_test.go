@@ -59,6 +59,8 @@ func TestKindSpecificFacts(t *testing.T) {
 			"[TFPS] u@d may now call the high-risk range +4420794", []string{"allowed for this account only", "Range:        +4420794", "Number:       +442079460001"}},
 		{tfps.Notification{Kind: tfps.NotifyRangeRaised, User: "u", Domain: "d", Range: "44207946"},
 			"[TFPS] u@d may call more numbers of the range +44207946 for a while", []string{"range hopping", "twice as many numbers"}},
+		{tfps.Notification{Kind: tfps.NotifyRuleVerified, User: "u", Domain: "d", Number: "+12025550123"},
+			"[TFPS] u@d passed the verification of a fraud rule's warning", []string{"not asked again", "Number:       +12025550123"}},
 		{tfps.Notification{Kind: tfps.NotifyBurst, User: "u", Domain: "d", Caller: "1001", Number: "+34911234567", Count: 6, Limit: 5},
 			"[TFPS] 1001 called +34911234567 6 times: pair blocked", []string{"more than the 5 allowed"}},
 		{tfps.Notification{Kind: tfps.NotifyFraudCritical, User: "u", Domain: "d", Fields: map[string]string{"rule_id": "7", "param": "calls per minute", "value": "40", "threshold": "30"}},

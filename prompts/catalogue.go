@@ -47,6 +47,8 @@ const (
 	// numbers of one range (V07).
 	ExplainRiskyRange   ID = "explain-risky-range"
 	ExplainRangeHopping ID = "explain-range-hopping"
+	// A fraud rule's warning threshold with warning_action verify (V11).
+	ExplainRuleWarning ID = "explain-rule-warning"
 	// A named country: CallsFrom/CallsTo, Country(cc), AreNew ("Calls to
 	// Germany are new for your account.").
 	CallsFrom        ID = "calls-from"
@@ -70,6 +72,7 @@ const (
 	ConcurrentRaised ID = "concurrent-raised"
 	RangeAllowed     ID = "range-allowed"
 	RangeRaised      ID = "range-raised"
+	RuleAllowed      ID = "rule-allowed"
 	Saved            ID = "saved"
 	// The change of parameters offers the prompt languages: LanguageAsk in
 	// the caller's language, then each language's LanguageOption in that
@@ -153,6 +156,8 @@ var catalogue = map[string]map[ID]string{
 		ConcurrentRaised:     "Your number of calls at the same time has been raised.",
 		RangeAllowed:         "Numbers of this range are now allowed for your account.",
 		RangeRaised:          "You may now call more numbers of this range.",
+		ExplainRuleWarning:   "Your account is calling more than usual. This check lets your calls go on.",
+		RuleAllowed:          "Your calls may go on like this for a while.",
 		Saved:                "Your settings are saved.",
 		LanguageAsk:          "You may now choose another language.",
 		LanguageOption:       "For English, press 1.",
@@ -229,6 +234,8 @@ var catalogue = map[string]map[ID]string{
 		ConcurrentRaised:     "Su número de llamadas a la vez ha aumentado.",
 		RangeAllowed:         "Los números de este rango ya están permitidos para su cuenta.",
 		RangeRaised:          "Ya puede llamar a más números de este rango.",
+		ExplainRuleWarning:   "Su cuenta está llamando más de lo habitual. Esta comprobación permite que sus llamadas continúen.",
+		RuleAllowed:          "Sus llamadas pueden continuar así durante un tiempo.",
 		Saved:                "Su configuración está guardada.",
 		LanguageAsk:          "Ahora puede elegir otro idioma.",
 		LanguageOption:       "Para español, pulse 2.",
@@ -308,6 +315,8 @@ var catalogue = map[string]map[ID]string{
 		ConcurrentRaised:     "Seu número de chamadas simultâneas foi aumentado.",
 		RangeAllowed:         "Os números desta faixa agora estão liberados para a sua conta.",
 		RangeRaised:          "Agora você pode ligar para mais números desta faixa.",
+		ExplainRuleWarning:   "Sua conta está ligando mais do que o normal. Esta verificação permite que suas chamadas continuem.",
+		RuleAllowed:          "Suas chamadas podem continuar assim por um tempo.",
 		Saved:                "Suas configurações foram salvas.",
 		LanguageAsk:          "Agora você pode escolher outro idioma.",
 		LanguageOption:       "Para português, tecle 4.",
@@ -386,6 +395,8 @@ var catalogue = map[string]map[ID]string{
 		ConcurrentRaised:     "Votre nombre d'appels simultanés a été augmenté.",
 		RangeAllowed:         "Les numéros de cette tranche sont désormais autorisés pour votre compte.",
 		RangeRaised:          "Vous pouvez désormais appeler davantage de numéros de cette tranche.",
+		ExplainRuleWarning:   "Votre compte appelle plus que d'habitude. Cette vérification permet à vos appels de continuer.",
+		RuleAllowed:          "Vos appels peuvent continuer ainsi pendant un moment.",
 		Saved:                "Vos réglages sont enregistrés.",
 		LanguageAsk:          "Vous pouvez maintenant choisir une autre langue.",
 		LanguageOption:       "Pour le français, appuyez sur 3.",

@@ -21,6 +21,7 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 	var ranges []tfps.NumberRange
 	var allowed []tfps.RangeAllowance
 	var domains []tfps.Domain
+	var rules []tfps.Rule
 	switch r.opts.Accounts {
 	case AccountsEmpty:
 		return nil
@@ -48,6 +49,9 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 		}
 		if domains, err = r.opts.Live.Domains(ctx); err != nil {
 			return fmt.Errorf("copy live domains: %w", err)
+		}
+		if rules, err = r.opts.Live.RuleEntries(ctx); err != nil {
+			return fmt.Errorf("copy live fraud rules: %w", err)
 		}
 	default:
 		var err error
@@ -84,6 +88,13 @@ func (r *Replayer) loadAccounts(ctx context.Context) error {
 	for _, a := range allowed {
 		if err := r.db.AllowRange(ctx, a.User, a.Domain, a.Prefix); err != nil {
 			return fmt.Errorf("copy range %s verified by %s@%s: %w", a.Prefix, a.User, a.Domain, err)
+		}
+	}
+	// Fraud rules keep their ids: a verified rule warning is remembered
+	// by rule id.
+	if len(rules) > 0 {
+		if err := r.db.PutRules(ctx, rules); err != nil {
+			return fmt.Errorf("copy fraud rules: %w", err)
 		}
 	}
 	for i := range domains {

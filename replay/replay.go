@@ -40,7 +40,7 @@ import (
 // is a file of accounts.
 const (
 	AccountsEmpty = "empty" // no accounts: every account starts with onboarding
-	AccountsLive  = "live"  // a copy of the configured database's accounts, blacklists and number ranges
+	AccountsLive  = "live"  // a copy of the configured database's accounts, blacklists, number ranges, domains and fraud rules
 )
 
 // What a caller does after passing a verification (Options.AfterPass).
@@ -160,7 +160,7 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	// gateways in monitor mode are replayed as enforced.
 	eo.EnforceAll = true
 	r.eng, err = engine.New(ctx, engine.Deps{
-		Accounts: r.db, Lists: r.db, Changes: r.db, Domains: r.db, Ranges: r.db,
+		Accounts: r.db, Lists: r.db, Changes: r.db, Domains: r.db, Ranges: r.db, Rules: r.db,
 		Log:        discardLog{},
 		Alerts:     r.notes,
 		Counters:   state.NewDecideCounters(r.st),

@@ -21,6 +21,11 @@ command -v go >/dev/null || die "Go is not installed: install Go 1.26 or newer (
 ensure_packages redis-server:redis-server redis-cli:redis-tools pg_ctlcluster:postgresql psql:postgresql-client \
 	sipp:sip-tester kamailio:kamailio espeak-ng:espeak-ng sox:sox debootstrap:debootstrap \
 	chromium:chromium promtool:prometheus systemd-analyze:systemd
+# The Kamailio guide reports call ends with http_client (no command to look for).
+dpkg -s kamailio-utils-modules >/dev/null 2>&1 || {
+	log "installing kamailio-utils-modules"
+	$SUDO apt-get install -y -q --no-install-recommends kamailio-utils-modules
+}
 ensure_redis
 ensure_postgres
 

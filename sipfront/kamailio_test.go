@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/sipfront"
 	"github.com/voipshield/tfps/sipfront/sipptest"
 )
@@ -170,4 +171,52 @@ func TestForgedPtfpsThroughKamailio(t *testing.T) {
 	if tk.User != "bob" || tk.SourceIP != "127.0.0.1" {
 		t.Errorf("decided as %s from %s, want bob from the caller's own address 127.0.0.1 (forged P-tfps believed)", tk.User, tk.SourceIP)
 	}
+}
+
+// The guide reports the end of every answered call to the gateway
+// (event_route[dialog:end], POST /v1/calls/end through http_client):
+// through a real Kamailio, a call counts as in progress while it lasts,
+// stops counting when the caller hangs up, and its duration trips the
+// rule's duration warning.
+func TestKamailioGuideReportsCallEnd(t *testing.T) {
+	ctx := context.Background()
+	carrier := sipptest.StartAnsweringUAS(t)
+	r := newRig(t, sipfront.Options{Method: 302, IVRAddress: "127.0.0.1:1"})
+	client, apiURL := ruleAPI(t, r, "kam-check-token")
+	kam := startKamailio(t, `TFPS_URI="sip:`+r.udp+`"`, `CARRIER_URI="sip:`+carrier.Addr+`"`,
+		`TFPS_API="`+apiURL+`"`, `TFPS_API_TOKEN="kam-check-token"`)
+
+	done := make(chan string, 1)
+	go func() {
+		var logged string
+		defer func() { done <- logged }() // also when Run fails the test
+		logged = sipptest.Run(t, kam, sipptest.Call{Number: "+12125550100", FromUser: "carol", Status: 200, Hold: 3 * time.Second})
+	}()
+	stats := func() tfps.RuleStats {
+		st, err := client.AccountStats(ctx, "carol", "pbx.example.com")
+		if err != nil {
+			t.Errorf("stats: %v", err)
+			return tfps.RuleStats{}
+		}
+		return st.Stats
+	}
+	waitFor(t, 10*time.Second, "the call in progress at the gateway", func() bool { return stats().Concurrent == 1 })
+	<-done
+	waitFor(t, 10*time.Second, "the call's end reported (concurrent back to 0)", func() bool { return stats().Concurrent == 0 })
+	if st := stats(); st.Total != 1 || st.Rule != 31 {
+		t.Errorf("stats after the call %+v, want one call under rule 31", st)
+	}
+	if n := r.ruleTrips("warning", "duration"); n != 1 {
+		t.Errorf("duration warnings counted: %v, want 1 (3 s against a warning at 2 s)", n)
+	}
+
+	// A call the carrier refuses is never answered: its failed dialog is
+	// reported too, so it does not count as in progress until
+	// TFPS_MAX_CALL_DURATION.
+	busy := sipptest.StartUAS(t, 486, "Busy Here")
+	kam2 := startKamailio(t, `TFPS_URI="sip:`+r.udp+`"`, `CARRIER_URI="sip:`+busy.Addr+`"`,
+		`TFPS_API="`+apiURL+`"`, `TFPS_API_TOKEN="kam-check-token"`)
+	sipptest.Run(t, kam2, sipptest.Call{Number: "+12125550101", FromUser: "carol", Status: 486})
+	busy.Received(10 * time.Second)
+	waitFor(t, 10*time.Second, "the refused call's end reported", func() bool { st := stats(); return st.Total == 2 && st.Concurrent == 0 })
 }

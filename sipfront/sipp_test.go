@@ -61,15 +61,16 @@ func newRig(t *testing.T, opts sipfront.Options) *rig {
 	if err := db.AddBlacklist(ctx, &tfps.BlacklistEntry{Kind: tfps.BlacklistNumber, Value: "4420794600"}); err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
-		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{},
-	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true, LimitAction: config.LimitActionReject})
+		Counters: state.NewDecideCounters(st), Reputation: reputation.Local{}, Rules: db, Calls: state.NewDecideCounters(st),
+	}, engine.Options{TicketTTL: time.Minute, BuiltinUserAgents: true, LimitAction: config.LimitActionReject, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close(context.Background()) })
-	r := &rig{eng: eng, db: db, st: st, reg: prometheus.NewRegistry()}
+	r := &rig{eng: eng, db: db, st: st, reg: reg}
 	if opts.Allow == nil {
 		opts.Allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}

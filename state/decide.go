@@ -77,7 +77,8 @@ const ruleStatsGC = 48 * time.Hour
 //	            8 thresholds (critical cpm, total, concurrent, sequential, then
 //	            warning the same), ticket if a warning verifies, 1 when settled
 //	            (2 in monitor mode: the call is dialled whatever the answer), 1
-//	            when a warning verifies (keys: stats hash, cpm set, calls in progress, the call's key,
+//	            when a warning verifies, then the 4 values proved by a passed
+//	            rule-warning verification (cpm, total, concurrent, sequential) (keys: stats hash, cpm set, calls in progress, the call's key,
 //	            the call's ended key)
 //
 // Reply: per step run {state, count, until}, state 0 pass, 1 failed, 2 failed
@@ -169,7 +170,8 @@ for i = 0, n - 1 do
     local th = {}
     for j = 1, 8 do th[j] = tonumber(ARGV[ai + 5 + j]) end
     local t, settled, wv = ARGV[ai + 14], ARGV[ai + 15], ARGV[ai + 16]
-    ki, ai = ki + 5, ai + 17
+    local pv = {tonumber(ARGV[ai + 17]), tonumber(ARGV[ai + 18]), tonumber(ARGV[ai + 19]), tonumber(ARGV[ai + 20])}
+    ki, ai = ki + 5, ai + 21
     local cur = redis.call('HMGET', h, 'rule', 'win')
     if cur[1] ~= rid or cur[2] ~= win then
       redis.call('DEL', h, c, p)
@@ -200,16 +202,28 @@ for i = 0, n - 1 do
     for j = 1, 4 do
       if th[j] > 0 and vals[j] >= th[j] then trip, value = 16 + j, vals[j] break end
     end
+    -- A warning up to what a passed verification proved (pv) is reported
+    -- but asks nothing; one beyond it is preferred, as it asks.
+    local ask = false
     if trip == 0 then
       for j = 1, 4 do
-        if th[4 + j] > 0 and vals[j] >= th[4 + j] then trip, value = 8 + j, vals[j] break end
+        if th[4 + j] > 0 and vals[j] >= th[4 + j] then
+          local beyond = vals[j] > pv[j]
+          if trip == 0 or (beyond and not ask) then trip, value, ask = 8 + j, vals[j], beyond end
+        end
       end
     end
     count, untilv = value, trip
     if trip > 16 then
       state, ticket = 1, ''
-    elseif trip > 0 and wv == '1' then
+    elseif trip > 0 and wv == '1' and ask then
+      -- The ticket carries the statistic and its value: what the caller proves.
+      -- (None in monitor mode: nothing is handed to the IVR.)
       state, ticket = 1, t
+      if t ~= '' then
+        local names = {'cpm', 'total', 'concurrent', 'sequential'}
+        ticket = '{"rule_stat":"' .. names[trip - 8] .. '","observed":' .. value .. ',' .. string.sub(t, 2)
+      end
     end
     redis.call('PEXPIRE', h, 172800000) -- ruleStatsGC
     redis.call('PEXPIRE', c, 120000)
@@ -311,7 +325,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		b := appendTicketJSON(make([]byte, 0, 384), &Ticket{
 			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country, Range: t.Range, DefaultOf: t.DefaultOf,
 			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, SourceCountry: t.SourceCountry, UserAgent: t.UserAgent,
-			CallID: t.CallID, Observed: t.Observed, CreatedAt: t.Created, ExpiresAt: t.Expires,
+			CallID: t.CallID, Observed: t.Observed, Rule: t.Rule, CreatedAt: t.Created, ExpiresAt: t.Expires,
 		})
 		return string(b), nil
 	}
@@ -384,7 +398,8 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			}
 			args = append(args, luaRule, r.ID, st.Since.UnixMilli(), req.Number, req.Member, max(st.Window.Milliseconds(), 1),
 				r.CPMCritical, r.TotalCritical, r.ConcurrentCritical, r.SequentialCritical,
-				r.CPMWarning, r.TotalWarning, r.ConcurrentWarning, r.SequentialWarning, t, settled, wv)
+				r.CPMWarning, r.TotalWarning, r.ConcurrentWarning, r.SequentialWarning, t, settled, wv,
+				st.Proved[0], st.Proved[1], st.Proved[2], st.Proved[3])
 		default:
 			return engine.CountResult{}, fmt.Errorf("count: unknown step kind %d", st.Kind)
 		}

@@ -32,7 +32,12 @@ type Ticket struct {
 	CallID        string `json:"call_id,omitempty"`
 	// Observed is what a limit flow must cover: concurrent calls, or the
 	// day's calls with this one.
-	Observed  int       `json:"observed,omitempty"`
+	Observed int `json:"observed,omitempty"`
+	// Rule and RuleStat (rule_warning): the fraud rule whose warning asked
+	// for the verification and the statistic that reached it (Observed is
+	// its value).
+	Rule      int64     `json:"rule,omitempty"`
+	RuleStat  string    `json:"rule_stat,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

@@ -33,6 +33,10 @@ func appendTicketJSON(b []byte, t *Ticket) []byte {
 	if t.Observed != 0 {
 		b = strconv.AppendInt(append(b, `,"observed":`...), int64(t.Observed), 10)
 	}
+	if t.Rule != 0 {
+		b = strconv.AppendInt(append(b, `,"rule":`...), t.Rule, 10)
+	}
+	b = appendOptional(b, `,"rule_stat":`, t.RuleStat)
 	b = append(b, `,"created_at":"`...)
 	b = t.CreatedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","expires_at":"`...)

@@ -30,6 +30,9 @@ type Call struct {
 	Status      int    // expected final status
 	Transport   string // "u1" (UDP, default) or "t1" (TCP)
 	Source      string // local IP for sipp, default 127.0.0.1
+	// Hold, with Status 200: the caller stays this long in the answered
+	// call (its ACK and BYE follow the Record-Route), then hangs up.
+	Hold time.Duration
 }
 
 var scenario = template.Must(template.New("s").Parse(`<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -51,8 +54,40 @@ User-Agent: Yealink SIP-T46U
     ]]>
   </send>
   <recv response="100" optional="true"/>
+{{if .HoldMS}}
+  <recv response="{{.Status}}" rrs="true"/>
+  <send>
+    <![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
+From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{{.Number}}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+[routes]
+Max-Forwards: 70
+Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{{.HoldMS}}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]
+From: <sip:{{.FromUser}}@{{.FromHost}}>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{{.Number}}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+[routes]
+Max-Forwards: 70
+Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+{{else}}
   <recv response="{{.Status}}"/>
-{{if eq .Method "INVITE"}}
+{{end}}
+{{if and (eq .Method "INVITE") (not .HoldMS)}}
   <send>
     <![CDATA[
 ACK sip:{{.Number}}@[remote_ip]:[remote_port] SIP/2.0
@@ -106,7 +141,10 @@ func Run(t testing.TB, target string, c Call) string {
 	dir := t.TempDir()
 	sf := filepath.Join(dir, "scenario.xml")
 	var buf bytes.Buffer
-	if err := scenario.Execute(&buf, c); err != nil {
+	if err := scenario.Execute(&buf, struct {
+		Call
+		HoldMS int64
+	}{c, c.Hold.Milliseconds()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(sf, buf.Bytes(), 0o644); err != nil {
@@ -183,6 +221,71 @@ Content-Length: 0
   <recv request="ACK"/>
 </scenario>
 `))
+
+var answerScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas answers">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+`
+
+// StartAnsweringUAS starts a sipp UAS that answers one INVITE (200 with an
+// SDP) and stays in the call until the caller's BYE: a carrier whose
+// callee picks up.
+func StartAnsweringUAS(t testing.TB) *UAS {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not installed (Debian package sip-tester): %v", err)
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "uas.xml")
+	if err := os.WriteFile(sf, []byte(answerScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; try < 5; try++ {
+		if u := startUAS(t, sf, dir); u != nil {
+			return u
+		}
+	}
+	t.Fatalf("sipp uas did not start")
+	return nil
+}
 
 // UAS is a sipp answering one INVITE with a fixed final status: a stand-in
 // carrier or IVR box that records what reached it.
