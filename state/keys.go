@@ -193,14 +193,16 @@ func (k Keys) SourceOpenTickets(addr string) string {
 // PINFailuresCaller is a sorted set of PIN attempts that did not succeed
 // from one caller number, whichever account they were for, scored by Unix
 // ms. The global TFPS_PIN is one secret for every account, so guesses are
-// counted where they come from as well as per account.
+// counted where they come from as well as per account. Every caller and
+// source set shares the hash tag {pin}, so on a Redis Cluster one script
+// can count a caller and a source together.
 func (k Keys) PINFailuresCaller(caller string) string {
-	return k.prefix + "pin:caller:" + esc(caller)
+	return k.prefix + "{pin}:caller:" + esc(caller)
 }
 
 // PINFailuresSource is the same set per source address of the calls.
 func (k Keys) PINFailuresSource(addr string) string {
-	return k.prefix + "pin:src:" + esc(addr)
+	return k.prefix + "{pin}:src:" + esc(addr)
 }
 
 // RuleStats is a hash of an account's fraud-rule statistics: the rule and

@@ -112,7 +112,13 @@ func (s *State) ReservePINAttempt(ctx context.Context, a PINAttempt, window time
 	args := []any{a.ID, a.At.UnixMilli(), window.Milliseconds(), max, flag(a.Caller != ""), flag(a.Source != ""), (window + time.Minute).Milliseconds()}
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
-	v, err := reservePIN.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	var v []int64
+	var err error
+	if s.keys.Cluster() {
+		v, err = s.reservePINCluster(ctx, a, keys, args)
+	} else {
+		v, err = reservePIN.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	}
 	if err != nil {
 		return PINReservation{}, Wrap("reserve PIN attempt", err)
 	}
@@ -126,12 +132,92 @@ func (s *State) ReservePINAttempt(ctx context.Context, a PINAttempt, window time
 	return r, nil
 }
 
+// reservePINCluster is the reservation on a Redis Cluster, where the
+// account's set and the caller and source sets (hash tag {pin}) live in two
+// slots: the same script runs on the caller and source first, then on the
+// account, and a refusal by the account takes the first reservation back.
+// Each limit is still checked and counted atomically; a parallel session
+// can only see the caller or source count one higher for a moment.
+func (s *State) reservePINCluster(ctx context.Context, a PINAttempt, keys []string, args []any) ([]int64, error) {
+	out := []int64{1, 0, 0, 0, 0, 0}
+	shared := a.Caller != "" || a.Source != ""
+	if shared {
+		// KEYS[1] is always counted by the script: the caller's set, or
+		// the source's when there is no caller number.
+		first, second, useSecond := keys[1], keys[2], a.Source != ""
+		if a.Caller == "" {
+			first, useSecond = keys[2], false
+		}
+		sargs := append([]any{}, args...)
+		sargs[4], sargs[5] = flag(useSecond), 0
+		v, err := reservePIN.Run(ctx, s.rdb, []string{first, second, second}, sargs...).Int64Slice()
+		if err != nil || len(v) != 6 {
+			return v, err
+		}
+		callerN, sourceN := v[3], v[4]
+		by := map[int64]int64{0: 0, 1: 2, 2: 3} // script index -> pinBlockedBy index
+		if a.Caller == "" {
+			callerN, sourceN = 0, v[3]
+			by = map[int64]int64{0: 0, 1: 3}
+		}
+		out[4], out[5] = callerN, sourceN
+		if v[0] != 1 {
+			out[0], out[1], out[2] = 0, by[v[1]], v[2]
+			return out, nil
+		}
+	}
+	aargs := append([]any{}, args...)
+	aargs[4], aargs[5] = 0, 0
+	v, err := reservePIN.Run(ctx, s.rdb, []string{keys[0], keys[0], keys[0]}, aargs...).Int64Slice()
+	if err != nil || len(v) != 6 {
+		return v, err
+	}
+	out[3] = v[3]
+	if v[0] != 1 {
+		out[0], out[1], out[2] = 0, 1, v[2]
+		if shared {
+			if err := s.releaseShared(ctx, a); err != nil {
+				return nil, err
+			}
+			// The caller and source counts no longer hold this attempt.
+			out[4], out[5] = max(out[4]-flag64(a.Caller != ""), 0), max(out[5]-flag64(a.Source != ""), 0)
+		}
+	}
+	return out, nil
+}
+
+// releaseShared takes attempt a out of the caller's and the source's sets.
+func (s *State) releaseShared(ctx context.Context, a PINAttempt) error {
+	keys := s.pinKeys(a)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if a.Caller != "" {
+			p.ZRem(ctx, keys[1], a.ID)
+		}
+		if a.Source != "" {
+			p.ZRem(ctx, keys[2], a.ID)
+		}
+		return nil
+	})
+	return err
+}
+
+func flag64(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // ReleasePINAttempt takes a reserved attempt back: the PIN matched. It is
 // idempotent.
 func (s *State) ReleasePINAttempt(ctx context.Context, a PINAttempt) error {
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	pipe := s.rdb.TxPipelined
+	if s.keys.Cluster() {
+		pipe = s.rdb.Pipelined // the account's and the {pin} sets are in two slots
+	}
+	_, err := pipe(ctx, func(p redis.Pipeliner) error {
 		keys := s.pinKeys(a)
 		p.ZRem(ctx, keys[0], a.ID)
 		if a.Caller != "" {
