@@ -197,8 +197,9 @@ func escapedRouting(next http.Handler) http.Handler {
 	})
 }
 
-// status maps an error code to the HTTP status.
-func status(code string) int {
+// Status maps an application error code (tfps.ErrorCode) to the HTTP
+// status the API answers with; the console shares it.
+func Status(code string) int {
 	switch code {
 	case tfps.EINVALID:
 		return http.StatusBadRequest
@@ -238,7 +239,7 @@ func classify(err error) error {
 
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	err = classify(err)
-	s.writeErrorStatus(w, r, status(tfps.ErrorCode(err)), err)
+	s.writeErrorStatus(w, r, Status(tfps.ErrorCode(err)), err)
 }
 
 func (s *server) writeErrorStatus(w http.ResponseWriter, r *http.Request, code int, err error) {

@@ -25,6 +25,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/api"
 )
 
 //go:embed templates/*.html
@@ -227,21 +228,15 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, s.opt.Prefix+"/login", http.StatusSeeOther)
 }
 
-// errorStatus maps a service error to an HTTP status, as the API does.
+// errorStatus maps a service error to an HTTP status, as the API does,
+// except that a refusal is 403: the browser has a session, not a missing
+// token to send.
 func errorStatus(err error) int {
-	switch tfps.ErrorCode(err) {
-	case tfps.EINVALID:
-		return http.StatusBadRequest
-	case tfps.ENOTFOUND:
-		return http.StatusNotFound
-	case tfps.ECONFLICT:
-		return http.StatusConflict
-	case tfps.EFORBIDDEN:
+	code := tfps.ErrorCode(err)
+	if code == tfps.EFORBIDDEN {
 		return http.StatusForbidden
-	case tfps.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
 	}
-	return http.StatusInternalServerError
+	return api.Status(code)
 }
 
 // serviceError shows err: the message of a tfps.Error, or a generic text
