@@ -17,7 +17,6 @@ import (
 	"github.com/voipshield/tfps/bizhours"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/numbering"
-	"github.com/voipshield/tfps/reputation"
 )
 
 // Sentinel errors; check them with errors.Is.
@@ -506,8 +505,10 @@ func (e *Engine) decide(ctx context.Context, call *Call) (Decision, error) {
 		}
 		// Only a public source address is capped: many honest users sit
 		// behind one private or PBX address (the office LAN, the PBX
-		// itself), and each account keeps its own cap anyway.
-		if call.SourceIP.IsValid() && !reputation.Private(call.SourceIP) {
+		// itself), and each account keeps its own cap anyway. The
+		// reputation check, which runs before any check that verifies,
+		// has already said whether the source is private.
+		if call.SourceIP.IsValid() && !ev.Facts.Private {
 			req.SourceIP = call.SourceIP.String()
 		}
 		if req.Member == "" {
