@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/voipshield/tfps/api"
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -122,8 +122,8 @@ func check(t *testing.T, c *api.Client, callID string) *api.CheckResponse {
 // call appear live, find the account, unblock it, and the next call is
 // approved. A wrong token and a form without its CSRF token are refused.
 func TestConsoleInBrowser(t *testing.T) {
-	vars := gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token, "TFPS_DECISION_LOG_FLUSH": "50ms"})
-	m := gateway.MustStart(t, vars)
+	vars := gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token, "TFPS_DECISION_LOG_FLUSH": "50ms"})
+	m := gatewaytest.MustStart(t, vars)
 	base := "http://" + m.HTTPAddr()
 	c, err := api.NewClient(base, token, nil)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/console"
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -45,8 +45,8 @@ type env struct {
 // newEnv runs a gateway for its data and a console over it that knows two
 // tokens: "admin-token" (admin) and "read-token" (read).
 func newEnv(t *testing.T, dialect string) *env {
-	vars := gateway.TestVars(t, dialect, map[string]string{"TFPS_API_TOKEN": token})
-	m := gateway.MustStart(t, vars)
+	vars := gatewaytest.Vars(t, dialect, map[string]string{"TFPS_API_TOKEN": token})
+	m := gatewaytest.MustStart(t, vars)
 	c, err := api.NewClient("http://"+m.HTTPAddr(), token, nil)
 	if err != nil {
 		t.Fatal(err)

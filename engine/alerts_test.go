@@ -8,17 +8,18 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
-	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/state/statetest"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // The threshold events TFPS mailed (A->B burst, concurrent calls, daily
 // quota) reach the outbox, once per account and kind within 10 s.
 func TestAlertsReachTheOutbox(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			db := store.MustOpen(t, dialect)
-			st := state.MustOpen(t)
+			db := storetest.MustOpen(t, dialect)
+			st := statetest.MustOpen(t)
 			eng, err := engine.New(ctx, engine.Deps{
 				Accounts: db, Lists: db, Changes: db, Log: db, Alerts: db,
 				Counters: state.NewDecideCounters(st), Reputation: &testReputation{},

@@ -15,7 +15,9 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // The policy order is TFPS's (tfps-behaviour.md, "The checks, in order").
@@ -32,7 +34,7 @@ func TestCheckOrder(t *testing.T) {
 // The first failing check decides: checks after it are not evaluated and
 // their counters stay untouched.
 func TestFirstFailingCheckDecides(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			opts := baseOptions(t)
@@ -246,14 +248,14 @@ func TestRetryCacheTooLoose(t *testing.T) {
 // Accounts and lists changed by another process (another gateway, the IVR,
 // an operator's SQL) reach this engine's cache without a restart.
 func TestChangesReachAnotherEngine(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			var url string
 			if dialect == store.SQLite {
 				url = "sqlite://" + filepath.Join(t.TempDir(), "shared.db")
 			} else {
-				url = store.TestSchemaURL(t)
+				url = storetest.SchemaURL(t)
 			}
 			open := func() *store.Store {
 				s, err := store.Open(ctx, url)
@@ -267,7 +269,7 @@ func TestChangesReachAnotherEngine(t *testing.T) {
 				return s
 			}
 			dbA, dbB := open(), open()
-			st := state.MustOpen(t)
+			st := statetest.MustOpen(t)
 			opts := baseOptions(t)
 			opts.CacheRefresh = 20 * time.Millisecond
 			opts.MaxOpenTickets = -1 // engine B asks for verifications nobody answers
@@ -329,7 +331,7 @@ func TestChangesReachAnotherEngine(t *testing.T) {
 
 // Close writes every queued decision-log row: nothing accepted is lost.
 func TestCloseFlushesDecisionLog(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			opts := baseOptions(t)
@@ -414,16 +416,16 @@ func TestChangeRereadsCachedAccountsInBulk(t *testing.T) {
 		name    string
 		preload int
 	}{{"all accounts cached", 0}, {"accounts cached as used", -1}} {
-		for _, dialect := range store.Dialects {
+		for _, dialect := range storetest.Dialects {
 			t.Run(tc.name+"/"+dialect, func(t *testing.T) {
 				ctx := context.Background()
-				db := store.MustOpen(t, dialect)
+				db := storetest.MustOpen(t, dialect)
 				accts := &countingAccounts{Store: db}
 				opts := baseOptions(t)
 				opts.PreloadAccounts = tc.preload
 				eng, err := engine.New(ctx, engine.Deps{
 					Accounts: accts, Lists: db, Changes: db, Log: db,
-					Counters: state.NewDecideCounters(state.MustOpen(t)), Reputation: &testReputation{},
+					Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
 				}, opts)
 				if err != nil {
 					t.Fatal(err)
@@ -474,10 +476,10 @@ func TestChangeRereadsCachedAccountsInBulk(t *testing.T) {
 // from the start: the first decisions wait for no SQL query (a gateway
 // restarted under load otherwise queried every account at once).
 func TestStartCachesExistingAccounts(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			db := store.MustOpen(t, dialect)
+			db := storetest.MustOpen(t, dialect)
 			users := []string{"3001", "3002", "3003"}
 			for _, u := range users {
 				if err := db.CreateAccount(ctx, &tfps.Account{User: u, Domain: "pbx.example", ConcurrentCalls: 2, DailyQuota: 1000,
@@ -488,7 +490,7 @@ func TestStartCachesExistingAccounts(t *testing.T) {
 			accts := &countingAccounts{Store: db}
 			eng, err := engine.New(ctx, engine.Deps{
 				Accounts: accts, Lists: db, Changes: db, Log: db,
-				Counters: state.NewDecideCounters(state.MustOpen(t)), Reputation: &testReputation{},
+				Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
 			}, baseOptions(t))
 			if err != nil {
 				t.Fatal(err)

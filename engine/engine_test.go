@@ -19,7 +19,9 @@ import (
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // Monday 23 November 2026, 10:00 in New York: business hours by the TFPS
@@ -97,8 +99,8 @@ func baseOptions(t testing.TB) engine.Options {
 // newRig starts an engine on a fresh store of dialect and a fresh Redis prefix.
 func newRig(t testing.TB, dialect string, opts engine.Options) *rig {
 	t.Helper()
-	db := store.MustOpen(t, dialect)
-	st := state.MustOpen(t)
+	db := storetest.MustOpen(t, dialect)
+	st := statetest.MustOpen(t)
 	return newRigOn(t, db, st, opts)
 }
 
@@ -333,13 +335,13 @@ func (r *rig) ranges(t testing.TB, rs ...tfps.NumberRange) {
 // database) and checks the code, the deciding check, the verify ticket as the
 // IVR will claim it, and the decision-log row.
 func TestEveryCode(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			st := state.MustOpen(t)
+			st := statetest.MustOpen(t)
 			hit := map[engine.Code]bool{}
 			for i, tc := range codeCases() {
 				t.Run(tc.name, func(t *testing.T) {
-					db := store.MustOpen(t, dialect)
+					db := storetest.MustOpen(t, dialect)
 					// Each case on its own key prefix, sharing the connection.
 					cst := state.New(st.Client(), state.Options{Prefix: st.Keys().Prefix() + strconv.Itoa(i) + ":", Timeout: 2 * time.Second})
 					opts := baseOptions(t)
@@ -446,7 +448,7 @@ func TestErrorPolicy(t *testing.T) {
 		code   engine.Code
 	}{{config.ErrorPolicyReject, engine.R19}, {config.ErrorPolicyApprove, engine.A01}, {config.ErrorPolicyError, 0}} {
 		t.Run(tc.policy, func(t *testing.T) {
-			db := store.MustOpen(t, store.SQLite)
+			db := storetest.MustOpen(t, store.SQLite)
 			st := state.New(redis.NewClient(&redis.Options{Addr: dead, MaxRetries: -1}), state.Options{Timeout: 100 * time.Millisecond})
 			t.Cleanup(func() { st.Close() })
 			opts := baseOptions(t)

@@ -15,8 +15,10 @@ import (
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/journal"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // A row PostgreSQL refuses (a NUL byte, invalid UTF-8) must not stall the
@@ -145,7 +147,7 @@ func (p *tcpProxy) restore() {
 // is back every decision is in the log, once, in the order decided.
 func TestSQLOutageLosesNoDecision(t *testing.T) {
 	ctx := context.Background()
-	u, err := url.Parse(store.TestSchemaURL(t))
+	u, err := url.Parse(storetest.SchemaURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +180,7 @@ func TestSQLOutageLosesNoDecision(t *testing.T) {
 	opts.LogQueue = 500 // a small queue: without the journal it fills within the outage
 	opts.LogBatch = 100
 	eng, err := engine.New(ctx, engine.Deps{Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
-		Counters: state.NewDecideCounters(state.MustOpen(t)), Reputation: &testReputation{}, Journal: jnl}, opts)
+		Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{}, Journal: jnl}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // metric returns the value of the counter (or the sample count of the
@@ -90,8 +91,8 @@ func TestAccountsDown(t *testing.T) {
 	opts := baseOptions(t)
 	opts.Registerer = reg
 	opts.PreloadAccounts = -1
-	db := store.MustOpen(t, store.SQLite)
-	r := newRigOn(t, db, state.MustOpen(t), opts)
+	db := storetest.MustOpen(t, store.SQLite)
+	r := newRigOn(t, db, statetest.MustOpen(t), opts)
 	db.Close()
 	d, err := r.eng.Decide(context.Background(), call())
 	if err != nil || d.Code != engine.R19 || d.Err == nil {
@@ -111,8 +112,8 @@ func TestAccountsDown(t *testing.T) {
 // With every account cached, decisions go on while SQL is down: known
 // accounts are decided on their cached rows, unknown ones get onboarding.
 func TestAccountsDownAllCached(t *testing.T) {
-	db := store.MustOpen(t, store.SQLite)
-	r := newRigOn(t, db, state.MustOpen(t), baseOptions(t))
+	db := storetest.MustOpen(t, store.SQLite)
+	r := newRigOn(t, db, statetest.MustOpen(t), baseOptions(t))
 	r.account(t, "1001", func(a *tfps.Account) { a.DailyQuota = 1000 })
 	db.Close()
 	if d := r.decide(t, call()); d.Code != engine.A00 {

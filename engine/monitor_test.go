@@ -13,7 +13,9 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // ticketKeys lists the verify tickets stored under the rig's Redis prefix.
@@ -30,13 +32,13 @@ func ticketKeys(t *testing.T, st *state.State) []string {
 // approved: the would-be code is in WouldBe and in the decision log
 // (enforced=false), and no verify leaves a ticket in Redis.
 func TestMonitorModeEveryCode(t *testing.T) {
-	st := state.MustOpen(t)
+	st := statetest.MustOpen(t)
 	for i, tc := range codeCases() {
 		if tc.code == engine.R22 {
 			continue // R22 needs unclaimed tickets, which monitor mode never creates
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			db := store.MustOpen(t, store.SQLite)
+			db := storetest.MustOpen(t, store.SQLite)
 			cst := state.New(st.Client(), state.Options{Prefix: st.Keys().Prefix() + strconv.Itoa(i) + ":", Timeout: 2 * time.Second})
 			opts := baseOptions(t)
 			opts.Mode = tfps.ModeMonitor

@@ -10,12 +10,14 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 func newRangeRig(t *testing.T, opts engine.Options) *rig {
 	t.Helper()
-	db, st := store.MustOpen(t, store.SQLite), state.MustOpen(t)
+	db, st := storetest.MustOpen(t, store.SQLite), statetest.MustOpen(t)
 	eng, err := engine.New(context.Background(), engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db, Counters: state.NewDecideCounters(st),
 		Reputation: &testReputation{}, Ranges: db,

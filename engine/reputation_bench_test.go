@@ -17,7 +17,9 @@ import (
 	"github.com/voipshield/tfps/reputation/abuseipdb"
 	"github.com/voipshield/tfps/reputation/apiban"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // onlineReputation is AbuseIPDB (shared Redis cache) and APIBAN (10,000
@@ -77,7 +79,7 @@ func BenchmarkDecideReputation(b *testing.B) {
 			opts := baseOptions(b)
 			opts.RetryCacheTime = -1
 			opts.LogFlush = 0
-			db, st := store.MustOpen(b, store.SQLite), state.MustOpen(b)
+			db, st := storetest.MustOpen(b, store.SQLite), statetest.MustOpen(b)
 			var rep engine.Reputation = &reputation.Sources{}
 			if on {
 				rep = onlineReputation(b, st)
@@ -122,7 +124,7 @@ func BenchmarkReputationLookup(b *testing.B) {
 		}
 	})
 	b.Run("services=on", func(b *testing.B) {
-		src := onlineReputation(b, state.MustOpen(b))
+		src := onlineReputation(b, statetest.MustOpen(b))
 		b.ResetTimer()
 		for range b.N {
 			src.Lookup(ctx, addr)

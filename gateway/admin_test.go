@@ -8,6 +8,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 func wantCode(t *testing.T, what string, err error, code string) {
@@ -21,7 +22,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 // against a running gateway, and checks that each change applies to the
 // very next POST /v1/check.
 func TestAdminRoundTrip(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			env := newTestEnv(t, dialect, map[string]string{"TFPS_API_TOKEN": "s3cret-token", "TFPS_DEFAULT_QUOTA": "7", "TFPS_DEFAULT_SOURCE_COUNTRIES": "US", "TFPS_DEFAULT_DESTINATION_COUNTRIES": "US"})
 			clock := newTestClock(inHours)
@@ -221,7 +222,7 @@ func TestAdminOddNames(t *testing.T) {
 // Concurrent country changes of one account all stick: each is a locked
 // read-modify-write, not a lost update.
 func TestAdminConcurrentCountryChanges(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			env := newTestEnv(t, dialect, nil)
 			m := env.start(t)

@@ -16,6 +16,7 @@ import (
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // Source addresses the test reputation service knows; any other address
@@ -267,7 +268,7 @@ func putRange(prefix string, level tfps.RangeLevel) func(t *testing.T, g *checkR
 // gateway and finds the answer in the decision log; together the cases and
 // TestCheckErrorPolicyApprove hit every emitted code of GET /v1/codes.
 func TestCheckEveryCode(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			env := newTestEnv(t, dialect, map[string]string{"TFPS_DESTINATION_COUNTRIES_BLACKLIST": "CU"})
 			clock := newTestClock(inHours)

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // The engine Main creates decides calls and its decision log survives Close.
 func TestMainEngineFlushesOnClose(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			env := newTestEnv(t, dialect, map[string]string{"TFPS_MAX_OPEN_TICKETS": "0"}) // 50 verifications nobody answers
 			m := env.start(t)

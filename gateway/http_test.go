@@ -10,6 +10,7 @@ import (
 
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -148,7 +149,7 @@ func TestStartRefusesOpenAPIWithoutToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.ok {
-				gateway.MustStart(t, env.vars)
+				gatewaytest.MustStart(t, env.vars)
 				return
 			}
 			m := gateway.New(cfg, discardLogger())
@@ -175,7 +176,7 @@ func grepLines(s, sub string) string {
 // listener when asked, and is refused on any other address.
 func TestPprofListener(t *testing.T) {
 	env := newTestEnv(t, store.SQLite, nil)
-	m := gateway.MustStart(t, env.vars)
+	m := gatewaytest.MustStart(t, env.vars)
 	if m.PprofAddr() != "" {
 		t.Fatalf("profiler on %s without TFPS_PPROF_LISTEN", m.PprofAddr())
 	}
@@ -184,7 +185,7 @@ func TestPprofListener(t *testing.T) {
 	}
 
 	env = newTestEnv(t, store.SQLite, map[string]string{"TFPS_PPROF_LISTEN": "127.0.0.1:0"})
-	m = gateway.MustStart(t, env.vars)
+	m = gatewaytest.MustStart(t, env.vars)
 	if a := send(t, "GET", "http://"+m.PprofAddr()+"/debug/pprof/cmdline", "", ""); a.status != http.StatusOK || a.body == "" {
 		t.Fatalf("profiler cmdline: %d %q", a.status, a.body)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/notify/smtptest"
 	"github.com/voipshield/tfps/store"
 )
@@ -33,7 +34,7 @@ func learningGateway(t *testing.T, mode string) (*gateway.Main, *api.Client, *te
 	relay := smtptest.NewServer(t)
 	relay.Start()
 	clock := newTestClock(time.Date(2026, 3, 2, 8, 0, 0, 0, madrid))
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{
 		"TFPS_SMTP_HOST":          relay.Host(),
 		"TFPS_SMTP_PORT":          strconv.Itoa(relay.Port()),
 		"TFPS_SMTP_TLS":           "none",

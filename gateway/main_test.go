@@ -7,9 +7,10 @@ import (
 
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 )
 
-// testEnv is one gateway's configuration in a test (see gateway.TestVars);
+// testEnv is one gateway's configuration in a test (see gatewaytest.Vars);
 // restarting on the same env keeps the data.
 type testEnv struct {
 	vars map[string]string
@@ -17,13 +18,13 @@ type testEnv struct {
 
 func newTestEnv(tb testing.TB, dialect string, extra map[string]string) *testEnv {
 	tb.Helper()
-	return &testEnv{vars: gateway.TestVars(tb, dialect, extra)}
+	return &testEnv{vars: gatewaytest.Vars(tb, dialect, extra)}
 }
 
 // start runs a gateway on env, closed at cleanup.
 func (e *testEnv) start(tb testing.TB, edit ...func(m *gateway.Main)) *gateway.Main {
 	tb.Helper()
-	return gateway.MustStart(tb, e.vars, edit...)
+	return gatewaytest.MustStart(tb, e.vars, edit...)
 }
 
 // client returns an API client of m with the env's token.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/api"
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/notify/smtptest"
 	"github.com/voipshield/tfps/store"
 )
@@ -23,7 +23,7 @@ func TestBurstIsMailedToTheAdmin(t *testing.T) {
 	// A week before the wall clock: every part must stamp and read the
 	// outbox by the gateway's clock, or the row is never due.
 	clock := newTestClock(inHours.AddDate(0, 0, -7))
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{
 		"TFPS_SMTP_HOST":          relay.Host(),
 		"TFPS_SMTP_PORT":          strconv.Itoa(relay.Port()),
 		"TFPS_SMTP_TLS":           "none",

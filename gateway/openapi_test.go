@@ -19,7 +19,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -143,7 +143,7 @@ var exampleOrder = []string{
 func TestOpenAPIExamples(t *testing.T) {
 	d := loadOpenAPI(t)
 	const token = "openapi-token"
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}))
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}))
 	base := "http://" + m.HTTPAddr()
 	// The outbox examples act on failed rows: two notifications a worker
 	// gave up on.

@@ -11,6 +11,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // prefixes lists the ranges' prefixes and levels as "prefix:level".
@@ -49,7 +50,7 @@ func wantInvalid(t *testing.T, what string, err error, wants ...string) {
 // number and field, a replaced range takes its new level, and a removed
 // one stops applying.
 func TestRangesAPI(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			env := newTestEnv(t, dialect, nil)
 			clock := newTestClock(inHours)

@@ -14,6 +14,7 @@ import (
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // TestRestartUnderLoad restarts the gateway twice while clients keep
@@ -22,7 +23,7 @@ import (
 // gateway was down are not decisions and are not looked for; no request may
 // get an error answer (a graceful shutdown finishes what it accepted).
 func TestRestartUnderLoad(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			env := newTestEnv(t, dialect, nil)
 			m := env.start(t)

@@ -13,7 +13,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/notify/smtptest"
 	"github.com/voipshield/tfps/store"
 )
@@ -191,7 +191,7 @@ func TestRuleWarningIsMailed(t *testing.T) {
 	relay := smtptest.NewServer(t)
 	relay.Start()
 	clock := newTestClock(inHours.AddDate(0, 0, -7))
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{
 		"TFPS_SMTP_HOST":          relay.Host(),
 		"TFPS_SMTP_PORT":          strconv.Itoa(relay.Port()),
 		"TFPS_SMTP_TLS":           "none",

@@ -18,7 +18,7 @@ import (
 
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/sipfront/sipptest"
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -109,7 +109,7 @@ func startRedisRelay(t *testing.T) *redisRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(state.TestRedisURL())
+	u, _ := url.Parse(statetest.RedisURL())
 	r := &redisRelay{ln: ln}
 	go func() {
 		for {

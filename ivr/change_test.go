@@ -13,7 +13,9 @@ import (
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // An account created by onboarding reads its callers' national numbers
@@ -23,8 +25,8 @@ import (
 // a German "030 ..." had no country at all.
 func TestOnboardedAccountReadsNationalNumbers(t *testing.T) {
 	ctx := context.Background()
-	db := store.MustOpen(t, store.SQLite)
-	st := state.MustOpen(t)
+	db := storetest.MustOpen(t, store.SQLite)
+	st := statetest.MustOpen(t)
 	bh, _, err := config.Load(config.Options{Lookup: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,9 @@ import (
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // rig is one end-to-end set-up: a private Asterisk 22, the test Redis under
@@ -113,8 +115,8 @@ func newRig(t *testing.T, mod func(*ivr.Options, *ivr.Flows)) *rig {
 	r := &rig{t: t, reg: prometheus.NewRegistry()}
 	r.ast = asterisktest.StartWith(t, asterisktest.Options{Dialplan: testDialplan})
 	copySounds(t, r.ast.HostPath(r.ast.SoundsDir))
-	r.st = state.MustOpen(t)
-	r.db = store.MustOpen(t, store.SQLite)
+	r.st = statetest.MustOpen(t)
+	r.db = storetest.MustOpen(t, store.SQLite)
 	ctx := context.Background()
 
 	eng, err := engine.New(ctx, engine.Deps{

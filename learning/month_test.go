@@ -16,7 +16,9 @@ import (
 	"github.com/voipshield/tfps/learning"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 var (
@@ -58,8 +60,8 @@ type month struct {
 func feedMonth(t *testing.T, dialect string) *month {
 	t.Helper()
 	ctx := context.Background()
-	db := store.MustOpen(t, dialect)
-	st := state.MustOpen(t)
+	db := storetest.MustOpen(t, dialect)
+	st := statetest.MustOpen(t)
 	base, err := bizhours.Parse(config.DefaultBusinessHours)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // BenchmarkOutbox measures the whole path per notification: enqueue in SQL,
@@ -17,11 +17,11 @@ import (
 //
 //	go test ./notify -run '^$' -bench Outbox -benchtime 500x
 func BenchmarkOutbox(b *testing.B) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			srv := newTestServer(b)
 			srv.Start()
-			st := store.MustOpen(b, dialect)
+			st := storetest.MustOpen(b, dialect)
 			tmpl, err := LoadTemplates("", time.UTC)
 			if err != nil {
 				b.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // hook is a real HTTP server answering with the queued status codes (200
@@ -124,7 +125,7 @@ func TestFromConfigSendsWithTheOperatorsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
 	}
-	st := store.MustOpen(t, store.SQLite)
+	st := storetest.MustOpen(t, store.SQLite)
 	w, err := FromConfig(cfg, st, prometheus.NewRegistry(), nil, nil)
 	if err != nil {
 		t.Fatalf("FromConfig: %v", err)
@@ -152,7 +153,7 @@ func TestFromConfigSendsWithTheOperatorsSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := store.MustOpen(t, store.SQLite)
+		st := storetest.MustOpen(t, store.SQLite)
 		w, err := FromConfig(cfg, st, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -172,7 +173,7 @@ func TestFromConfigSendsWithTheOperatorsSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := FromConfig(cfg, store.MustOpen(t, store.SQLite), nil, nil, nil); err == nil || !strings.Contains(err.Error(), "clear text") {
+		if _, err := FromConfig(cfg, storetest.MustOpen(t, store.SQLite), nil, nil, nil); err == nil || !strings.Contains(err.Error(), "clear text") {
 			t.Errorf("got %v", err)
 		}
 	})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // clock is a settable time source shared by the worker and the mail channel.
@@ -33,7 +34,7 @@ func newClock(t time.Time) *clock    { return &clock{t: t} }
 
 // forEachStore runs fn once on SQLite and once on PostgreSQL, in parallel.
 func forEachStore(t *testing.T, fn func(t *testing.T, dialect string)) {
-	for _, d := range store.Dialects {
+	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			fn(t, d)
@@ -68,7 +69,7 @@ func newRig(t *testing.T, dialect string, now func() time.Time) *rig {
 	t.Helper()
 	srv := newTestServer(t)
 	srv.Start()
-	st := store.MustOpen(t, dialect)
+	st := storetest.MustOpen(t, dialect)
 	// The outbox stamps rows with the same clock the worker claims by, or
 	// rows made "now" would not be due at a test's fixed instant.
 	st.Now = now
@@ -277,7 +278,7 @@ func TestRestartedWorkerDeliversPendingMail(t *testing.T) {
 		ctx := context.Background()
 		url := "sqlite://" + filepath.Join(t.TempDir(), "tfps.db")
 		if dialect == store.Postgres {
-			url = store.TestSchemaURL(t)
+			url = storetest.SchemaURL(t)
 		}
 		open := func() *store.Store {
 			s, err := store.Open(ctx, url)

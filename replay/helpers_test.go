@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/config"
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 // madridHours are business hours in a zone with DST: weekdays 09:00-18:00
@@ -23,7 +23,7 @@ func testVars(tb testing.TB, extra map[string]string) map[string]string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	v := map[string]string{
-		"TFPS_REDIS_URL":                     state.TestRedisURL(),
+		"TFPS_REDIS_URL":                     statetest.RedisURL(),
 		"TFPS_REDIS_PREFIX":                  "tfpstest:rp" + hex.EncodeToString(b) + ":",
 		"TFPS_DATA_DIR":                      tb.TempDir(),
 		"TFPS_LOG_LEVEL":                     "warn",

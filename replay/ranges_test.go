@@ -9,6 +9,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // Verify lines of the range flows replay through the simulated IVR: a
@@ -19,7 +20,7 @@ import (
 func TestReplayRangeFlows(t *testing.T) {
 	ctx := context.Background()
 	vars := testVars(t, map[string]string{"TFPS_RANGE_DISTINCT_LIMIT": "3"})
-	live := store.MustOpen(t, store.SQLite)
+	live := storetest.MustOpen(t, store.SQLite)
 	for _, u := range []string{"ranger", "other", "hopper"} {
 		if err := live.CreateAccount(ctx, &tfps.Account{User: u, Domain: "madrid.example", ConcurrentCalls: 5, ConcurrentCallsOff: 5,
 			DailyQuota: 1000, DailyQuotaOff: 1000, SourceCountries: []string{"ES"}, DestinationCountries: []string{"ES", "GB"}, HomeCountry: "ES"}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
 )
@@ -225,7 +226,7 @@ func TestReplayMatchesLiveChecks(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var now time.Time
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, live), func(m *gateway.Main) {
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, live), func(m *gateway.Main) {
 		m.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	})
 	ctx := context.Background()
@@ -384,8 +385,8 @@ func TestBadInput(t *testing.T) {
 // accounts, under its Redis prefix: its accounts, decision log, outbox and
 // Redis keys are the same afterwards.
 func TestReplayLeavesLiveDataAlone(t *testing.T) {
-	vars := gateway.TestVars(t, store.SQLite, testVars(t, nil))
-	m := gateway.MustStart(t, vars)
+	vars := gatewaytest.Vars(t, store.SQLite, testVars(t, nil))
+	m := gatewaytest.MustStart(t, vars)
 	ctx := context.Background()
 	client, err := api.NewClient("http://"+m.HTTPAddr(), "", nil)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // A verify line at a fraud rule's warning (V11, a rule copied from the
@@ -17,7 +18,7 @@ import (
 func TestReplayRuleWarningFlow(t *testing.T) {
 	ctx := context.Background()
 	vars := testVars(t, map[string]string{"TFPS_VERIFIED_GRACE": "12h"})
-	live := store.MustOpen(t, store.SQLite)
+	live := storetest.MustOpen(t, store.SQLite)
 	if err := live.PutRules(ctx, []tfps.Rule{{ID: 7, Profile: "office", CPMWarning: 2, CPMCritical: 9, WarningAction: tfps.RuleWarningVerify}}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,16 @@ import (
 
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
 // TestFromDecisionLog decides a gateway's logged calls again with the same
 // settings and accounts: the same codes, in the log's order.
 func TestFromDecisionLog(t *testing.T) {
-	vars := gateway.TestVars(t, store.SQLite, testVars(t, nil))
+	vars := gatewaytest.Vars(t, store.SQLite, testVars(t, nil))
 	var now time.Time
-	m := gateway.MustStart(t, vars, func(m *gateway.Main) { m.Now = func() time.Time { return now } })
+	m := gatewaytest.MustStart(t, vars, func(m *gateway.Main) { m.Now = func() time.Time { return now } })
 	ctx := context.Background()
 	client, _ := api.NewClient("http://"+m.HTTPAddr(), "", nil)
 	if _, err := client.CreateAccount(ctx, &api.AccountInput{User: "live", Domain: "d"}); err != nil {

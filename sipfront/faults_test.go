@@ -21,7 +21,9 @@ import (
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/sipfront"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // Bytes PostgreSQL refuses (NUL, invalid UTF-8) in SIP-derived fields are
@@ -122,12 +124,12 @@ func (b *blackhole) pipe(from, to net.Conn) {
 func TestBlackholedRedisAnswersByDecideTimeout(t *testing.T) {
 	const decideTimeout = 300 * time.Millisecond
 	ctx := context.Background()
-	db := store.MustOpen(t, "sqlite")
+	db := storetest.MustOpen(t, "sqlite")
 	if err := db.CreateAccount(ctx, &tfps.Account{User: "alice", Domain: "pbx.example.com", ConcurrentCalls: 5, DailyQuota: 1000,
 		SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}}); err != nil {
 		t.Fatal(err)
 	}
-	bh := newBlackhole(t, strings.TrimPrefix(strings.TrimSuffix(state.TestRedisURL(), "/0"), "redis://"))
+	bh := newBlackhole(t, strings.TrimPrefix(strings.TrimSuffix(statetest.RedisURL(), "/0"), "redis://"))
 	rdb := redis.NewClient(&redis.Options{Addr: bh.ln.Addr().String(), MaxRetries: -1, PoolSize: 4})
 	t.Cleanup(func() { rdb.Close() })
 	prefix := fmt.Sprintf("tfpstest:bh%d:", time.Now().UnixNano())

@@ -16,7 +16,7 @@ import (
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/sipfront"
 	"github.com/voipshield/tfps/state"
-	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // With Redis down, failover mode never answers 503 (approved) by accident:
@@ -39,7 +39,7 @@ func TestRedisDownInFailoverMode(t *testing.T) {
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			ctx := context.Background()
-			db := store.MustOpen(t, "sqlite")
+			db := storetest.MustOpen(t, "sqlite")
 			if err := db.CreateAccount(ctx, &tfps.Account{User: "alice", Domain: "pbx.example.com", ConcurrentCalls: 5, DailyQuota: 10,
 				SourceCountries: []string{"US"}, DestinationCountries: []string{"US"}}); err != nil {
 				t.Fatal(err)

@@ -18,7 +18,9 @@ import (
 	"github.com/voipshield/tfps/sipfront"
 	"github.com/voipshield/tfps/sipfront/sipptest"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // rig is a real engine (SQLite, Redis) behind a SIP front on loopback.
@@ -36,8 +38,8 @@ type rig struct {
 func newRig(t *testing.T, opts sipfront.Options) *rig {
 	t.Helper()
 	ctx := context.Background()
-	db := store.MustOpen(t, "sqlite")
-	st := state.MustOpen(t)
+	db := storetest.MustOpen(t, "sqlite")
+	st := statetest.MustOpen(t)
 	// The account every approving test uses.
 	if err := db.CreateAccount(ctx, &tfps.Account{
 		User: "alice", Domain: "pbx.example.com", ConcurrentCalls: 5, ConcurrentCallsOff: 5,

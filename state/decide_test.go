@@ -16,6 +16,7 @@ import (
 
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 var d0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
@@ -39,7 +40,7 @@ func abReq(now time.Time, member string) *engine.CountRequest {
 }
 
 func TestDecideABRepeat(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	for i := range 5 {
@@ -82,7 +83,7 @@ func TestDecideABRepeat(t *testing.T) {
 }
 
 func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	req := func(now time.Time) *engine.CountRequest {
@@ -113,7 +114,7 @@ func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {
 }
 
 func TestDecideQuotaTicketAndLaterStepsUntouched(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	trips := &countTrips{}
@@ -181,7 +182,7 @@ func TestDecideQuotaTicketAndLaterStepsUntouched(t *testing.T) {
 }
 
 func TestDecidePassTicketOnlyWhenNoStepFails(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	mk := func(now time.Time) *engine.CountRequest {
@@ -209,7 +210,7 @@ func TestDecidePassTicketOnlyWhenNoStepFails(t *testing.T) {
 // source address) in the window, no fourth is stored; claiming one frees its
 // place, and tickets older than the window no longer count.
 func TestDecideOpenTicketCap(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	mk := func(user, src string, now time.Time) *engine.CountRequest {
@@ -269,7 +270,7 @@ func TestDecideRedisDown(t *testing.T) {
 // Concurrent decisions share pipelines; every caller still gets its own
 // answer, in the order of its own steps.
 func TestDecideConcurrentCallsShareRoundTrips(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	trips := &countTrips{}
 	s.Client().AddHook(trips)

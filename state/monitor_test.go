@@ -7,12 +7,13 @@ import (
 
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 // A pair tripped in monitor mode answers its would-be R16 to monitor-mode
 // requests only: enforcement finds it unblocked.
 func TestDecideMonitorPairBlockStaysInMonitorMode(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	monitor := func(now time.Time, member string) *engine.CountRequest {
@@ -42,7 +43,7 @@ func TestDecideMonitorPairBlockStaysInMonitorMode(t *testing.T) {
 // A monitor-mode request writes no ticket, even when one is attached (a
 // would-be verify must leave nothing for the IVR to claim).
 func TestDecideMonitorWritesNoTicket(t *testing.T) {
-	s := state.MustOpen(t)
+	s := statetest.MustOpen(t)
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	now := d0

@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"context"
@@ -6,14 +6,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 // A reserved attempt counts as a failure at once; a retry of the same id
 // counts once; a matching PIN takes it back.
 func TestPINAttemptReservedThenReleased(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	a := PINAttempt{User: "1001", Domain: "pbx", Caller: "+12125550100", Source: "198.51.100.7", ID: "t1:1", At: t0}
+	a := state.PINAttempt{User: "1001", Domain: "pbx", Caller: "+12125550100", Source: "198.51.100.7", ID: "t1:1", At: t0}
 	for range 2 {
 		r, err := s.ReservePINAttempt(ctx, a, time.Hour, 3)
 		if err != nil || !r.Reserved || r.Account != 1 || r.Caller != 1 || r.Source != 1 {
@@ -37,7 +40,7 @@ func TestPINAttemptReservedThenReleased(t *testing.T) {
 // Many sessions of one account reserving at once: exactly max get an
 // attempt, the others are refused, nothing is counted beyond max.
 func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
 	var mu sync.Mutex
 	reserved := 0
@@ -46,7 +49,7 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := s.ReservePINAttempt(ctx, PINAttempt{User: "1001", Domain: "pbx", ID: fmt.Sprint("t", i, ":1"), At: t0}, time.Hour, 3)
+			r, err := s.ReservePINAttempt(ctx, state.PINAttempt{User: "1001", Domain: "pbx", ID: fmt.Sprint("t", i, ":1"), At: t0}, time.Hour, 3)
 			if err != nil {
 				t.Error(err)
 				return
@@ -55,7 +58,7 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 				mu.Lock()
 				reserved++
 				mu.Unlock()
-			} else if r.BlockedBy != PINBlockedAccount {
+			} else if r.BlockedBy != state.PINBlockedAccount {
 				t.Errorf("refused by %q, want account", r.BlockedBy)
 			}
 		}()
@@ -75,18 +78,18 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 func TestPINAttemptsAcrossAccounts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		a    func(i int) PINAttempt
+		a    func(i int) state.PINAttempt
 		by   string
 	}{
-		{"caller", func(i int) PINAttempt {
-			return PINAttempt{Caller: "+12125550100", Source: fmt.Sprint("198.51.100.", i)}
-		}, PINBlockedCaller},
-		{"source", func(i int) PINAttempt {
-			return PINAttempt{Caller: fmt.Sprint("+1212555010", i), Source: "198.51.100.7"}
-		}, PINBlockedSource},
+		{"caller", func(i int) state.PINAttempt {
+			return state.PINAttempt{Caller: "+12125550100", Source: fmt.Sprint("198.51.100.", i)}
+		}, state.PINBlockedCaller},
+		{"source", func(i int) state.PINAttempt {
+			return state.PINAttempt{Caller: fmt.Sprint("+1212555010", i), Source: "198.51.100.7"}
+		}, state.PINBlockedSource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := MustOpen(t)
+			s := statetest.MustOpen(t)
 			ctx := context.Background()
 			for i := range 4 {
 				a := tc.a(i)

@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"context"
@@ -10,19 +10,22 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 var t0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 
 func TestTicketSingleUse(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, Ticket{Flow: "destination_country", User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", CreatedAt: t0}, 120*time.Second)
+	id, err := s.CreateTicket(ctx, state.Ticket{Flow: "destination_country", User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", CreatedAt: t0}, 120*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(id) != TicketIDDigits {
-		t.Errorf("ticket id %q is not %d digits", id, TicketIDDigits)
+	if len(id) != state.TicketIDDigits {
+		t.Errorf("ticket id %q is not %d digits", id, state.TicketIDDigits)
 	}
 	got, err := s.ClaimTicket(ctx, id, t0.Add(10*time.Second))
 	if err != nil {
@@ -31,34 +34,34 @@ func TestTicketSingleUse(t *testing.T) {
 	if got.Country != "BR" || got.User != "1001" || !got.ExpiresAt.Equal(t0.Add(120*time.Second)) {
 		t.Errorf("claimed %+v", got)
 	}
-	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, ErrTicketUsed) {
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, state.ErrTicketUsed) {
 		t.Errorf("second claim: %v, want ErrTicketUsed", err)
 	}
-	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, ErrTicketUnknown) {
+	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, state.ErrTicketUnknown) {
 		t.Errorf("unknown ticket: %v", err)
 	}
 }
 
 func TestTicketExpiredByItsOwnTime(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, 120*time.Second)
+	id, err := s.CreateTicket(ctx, state.Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, 120*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// No waiting for Redis TTLs: the ticket carries its end.
-	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, ErrTicketExpired) {
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, state.ErrTicketExpired) {
 		t.Errorf("claim at expiry: %v, want ErrTicketExpired", err)
 	}
-	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, ErrTicketUsed) {
+	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, state.ErrTicketUsed) {
 		t.Errorf("expired ticket must stay consumed: %v", err)
 	}
 }
 
 func TestTicketClaimRace(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	id, _ := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
+	id, _ := s.CreateTicket(ctx, state.Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -82,7 +85,7 @@ func TestTicketClaimRace(t *testing.T) {
 // A failure written twice under one id (a retried write whose first try
 // timed out but landed) counts once.
 func TestVerifyFailureIdempotent(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
 	for range 2 {
 		n, err := s.RecordVerifyFailure(ctx, "1001", "pbx", "ticket-1:1", t0, time.Hour)
@@ -99,7 +102,7 @@ func TestVerifyFailureIdempotent(t *testing.T) {
 }
 
 func TestVerifyFailuresWindowAndBlock(t *testing.T) {
-	s := MustOpen(t)
+	s := statetest.MustOpen(t)
 	ctx := context.Background()
 	window := time.Hour
 	for i, at := range []time.Time{t0, t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)} {
@@ -135,23 +138,6 @@ func TestVerifyFailuresWindowAndBlock(t *testing.T) {
 	}
 }
 
-func TestKeysEscapeAndShareTag(t *testing.T) {
-	k := Keys{prefix: "p:"}
-	a := k.Daily("a:b", "d{x}", "2026-11-23", false)
-	b := k.VerifyFailures("a:b", "d{x}")
-	tag := "p:acct:{d%7Bx%7D/a%3Ab}"
-	if a[:len(tag)] != tag || b[:len(tag)] != tag {
-		t.Errorf("keys %q %q do not start with tag %q", a, b, tag)
-	}
-	if k.Daily("u", "d", "2026-11-23", true) == k.Daily("u", "d", "2026-11-23", false) {
-		t.Error("in-hours and off-hours counters share a key")
-	}
-	// "a:b"+"c" must not collide with "a"+"b:c".
-	if k.ABAttempts("u", "d", "a:b", "c") == k.ABAttempts("u", "d", "a", "b:c") {
-		t.Error("A->B keys collide")
-	}
-}
-
 // A Redis that dies mid-test gives callers an ErrUnavailable error within
 // the deadline, never a hang. A private redis-server is started on a free
 // port and killed; the shared one is never touched.
@@ -173,9 +159,9 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 	deadline := 300 * time.Millisecond
-	var s *State
+	var s *state.State
 	for i := 0; i < 100; i++ { // wait for readiness
-		if s, err = Open(context.Background(), url, Options{Timeout: deadline}); err == nil {
+		if s, err = state.Open(context.Background(), url, state.Options{Timeout: deadline}); err == nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -194,7 +180,7 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 	checks := map[string]func() error{
 		"ping":   func() error { return s.Ping(ctx) },
 		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1234567890123456", t0); return err },
-		"create": func() error { _, err := s.CreateTicket(ctx, Ticket{CreatedAt: t0}, time.Minute); return err },
+		"create": func() error { _, err := s.CreateTicket(ctx, state.Ticket{CreatedAt: t0}, time.Minute); return err },
 		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", "call-1", t0, time.Hour); return err },
 		"block":  func() error { _, _, _, err := s.VerifyBlock(ctx, "u", "d", t0, time.Hour, 3); return err },
 	}
@@ -202,7 +188,7 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 		start := time.Now()
 		err := fn()
 		took := time.Since(start)
-		if !errors.Is(err, ErrUnavailable) {
+		if !errors.Is(err, state.ErrUnavailable) {
 			t.Errorf("%s with Redis down: %v, want ErrUnavailable", name, err)
 		}
 		// Generous bound: the deadline plus scheduling slack on a busy CI box.

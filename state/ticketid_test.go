@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"context"
@@ -7,31 +7,33 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 // TestTicketIDSource: with Options.TicketIDs, tickets of both paths (the
 // decision's script and CreateTicket) take their ids from it, so a replay
 // repeats them.
 func TestTicketIDSource(t *testing.T) {
-	base := MustOpen(t)
+	base := statetest.MustOpen(t)
 	n := 0
-	s := New(base.Client(), Options{Prefix: base.Keys().Prefix(), TicketIDs: func() (string, error) {
+	s := state.New(base.Client(), state.Options{Prefix: base.Keys().Prefix(), TicketIDs: func() (string, error) {
 		n++
 		return fmt.Sprintf("%016d", n), nil
 	}})
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
+	id, err := s.CreateTicket(ctx, state.Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
 	if err != nil || id != "0000000000000001" {
 		t.Fatalf("CreateTicket: %q, %v; want the source's first id", id, err)
 	}
 	req := &engine.CountRequest{Now: t0, User: "u", Domain: "d", Member: "m", Ticket: &engine.Ticket{
 		Code: engine.V01, Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0, Expires: t0.Add(time.Minute),
 	}}
-	if _, err := NewDecideCounters(s).Count(ctx, req); err != nil {
+	if _, err := state.NewDecideCounters(s).Count(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	// The decision's id is the source's, moved into the account's slot.
-	want := TicketIDInSlot("0000000000000002", s.Keys().AccountSlot("u", "d"))
+	want := state.TicketIDInSlot("0000000000000002", s.Keys().AccountSlot("u", "d"))
 	if req.Ticket.ID != want {
 		t.Fatalf("decision ticket %q, want the source's second id in the account's slot (%s)", req.Ticket.ID, want)
 	}

@@ -8,13 +8,14 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 func TestWriteDecisionsKeepsEveryField(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			s := store.MustOpen(t, dialect)
+			s := storetest.MustOpen(t, dialect)
 			at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 			var recs []tfps.DecisionRecord
 			for i := range 1200 {
@@ -50,7 +51,7 @@ func TestWriteDecisionsKeepsEveryField(t *testing.T) {
 
 func BenchmarkWriteDecisions(b *testing.B) {
 	ctx := context.Background()
-	s := store.MustOpen(b, store.SQLite)
+	s := storetest.MustOpen(b, store.SQLite)
 	recs := make([]tfps.DecisionRecord, 500)
 	for i := range recs {
 		recs[i] = tfps.DecisionRecord{At: time.Now(), CallID: "c" + strconv.Itoa(i), Result: "approve", Code: "A00", User: "1001", Domain: "pbx.example"}
@@ -67,10 +68,10 @@ func BenchmarkWriteDecisions(b *testing.B) {
 // Retention deletes the oldest rows first, never one newer than the cutoff,
 // and at most limit per call.
 func TestPurgeDecisionsOldestFirst(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			s := store.MustOpen(t, dialect)
+			s := storetest.MustOpen(t, dialect)
 			now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 			var recs []tfps.DecisionRecord
 			for i := range 30 {

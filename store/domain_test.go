@@ -5,15 +5,15 @@ import (
 	"testing"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // A domain change moves the change version, whoever writes it, so every
 // gateway reloads its domains; a bad policy is refused by the schema too.
 func TestDomainsBumpChangeVersion(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			s := store.MustOpen(t, dialect)
+			s := storetest.MustOpen(t, dialect)
 			ctx := context.Background()
 			v0, err := s.ChangeVersion(ctx)
 			if err != nil {

@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
 // Every write to accounts or blacklists, by any writer, moves the change
 // version the engines poll; reads do not.
 func TestChangeVersionMovesOnEveryWrite(t *testing.T) {
-	for _, dialect := range store.Dialects {
+	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			s := store.MustOpen(t, dialect)
+			s := storetest.MustOpen(t, dialect)
 			last, err := s.ChangeVersion(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/store"
 )
 
 // An account's mode survives every read path the engine and the API use,
 // and the database refuses a mode the gateway does not know.
 func TestAccountMode(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := newAccount("4004")
 		a.Mode = tfps.ModeMonitor
@@ -61,7 +62,7 @@ func TestAccountMode(t *testing.T) {
 // writers (SQLite INSERT, PostgreSQL COPY); rows written without the column
 // (older gateways during an upgrade) read as enforced.
 func TestDecisionLogEnforced(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 		recs := []tfps.DecisionRecord{
@@ -71,10 +72,10 @@ func TestDecisionLogEnforced(t *testing.T) {
 		if err := s.WriteDecisions(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DB().ExecContext(ctx, `INSERT INTO decision_log (at, call_id, username, domain, result, code) VALUES ($1, 'old', '1001', 'pbx.example.com', 'approve', 'A00')`, ms(at)); err != nil {
+		if _, err := s.DB().ExecContext(ctx, `INSERT INTO decision_log (at, call_id, username, domain, result, code) VALUES ($1, 'old', '1001', 'pbx.example.com', 'approve', 'A00')`, store.MS(at)); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := s.Decisions(ctx, DecisionFilter{User: "1001", Domain: "pbx.example.com"})
+		rows, err := s.Decisions(ctx, store.DecisionFilter{User: "1001", Domain: "pbx.example.com"})
 		if err != nil || len(rows) != 3 {
 			t.Fatalf("decisions: %+v %v", rows, err)
 		}

@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/store"
 )
 
 var t0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
@@ -19,7 +20,7 @@ func alert(id string, kind tfps.NotificationKind, user string, at time.Time) *tf
 }
 
 func TestEnqueueIsIdempotentAndTransactional(t *testing.T) {
-	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		n := alert("same-id", tfps.NotifyNewAccount, "1001", t0)
 		for range 2 {
@@ -63,7 +64,7 @@ func TestEnqueueIsIdempotentAndTransactional(t *testing.T) {
 }
 
 func TestClaimLeasesEachRowToOneWorker(t *testing.T) {
-	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const n = 40
 		for i := range n {
@@ -114,7 +115,7 @@ func TestClaimLeasesEachRowToOneWorker(t *testing.T) {
 }
 
 func TestRetryCompleteFail(t *testing.T) {
-	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		s.Enqueue(ctx, alert("a", tfps.NotifyNewAccount, "1001", t0))
 		got, err := s.ClaimOutbox(ctx, "w1", t0, time.Minute, 10)
@@ -134,7 +135,7 @@ func TestRetryCompleteFail(t *testing.T) {
 			t.Fatalf("after retry: %+v", got)
 		}
 		// w1's lease is gone: it may not record an outcome any more.
-		if err := s.CompleteOutbox(ctx, &e, "w1", t0, 0); !errors.Is(err, ErrLeaseLost) {
+		if err := s.CompleteOutbox(ctx, &e, "w1", t0, 0); !errors.Is(err, store.ErrLeaseLost) {
 			t.Errorf("complete without the lease: %v, want ErrLeaseLost", err)
 		}
 		e = got[0]
@@ -172,7 +173,7 @@ func TestRetryCompleteFail(t *testing.T) {
 }
 
 func TestThrottleDefersAndMerges(t *testing.T) {
-	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const interval = 25 * time.Minute
 		s.Now = func() time.Time { return t0 }
@@ -238,7 +239,7 @@ func TestThrottleDefersAndMerges(t *testing.T) {
 }
 
 func TestReleaseHandsARowBackAtOnce(t *testing.T) {
-	forEachDialectAtT0(t, func(t *testing.T, s *Store) {
+	forEachDialectAtT0(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		s.Enqueue(ctx, alert("r", tfps.NotifyNewAccount, "1001", t0))
 		if got, _ := s.ClaimOutbox(ctx, "stopping", t0, time.Hour, 10); len(got) != 1 {
@@ -262,8 +263,8 @@ func TestReleaseHandsARowBackAtOnce(t *testing.T) {
 // forEachDialectAtT0 runs fn on both dialects with the store's clock fixed at
 // t0, so rows are stamped at the same instant the test claims them: with the
 // wall clock they would only be due once real time passed t0.
-func forEachDialectAtT0(t *testing.T, fn func(t *testing.T, s *Store)) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+func forEachDialectAtT0(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		s.Now = func() time.Time { return t0 }
 		fn(t, s)
 	})

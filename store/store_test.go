@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -10,19 +10,21 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
-func forEachDialect(t *testing.T, fn func(t *testing.T, s *Store)) {
-	for _, d := range Dialects {
+func forEachDialect(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			fn(t, MustOpen(t, d))
+			fn(t, storetest.MustOpen(t, d))
 		})
 	}
 }
 
 func TestMigrateFromEmptyAndAgain(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		cur, latest, err := s.MigrationStatus(ctx)
 		if err != nil {
@@ -50,7 +52,7 @@ func TestMigrateFromEmptyAndAgain(t *testing.T) {
 
 func TestMigrateFreshDatabaseReportsVersions(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "sqlite://"+t.TempDir()+"/fresh.db")
+	s, err := store.Open(ctx, "sqlite://"+t.TempDir()+"/fresh.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func newAccount(user string) *tfps.Account {
 }
 
 func TestAccountLifecycle(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := newAccount("1001")
 		if err := s.CreateAccount(ctx, a); err != nil {
@@ -112,7 +114,7 @@ func TestAccountLifecycle(t *testing.T) {
 // Creating user+domain twice is a conflict the operator can read, not a
 // driver message.
 func TestDuplicateAccountIsAClearConflict(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		if err := s.CreateAccount(ctx, newAccount("2002")); err != nil {
 			t.Fatal(err)
@@ -134,7 +136,7 @@ func TestDuplicateAccountIsAClearConflict(t *testing.T) {
 }
 
 func TestListAccountsPaging(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		for i := range 5 {
 			if err := s.CreateAccount(ctx, newAccount(fmt.Sprintf("u%d", i))); err != nil {
@@ -155,7 +157,7 @@ func TestListAccountsPaging(t *testing.T) {
 }
 
 func TestInvalidAccountRejected(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		a := newAccount("")
 		if err := s.CreateAccount(context.Background(), a); tfps.ErrorCode(err) != tfps.EINVALID || !strings.Contains(err.Error(), "user") {
 			t.Errorf("empty user: %v", err)
@@ -169,7 +171,7 @@ func TestInvalidAccountRejected(t *testing.T) {
 }
 
 func TestBlacklist(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		for _, e := range []tfps.BlacklistEntry{
 			{Kind: tfps.BlacklistUserAgent, Value: "friendly-scanner"},
@@ -211,7 +213,7 @@ func TestBlacklist(t *testing.T) {
 }
 
 func TestDecisionLogBatch(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 		var recs []tfps.DecisionRecord
@@ -227,14 +229,14 @@ func TestDecisionLogBatch(t *testing.T) {
 		if n != 1203 {
 			t.Fatalf("count %d", n)
 		}
-		last, err := s.Decisions(ctx, DecisionFilter{User: "1001", Domain: "pbx.example.com", Limit: 2})
+		last, err := s.Decisions(ctx, store.DecisionFilter{User: "1001", Domain: "pbx.example.com", Limit: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(last) != 2 || last[0].CallID != "c1202" || !last[0].OffHours || last[0].DestinationCountry != "BR" || !last[0].At.Equal(at.Add(1202*time.Millisecond)) {
 			t.Errorf("newest first: %+v", last[0])
 		}
-		tail, _ := s.Decisions(ctx, DecisionFilter{AfterID: last[1].ID})
+		tail, _ := s.Decisions(ctx, store.DecisionFilter{AfterID: last[1].ID})
 		if len(tail) != 1 || tail[0].CallID != "c1202" {
 			t.Errorf("tail after id: %+v", tail)
 		}
@@ -242,7 +244,7 @@ func TestDecisionLogBatch(t *testing.T) {
 }
 
 func TestVerificationEvents(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e := &tfps.VerificationEvent{User: "1001", Domain: "pbx.example.com", Flow: "destination_country", Method: "captcha", Outcome: "success", Country: "BR"}
 		if err := s.InsertVerificationEvent(ctx, e); err != nil {
@@ -260,7 +262,7 @@ func TestVerificationEvents(t *testing.T) {
 
 // A failed step inside WithTx leaves nothing behind.
 func TestWithTxRollsBack(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *Store) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		boom := errors.New("boom")
 		err := s.WithTx(ctx, func(tx *sql.Tx) error {
@@ -280,11 +282,11 @@ func TestWithTxRollsBack(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Open(ctx, "mysql://root@localhost/tfps"); err == nil || !strings.Contains(err.Error(), "unsupported") {
+	if _, err := store.Open(ctx, "mysql://root@localhost/tfps"); err == nil || !strings.Contains(err.Error(), "unsupported") {
 		t.Errorf("mysql URL: %v", err)
 	}
-	_, err := Open(ctx, "postgres://nobody:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
-	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "secret") {
+	_, err := store.Open(ctx, "postgres://nobody:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "secret") {
 		t.Errorf("unreachable postgres: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/replay"
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/tracegen"
 )
 
@@ -39,7 +39,7 @@ var tfpsDefaults = map[string]string{
 func runMonth(t *testing.T, recs []tracegen.Record, settings map[string]string) *replay.Summary {
 	t.Helper()
 	ctx := context.Background()
-	vars := map[string]string{"TFPS_REDIS_URL": state.TestRedisURL(), "TFPS_DATA_DIR": t.TempDir(), "TFPS_LOG_LEVEL": "warn"}
+	vars := map[string]string{"TFPS_REDIS_URL": statetest.RedisURL(), "TFPS_DATA_DIR": t.TempDir(), "TFPS_LOG_LEVEL": "warn"}
 	for k, v := range settings {
 		vars[k] = v
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 // buildBinary compiles this command into a temporary directory.
@@ -46,7 +46,7 @@ func TestRunAndStopOnSIGTERM(t *testing.T) {
 		"TFPS_HTTP_LISTEN=127.0.0.1:0",
 		"TFPS_SIP_LISTEN=127.0.0.1:0",
 		"TFPS_DATA_DIR="+dir,
-		"TFPS_REDIS_URL="+state.TestRedisURL(),
+		"TFPS_REDIS_URL="+statetest.RedisURL(),
 		"TFPS_REDIS_PREFIX=tfpstest:"+filepath.Base(dir)+":",
 	)
 	stderr, err := cmd.StderrPipe()

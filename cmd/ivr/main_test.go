@@ -24,7 +24,9 @@ import (
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 	"github.com/voipshield/tfps/tts"
 )
 
@@ -85,8 +87,8 @@ type service struct {
 
 func startService(t *testing.T, ast *asterisktest.Asterisk, extraEnv ...string) *service {
 	t.Helper()
-	s := &service{t: t, ast: ast, st: state.MustOpen(t), http: freeAddr(t), exited: make(chan struct{})}
-	dbURL := store.TestSchemaURL(t)
+	s := &service{t: t, ast: ast, st: statetest.MustOpen(t), http: freeAddr(t), exited: make(chan struct{})}
+	dbURL := storetest.SchemaURL(t)
 	db, err := store.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +106,8 @@ func startService(t *testing.T, ast *asterisktest.Asterisk, extraEnv ...string) 
 		"TFPS_ARI_PASSWORD="+asterisktest.Password,
 		"TFPS_ARI_APP=tfps",
 		"TFPS_DATABASE_URL="+dbURL,
-		"TFPS_REDIS_URL="+state.TestRedisURL(),
-		"TFPS_REDIS_CLUSTER="+map[bool]string{true: "on", false: "off"}[state.TestRedisCluster()],
+		"TFPS_REDIS_URL="+statetest.RedisURL(),
+		"TFPS_REDIS_CLUSTER="+map[bool]string{true: "on", false: "off"}[statetest.RedisCluster()],
 		"TFPS_REDIS_PREFIX="+s.st.Keys().Prefix(),
 		"TFPS_IVR_LISTEN="+s.http,
 		"TFPS_IVR_SOUNDS_DIR="+soundsDir(),

@@ -12,14 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
 // A short run against an in-process gateway answers approvals only and
 // prints the figures.
 func TestRunPrintsFigures(t *testing.T) {
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": "lt"}))
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": "lt"}))
 	var out bytes.Buffer
 	o := options{url: "http://" + m.HTTPAddr(), token: "lt", conc: 4, duration: 300 * time.Millisecond, requests: 200, accounts: 3, sourceIP: "8.8.8.8", jsonSummary: true}
 	if err := run(context.Background(), o, &out); err != nil {
@@ -68,7 +68,7 @@ func TestRunRefusesRemoteTargetsAndUnboundedRuns(t *testing.T) {
 // An open-loop run sends exactly its schedule, rate × duration requests
 // spread over the connections, and reports the rates and the late count.
 func TestOpenLoopSendsTheSchedule(t *testing.T) {
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": "lt"}))
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": "lt"}))
 	var out bytes.Buffer
 	o := options{url: "http://" + m.HTTPAddr(), token: "lt", conc: 4, rate: 400, duration: time.Second, requests: 100_000, accounts: 3, sourceIP: "8.8.8.8", jsonSummary: true}
 	if err := run(context.Background(), o, &out); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/pin"
 	"github.com/voipshield/tfps/store"
 )
@@ -27,7 +28,7 @@ func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // tfpsctl history and show print the days and the trained limits.
 func TestHistoryCommand(t *testing.T) {
 	clock := &testClock{t: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}), func(m *gateway.Main) { m.Now = clock.now })
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}), func(m *gateway.Main) { m.Now = clock.now })
 	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	c.ok("add", "2001", "pbx.example", "--cc", "10", "--cc-off", "10", "--quota", "100", "--quota-off", "100",
 		"--source", "US", "--destination", "GB", "--timezone", "UTC", "--home", "US")
@@ -113,7 +114,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // check then accepts it and refuses TFPS_PIN for that account; pin clear
 // gives TFPS_PIN back. The PIN is never shown.
 func TestPINCommand(t *testing.T) {
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token, "TFPS_VERIFICATION_METHOD": "PIN", "TFPS_PIN": "1234"}))
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token, "TFPS_VERIFICATION_METHOD": "PIN", "TFPS_PIN": "1234"}))
 	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	c.ok("add", "3001", "pbx.example")
 	checker := pin.Checker{Global: m.Config.PIN}

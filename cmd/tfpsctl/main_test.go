@@ -12,6 +12,7 @@ import (
 
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -21,7 +22,7 @@ const token = "ctl-test-token"
 // temporary SQLite database and a private Redis prefix.
 func startGateway(t *testing.T) *gateway.Main {
 	t.Helper()
-	return gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}))
+	return gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{"TFPS_API_TOKEN": token}))
 }
 
 type ctl struct {

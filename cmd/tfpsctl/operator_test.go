@@ -18,6 +18,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/notify/smtptest"
 	"github.com/voipshield/tfps/replay"
 	"github.com/voipshield/tfps/store"
@@ -203,7 +204,7 @@ func TestBlocksListedAndCleared(t *testing.T) {
 func TestOutboxRetryDelivers(t *testing.T) {
 	relay := smtptest.NewServer(t)
 	relay.Start()
-	m := gateway.MustStart(t, gateway.TestVars(t, store.SQLite, map[string]string{
+	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{
 		"TFPS_API_TOKEN":          token,
 		"TFPS_SMTP_HOST":          relay.Host(),
 		"TFPS_SMTP_PORT":          strconv.Itoa(relay.Port()),

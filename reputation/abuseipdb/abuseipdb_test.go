@@ -20,6 +20,7 @@ import (
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/reputation/abuseipdb"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 )
 
 const testKey = "test-key-0123456789"
@@ -202,7 +203,7 @@ func TestScoreCountryAndWhitelist(t *testing.T) {
 func TestCacheHitsWithoutNetwork(t *testing.T) {
 	f := newFake(t)
 	f.set("8.8.8.8", answer{score: 42, country: "US", whitelisted: false})
-	st := state.MustOpen(t)
+	st := statetest.MustOpen(t)
 	cache := state.NewReputationCache(st)
 	clk := newClock()
 	r := newClient(t, f, cache, clk, func(o *abuseipdb.Options) { o.Budget = 5 * time.Second })

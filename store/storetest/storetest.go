@@ -1,4 +1,6 @@
-package store
+// Package storetest gives each test its own migrated store: a temporary
+// SQLite file, or a private schema in the test PostgreSQL database.
+package storetest
 
 import (
 	"context"
@@ -10,14 +12,16 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/voipshield/tfps/store"
 )
 
 // Dialects lists both dialects, for tests that run one suite on each.
-var Dialects = []string{SQLite, Postgres}
+var Dialects = []string{store.SQLite, store.Postgres}
 
-// TestPostgresURL is the PostgreSQL server tests use: TFPS_TEST_POSTGRES_URL,
+// PostgresURL is the PostgreSQL server tests use: TFPS_TEST_POSTGRES_URL,
 // or the local server with trust auth and database "test".
-func TestPostgresURL() string {
+func PostgresURL() string {
 	if v := os.Getenv("TFPS_TEST_POSTGRES_URL"); v != "" {
 		return v
 	}
@@ -28,35 +32,35 @@ func TestPostgresURL() string {
 // or a private schema in the test PostgreSQL database (dropped at cleanup), so
 // tests running at the same time never see each other's rows. A database that
 // cannot be reached fails the test: nothing is skipped.
-func MustOpen(tb testing.TB, dialect string) *Store {
+func MustOpen(tb testing.TB, dialect string) *store.Store {
 	tb.Helper()
 	ctx := context.Background()
-	var s *Store
+	var s *store.Store
 	var err error
 	switch dialect {
-	case SQLite:
-		s, err = Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "tfps.db"))
-	case Postgres:
-		s, err = openTestSchema(tb)
+	case store.SQLite:
+		s, err = store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "tfps.db"))
+	case store.Postgres:
+		s, err = openSchema(tb)
 	default:
-		tb.Fatalf("store.MustOpen: unknown dialect %q", dialect)
+		tb.Fatalf("storetest.MustOpen: unknown dialect %q", dialect)
 	}
 	if err != nil {
-		tb.Fatalf("store.MustOpen(%s): %v", dialect, err)
+		tb.Fatalf("storetest.MustOpen(%s): %v", dialect, err)
 	}
 	tb.Cleanup(func() { s.Close() })
 	if _, err := s.Migrate(ctx); err != nil {
-		tb.Fatalf("store.MustOpen(%s): %v", dialect, err)
+		tb.Fatalf("storetest.MustOpen(%s): %v", dialect, err)
 	}
 	return s
 }
 
-// TestSchemaURL creates a private PostgreSQL schema for a test and returns
-// a URL whose connections use it; the schema is dropped at cleanup.
-func TestSchemaURL(tb testing.TB) string {
+// SchemaURL creates a private PostgreSQL schema for a test and returns a
+// URL whose connections use it; the schema is dropped at cleanup.
+func SchemaURL(tb testing.TB) string {
 	tb.Helper()
-	base := TestPostgresURL()
-	admin, err := Open(context.Background(), base)
+	base := PostgresURL()
+	admin, err := store.Open(context.Background(), base)
 	if err != nil {
 		tb.Fatalf("PostgreSQL for tests at %s: %v (start it, or set TFPS_TEST_POSTGRES_URL)", base, err)
 	}
@@ -64,18 +68,18 @@ func TestSchemaURL(tb testing.TB) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "t_" + hex.EncodeToString(b)
-	if _, err := admin.db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+	if _, err := admin.DB().Exec(`CREATE SCHEMA ` + schema); err != nil {
 		tb.Fatalf("create test schema: %v", err)
 	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		a, err := Open(ctx, base)
+		a, err := store.Open(ctx, base)
 		if err != nil {
 			return
 		}
 		defer a.Close()
-		a.db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
+		a.DB().ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
 	})
 	u, _ := url.Parse(base)
 	q := u.Query()
@@ -84,8 +88,8 @@ func TestSchemaURL(tb testing.TB) string {
 	return u.String()
 }
 
-func openTestSchema(tb testing.TB) (*Store, error) {
-	s, err := Open(context.Background(), TestSchemaURL(tb))
+func openSchema(tb testing.TB) (*store.Store, error) {
+	s, err := store.Open(context.Background(), SchemaURL(tb))
 	if err != nil {
 		return nil, fmt.Errorf("open test schema: %w", err)
 	}

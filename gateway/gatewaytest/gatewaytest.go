@@ -1,4 +1,6 @@
-package gateway
+// Package gatewaytest runs whole gateways in-process for tests, on free
+// loopback ports with a private database and Redis key prefix.
+package gatewaytest
 
 import (
 	"context"
@@ -13,17 +15,20 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
 )
 
-// TestVars returns the settings of a gateway for a test: HTTP on a free
+// Vars returns the settings of a gateway for a test: HTTP on a free
 // loopback port, a private SQL database (a SQLite file in a temporary
 // directory, or a PostgreSQL schema dropped at cleanup) and a private Redis
 // key prefix whose keys are deleted at cleanup. extra overrides or adds
 // settings. Starting several gateways on the same vars shares the data, as a
 // restart does.
-func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string]string {
+func Vars(tb testing.TB, dialect string, extra map[string]string) map[string]string {
 	tb.Helper()
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -31,9 +36,9 @@ func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string
 	vars := map[string]string{
 		"TFPS_HTTP_LISTEN":   "127.0.0.1:0",
 		"TFPS_SIP_LISTEN":    "127.0.0.1:0",
-		"TFPS_REDIS_URL":     state.TestRedisURL(),
+		"TFPS_REDIS_URL":     statetest.RedisURL(),
 		"TFPS_REDIS_PREFIX":  prefix,
-		"TFPS_REDIS_CLUSTER": map[bool]string{true: "on", false: "off"}[state.TestRedisCluster()],
+		"TFPS_REDIS_CLUSTER": map[bool]string{true: "on", false: "off"}[statetest.RedisCluster()],
 		"TFPS_DATA_DIR":      tb.TempDir(),
 		"TFPS_LOG_LEVEL":     "warn",
 	}
@@ -41,7 +46,7 @@ func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string
 	case store.SQLite:
 		vars["TFPS_DATABASE_URL"] = "sqlite://" + filepath.Join(tb.TempDir(), "tfps.db")
 	case store.Postgres:
-		vars["TFPS_DATABASE_URL"] = store.TestSchemaURL(tb)
+		vars["TFPS_DATABASE_URL"] = storetest.SchemaURL(tb)
 	default:
 		tb.Fatalf("unknown dialect %q", dialect)
 	}
@@ -55,7 +60,7 @@ func TestVars(tb testing.TB, dialect string, extra map[string]string) map[string
 func deletePrefix(tb testing.TB, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := state.Open(ctx, state.TestRedisURL(), state.Options{Prefix: prefix, Cluster: state.TestRedisCluster()})
+	s, err := state.Open(ctx, statetest.RedisURL(), state.Options{Prefix: prefix, Cluster: statetest.RedisCluster()})
 	if err != nil {
 		tb.Errorf("clean Redis prefix %s: %v", prefix, err)
 		return
@@ -67,7 +72,7 @@ func deletePrefix(tb testing.TB, prefix string) {
 // MustStart loads vars as the configuration, lets edit adjust the Main
 // (clock, reputation) and starts it; the gateway is closed at cleanup (Close
 // may be called earlier). Logs go to the test log with -v, else nowhere.
-func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *Main)) *Main {
+func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *gateway.Main)) *gateway.Main {
 	tb.Helper()
 	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) {
 		v, ok := vars[k]
@@ -80,9 +85,9 @@ func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *Main)) *Ma
 	if testing.Verbose() {
 		logger = cfg.Logger(testLog{tb})
 	}
-	var m *Main
+	var m *gateway.Main
 	for try := 1; ; try++ {
-		m = New(cfg, logger)
+		m = gateway.New(cfg, logger)
 		for _, fn := range edit {
 			fn(m)
 		}

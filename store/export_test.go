@@ -1,0 +1,7 @@
+package store
+
+// Unexported functions the external tests call.
+var (
+	DecisionQuery = decisionQuery
+	MS            = ms
+)
