@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // repoRoot is the top of the repository, where the scripts run.
@@ -159,8 +160,11 @@ func exists(root, path string) bool {
 // edited settings and leaves nothing running.
 func TestPackageInstallsOnCleanDebian(t *testing.T) {
 	needRoot(t)
+	start := time.Now()
 	deb, version := buildPackage(t)
-	t.Logf("built %s (version %s)", filepath.Base(deb), version)
+	t.Logf("built %s (version %s) in %v", filepath.Base(deb), version, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	defer func() { t.Logf("chroot, install, use and remove took %v", time.Since(start).Round(time.Millisecond)) }()
 
 	info := sh(t, "dpkg-deb", "--info", deb)
 	for _, want := range []string{"Package: tfps", "Version: " + version, "Architecture: amd64"} {
