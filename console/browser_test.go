@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
 	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
@@ -145,6 +146,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 
+	svc := &api.Local{Engine: m.Engine, Store: m.Store, State: m.State, Config: m.Config}
 	b := browser(t)
 
 	// A wrong token is refused and stays on the login page.
@@ -253,6 +255,94 @@ func TestConsoleInBrowser(t *testing.T) {
 	run(t, b, "reload account", chromedp.Reload(), chromedp.WaitVisible("#block", chromedp.ByID))
 	shoot(t, b, "account")
 
+	// The account's caller -> number blocks, trained limits and mails.
+	pairBlocked := false
+	for i := 3; i <= 8 && !pairBlocked; i++ {
+		pairBlocked = check(t, c, fmt.Sprintf("live-call-%d", i)).Code == "R16"
+	}
+	if !pairBlocked {
+		t.Fatal("repeated calls +12125550100 -> +12015550123 never got R16")
+	}
+	seedHistory(t, m.Store, 20)
+	if err := m.Store.Enqueue(ctx, &tfps.Notification{Kind: tfps.NotifyQuotaRaised, At: time.Now(), User: "1001", Domain: "pbx.example", Email: "owner@pbx.example"}); err != nil {
+		t.Fatal(err)
+	}
+	var pairs, trained, mails string
+	run(t, b, "account with pair blocks, trained limits and mails",
+		chromedp.Navigate(accountURL),
+		chromedp.WaitVisible("#pairs tr.pair", chromedp.ByQuery),
+		chromedp.Text("#pairs", &pairs, chromedp.ByQuery),
+		chromedp.Text("#trained", &trained, chromedp.ByQuery),
+		chromedp.Text("#mails", &mails, chromedp.ByQuery),
+	)
+	if !strings.Contains(pairs, "+12125550100 → +12015550123") {
+		t.Errorf("pair blocks section %q: want the blocked +12125550100 → +12015550123", pairs)
+	}
+	// 20 days of 30 calls in hours (peak 5): the same every day, so the
+	// trained in-hours limits are those figures, above the account's 2
+	// concurrent calls and quota of 10.
+	for _, want := range []string{"20 days of history", "concurrent calls, in hours\t2\t5",
+		"daily quota, in hours\t10\t30", "differs from its trained value", "usual sources: US"} {
+		if !strings.Contains(trained, want) {
+			t.Errorf("trained section %q: want %q", trained, want)
+		}
+	}
+	if !strings.Contains(mails, "quota_raised") {
+		t.Errorf("mails section %q: want the quota_raised notification", mails)
+	}
+	shoot(t, b, "account-history")
+	run(t, b, "lift the pair block",
+		chromedp.Navigate(accountURL),
+		chromedp.WaitVisible("#pairs button.lift", chromedp.ByQuery),
+		chromedp.Click("#pairs button.lift", chromedp.ByQuery),
+		chromedp.WaitVisible("#confirm", chromedp.ByID),
+		chromedp.Text(".what", &what, chromedp.ByQuery),
+		chromedp.Click("#confirm", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Text(".flash", &msg, chromedp.ByQuery),
+		chromedp.Text("#pairs", &pairs, chromedp.ByQuery),
+	)
+	if what != "Lift the block of calls +12125550100 → +12015550123 of 1001@pbx.example?" || !strings.Contains(msg, "done") || !strings.Contains(pairs, "none") {
+		t.Errorf("lift pair: asked %q, flash %q, section now %q", what, msg, pairs)
+	}
+	if bl, err := svc.Blocks(ctx, "1001", "pbx.example"); err != nil || len(bl.Pairs) != 0 {
+		t.Errorf("after lifting in the console the API shows pair blocks %+v, %v", bl, err)
+	}
+
+	// Number ranges and fraud rules.
+	if _, err := c.PutRanges(ctx, []api.Range{{Prefix: "+88216", Level: "reject", Source: "carrier A", Comment: "satellite IRSF"}, {Prefix: "4420794", Level: "verify", Source: "fraud feed"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutRules(ctx, []tfps.Rule{{Profile: "night", Prefix: "44", Start: "22:00", End: "06:00", Days: "Mon-Fri", CPMWarning: 5, CPMCritical: 10, WarningAction: "verify"}}); err != nil {
+		t.Fatal(err)
+	}
+	var ranges, rules string
+	run(t, b, "ranges", chromedp.Click(`nav a[href="/ui/ranges"]`, chromedp.ByQuery), chromedp.WaitVisible("#ranges", chromedp.ByID), chromedp.Text("#ranges", &ranges, chromedp.ByID))
+	if !strings.Contains(ranges, "+88216\treject\tcarrier A\tsatellite IRSF") || !strings.Contains(ranges, "+4420794\tverify\tfraud feed") {
+		t.Errorf("ranges page shows %q", ranges)
+	}
+	shoot(t, b, "ranges")
+	run(t, b, "rules", chromedp.Click(`nav a[href="/ui/rules"]`, chromedp.ByQuery), chromedp.WaitVisible("#rules", chromedp.ByID), chromedp.Text("#rules", &rules, chromedp.ByID))
+	if !strings.Contains(rules, "night\t+44\t22:00–06:00 Mon-Fri\t5 / 10\t—\t—\t—\t—\tverify") {
+		t.Errorf("rules page shows %q", rules)
+	}
+	shoot(t, b, "rules")
+	run(t, b, "remove the range",
+		chromedp.Navigate(base+"/ui/ranges"),
+		chromedp.ScrollIntoView(`#ranges button[aria-label="remove +88216"]`, chromedp.ByQuery),
+		chromedp.Click(`#ranges button[aria-label="remove +88216"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#confirm", chromedp.ByID),
+		chromedp.Click("#confirm", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Text("#ranges", &ranges, chromedp.ByID),
+	)
+	if strings.Contains(ranges, "88216") {
+		t.Errorf("after removing +88216 the ranges page shows %q", ranges)
+	}
+	if list, err := c.ListRanges(ctx); err != nil || len(list) != 1 {
+		t.Errorf("after removing one of two ranges the API lists %+v, %v", list, err)
+	}
+
 	run(t, b, "lists", chromedp.Click(`nav a[href="/ui/lists"]`, chromedp.ByQuery), chromedp.WaitVisible("#list-number", chromedp.ByID))
 	shoot(t, b, "lists")
 	run(t, b, "outbox", chromedp.Click(`nav a[href="/ui/outbox"]`, chromedp.ByQuery), chromedp.WaitVisible(".tabs", chromedp.ByQuery))
@@ -277,5 +367,35 @@ func TestConsoleInBrowser(t *testing.T) {
 	resp.Body.Close()
 	if resp.Request.URL.Path != "/ui/login" {
 		t.Fatalf("without a session GET /ui/accounts ends at %s, want /ui/login", resp.Request.URL.Path)
+	}
+}
+
+// seedHistory writes days of approved decisions of 1001@pbx.example to the
+// decision log, ending yesterday in the account's time zone: 30 calls in
+// hours (peak 5 concurrent) and 12 off hours (peak 3) a day, from and to
+// the US.
+func seedHistory(t *testing.T, st *store.Store, days int) {
+	t.Helper()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []tfps.DecisionRecord
+	for d := 1; d <= days; d++ {
+		day := time.Now().In(ny).AddDate(0, 0, -d)
+		for i := range 42 {
+			off, peak := i >= 30, 5
+			if off {
+				peak = 3
+			}
+			recs = append(recs, tfps.DecisionRecord{
+				At: day, CallID: fmt.Sprintf("history-%d-%d", d, i), SourceIP: "8.8.8.8", Caller: "+12125550100", Number: "+12015550123",
+				User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00", Reason: "approved", Enforced: true,
+				OffHours: off, ConcurrentCalls: peak, LocalDate: day.Format("2006-01-02"), SourceCountry: "US", DestinationCountry: "US",
+			})
+		}
+	}
+	if err := st.WriteDecisions(context.Background(), recs); err != nil {
+		t.Fatal(err)
 	}
 }

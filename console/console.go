@@ -1,7 +1,9 @@
 // Package console is the operator console in the browser: server-rendered
 // pages under /ui/ on the gateway's HTTP listener. Live shows decisions as
 // they are made (server-sent events from the decision log), Accounts finds
-// an account and acts on it, Lists edits the blacklists, Outbox shows and
+// an account and acts on it (blocks, limits, countries, A->B pair blocks,
+// trained limits, its mails), Lists edits the blacklists, Ranges and Rules
+// list the high-risk number ranges and fraud rules, Outbox shows and
 // retries notifications.
 //
 // Login takes an API token (Authenticator decides who holds it and with
@@ -104,6 +106,10 @@ func Handler(opt Options) (http.Handler, error) {
 		r.Post(p+"/account", s.accountAction)
 		r.Get(p+"/lists", s.listsPage)
 		r.Post(p+"/lists", s.listsAction)
+		r.Get(p+"/ranges", s.rangesPage)
+		r.Post(p+"/ranges", s.rangesAction)
+		r.Get(p+"/rules", s.rulesPage)
+		r.Post(p+"/rules", s.rulesAction)
 		r.Get(p+"/outbox", s.outboxPage)
 		r.Post(p+"/outbox", s.outboxAction)
 	})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -306,5 +307,66 @@ func TestFeedDropsForSlowSubscriber(t *testing.T) {
 		if len(m.Counts) != 0 {
 			t.Fatalf("an hour later minute %v still counts %v", m.Minute, m.Counts)
 		}
+	}
+}
+
+// The number range and fraud rule pages list what the API holds; a read
+// login sees them without remove buttons and cannot remove; an admin's
+// removal needs the CSRF token and a confirmation, and then is gone.
+func TestRangesAndRulesPages(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	ctx := context.Background()
+	if _, err := e.api.PutRanges(ctx, []api.Range{{Prefix: "88216", Level: "reject", Source: "carrier A"}}); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := e.api.PutRules(ctx, []tfps.Rule{{Profile: "night", Prefix: "44", CPMWarning: 5, CPMCritical: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprint(rules[0].ID)
+
+	rc := e.client(t)
+	_, _, csrf := e.login(t, rc, "read-token")
+	for _, c := range []struct{ path, want string }{{"/ui/ranges", "+88216"}, {"/ui/rules", "5 / 10"}} {
+		st, _, page := get(t, rc, e.srv.URL+c.path)
+		if st != http.StatusOK || !strings.Contains(page, c.want) {
+			t.Fatalf("read login, GET %s: %d, want 200 showing %q:\n%s", c.path, st, c.want, page)
+		}
+		if strings.Contains(page, `name="op" value="remove"`) {
+			t.Errorf("read login sees a remove button on %s", c.path)
+		}
+	}
+	if st, _, _ := post(t, rc, e.srv.URL+"/ui/rules", url.Values{"csrf": {csrf}, "op": {"remove"}, "id": {id}, "confirmed": {"yes"}}); st != http.StatusForbidden {
+		t.Errorf("read login removing a rule: %d, want 403", st)
+	}
+
+	ac := e.client(t)
+	_, _, csrf = e.login(t, ac, "admin-token")
+	if st, _, _ := post(t, ac, e.srv.URL+"/ui/ranges", url.Values{"op": {"remove"}, "prefix": {"88216"}, "confirmed": {"yes"}}); st != http.StatusForbidden {
+		t.Errorf("removing a range without the CSRF token: %d, want 403", st)
+	}
+	st, _, page := post(t, ac, e.srv.URL+"/ui/rules", url.Values{"csrf": {csrf}, "op": {"remove"}, "id": {id}})
+	if st != http.StatusOK || !strings.Contains(page, "Remove fraud rule "+id+"?") {
+		t.Fatalf("first POST must ask for confirmation: %d\n%s", st, page)
+	}
+	if list, _ := e.api.ListRules(ctx, ""); len(list) != 1 {
+		t.Fatalf("the rule went before confirmation: %+v", list)
+	}
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/ui/rules", url.Values{"csrf": {csrf}, "op": {"remove"}, "id": {id}, "confirmed": {"yes"}}},
+		{"/ui/ranges", url.Values{"csrf": {csrf}, "op": {"remove"}, "prefix": {"88216"}, "confirmed": {"yes"}}},
+	} {
+		if st, path, page := post(t, ac, e.srv.URL+c.path, c.form); st != http.StatusOK || path != c.path || !strings.Contains(page, ": done.") {
+			t.Fatalf("confirmed remove on %s: %d at %s\n%s", c.path, st, path, page)
+		}
+	}
+	if list, _ := e.api.ListRules(ctx, ""); len(list) != 0 {
+		t.Errorf("rules after removal: %+v", list)
+	}
+	if list, _ := e.api.ListRanges(ctx); len(list) != 0 {
+		t.Errorf("ranges after removal: %+v", list)
 	}
 }

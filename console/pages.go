@@ -233,7 +233,44 @@ func (s *server) accountPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		data["Events"] = ev
 	}
+	if bl, err := s.opt.Backend.Blocks(ctx, user, domain); err != nil {
+		s.log.Warn("console: pair blocks", "account", user+"@"+domain, "err", err)
+		data["PairsErr"] = "unavailable: " + tfps.ErrorMessage(err)
+	} else {
+		data["Pairs"] = bl.Pairs
+	}
+	if h, err := s.opt.Backend.History(ctx, user, domain, 0); err != nil {
+		s.log.Warn("console: history", "account", user+"@"+domain, "err", err)
+		data["HistoryErr"] = "unavailable: " + tfps.ErrorMessage(err)
+	} else {
+		data["History"] = h
+	}
+	if mails, err := s.accountMails(ctx, user, domain); err != nil {
+		data["MailsErr"] = "unavailable"
+	} else {
+		data["Mails"] = mails
+	}
 	s.render(w, r, http.StatusOK, "account", data)
+}
+
+// accountMailsScan is how many of the newest outbox rows the account page
+// looks through for the account's mails.
+const accountMailsScan = 1000
+
+// accountMails returns the newest notifications about user@domain (at most
+// 20) among the outbox's latest rows.
+func (s *server) accountMails(ctx context.Context, user, domain string) ([]tfps.OutboxRow, error) {
+	rows, err := s.opt.Backend.Outbox(ctx, "", accountMailsScan)
+	if err != nil {
+		return nil, err
+	}
+	var mine []tfps.OutboxRow
+	for _, row := range rows {
+		if row.Notification.User == user && row.Notification.Domain == domain && len(mine) < 20 {
+			mine = append(mine, row)
+		}
+	}
+	return mine, nil
 }
 
 // action is one change an operator asked for.
@@ -305,6 +342,14 @@ func (s *server) accountAction(w http.ResponseWriter, r *http.Request) {
 	case "clear_verify":
 		a.what = "Clear the verification-failure block of " + acct
 		a.run = func(ctx context.Context) error { return b.ClearVerifyBlock(ctx, user, domain) }
+	case "clear_pair":
+		caller, number := f.Get("caller"), f.Get("number")
+		a.what = fmt.Sprintf("Lift the block of calls %s → %s of %s", caller, number, acct)
+		a.log = append(a.log, "caller", caller, "number", number)
+		a.run = func(ctx context.Context) error { _, err := b.ClearPairs(ctx, user, domain, caller, number); return err }
+	case "clear_pairs":
+		a.what = "Lift every caller → number block of " + acct
+		a.run = func(ctx context.Context) error { _, err := b.ClearPairs(ctx, user, domain, "", ""); return err }
 	case "reset":
 		a.what = "Reset today's call counters of " + acct
 		a.run = func(ctx context.Context) error { _, err := b.ResetAccount(ctx, user, domain); return err }
@@ -426,5 +471,50 @@ func (s *server) outboxAction(w http.ResponseWriter, r *http.Request) {
 	s.act(w, r, "outbox_retry", action{
 		what: "Retry notification " + id, back: s.opt.Prefix + "/outbox?state=failed", log: []any{"id", id},
 		run: func(ctx context.Context) error { return s.opt.Backend.RetryOutbox(ctx, id) },
+	})
+}
+
+// ---- Number ranges and fraud rules ----
+
+func (s *server) rangesPage(w http.ResponseWriter, r *http.Request) {
+	list, err := s.opt.Backend.ListRanges(r.Context())
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "ranges", map[string]any{"Ranges": list})
+}
+
+func (s *server) rangesAction(w http.ResponseWriter, r *http.Request) {
+	prefix := strings.TrimSpace(r.PostForm.Get("prefix"))
+	if op := r.PostForm.Get("op"); op != "remove" {
+		s.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("Unknown number range action %q.", op))
+		return
+	}
+	s.act(w, r, "range_remove", action{
+		what: "Remove the number range +" + strings.TrimPrefix(prefix, "+"), back: s.opt.Prefix + "/ranges", log: []any{"prefix", prefix},
+		run: func(ctx context.Context) error { return s.opt.Backend.RemoveRange(ctx, prefix) },
+	})
+}
+
+func (s *server) rulesPage(w http.ResponseWriter, r *http.Request) {
+	list, err := s.opt.Backend.ListRules(r.Context(), "")
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "rules", map[string]any{"Rules": list})
+}
+
+func (s *server) rulesAction(w http.ResponseWriter, r *http.Request) {
+	raw := r.PostForm.Get("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if op := r.PostForm.Get("op"); op != "remove" || err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("Unknown fraud rule action %q on rule %q.", op, raw))
+		return
+	}
+	s.act(w, r, "rule_remove", action{
+		what: fmt.Sprintf("Remove fraud rule %d", id), back: s.opt.Prefix + "/rules", log: []any{"rule", id},
+		run: func(ctx context.Context) error { return s.opt.Backend.RemoveRule(ctx, id) },
 	})
 }

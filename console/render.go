@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-var pageNames = []string{"login", "error", "live", "accounts", "account", "confirm", "lists", "outbox"}
+var pageNames = []string{"login", "error", "live", "accounts", "account", "confirm", "lists", "ranges", "rules", "outbox"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -20,6 +20,19 @@ func (s *server) parseTemplates() error {
 			return t.In(s.opt.Location).Format("2006-01-02 15:04:05")
 		},
 		"join": strings.Join,
+		// pair shows a warning/critical threshold pair; 0 is off.
+		"pair": func(warn, crit int) string {
+			f := func(n int) string {
+				if n == 0 {
+					return "—"
+				}
+				return fmt.Sprint(n)
+			}
+			if warn == 0 && crit == 0 {
+				return "—"
+			}
+			return f(warn) + " / " + f(crit)
+		},
 		"link": s.accountLink,
 	}
 	s.pages = make(map[string]*template.Template, len(pageNames))
