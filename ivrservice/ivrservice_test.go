@@ -175,14 +175,16 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 	}
 }
 
-// Asterisk crashes and restarts in the middle of a call: the IVR ends that session
-// without counting a failure, reconnects, and takes calls again.
+// Asterisk crashes and restarts in the middle of a call: the IVR ends that
+// session without counting a failure, reconnects, and takes calls again;
+// the caller cut off calls again with the same ticket and is verified.
 func TestSurvivesAsteriskRestart(t *testing.T) {
 	t.Parallel()
 	ast := asterisktest.Start(t)
 	svc := startService(t, ast, nil)
 	phone := asterisktest.NewPhone(t, ast)
-	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "cut-off", ""))
+	cutOff := svc.ticket(ivr.FlowOnboarding, "cut-off", "")
+	c := phone.VerifyCall(cutOff)
 	c.Challenge()
 	ast.Crash(t) // SIGKILL: no StasisEnd, the websocket just breaks
 	deadline := time.Now().Add(30 * time.Second)
@@ -206,6 +208,12 @@ func TestSurvivesAsteriskRestart(t *testing.T) {
 	}
 	if !strings.Contains(svc.log.String(), "Asterisk ARI is back") {
 		t.Error("the reconnect was not logged")
+	}
+	if !verify(t, phone, cutOff, "/en/redial.wav") {
+		t.Fatal("the caller cut off by the restart could not use the ticket again")
+	}
+	if _, err := svc.Store.GetAccount(context.Background(), "cut-off", "pbx.example.com"); err != nil {
+		t.Errorf("account of the caller cut off: %v", err)
 	}
 }
 
