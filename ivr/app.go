@@ -48,9 +48,15 @@ func NewApp(client ari.Client, flows *Flows, o AppOptions) *App {
 	return &App{client: client, name: o.Name, flows: flows, drain: o.Drain, log: log, metrics: m, stops: map[*ariCall]context.CancelCauseFunc{}}
 }
 
-// ErrARILost ends the sessions of Disconnected: their ticket is given back
-// (Tickets.ReleaseTicket) so the caller can call again with it.
-var ErrARILost = errors.New("ARI websocket lost")
+// ErrARILost ends the sessions of Disconnected, ErrEndedByAsterisk those
+// whose channel Asterisk hung up itself (a restart or shutdown, an
+// operator's command) rather than the caller: a session ended so before its
+// outcome records no hang-up and gives its ticket back
+// (Tickets.ReleaseTicket), so the caller can call again with it.
+var (
+	ErrARILost         = errors.New("ARI websocket lost")
+	ErrEndedByAsterisk = errors.New("call hung up by Asterisk, not the caller")
+)
 
 // Disconnected ends every live session: the ARI websocket broke (Asterisk
 // restarted or the network failed), so their events are lost and, after a
@@ -138,9 +144,8 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 	}
 	h := a.client.Channel().Get(st.Key(ari.ChannelKey, st.Channel.ID))
 	ctx, cancel := context.WithCancelCause(ctx)
-	hangup := func() { cancel(nil) }
 	log := a.log.With("channel", st.Channel.ID)
-	call, stop := newARICall(a.client, h, hangup, log, a.metrics)
+	call, stop := newARICall(a.client, h, cancel, log, a.metrics)
 	a.mu.Lock()
 	a.stops[call] = cancel
 	a.mu.Unlock()
@@ -150,7 +155,7 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 		defer wg.Done()
 		defer a.metrics.active.Dec()
 		defer stop()
-		defer hangup()
+		defer cancel(nil)
 		defer func() {
 			a.mu.Lock()
 			delete(a.stops, call)

@@ -219,9 +219,10 @@ func (f *Flows) Handle(ctx context.Context, call Call, args []string, info CallI
 		// last words.
 	case out == OutcomeVerified:
 		s.log.Warn("verified, but the last prompts failed", "err", err)
-	case gone && errors.Is(context.Cause(ctx), ErrARILost):
-		// Asterisk's events stopped, not the caller: no event is recorded,
-		// and the ticket is given back for the caller's next call.
+	case gone && (errors.Is(context.Cause(ctx), ErrARILost) || errors.Is(context.Cause(ctx), ErrEndedByAsterisk)):
+		// Asterisk's events stopped or Asterisk ended the call, not the
+		// caller: no event is recorded, and the ticket is given back for
+		// the caller's next call.
 		out = OutcomeHangup
 		s.releaseTicket()
 	case gone:
@@ -849,10 +850,10 @@ func (s *session) releaseTicket() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.f.Tickets.ReleaseTicket(ctx, s.t.ID, s.f.now()); err != nil {
-		s.log.Warn("ticket of a call cut by the ARI outage not given back", "ticket", s.t.ID, "err", err)
+		s.log.Warn("ticket of a call cut by Asterisk not given back", "ticket", s.t.ID, "err", err)
 		return
 	}
-	s.log.Info("call cut by the ARI outage: ticket given back for a new call", "ticket", s.t.ID)
+	s.log.Info("call cut by Asterisk: ticket given back for a new call", "ticket", s.t.ID)
 }
 
 func (s *session) recordHangup() {

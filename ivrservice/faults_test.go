@@ -17,12 +17,13 @@ import (
 
 // Fault run: 20 callers verify at once; when half of them are verified and
 // the other half are waiting for the caller to type the code, Asterisk is
-// killed and restarted ("crash") or the IVR's event websocket is cut
+// killed and started again ("crash"), restarted by its operator ("restart":
+// SIGTERM, it hangs up its calls) or the IVR's event websocket is cut
 // ("websocket"). The live sessions end without a failure counted, the IVR
 // reconnects, and every caller cut off calls again with the same ticket and
 // is verified. It reports the figures (FIGURES lines).
 func TestARIFaultDuring20Verifications(t *testing.T) {
-	for _, mode := range []string{"crash", "websocket"} {
+	for _, mode := range []string{"crash", "restart", "websocket"} {
 		t.Run(mode, func(t *testing.T) { ariFault(t, mode) })
 	}
 }
@@ -91,6 +92,9 @@ func ariFault(t *testing.T, mode string) {
 	switch mode {
 	case "crash":
 		ast.Crash(t) // SIGKILL, then started again on the same port
+		restart = time.Since(began)
+	case "restart":
+		ast.Restart(t) // SIGTERM, then started again on the same port
 		restart = time.Since(began)
 	case "websocket":
 		if d := proxy.DropWebsockets(); d != 1 {
