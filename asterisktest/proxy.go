@@ -96,7 +96,8 @@ func (p *Proxy) DropWebsockets() int {
 	return n
 }
 
-// Websockets counts the event websockets open through the proxy.
+// Websockets counts the event websockets opened through the proxy since
+// the last drop.
 func (p *Proxy) Websockets() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
