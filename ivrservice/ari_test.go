@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/CyCoreSystems/ari/v5/client/native"
+	"github.com/inconshreveable/log15"
 
 	"github.com/voipshield/tfps/asterisktest"
 	"github.com/voipshield/tfps/ivr"
@@ -75,6 +76,9 @@ func TestARIHiccupsLeaveLiveCallsAlone(t *testing.T) {
 	// What the library logs when its websocket fails to read; a warning
 	// from it alone is no outage.
 	ivrservice.LogARIClient(svc.Logger)
+	// The library's logger is one per process: silence it again before
+	// this test's logger goes.
+	t.Cleanup(func() { native.Logger.SetHandler(log15.DiscardHandler()) })
 	native.Logger.Error("read failure on websocket", "error", "injected by the test")
 	time.Sleep(600 * time.Millisecond) // a poll's interval
 	if n := proxy.Refuse(nil); n < 2 {
