@@ -12,8 +12,8 @@ import (
 )
 
 // App is the Stasis application: one session (goroutine) per channel that
-// enters it. It depends on the ari.Client interface only; cmd/ivr connects
-// the native client.
+// enters it. It depends on the ari.Client interface only; the service
+// (ivrservice) connects the native client.
 type App struct {
 	client  ari.Client
 	name    string
@@ -23,7 +23,7 @@ type App struct {
 	metrics *metrics
 
 	mu    sync.Mutex
-	stops map[*ariCall]context.CancelFunc // live sessions
+	stops map[*ariCall]context.CancelCauseFunc // live sessions
 }
 
 // AppOptions configure an App.
@@ -45,14 +45,27 @@ func NewApp(client ari.Client, flows *Flows, o AppOptions) *App {
 	if flows.Log == nil {
 		flows.Log = log
 	}
-	return &App{client: client, name: o.Name, flows: flows, drain: o.Drain, log: log, metrics: m, stops: map[*ariCall]context.CancelFunc{}}
+	return &App{client: client, name: o.Name, flows: flows, drain: o.Drain, log: log, metrics: m, stops: map[*ariCall]context.CancelCauseFunc{}}
 }
+
+// ErrARILost ends the sessions of Disconnected, ErrEndedByAsterisk those
+// whose channel Asterisk hung up itself (a restart or shutdown, an
+// operator's command) rather than the caller: a session ended so before its
+// outcome records no hang-up and gives its ticket back
+// (Tickets.ReleaseTicket), so the caller can call again with it.
+var (
+	ErrARILost         = errors.New("ARI websocket lost")
+	ErrEndedByAsterisk = errors.New("call hung up by Asterisk, not the caller")
+)
 
 // Disconnected ends every live session: the ARI websocket broke (Asterisk
 // restarted or the network failed), so their events are lost and, after a
 // restart, their channels are gone. Without it a session would wait for
 // keys that never come and count a failure against a caller who did
-// nothing wrong. cmd/ivr calls it when the client reports the break.
+// nothing wrong. A session that had not reached its outcome hangs up the
+// channel if it still exists, records nothing and gives its ticket back.
+// The service calls it when the websocket is lost, and only then: a failed
+// request or poll leaves live calls alone.
 func (a *App) Disconnected() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -60,7 +73,7 @@ func (a *App) Disconnected() {
 		a.log.Warn("ARI connection lost: ending live sessions", "sessions", len(a.stops))
 	}
 	for c, stop := range a.stops {
-		stop()
+		stop(ErrARILost)
 		delete(a.stops, c)
 	}
 }
@@ -130,11 +143,11 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 		return
 	}
 	h := a.client.Channel().Get(st.Key(ari.ChannelKey, st.Channel.ID))
-	ctx, hangup := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	log := a.log.With("channel", st.Channel.ID)
-	call, stop := newARICall(a.client, h, hangup, log, a.metrics)
+	call, stop := newARICall(a.client, h, cancel, log, a.metrics)
 	a.mu.Lock()
-	a.stops[call] = hangup
+	a.stops[call] = cancel
 	a.mu.Unlock()
 	a.metrics.active.Inc()
 	wg.Add(1)
@@ -142,7 +155,7 @@ func (a *App) start(ctx context.Context, wg *sync.WaitGroup, e ari.Event) {
 		defer wg.Done()
 		defer a.metrics.active.Dec()
 		defer stop()
-		defer hangup()
+		defer cancel(nil)
 		defer func() {
 			a.mu.Lock()
 			delete(a.stops, call)

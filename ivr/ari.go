@@ -31,9 +31,12 @@ type ariCall struct {
 }
 
 // newARICall subscribes to the channel's events before anything is done on
-// it (so no key is lost) and cancels hangup when the channel leaves Stasis.
-// The returned stop cancels the subscription and waits for the pump.
-func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelFunc, log *slog.Logger, m *metrics) (*ariCall, func()) {
+// it (so no key is lost) and calls hangup when the channel leaves Stasis:
+// with ErrEndedByAsterisk when Asterisk itself asked for the hang-up first
+// (a soft hang-up: shutdown, restart, an operator's command), with nil when
+// the caller left. The returned stop cancels the subscription and waits for
+// the pump.
+func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelCauseFunc, log *slog.Logger, m *metrics) (*ariCall, func()) {
 	c := &ariCall{cl: cl, h: h, digits: make(chan string, digitBuffer), log: log, metrics: m}
 	sub := h.Subscribe(ari.Events.ChannelDtmfReceived, ari.Events.StasisEnd, ari.Events.ChannelDestroyed, ari.Events.ChannelHangupRequest)
 	done := make(chan struct{})
@@ -47,8 +50,14 @@ func newARICall(cl ari.Client, h *ari.ChannelHandle, hangup context.CancelFunc, 
 				default:
 					// A caller typing 32 keys ahead of the flow loses the rest.
 				}
-			case *ari.StasisEnd, *ari.ChannelDestroyed, *ari.ChannelHangupRequest:
-				hangup()
+			case *ari.ChannelHangupRequest:
+				if v.Soft {
+					hangup(ErrEndedByAsterisk)
+				} else {
+					hangup(nil)
+				}
+			case *ari.StasisEnd, *ari.ChannelDestroyed:
+				hangup(nil)
 			}
 		}
 	}()

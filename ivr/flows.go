@@ -63,8 +63,12 @@ const (
 var Outcomes = []Outcome{OutcomeVerified, OutcomeFailed, OutcomeBlocked, OutcomeHangup, OutcomeTicketInvalid, OutcomeError}
 
 // Tickets claims the single-use ticket the gateway created (state.State).
+// ReleaseTicket gives a claimed ticket back when its call ended without an
+// outcome because the connection to Asterisk was lost: the caller may call
+// again with it.
 type Tickets interface {
 	ClaimTicket(ctx context.Context, id string, now time.Time) (state.Ticket, error)
+	ReleaseTicket(ctx context.Context, id string, now time.Time) error
 }
 
 // Failures counts failed verifications per identity user@domain (known
@@ -215,6 +219,12 @@ func (f *Flows) Handle(ctx context.Context, call Call, args []string, info CallI
 		// last words.
 	case out == OutcomeVerified:
 		s.log.Warn("verified, but the last prompts failed", "err", err)
+	case gone && (errors.Is(context.Cause(ctx), ErrARILost) || errors.Is(context.Cause(ctx), ErrEndedByAsterisk)):
+		// Asterisk's events stopped or Asterisk ended the call, not the
+		// caller: no event is recorded, and the ticket is given back for
+		// the caller's next call.
+		out = OutcomeHangup
+		s.releaseTicket()
 	case gone:
 		out = OutcomeHangup
 		s.recordHangup()
@@ -830,6 +840,20 @@ func (s *session) record(out Outcome, detail string) {
 		kind = tfps.NotifyAccountBlocked
 	}
 	_ = s.store(out, detail, nil, nil, kind)
+}
+
+// releaseTicket gives back the ticket this call claimed.
+func (s *session) releaseTicket() {
+	if s.t.ID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.f.Tickets.ReleaseTicket(ctx, s.t.ID, s.f.now()); err != nil {
+		s.log.Warn("ticket of a call cut by Asterisk not given back", "ticket", s.t.ID, "err", err)
+		return
+	}
+	s.log.Info("call cut by Asterisk: ticket given back for a new call", "ticket", s.t.ID)
 }
 
 func (s *session) recordHangup() {

@@ -17,6 +17,9 @@
 #     (sipfront TestTCP...)
 #   - outbox: two workers behind a slow SMTP relay, every mail once
 #     (notify TestSlowRelay...)
+#   - ARI: Asterisk killed and restarted, and the IVR's event websocket
+#     cut, each during 20 verifications; the cut-off callers use their
+#     tickets again (ivrservice TestARIFaultDuring20Verifications)
 #   - Redis Cluster: scripts/redis-cluster.sh runs the state, engine and
 #     gateway tests on a real 3-master cluster (test.sh runs it).
 set -euo pipefail
@@ -36,3 +39,4 @@ run ./engine/ 'TestPoisonRowIsQuarantined|TestSQLOutageLosesNoDecision'
 run ./sipfront/ 'TestBlackholedRedisAnswersByDecideTimeout|TestTCPAcceptSurvivesEMFILE|TestTCPConnectionCaps|TestTCPDripIsClosedWhenIdle|TestInvalidBytesRepairedAtTheEdge'
 run ./notify/ 'TestSlowRelayTwoWorkersEveryMailOnce'
 run ./journal/ '.'
+run ./ivrservice/ 'TestARIFaultDuring20Verifications'

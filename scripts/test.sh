@@ -43,7 +43,7 @@ go test -count=1 -timeout 45m ./... "$@"
 
 # ---- The same Redis-side tests on a real 3-master Redis Cluster -----------
 log "go test on a Redis Cluster (scripts/redis-cluster.sh)"
-scripts/redis-cluster.sh test 7101 -- -timeout 20m ./state/ ./engine/ ./gateway/ ./cmd/ivr/
+scripts/redis-cluster.sh test 7101 -- -timeout 20m ./state/ ./engine/ ./gateway/ ./ivrservice/
 
 # ---- Fault runs, short form ------------------------------------------------
 log "fault runs (short)"

@@ -97,12 +97,13 @@ func (s *State) CreateTicket(ctx context.Context, t Ticket, ttl time.Duration) (
 }
 
 // claimScript takes the ticket and leaves a "used" marker in one step, so
-// two IVR sessions racing for one ticket cannot both win.
+// two IVR sessions racing for one ticket cannot both win. The marker keeps
+// the ticket, so that ReleaseTicket can give it back.
 var claimScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+  redis.call('SET', KEYS[2], v, 'PX', ARGV[1])
   return {2, v}
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -149,4 +150,62 @@ func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (Tick
 		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.ExpiresAt.Format(time.RFC3339), ErrTicketExpired)
 	}
 	return t, nil
+}
+
+// releaseScript puts a claimed ticket back under its key and removes the
+// "used" marker, unless the ticket was claimed again meanwhile (the marker
+// no longer holds the value read).
+var releaseScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[2])
+if not v or v ~= ARGV[2] or redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], v, 'PX', ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+`)
+
+// ReleaseTicket gives back a ticket claimed at a call that ended without an
+// outcome because the IVR lost Asterisk (the call's events stopped): the
+// caller may call again with the same ticket until it expires. It returns
+// ErrTicketUnknown when there is no claimed ticket id to give back (never
+// claimed, already released, or gone with its expiry).
+func (s *State) ReleaseTicket(ctx context.Context, id string, now time.Time) error {
+	if !ValidTicketID(id) {
+		return fmt.Errorf("release ticket %q: not %d digits: %w", id, TicketIDDigits, ErrTicketUnknown)
+	}
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	v, err := s.rdb.Get(ctx, s.keys.TicketUsed(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("release ticket %s: %w", id, ErrTicketUnknown)
+	}
+	if err != nil {
+		return Wrap("release ticket", err)
+	}
+	var t Ticket
+	if err := json.Unmarshal([]byte(v), &t); err != nil {
+		// A marker written before markers kept the ticket.
+		return fmt.Errorf("release ticket %s: %w", id, ErrTicketUnknown)
+	}
+	ttl := t.ExpiresAt.Add(ticketGrace).Sub(now)
+	if ttl <= 0 {
+		return fmt.Errorf("release ticket %s: %w", id, ErrTicketUnknown)
+	}
+	n, err := releaseScript.Run(ctx, s.rdb, []string{s.keys.Ticket(id), s.keys.TicketUsed(id)}, ttl.Milliseconds(), v).Int()
+	if err != nil {
+		return Wrap("release ticket", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("release ticket %s: %w", id, ErrTicketUnknown)
+	}
+	// Open again: it counts in the open-ticket caps, as at its creation.
+	p := s.rdb.Pipeline()
+	z := redis.Z{Score: float64(t.CreatedAt.UnixMilli()), Member: id}
+	p.ZAddNX(ctx, s.keys.OpenTickets(t.User, t.Domain), z)
+	if t.SourceIP != "" {
+		p.ZAddNX(ctx, s.keys.SourceOpenTickets(t.SourceIP), z)
+	}
+	_, _ = p.Exec(ctx)
+	return nil
 }

@@ -1,19 +1,15 @@
-package main_test
+package ivrservice_test
 
 import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +18,8 @@ import (
 
 	"github.com/voipshield/tfps/asterisktest"
 	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/ivrservice"
+	"github.com/voipshield/tfps/ivrservice/ivrservicetest"
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
@@ -30,178 +28,32 @@ import (
 	"github.com/voipshield/tfps/tts"
 )
 
-// The real binary, built once per test run.
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func ivrBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tfps-ivr-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ivr")
-		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func soundsDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "sounds")
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// service is one running ivr binary against a private Asterisk, the test
-// Redis (private prefix) and a private PostgreSQL schema.
+// service is one IVR running in-process against a private Asterisk, the
+// test Redis (private prefix) and a private PostgreSQL schema.
 type service struct {
-	t      *testing.T
-	ast    *asterisktest.Asterisk
-	st     *state.State
-	db     *store.Store
-	cmd    *exec.Cmd
-	http   string
-	exited chan struct{}
-	mu     sync.Mutex
-	log    strings.Builder
+	t *testing.T
+	*ivrservice.Main
+	vars map[string]string
+	log  *ivrservicetest.Buffer
 }
 
-func startService(t *testing.T, ast *asterisktest.Asterisk, extraEnv ...string) *service {
+func startService(t *testing.T, ast *asterisktest.Asterisk, extra map[string]string) *service {
 	t.Helper()
-	s := &service{t: t, ast: ast, st: statetest.MustOpen(t), http: freeAddr(t), exited: make(chan struct{})}
-	dbURL := storetest.SchemaURL(t)
-	db, err := store.Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s.db = db
-	cmd := exec.Command(ivrBinary(t))
-	cmd.Env = append(os.Environ(),
-		"TFPS_CONFIG=",
-		"TFPS_ARI_URL="+ast.URL,
-		"TFPS_ARI_USER="+asterisktest.User,
-		"TFPS_ARI_PASSWORD="+asterisktest.Password,
-		"TFPS_ARI_APP=tfps",
-		"TFPS_DATABASE_URL="+dbURL,
-		"TFPS_REDIS_URL="+statetest.RedisURL(),
-		"TFPS_REDIS_CLUSTER="+map[bool]string{true: "on", false: "off"}[statetest.RedisCluster()],
-		"TFPS_REDIS_PREFIX="+s.st.Keys().Prefix(),
-		"TFPS_IVR_LISTEN="+s.http,
-		"TFPS_IVR_SOUNDS_DIR="+soundsDir(),
-		"TFPS_DATA_DIR="+t.TempDir(),
-		"TFPS_IVR_FIRST_DIGIT_TIMEOUT=3s",
-		"TFPS_IVR_INTER_DIGIT_TIMEOUT=2s",
-		"TFPS_IVR_DRAIN_TIMEOUT=30s",
-		"TFPS_DEFAULT_DESTINATION_COUNTRIES=US",
-		"TFPS_LOG_LEVEL=info",
-	)
-	cmd.Env = append(cmd.Env, extraEnv...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = cmd
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.log.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-		cmd.Wait()
-		close(s.exited)
-	}()
+	s := &service{t: t, vars: ivrservicetest.Vars(t, ast, extra), log: &ivrservicetest.Buffer{}}
 	t.Cleanup(func() {
-		s.stop()
 		if t.Failed() {
-			t.Logf("ivr output:\n%s", s.output())
+			t.Logf("ivr log:\n%s", s.log)
 		}
 	})
-	s.waitHealthy(30 * time.Second)
+	s.Main = ivrservicetest.MustStart(t, s.vars, ivrservicetest.LogTo(s.log))
 	return s
-}
-
-func (s *service) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
-
-func (s *service) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(40 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// waitHealthy polls /healthz until Redis, SQL and ARI are ok.
-func (s *service) waitHealthy(within time.Duration) {
-	s.t.Helper()
-	deadline := time.Now().Add(within)
-	var last string
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			s.t.Fatalf("ivr exited during start-up:\n%s", s.output())
-		default:
-		}
-		resp, err := http.Get("http://" + s.http + "/healthz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = string(b)
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.t.Fatalf("ivr not healthy within %s: %s\n%s", within, last, s.output())
 }
 
 // metric returns the value of a sample line of /metrics, e.g.
 // `tfps_ivr_sessions_total{outcome="verified"}`.
 func (s *service) metric(sample string) string {
 	s.t.Helper()
-	resp, err := http.Get("http://" + s.http + "/metrics")
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -217,7 +69,7 @@ func (s *service) metric(sample string) string {
 
 func (s *service) ticket(flow, user, country string) string {
 	s.t.Helper()
-	id, err := s.st.CreateTicket(context.Background(), state.Ticket{Flow: flow, User: user, Domain: "pbx.example.com", Country: country, CreatedAt: time.Now()}, 5*time.Minute)
+	id, err := s.State.CreateTicket(context.Background(), state.Ticket{Flow: flow, User: user, Domain: "pbx.example.com", Country: country, CreatedAt: time.Now()}, 5*time.Minute)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -245,12 +97,12 @@ func verify(t *testing.T, phone *asterisktest.Phone, ticket string, prompt strin
 	return ok
 }
 
-// Fifty callers verify at the same time through the real binary; prompts
-// reach Asterisk over HTTP (its media cache). Every session succeeds; the
-// log shows the CPU the IVR and Asterisk used.
+// Fifty callers verify at the same time; prompts reach Asterisk over HTTP
+// (its media cache). Every session succeeds; the log shows the CPU Asterisk
+// and the test process (the IVR and the test phone) used.
 func TestFiftyConcurrentVerifications(t *testing.T) {
 	ast := asterisktest.Start(t)
-	svc := startService(t, ast)
+	svc := startService(t, ast, nil)
 	phone := asterisktest.NewPhone(t, ast)
 
 	const n = 50
@@ -258,7 +110,7 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 	for i := range tickets {
 		tickets[i] = svc.ticket(ivr.FlowOnboarding, fmt.Sprintf("u%03d", i), "")
 	}
-	ivrCPU0, err := asterisktest.CPU(svc.cmd.Process.Pid)
+	ivrCPU0, err := asterisktest.CPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +139,7 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 	}
 	wg.Wait()
 	wall := time.Since(began)
-	ivrCPU1, _ := asterisktest.CPU(svc.cmd.Process.Pid)
+	ivrCPU1, _ := asterisktest.CPU(os.Getpid())
 	astCPU1, _ := asterisktest.CPU(ast.PID())
 	if len(failed) > 0 {
 		t.Fatalf("%d of %d verifications failed: %v", len(failed), n, failed)
@@ -298,12 +150,12 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 		longest = max(longest, d)
 	}
 	ivrCPU, astCPU := ivrCPU1-ivrCPU0, astCPU1-astCPU0
-	t.Logf("%d concurrent captcha verifications in %s (mean call %s, longest %s); CPU (utime+stime) ivr %s (%s per call), asterisk %s (%s per call)",
+	t.Logf("%d concurrent captcha verifications in %s (mean call %s, longest %s); CPU (utime+stime) ivr with the test phone %s (%s per call), asterisk %s (%s per call)",
 		n, wall.Round(time.Millisecond), (sum / n).Round(time.Millisecond), longest.Round(time.Millisecond),
 		ivrCPU, ivrCPU/n, astCPU, astCPU/n)
 
 	for i := 0; i < n; i++ {
-		a, err := svc.db.GetAccount(context.Background(), fmt.Sprintf("u%03d", i), "pbx.example.com")
+		a, err := svc.Store.GetAccount(context.Background(), fmt.Sprintf("u%03d", i), "pbx.example.com")
 		if err != nil {
 			t.Errorf("account %d: %v", i, err)
 			continue
@@ -325,14 +177,16 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 	}
 }
 
-// Asterisk crashes and restarts in the middle of a call: the IVR ends that session
-// without counting a failure, reconnects, and takes calls again.
+// Asterisk crashes and restarts in the middle of a call: the IVR ends that
+// session without counting a failure, reconnects, and takes calls again;
+// the caller cut off calls again with the same ticket and is verified.
 func TestSurvivesAsteriskRestart(t *testing.T) {
 	t.Parallel()
 	ast := asterisktest.Start(t)
-	svc := startService(t, ast)
+	svc := startService(t, ast, nil)
 	phone := asterisktest.NewPhone(t, ast)
-	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "cut-off", ""))
+	cutOff := svc.ticket(ivr.FlowOnboarding, "cut-off", "")
+	c := phone.VerifyCall(cutOff)
 	c.Challenge()
 	ast.Crash(t) // SIGKILL: no StasisEnd, the websocket just breaks
 	deadline := time.Now().Add(30 * time.Second)
@@ -343,34 +197,51 @@ func TestSurvivesAsteriskRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if _, _, n, err := svc.st.VerifyBlock(context.Background(), "cut-off", "pbx.example.com", time.Now(), time.Hour, 3); err != nil || n != 0 {
+	if _, _, n, err := svc.State.VerifyBlock(context.Background(), "cut-off", "pbx.example.com", time.Now(), time.Hour, 3); err != nil || n != 0 {
 		t.Errorf("the call cut by the restart counted %d failures (%v)", n, err)
 	}
-	svc.waitHealthy(30 * time.Second)
+	ivrservicetest.WaitHealthy(t, svc.Main, 30*time.Second)
 	phone.WaitRegistered(30 * time.Second)
 	if !verify(t, phone, svc.ticket(ivr.FlowOnboarding, "after-restart", ""), "/en/redial.wav") {
 		t.Fatal("call after the restart failed")
 	}
-	if _, err := svc.db.GetAccount(context.Background(), "after-restart", "pbx.example.com"); err != nil {
+	if _, err := svc.Store.GetAccount(context.Background(), "after-restart", "pbx.example.com"); err != nil {
 		t.Errorf("account after restart: %v", err)
 	}
-	if !strings.Contains(svc.output(), "Asterisk ARI is back") {
+	if !strings.Contains(svc.log.String(), "Asterisk ARI is back") {
 		t.Error("the reconnect was not logged")
+	}
+	if !verify(t, phone, cutOff, "/en/redial.wav") {
+		t.Fatal("the caller cut off by the restart could not use the ticket again")
+	}
+	if _, err := svc.Store.GetAccount(context.Background(), "cut-off", "pbx.example.com"); err != nil {
+		t.Errorf("account of the caller cut off: %v", err)
 	}
 }
 
-// SIGTERM during a call: the call finishes, a new call is refused, the
-// process exits 0.
-func TestSIGTERMDrainsLiveCalls(t *testing.T) {
+// Shut down during a call (SIGTERM in cmd/ivr): the call finishes, a new
+// call is refused, Close returns no error.
+func TestShutdownDrainsLiveCalls(t *testing.T) {
 	t.Parallel()
 	ast := asterisktest.Start(t)
-	svc := startService(t, ast)
+	svc := startService(t, ast, nil)
+	db, err := store.Open(context.Background(), svc.vars["TFPS_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	phone := asterisktest.NewPhone(t, ast)
 	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "draining", ""))
 	digits := c.Challenge()
-	svc.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond) // let the app see the signal
-	late := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "late", ""))
+	lateTicket := svc.ticket(ivr.FlowOnboarding, "late", "")
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		closed <- svc.Close(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond) // let the app see the shutdown
+	late := phone.VerifyCall(lateTicket)
 	c.Press(digits)
 	c.WaitPlay("/en/redial.wav", 60*time.Second)
 	c.WaitEnd(60 * time.Second)
@@ -379,15 +250,15 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 		t.Error("a call arriving during shutdown was served")
 	}
 	select {
-	case <-svc.exited:
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("close: %v", err)
+		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("ivr did not exit after the drain")
+		t.Fatal("ivr did not stop after the drain")
 	}
-	if code := svc.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit code %d, want 0", code)
-	}
-	if _, err := svc.db.GetAccount(context.Background(), "draining", "pbx.example.com"); err != nil {
-		t.Errorf("the call in progress at SIGTERM was not completed: %v", err)
+	if _, err := db.GetAccount(context.Background(), "draining", "pbx.example.com"); err != nil {
+		t.Errorf("the call in progress at shutdown was not completed: %v", err)
 	}
 }
 
@@ -434,7 +305,7 @@ func TestTextToSpeechPromptsPlay(t *testing.T) {
 
 	ast := asterisktest.Start(t)
 	cache := t.TempDir()
-	svc := startService(t, ast, "TFPS_TTS_ENDPOINT="+l.Addr().String(), "TFPS_TTS_CACHE_DIR="+cache, "TFPS_DEFAULT_LANGUAGE=es")
+	svc := startService(t, ast, map[string]string{"TFPS_TTS_ENDPOINT": l.Addr().String(), "TFPS_TTS_CACHE_DIR": cache, "TFPS_DEFAULT_LANGUAGE": "es"})
 	phone := asterisktest.NewPhone(t, ast)
 	// The phone learns the code from what plays: name each synthesised
 	// file after the prompt it was made from (the default voices).
@@ -496,7 +367,7 @@ func TestTextToSpeechPromptsPlay(t *testing.T) {
 		}
 	}
 	fake.mu.Unlock()
-	if _, err := svc.db.GetAccount(context.Background(), "tts2", "pbx.example.com"); err != nil {
+	if _, err := svc.Store.GetAccount(context.Background(), "tts2", "pbx.example.com"); err != nil {
 		t.Errorf("second TTS call did not verify: %v", err)
 	}
 }
