@@ -22,7 +22,6 @@ import (
 	"github.com/voipshield/tfps/ivrservice/ivrservicetest"
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
-	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
 	"github.com/voipshield/tfps/tts"
