@@ -23,7 +23,6 @@ import (
 	"github.com/voipshield/tfps/prompts"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
-	"github.com/voipshield/tfps/store/storetest"
 	"github.com/voipshield/tfps/tts"
 )
 
