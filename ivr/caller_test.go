@@ -94,7 +94,7 @@ func TestStarRepeatsTheCode(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FirstDigit = 10 * time.Second })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge()
 	c.WaitPlay("/code-hint", 20*time.Second)
 	c.Press("*")
@@ -124,7 +124,7 @@ func TestKeyEightSecondsAfterTheCodeCounts(t *testing.T) {
 	total := shippedDuration(t, "TFPS_IVR_INPUT_TIMEOUT")
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FirstDigit, o.InputTotal = window, total })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge()
 	if again := c.Code(4); again != code {
 		t.Fatalf("second reading %q, want %q", again, code)
@@ -165,7 +165,7 @@ func TestKeysBeforeTheNewCodeAreDiscarded(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	c.Press(wrong(c.Challenge()))
 	c.WaitPlay("/code-new", 20*time.Second)
 	c.Press("55") // late keys of the caller, before the new code starts
@@ -188,7 +188,7 @@ func TestBargeInDuringTheCode(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge() // the 4th digit has just started
 	c.Press(code)
 	c.WaitPlay("quota-raised", 20*time.Second)
@@ -213,7 +213,7 @@ func TestCallerTimes(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge()
 	c.WaitPlay("/code-again", 20*time.Second)
 	c.Press(code)
@@ -238,7 +238,7 @@ func TestHangupDuringPromptsIsNoPlaybackFailure(t *testing.T) {
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	for i, at := range []string{"/code-intro", "/digit-", "/code-again", "/explain-quota", "/code-hint"} {
-		c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+		c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 		c.WaitPlay(at, 20*time.Second)
 		time.Sleep(150 * time.Millisecond)
 		c.Hangup()
@@ -274,7 +274,7 @@ func TestRedisTimeoutOnFailureWriteCountsOnce(t *testing.T) {
 		f.Failures = slow
 	})
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	px.arm() // the next write of a failure is answered late
 	c.Press(wrong(c.Challenge()))
 	c.WaitPlay("/code-new", 20*time.Second)
@@ -397,7 +397,7 @@ func TestMissingPromptIsAPlaybackFailure(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(_ *ivr.Options, f *ivr.Flows) { f.Prompts = missingPrompt{f.Prompts, prompts.Verified} })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	c.Press(c.Challenge())
 	c.WaitPlay("quota-raised", 30*time.Second)
 	c.WaitEnd(20 * time.Second)

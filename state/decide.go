@@ -322,11 +322,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			px = t.Expires.Sub(t.Created).Milliseconds() + ticketGrace.Milliseconds()
 		}
 		t.ID = id
-		b := appendTicketJSON(make([]byte, 0, 384), &Ticket{
-			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country, Range: t.Range, DefaultOf: t.DefaultOf,
-			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, SourceCountry: t.SourceCountry, UserAgent: t.UserAgent,
-			CallID: t.CallID, Observed: t.Observed, Rule: t.Rule, CreatedAt: t.Created, ExpiresAt: t.Expires,
-		})
+		b := appendTicketJSON(make([]byte, 0, 384), t)
 		return string(b), nil
 	}
 	if req.Monitor {
@@ -405,7 +401,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 	}
 	if keys[0] == "" {
-		keys[0] = s.keys.Ticket(TicketIDInSlot(strings.Repeat("0", TicketIDDigits), slot)) // declared, never written
+		keys[0] = s.keys.Ticket(TicketIDInSlot(strings.Repeat("0", engine.TicketIDDigits), slot)) // declared, never written
 	}
 	args[2], args[6] = px, id
 
@@ -597,7 +593,7 @@ func runBatch(s *State, batch []*pending) {
 	}
 }
 
-// fastTicketID draws a ticket id (TicketIDDigits uniform decimal digits)
+// fastTicketID draws a ticket id (engine.TicketIDDigits uniform decimal digits)
 // from crypto/rand: one 8-byte read, rejection-sampled.
 func fastTicketID() (string, error) {
 	const span = 10_000_000_000_000_000 // 10^16
@@ -609,7 +605,7 @@ func fastTicketID() (string, error) {
 		}
 		if v := binary.LittleEndian.Uint64(b[:]); v < limit {
 			s := strconv.FormatUint(v%span, 10)
-			return strings.Repeat("0", TicketIDDigits-len(s)) + s, nil
+			return strings.Repeat("0", engine.TicketIDDigits-len(s)) + s, nil
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voipshield/tfps/pin"
 )
 
 // A reserved attempt counts as a failure at once; a retry of the same id
@@ -13,7 +15,7 @@ import (
 func TestPINAttemptReservedThenReleased(t *testing.T) {
 	s := MustOpen(t)
 	ctx := context.Background()
-	a := PINAttempt{User: "1001", Domain: "pbx", Caller: "+12125550100", Source: "198.51.100.7", ID: "t1:1", At: t0}
+	a := pin.Attempt{User: "1001", Domain: "pbx", Caller: "+12125550100", Source: "198.51.100.7", ID: "t1:1", At: t0}
 	for range 2 {
 		r, err := s.ReservePINAttempt(ctx, a, time.Hour, 3)
 		if err != nil || !r.Reserved || r.Account != 1 || r.Caller != 1 || r.Source != 1 {
@@ -46,7 +48,7 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := s.ReservePINAttempt(ctx, PINAttempt{User: "1001", Domain: "pbx", ID: fmt.Sprint("t", i, ":1"), At: t0}, time.Hour, 3)
+			r, err := s.ReservePINAttempt(ctx, pin.Attempt{User: "1001", Domain: "pbx", ID: fmt.Sprint("t", i, ":1"), At: t0}, time.Hour, 3)
 			if err != nil {
 				t.Error(err)
 				return
@@ -55,7 +57,7 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 				mu.Lock()
 				reserved++
 				mu.Unlock()
-			} else if r.BlockedBy != PINBlockedAccount {
+			} else if r.BlockedBy != pin.BlockedAccount {
 				t.Errorf("refused by %q, want account", r.BlockedBy)
 			}
 		}()
@@ -75,15 +77,15 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 func TestPINAttemptsAcrossAccounts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		a    func(i int) PINAttempt
+		a    func(i int) pin.Attempt
 		by   string
 	}{
-		{"caller", func(i int) PINAttempt {
-			return PINAttempt{Caller: "+12125550100", Source: fmt.Sprint("198.51.100.", i)}
-		}, PINBlockedCaller},
-		{"source", func(i int) PINAttempt {
-			return PINAttempt{Caller: fmt.Sprint("+1212555010", i), Source: "198.51.100.7"}
-		}, PINBlockedSource},
+		{"caller", func(i int) pin.Attempt {
+			return pin.Attempt{Caller: "+12125550100", Source: fmt.Sprint("198.51.100.", i)}
+		}, pin.BlockedCaller},
+		{"source", func(i int) pin.Attempt {
+			return pin.Attempt{Caller: fmt.Sprint("+1212555010", i), Source: "198.51.100.7"}
+		}, pin.BlockedSource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := MustOpen(t)

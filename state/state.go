@@ -21,14 +21,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/voipshield/tfps"
 )
 
-// Sentinel errors; callers check them with errors.Is.
+// Sentinel errors; callers check them with errors.Is. A ticket that cannot
+// be claimed is one of the engine's (engine.ErrTicketUnknown, ...).
 var (
-	ErrUnavailable   = errors.New("redis unavailable")
-	ErrTicketUnknown = errors.New("ticket unknown")
-	ErrTicketUsed    = errors.New("ticket already used")
-	ErrTicketExpired = errors.New("ticket expired")
+	// ErrUnavailable carries the code tfps.EUNAVAILABLE, so a caller that
+	// knows only the domain's errors can tell "Redis is down, try again".
+	ErrUnavailable error = &tfps.Error{Code: tfps.EUNAVAILABLE, Message: "redis unavailable"}
 )
 
 // Options configure a State.

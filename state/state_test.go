@@ -10,31 +10,42 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voipshield/tfps/engine"
 )
 
 var t0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 
+// issue stores tk as a verify decision does (the decide script, its id
+// source and codec), valid for ttl from tk.Created, and returns its id.
+func issue(t testing.TB, s *State, tk engine.Ticket, ttl time.Duration) string {
+	t.Helper()
+	tk.Expires = tk.Created.Add(ttl)
+	req := &engine.CountRequest{Now: tk.Created, User: tk.User, Domain: tk.Domain, Ticket: &tk}
+	if _, err := NewDecideCounters(s).Count(context.Background(), req); err != nil {
+		t.Fatalf("issue ticket: %v", err)
+	}
+	return tk.ID
+}
+
 func TestTicketSingleUse(t *testing.T) {
 	s := MustOpen(t)
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, Ticket{Flow: "destination_country", User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", CreatedAt: t0}, 120*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(id) != TicketIDDigits {
-		t.Errorf("ticket id %q is not %d digits", id, TicketIDDigits)
+	id := issue(t, s, engine.Ticket{Code: engine.V03, Flow: engine.FlowDestinationCountry, User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", Created: t0}, 120*time.Second)
+	if !engine.ValidTicketID(id) {
+		t.Errorf("ticket id %q is not %d digits", id, engine.TicketIDDigits)
 	}
 	got, err := s.ClaimTicket(ctx, id, t0.Add(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Country != "BR" || got.User != "1001" || !got.ExpiresAt.Equal(t0.Add(120*time.Second)) {
+	if got.ID != id || got.Code != engine.V03 || got.Flow != engine.FlowDestinationCountry || got.Country != "BR" || got.User != "1001" || !got.Expires.Equal(t0.Add(120*time.Second)) {
 		t.Errorf("claimed %+v", got)
 	}
-	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, ErrTicketUsed) {
-		t.Errorf("second claim: %v, want ErrTicketUsed", err)
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, engine.ErrTicketUsed) {
+		t.Errorf("second claim: %v, want engine.ErrTicketUsed", err)
 	}
-	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, ErrTicketUnknown) {
+	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, engine.ErrTicketUnknown) {
 		t.Errorf("unknown ticket: %v", err)
 	}
 }
@@ -42,15 +53,12 @@ func TestTicketSingleUse(t *testing.T) {
 func TestTicketExpiredByItsOwnTime(t *testing.T) {
 	s := MustOpen(t)
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, 120*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := issue(t, s, engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0}, 120*time.Second)
 	// No waiting for Redis TTLs: the ticket carries its end.
-	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, ErrTicketExpired) {
-		t.Errorf("claim at expiry: %v, want ErrTicketExpired", err)
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, engine.ErrTicketExpired) {
+		t.Errorf("claim at expiry: %v, want engine.ErrTicketExpired", err)
 	}
-	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, ErrTicketUsed) {
+	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, engine.ErrTicketUsed) {
 		t.Errorf("expired ticket must stay consumed: %v", err)
 	}
 }
@@ -58,7 +66,7 @@ func TestTicketExpiredByItsOwnTime(t *testing.T) {
 func TestTicketClaimRace(t *testing.T) {
 	s := MustOpen(t)
 	ctx := context.Background()
-	id, _ := s.CreateTicket(ctx, Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
+	id := issue(t, s, engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0}, time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -192,9 +200,13 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 	cmd.Wait()
 
 	checks := map[string]func() error{
-		"ping":   func() error { return s.Ping(ctx) },
-		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1234567890123456", t0); return err },
-		"create": func() error { _, err := s.CreateTicket(ctx, Ticket{CreatedAt: t0}, time.Minute); return err },
+		"ping":  func() error { return s.Ping(ctx) },
+		"claim": func() error { _, err := s.ClaimTicket(ctx, "1234567890123456", t0); return err },
+		"decide": func() error {
+			tk := &engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0, Expires: t0.Add(time.Minute)}
+			_, err := NewDecideCounters(s).Count(ctx, &engine.CountRequest{Now: t0, User: "u", Domain: "d", Ticket: tk})
+			return err
+		},
 		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", "call-1", t0, time.Hour); return err },
 		"block":  func() error { _, _, _, err := s.VerifyBlock(ctx, "u", "d", t0, time.Hour, 3); return err },
 	}

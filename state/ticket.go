@@ -2,65 +2,13 @@ package state
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/voipshield/tfps/engine"
 )
-
-// Ticket hands a verify decision from the gateway to the IVR. It is single
-// use and ends at ExpiresAt.
-type Ticket struct {
-	ID      string `json:"id"`
-	Flow    string `json:"flow"` // onboarding, source_country, destination_country, quota, quota_off
-	Code    string `json:"code,omitempty"`
-	User    string `json:"user"`
-	Domain  string `json:"domain"`
-	Country string `json:"country,omitempty"`
-	Range   string `json:"range,omitempty"` // risky_range, range_hopping: the number range
-	// DefaultOf is the domain's default user whose account decided for a
-	// user without one (engine.Ticket.DefaultOf).
-	DefaultOf string `json:"default_of,omitempty"`
-	Number    string `json:"number,omitempty"`
-	Caller    string `json:"caller,omitempty"`
-	SourceIP  string `json:"source_ip,omitempty"`
-	// SourceCountry is the source address's country, "" when private.
-	SourceCountry string `json:"source_country,omitempty"`
-	UserAgent     string `json:"user_agent,omitempty"`
-	CallID        string `json:"call_id,omitempty"`
-	// Observed is what a limit flow must cover: concurrent calls, or the
-	// day's calls with this one.
-	Observed int `json:"observed,omitempty"`
-	// Rule and RuleStat (rule_warning): the fraud rule whose warning asked
-	// for the verification and the statistic that reached it (Observed is
-	// its value).
-	Rule      int64     `json:"rule,omitempty"`
-	RuleStat  string    `json:"rule_stat,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// TicketIDDigits is the length of a ticket id. Ids are decimal so they pass
-// through any PBX dial plan or SIP proxy that only routes digits.
-const TicketIDDigits = 16
-
-// ValidTicketID reports whether id has the form every ticket id is issued
-// in (newTicketID, fastTicketID): exactly TicketIDDigits decimal digits.
-// Anything else can not name a ticket and is refused without asking Redis;
-// the dialplan and the IVR check it before a caller's text goes further.
-func ValidTicketID(id string) bool {
-	if len(id) != TicketIDDigits {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < '0' || id[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // ticketGrace keeps an expired ticket readable for a while, so claiming it
 // says "expired" rather than "unknown".
@@ -68,33 +16,6 @@ const ticketGrace = 10 * time.Minute
 
 // usedMarkerTTL is how long a claimed ticket answers "already used".
 const usedMarkerTTL = time.Hour
-
-// CreateTicket stores t with a fresh id, valid for ttl from t.CreatedAt (set
-// it to the decision time), and returns the id.
-func (s *State) CreateTicket(ctx context.Context, t Ticket, ttl time.Duration) (string, error) {
-	if ttl <= 0 {
-		return "", fmt.Errorf("create ticket: ttl must be positive, got %s", ttl)
-	}
-	id, err := s.ticketID()
-	if err != nil {
-		return "", err
-	}
-	t.ID = id
-	if t.CreatedAt.IsZero() {
-		return "", errors.New("create ticket: CreatedAt (the decision time) is required")
-	}
-	t.ExpiresAt = t.CreatedAt.Add(ttl)
-	b, err := json.Marshal(t)
-	if err != nil {
-		return "", fmt.Errorf("encode ticket: %w", err)
-	}
-	ctx, cancel := s.WithDeadline(ctx)
-	defer cancel()
-	if err := s.rdb.Set(ctx, s.keys.Ticket(id), b, ttl+ticketGrace).Err(); err != nil {
-		return "", Wrap("create ticket", err)
-	}
-	return id, nil
-}
 
 // claimScript takes the ticket and leaves a "used" marker in one step, so
 // two IVR sessions racing for one ticket cannot both win.
@@ -111,30 +32,30 @@ end
 return {0, ''}
 `)
 
-// ClaimTicket consumes the ticket id at time now. It returns ErrTicketUnknown,
-// ErrTicketUsed or ErrTicketExpired (the ticket is consumed in that case too).
-func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (Ticket, error) {
-	if !ValidTicketID(id) {
-		return Ticket{}, fmt.Errorf("claim ticket %q: not %d digits: %w", id, TicketIDDigits, ErrTicketUnknown)
+// ClaimTicket consumes the ticket id at time now. It returns errors wrapping
+// engine.ErrTicketUnknown, ErrTicketUsed or ErrTicketExpired (the ticket is consumed in that case too).
+func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (engine.Ticket, error) {
+	if !engine.ValidTicketID(id) {
+		return engine.Ticket{}, fmt.Errorf("claim ticket %q: not %d digits: %w", id, engine.TicketIDDigits, engine.ErrTicketUnknown)
 	}
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
 	res, err := claimScript.Run(ctx, s.rdb, []string{s.keys.Ticket(id), s.keys.TicketUsed(id)}, usedMarkerTTL.Milliseconds()).Slice()
 	if err != nil {
-		return Ticket{}, Wrap("claim ticket", err)
+		return engine.Ticket{}, Wrap("claim ticket", err)
 	}
 	if len(res) != 2 {
-		return Ticket{}, fmt.Errorf("claim ticket %s: unexpected reply %v", id, res)
+		return engine.Ticket{}, fmt.Errorf("claim ticket %s: unexpected reply %v", id, res)
 	}
 	switch res[0].(int64) {
 	case 0:
-		return Ticket{}, fmt.Errorf("claim ticket %s: %w", id, ErrTicketUnknown)
+		return engine.Ticket{}, fmt.Errorf("claim ticket %s: %w", id, engine.ErrTicketUnknown)
 	case 1:
-		return Ticket{}, fmt.Errorf("claim ticket %s: %w", id, ErrTicketUsed)
+		return engine.Ticket{}, fmt.Errorf("claim ticket %s: %w", id, engine.ErrTicketUsed)
 	}
-	var t Ticket
-	if err := json.Unmarshal([]byte(res[1].(string)), &t); err != nil {
-		return Ticket{}, fmt.Errorf("decode ticket %s: %w", id, err)
+	t, err := decodeTicket([]byte(res[1].(string)))
+	if err != nil {
+		return engine.Ticket{}, fmt.Errorf("decode ticket %s: %w", id, err)
 	}
 	// A claimed ticket is answered: it leaves the open-ticket counts of its
 	// account and source address. Should this fail, the entry still leaves
@@ -145,8 +66,8 @@ func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (Tick
 		p.ZRem(ctx, s.keys.SourceOpenTickets(t.SourceIP), id)
 	}
 	_, _ = p.Exec(ctx)
-	if !now.Before(t.ExpiresAt) {
-		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.ExpiresAt.Format(time.RFC3339), ErrTicketExpired)
+	if !now.Before(t.Expires) {
+		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.Expires.Format(time.RFC3339), engine.ErrTicketExpired)
 	}
 	return t, nil
 }
