@@ -52,7 +52,7 @@ type Tickets interface {
 // RecordVerifyFailureIn is idempotent per id: writing one failure again
 // counts it once. The times passed are the session's; a store whose windows
 // run on a clock every host shares measures them on it instead. An error
-// with the code tfps.EUNAVAILABLE means Redis did not answer: the write is
+// wrapping tfps.ErrUnavailable means Redis did not answer: the write is
 // tried again under the same id.
 type Failures interface {
 	RecordVerifyFailureIn(ctx context.Context, user, domain, scope, id string, at time.Time, window time.Duration) (int, error)
@@ -979,4 +979,4 @@ func ownAccountFrom(d *tfps.Account, user string) *tfps.Account {
 
 // unavailable reports whether err says Redis did not answer, so the write
 // may be tried again.
-func unavailable(err error) bool { return tfps.ErrorCode(err) == tfps.EUNAVAILABLE }
+func unavailable(err error) bool { return errors.Is(err, tfps.ErrUnavailable) }

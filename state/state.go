@@ -28,9 +28,9 @@ import (
 // Sentinel errors; callers check them with errors.Is. A ticket that cannot
 // be claimed is one of the engine's (engine.ErrTicketUnknown, ...).
 var (
-	// ErrUnavailable carries the code tfps.EUNAVAILABLE, so a caller that
-	// knows only the domain's errors can tell "Redis is down, try again".
-	ErrUnavailable error = &tfps.Error{Code: tfps.EUNAVAILABLE, Message: "redis unavailable"}
+	// ErrUnavailable wraps tfps.ErrUnavailable, so a caller that knows
+	// only the domain's errors can tell "Redis is down, try again".
+	ErrUnavailable = fmt.Errorf("redis %w", tfps.ErrUnavailable)
 )
 
 // Options configure a State.
