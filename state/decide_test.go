@@ -82,7 +82,8 @@ func TestDecideABRepeat(t *testing.T) {
 }
 
 func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {
-	s := state.MustOpen(t)
+	base := state.MustOpen(t) // the windows on the test's times
+	s := state.New(base.Client(), state.Options{Prefix: base.Keys().Prefix(), Timeout: base.Timeout(), CallerTime: true})
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	req := func(now time.Time) *engine.CountRequest {

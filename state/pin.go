@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,9 +31,10 @@ import (
 // source (optional, KEYS[2] then present, maybe unused); ARGV[1] attempt
 // id, ARGV[2] now ms, ARGV[3] window ms, ARGV[4] max (0: no limit), ARGV[5]
 // 1 when KEYS[2] is used, ARGV[6] 1 when KEYS[3] is used, ARGV[7] gc ms.
+// "now" is -1 on Redis's clock (sharedNow).
 // Returns {reserved, blocked key index, until ms, account, caller, source}.
-var reservePIN = redis.NewScript(`
-local now, window, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+var reservePIN = redis.NewScript(luaClock + `
+local now, window, limit = clock(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lo = now - window
 local used = {true, ARGV[5] == '1', ARGV[6] == '1'}
 local counts = {0, 0, 0}
@@ -78,7 +78,7 @@ func (s *State) ReservePINAttempt(ctx context.Context, a pin.Attempt, window tim
 		return pin.Reservation{}, fmt.Errorf("reserve PIN attempt of %s@%s: empty attempt id", a.User, a.Domain)
 	}
 	keys := s.pinKeys(a)
-	args := []any{a.ID, a.At.UnixMilli(), window.Milliseconds(), max, flag(a.Caller != ""), flag(a.Source != ""), (window + time.Minute).Milliseconds()}
+	args := []any{a.ID, s.sharedNow(a.At), window.Milliseconds(), max, flag(a.Caller != ""), flag(a.Source != ""), (window + time.Minute).Milliseconds()}
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
 	var v []int64
@@ -210,13 +210,11 @@ func (s *State) PINFailures(ctx context.Context, caller, source string, now time
 	if source != "" {
 		key = s.keys.PINFailuresSource(source)
 	}
-	ctx, cancel := s.WithDeadline(ctx)
-	defer cancel()
-	n, err := s.rdb.ZCount(ctx, key, "("+strconv.FormatInt(now.Add(-window).UnixMilli(), 10), strconv.FormatInt(now.UnixMilli(), 10)).Result()
+	n, _, err := s.window(ctx, key, now, window, 0)
 	if err != nil {
 		return 0, Wrap("PIN failures", err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // pinKeys are the keys of a: the account's, then the caller's and the

@@ -88,7 +88,7 @@ func TestPINAttemptsAcrossAccounts(t *testing.T) {
 		}, pin.BlockedSource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := MustOpen(t)
+			s := onCallerTime(MustOpen(t))
 			ctx := context.Background()
 			for i := range 4 {
 				a := tc.a(i)

@@ -16,6 +16,12 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 
+// onCallerTime is s with its shared windows measured on the times the test
+// passes (Options.CallerTime), so a test can move through them at once.
+func onCallerTime(s *State) *State {
+	return New(s.Client(), Options{Prefix: s.Keys().Prefix(), Timeout: s.Timeout(), CallerTime: true})
+}
+
 // issue stores tk as a verify decision does (the decide script, its id
 // source and codec), valid for ttl from tk.Created, and returns its id.
 func issue(t testing.TB, s *State, tk engine.Ticket, ttl time.Duration) string {
@@ -51,7 +57,7 @@ func TestTicketSingleUse(t *testing.T) {
 }
 
 func TestTicketExpiredByItsOwnTime(t *testing.T) {
-	s := MustOpen(t)
+	s := onCallerTime(MustOpen(t))
 	ctx := context.Background()
 	id := issue(t, s, engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0}, 120*time.Second)
 	// No waiting for Redis TTLs: the ticket carries its end.
@@ -107,7 +113,7 @@ func TestVerifyFailureIdempotent(t *testing.T) {
 }
 
 func TestVerifyFailuresWindowAndBlock(t *testing.T) {
-	s := MustOpen(t)
+	s := onCallerTime(MustOpen(t))
 	ctx := context.Background()
 	window := time.Hour
 	for i, at := range []time.Time{t0, t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)} {

@@ -18,22 +18,30 @@ const ticketGrace = 10 * time.Minute
 const usedMarkerTTL = time.Hour
 
 // claimScript takes the ticket and leaves a "used" marker in one step, so
-// two IVR sessions racing for one ticket cannot both win.
+// two IVR sessions racing for one ticket cannot both win. A taken ticket
+// comes with its key's remaining life in ms: stored for its TTL plus
+// ticketGrace, it has expired on Redis's clock once no more than the grace
+// is left.
 var claimScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then
+  local left = redis.call('PTTL', KEYS[1])
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-  return {2, v}
+  return {2, v, left}
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  return {1, ''}
+  return {1, '', 0}
 end
-return {0, ''}
+return {0, '', 0}
 `)
 
-// ClaimTicket consumes the ticket id at time now. It returns errors wrapping
-// engine.ErrTicketUnknown, ErrTicketUsed or ErrTicketExpired (the ticket is consumed in that case too).
+// ClaimTicket consumes the ticket id. It returns errors wrapping
+// engine.ErrTicketUnknown, ErrTicketUsed or ErrTicketExpired (the ticket is
+// returned and consumed in that case too). A ticket lives its TTL on Redis's
+// clock from the moment the decision stored it, whatever the clocks of the
+// gateway and the IVR say; with Options.CallerTime it expires when now
+// reaches its Expires.
 func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (engine.Ticket, error) {
 	if !engine.ValidTicketID(id) {
 		return engine.Ticket{}, fmt.Errorf("claim ticket %q: not %d digits: %w", id, engine.TicketIDDigits, engine.ErrTicketUnknown)
@@ -44,7 +52,7 @@ func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (engi
 	if err != nil {
 		return engine.Ticket{}, Wrap("claim ticket", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return engine.Ticket{}, fmt.Errorf("claim ticket %s: unexpected reply %v", id, res)
 	}
 	switch res[0].(int64) {
@@ -66,7 +74,12 @@ func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (engi
 		p.ZRem(ctx, s.keys.SourceOpenTickets(t.SourceIP), id)
 	}
 	_, _ = p.Exec(ctx)
-	if !now.Before(t.Expires) {
+	expired := !now.Before(t.Expires)
+	if !s.callerTime {
+		left, _ := res[2].(int64)
+		expired = left >= 0 && left <= ticketGrace.Milliseconds()
+	}
+	if expired {
 		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.Expires.Format(time.RFC3339), engine.ErrTicketExpired)
 	}
 	return t, nil
