@@ -264,6 +264,11 @@ type Ticket struct {
 	RuleStat string
 	Created  time.Time
 	Expires  time.Time
+	// Claimed is set by the claim, not stored: when the IVR took the
+	// ticket, on the clock of Created (the deciding gateway's), so what a
+	// passed verification remembers for a while (the grace) is dated as
+	// the gateways read it, whatever the IVR's own clock says.
+	Claimed time.Time
 }
 
 // FailureScope names the situation a failed verification is counted for.

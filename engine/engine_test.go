@@ -421,7 +421,7 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 		}
 	}
 	got := tk
-	got.Created, got.Expires = time.Time{}, time.Time{}
+	got.Created, got.Expires, got.Claimed = time.Time{}, time.Time{}, time.Time{}
 	if got != want {
 		t.Errorf("ticket %+v, want %+v", got, want)
 	}

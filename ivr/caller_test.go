@@ -275,8 +275,9 @@ func TestRedisTimeoutOnFailureWriteCountsOnce(t *testing.T) {
 	})
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
-	px.arm() // the next write of a failure is answered late
-	c.Press(wrong(c.Challenge()))
+	code := c.Challenge() // the session has read the block: what comes next is the write
+	px.arm()              // the next write of a failure is answered late
+	c.Press(wrong(code))
 	c.WaitPlay("/code-new", 20*time.Second)
 	if px.delayed.Load() == 0 {
 		t.Fatal("the proxy delayed no reply: the test did not exercise a timeout")
@@ -296,7 +297,7 @@ func TestRedisTimeoutOnFailureWriteCountsOnce(t *testing.T) {
 }
 
 // slowProxy forwards TCP to Redis; once armed, it holds back the reply to
-// the next request containing match for delay (the request itself reaches
+// the next write (ZADD or a script) naming match for delay (the request itself reaches
 // Redis at once).
 type slowProxy struct {
 	addr    string
@@ -339,7 +340,12 @@ func startSlowProxy(t *testing.T, target string, match []byte, delay time.Durati
 				for {
 					n, err := in.Read(buf)
 					if n > 0 {
-						if bytes.Contains(bytes.ToLower(buf[:n]), p.match) && bytes.Contains(bytes.ToLower(buf[:n]), []byte("zadd")) && p.armed.CompareAndSwap(true, false) {
+						// A write: ZADD, or a script run (the failure is
+						// recorded by a script; the session reads the set
+						// before the proxy is armed).
+						req := bytes.ToLower(buf[:n])
+						write := bytes.Contains(req, []byte("zadd")) || bytes.Contains(req, []byte("evalsha"))
+						if bytes.Contains(req, p.match) && write && p.armed.CompareAndSwap(true, false) {
 							hold.Store(true)
 						}
 						if _, werr := out.Write(buf[:n]); werr != nil {

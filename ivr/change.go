@@ -44,7 +44,9 @@ type Verified struct {
 	// and the statistic that reached it ("cpm", "total", ...).
 	Rule     int64
 	RuleStat string
-	At       time.Time // when the caller passed; the grace runs from it
+	// At is when the caller passed, on the gateways' clock (they compare
+	// the grace that runs from it with their calls' times).
+	At time.Time
 }
 
 // PlanChange returns the change the verified flow v makes under options o.

@@ -169,7 +169,11 @@ type session struct {
 	method   string
 	cont     bool // continue in the dialplan after success
 	failures int  // failures in the window after this call's last failure
-	heard    bool // the first reading of a code has been measured
+	// skew is the deciding gateway's clock minus ours, measured at the
+	// claim (Ticket.Claimed): what the session stores for the gateways to
+	// compare with their calls' times is dated on their clock.
+	skew  time.Duration
+	heard bool // the first reading of a code has been measured
 	// fromDefault is the domain's default account the ticket's user was
 	// decided with, having none of their own; nil otherwise.
 	fromDefault *tfps.Account
@@ -239,7 +243,8 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 		s.acct = a
 	case len(args) >= 1 && args[0] != "":
 		s.cont = len(args) >= 2 && args[1] == "continue"
-		t, err := s.f.Tickets.ClaimTicket(ctx, args[0], s.f.now())
+		claimed := s.f.now()
+		t, err := s.f.Tickets.ClaimTicket(ctx, args[0], claimed)
 		switch {
 		case errors.Is(err, engine.ErrTicketUnknown), errors.Is(err, engine.ErrTicketUsed), errors.Is(err, engine.ErrTicketExpired):
 			s.log.Warn("ticket refused", "ticket", args[0], "reason", err)
@@ -252,6 +257,9 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 			return OutcomeError, fmt.Errorf("claim ticket: %w", err)
 		}
 		s.t, s.flow, s.user, s.domain = t, t.Flow, t.User, t.Domain
+		if !t.Claimed.IsZero() {
+			s.skew = t.Claimed.Sub(claimed)
+		}
 		if s.flow != engine.FlowOnboarding {
 			a, err := s.f.Accounts.GetAccount(ctx, s.user, s.domain)
 			if tfps.ErrorCode(err) == tfps.ENOTFOUND && t.DefaultOf != "" {
@@ -653,7 +661,7 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 		}
 		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country,
 			Range: s.t.Range, Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed,
-			Rule: s.t.Rule, RuleStat: s.t.RuleStat, At: s.f.now()})
+			Rule: s.t.Rule, RuleStat: s.t.RuleStat, At: s.f.now().Add(s.skew)})
 		if err != nil {
 			return OutcomeError, err
 		}

@@ -70,3 +70,30 @@ func TestIVRClockBehindTheGateway(t *testing.T) {
 		t.Errorf("events %+v, want one expired", ev)
 	}
 }
+
+// What a passed limit verification proves lasts the grace on the gateway's
+// clock, even when the verification box's clock is ten minutes behind
+// (with a five-minute grace the proof would otherwise have ended before it
+// was made).
+func TestGraceOnTheGatewayClock(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(o *ivr.Options, f *ivr.Flows) {
+		o.StepPercent, o.Grace = 50, 5*time.Minute
+		f.Now = func() time.Time { return time.Now().Add(-10 * time.Minute) }
+	})
+	r.createAccount(&tfps.Account{User: testUser, ConcurrentCalls: 2, DailyQuota: 100, DestinationCountries: []string{"US"}})
+	d := r.decideConcurrent(testUser, 4)
+	if d.Code != engine.V08 {
+		t.Fatalf("4 calls over a limit of 2: %s %s (%s), want V08", d.Result, d.Code, d.Reason)
+	}
+	c := r.phone.VerifyCall(d.Ticket)
+	c.Press(c.Challenge())
+	c.WaitPlay("concurrent-raised", 30*time.Second)
+	c.WaitEnd(20 * time.Second)
+	if lv := r.account(testUser).VerifiedLevel(tfps.LimitConcurrent, "", time.Now()); lv != 6 {
+		t.Errorf("proved level now %d, want 6 (4 plus 50 %%) for the next 5 minutes", lv)
+	}
+	if d := r.decideConcurrent(testUser, 6); d.Result != engine.Approve {
+		t.Errorf("6 calls within the grace: %s %s (%s), want approve", d.Result, d.Code, d.Reason)
+	}
+}

@@ -78,8 +78,11 @@ func TestSharedWindowsIgnoreHostClocks(t *testing.T) {
 				}
 				return tk.ID
 			}
-			if _, err := s.ClaimTicket(ctx, issue(time.Minute), ivr()); err != nil {
+			// (Claimed dates the claim on the gateway's clock.)
+			if tk, err := s.ClaimTicket(ctx, issue(time.Minute), ivr()); err != nil {
 				t.Errorf("claim a fresh one-minute ticket: %v, want it valid", err)
+			} else if off := time.Since(tk.Claimed); off < -time.Second || off > time.Second {
+				t.Errorf("claimed at %s on the gateway's clock, %s from its now", tk.Claimed, off)
 			}
 			// ... and refused once its TTL has passed.
 			id := issue(time.Second)

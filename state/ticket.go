@@ -41,7 +41,9 @@ return {0, '', 0}
 // returned and consumed in that case too). A ticket lives its TTL on Redis's
 // clock from the moment the decision stored it, whatever the clocks of the
 // gateway and the IVR say; with Options.CallerTime it expires when now
-// reaches its Expires.
+// reaches its Expires. Ticket.Claimed is the claim's time on the clock of
+// Created: its decision's time plus its age on Redis's clock (now with
+// Options.CallerTime).
 func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (engine.Ticket, error) {
 	if !engine.ValidTicketID(id) {
 		return engine.Ticket{}, fmt.Errorf("claim ticket %q: not %d digits: %w", id, engine.TicketIDDigits, engine.ErrTicketUnknown)
@@ -75,9 +77,13 @@ func (s *State) ClaimTicket(ctx context.Context, id string, now time.Time) (engi
 	}
 	_, _ = p.Exec(ctx)
 	expired := !now.Before(t.Expires)
-	if !s.callerTime {
-		left, _ := res[2].(int64)
-		expired = left >= 0 && left <= ticketGrace.Milliseconds()
+	t.Claimed = now
+	if left, _ := res[2].(int64); !s.callerTime && left >= 0 {
+		// The key was stored for the TTL plus the grace: what it lost
+		// since is the ticket's age on Redis's clock.
+		age := t.Expires.Sub(t.Created) + ticketGrace - time.Duration(left)*time.Millisecond
+		expired = left <= ticketGrace.Milliseconds()
+		t.Claimed = t.Created.Add(age)
 	}
 	if expired {
 		return t, fmt.Errorf("claim ticket %s (expired %s): %w", id, t.Expires.Format(time.RFC3339), engine.ErrTicketExpired)
