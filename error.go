@@ -16,6 +16,11 @@ const (
 	EFORBIDDEN   = "forbidden"   // missing or wrong credentials
 )
 
+// ErrUnavailable is wrapped by the errors of a dependency (Redis, SQL) that
+// did not answer in time, whichever package reached it: the caller may try
+// again. Such errors carry no *Error; an API maps them to EUNAVAILABLE.
+var ErrUnavailable = errors.New("unavailable")
+
 // Error is an application error with a machine-readable code and a message
 // that is safe to show to the operator.
 type Error struct {

@@ -73,6 +73,9 @@ const (
 	FlowConcurrentOff      Flow = "concurrent_off"      // V09
 	FlowDestinationConfirm Flow = "destination_confirm" // V10
 	FlowRuleWarning        Flow = "rule_warning"        // V11
+	// FlowChange is the change of parameters a caller reaches from the
+	// IVR's own extension: no decision asks for it and no ticket carries it.
+	FlowChange Flow = "change"
 )
 
 // TFPSPrefix returns the one-letter prefix TFPS put in front of the request

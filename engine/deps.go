@@ -123,8 +123,9 @@ const (
 	// exceed Limit, blocking the pair for Block (Tripped).
 	StepABRepeat StepKind = iota + 1
 	// StepFailures: fails when the failed verifications of the identity
-	// user@domain (known account or not) within Window reach Limit (the IVR
-	// records them through the state package).
+	// user@domain (known account or not) within Window reach Limit. The IVR
+	// records them, so Counters measure this window on the clock the IVR's
+	// writes use (Redis's own in production), not on Now.
 	StepFailures
 	// StepQuota: fails when the account's counter of Day (in or off hours)
 	// has reached Limit; else counts this call.
@@ -263,6 +264,11 @@ type Ticket struct {
 	RuleStat string
 	Created  time.Time
 	Expires  time.Time
+	// Claimed is set by the claim, not stored: when the IVR took the
+	// ticket, on the clock of Created (the deciding gateway's), so what a
+	// passed verification remembers for a while (the grace) is dated as
+	// the gateways read it, whatever the IVR's own clock says.
+	Claimed time.Time
 }
 
 // FailureScope names the situation a failed verification is counted for.

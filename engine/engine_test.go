@@ -405,7 +405,7 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 	if err != nil {
 		t.Fatalf("IVR claims ticket %s: %v", d.Ticket, err)
 	}
-	want := state.Ticket{ID: d.Ticket, Flow: string(flow), Code: d.Code.String(), User: tc.call.User, Domain: tc.call.Domain,
+	want := engine.Ticket{ID: d.Ticket, Flow: flow, Code: d.Code, User: tc.call.User, Domain: tc.call.Domain,
 		Country: tc.country, Range: caseRange[tc.code], Number: tc.call.Number, Caller: tc.call.Caller, SourceIP: tc.call.SourceIP.String(),
 		SourceCountry: d.Facts.SourceCountry, UserAgent: tc.call.UserAgent, CallID: tc.call.CallID}
 	switch d.Code {
@@ -423,14 +423,14 @@ func checkTicket(t *testing.T, r *rig, d engine.Decision, tc codeCase, flow engi
 		}
 	}
 	got := tk
-	got.CreatedAt, got.ExpiresAt = time.Time{}, time.Time{}
+	got.Created, got.Expires, got.Claimed = time.Time{}, time.Time{}, time.Time{}
 	if got != want {
 		t.Errorf("ticket %+v, want %+v", got, want)
 	}
-	if !tk.ExpiresAt.Equal(tc.call.Time.Add(120 * time.Second)) {
-		t.Errorf("ticket expires %s, want 120 s after the call", tk.ExpiresAt)
+	if !tk.Expires.Equal(tc.call.Time.Add(120 * time.Second)) {
+		t.Errorf("ticket expires %s, want 120 s after the call", tk.Expires)
 	}
-	if _, err := r.st.ClaimTicket(context.Background(), d.Ticket, tc.call.Time.Add(2*time.Second)); !errors.Is(err, state.ErrTicketUsed) {
+	if _, err := r.st.ClaimTicket(context.Background(), d.Ticket, tc.call.Time.Add(2*time.Second)); !errors.Is(err, engine.ErrTicketUsed) {
 		t.Errorf("second claim: %v, want ErrTicketUsed", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/engine"
 )
 
 // ChangeContext is the dialplan context of the change of parameters
@@ -39,7 +39,7 @@ func checkArgs(args []string, context string) error {
 	switch {
 	case len(args) == 0 || args[0] == "":
 		return fmt.Errorf("%w: no ticket", errBadArgs)
-	case args[0] == FlowChange:
+	case args[0] == string(engine.FlowChange):
 		if context != ChangeContext {
 			return fmt.Errorf("%w: change flow from context %q, only %s may start it", errBadArgs, context, ChangeContext)
 		}
@@ -47,8 +47,8 @@ func checkArgs(args []string, context string) error {
 			return fmt.Errorf("%w: change flow needs exactly a user and a domain, got %d argument(s)", errBadArgs, len(args))
 		}
 		return nil
-	case !state.ValidTicketID(args[0]):
-		return fmt.Errorf("%w: ticket %q is not %d digits", errBadArgs, args[0], state.TicketIDDigits)
+	case !engine.ValidTicketID(args[0]):
+		return fmt.Errorf("%w: ticket %q is not %d digits", errBadArgs, args[0], engine.TicketIDDigits)
 	case len(args) == 1, len(args) == 2 && args[1] == "continue":
 		return nil
 	}

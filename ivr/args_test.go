@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
-	"github.com/voipshield/tfps/state"
 )
 
 // countingTickets counts how often the IVR asks Redis for a ticket.
@@ -17,7 +17,7 @@ type countingTickets struct {
 	claims atomic.Int64
 }
 
-func (c *countingTickets) ClaimTicket(ctx context.Context, id string, now time.Time) (state.Ticket, error) {
+func (c *countingTickets) ClaimTicket(ctx context.Context, id string, now time.Time) (engine.Ticket, error) {
 	c.claims.Add(1)
 	return c.Tickets.ClaimTicket(ctx, id, now)
 }

@@ -94,7 +94,7 @@ func TestStarRepeatsTheCode(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FirstDigit = 10 * time.Second })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge()
 	c.WaitPlay("/code-hint", 20*time.Second)
 	c.Press("*")
@@ -124,7 +124,7 @@ func TestKeyEightSecondsAfterTheCodeCounts(t *testing.T) {
 	total := shippedDuration(t, "TFPS_IVR_INPUT_TIMEOUT")
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FirstDigit, o.InputTotal = window, total })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge()
 	if again := c.Code(4); again != code {
 		t.Fatalf("second reading %q, want %q", again, code)
@@ -165,7 +165,7 @@ func TestKeysBeforeTheNewCodeAreDiscarded(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	c.Press(wrong(c.Challenge()))
 	c.WaitPlay("/code-new", 20*time.Second)
 	c.Press("55") // late keys of the caller, before the new code starts
@@ -188,7 +188,7 @@ func TestBargeInDuringTheCode(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge() // the 4th digit has just started
 	c.Press(code)
 	c.WaitPlay("quota-raised", 20*time.Second)
@@ -213,7 +213,7 @@ func TestCallerTimes(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	code := c.Challenge()
 	c.WaitPlay("/code-again", 20*time.Second)
 	c.Press(code)
@@ -238,7 +238,7 @@ func TestHangupDuringPromptsIsNoPlaybackFailure(t *testing.T) {
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	for i, at := range []string{"/code-intro", "/digit-", "/code-again", "/explain-quota", "/code-hint"} {
-		c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+		c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 		c.WaitPlay(at, 20*time.Second)
 		time.Sleep(150 * time.Millisecond)
 		c.Hangup()
@@ -274,9 +274,10 @@ func TestRedisTimeoutOnFailureWriteCountsOnce(t *testing.T) {
 		f.Failures = slow
 	})
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
-	px.arm() // the next write of a failure is answered late
-	c.Press(wrong(c.Challenge()))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
+	code := c.Challenge() // the session has read the block: what comes next is the write
+	px.arm()              // the next write of a failure is answered late
+	c.Press(wrong(code))
 	c.WaitPlay("/code-new", 20*time.Second)
 	if px.delayed.Load() == 0 {
 		t.Fatal("the proxy delayed no reply: the test did not exercise a timeout")
@@ -296,7 +297,7 @@ func TestRedisTimeoutOnFailureWriteCountsOnce(t *testing.T) {
 }
 
 // slowProxy forwards TCP to Redis; once armed, it holds back the reply to
-// the next request containing match for delay (the request itself reaches
+// the next write (ZADD or a script) naming match for delay (the request itself reaches
 // Redis at once).
 type slowProxy struct {
 	addr    string
@@ -339,7 +340,12 @@ func startSlowProxy(t *testing.T, target string, match []byte, delay time.Durati
 				for {
 					n, err := in.Read(buf)
 					if n > 0 {
-						if bytes.Contains(bytes.ToLower(buf[:n]), p.match) && bytes.Contains(bytes.ToLower(buf[:n]), []byte("zadd")) && p.armed.CompareAndSwap(true, false) {
+						// A write: ZADD, or a script run (the failure is
+						// recorded by a script; the session reads the set
+						// before the proxy is armed).
+						req := bytes.ToLower(buf[:n])
+						write := bytes.Contains(req, []byte("zadd")) || bytes.Contains(req, []byte("evalsha"))
+						if bytes.Contains(req, p.match) && write && p.armed.CompareAndSwap(true, false) {
 							hold.Store(true)
 						}
 						if _, werr := out.Write(buf[:n]); werr != nil {
@@ -397,7 +403,7 @@ func TestMissingPromptIsAPlaybackFailure(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(_ *ivr.Options, f *ivr.Flows) { f.Prompts = missingPrompt{f.Prompts, prompts.Verified} })
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	c.Press(c.Challenge())
 	c.WaitPlay("quota-raised", 30*time.Second)
 	c.WaitEnd(20 * time.Second)

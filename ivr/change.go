@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/numbering"
 )
 
@@ -27,7 +28,7 @@ type Change struct {
 // Verified describes the verified caller a Change is planned for: the
 // ticket's facts and when the caller passed.
 type Verified struct {
-	Flow          string // a ticket flow (FlowOnboarding, FlowSource, ...)
+	Flow          engine.Flow // a ticket flow
 	User          string
 	Domain        string
 	Language      string // prompt language of a new account
@@ -43,11 +44,13 @@ type Verified struct {
 	// and the statistic that reached it ("cpm", "total", ...).
 	Rule     int64
 	RuleStat string
-	At       time.Time // when the caller passed; the grace runs from it
+	// At is when the caller passed, on the gateways' clock (they compare
+	// the grace that runs from it with their calls' times).
+	At time.Time
 }
 
 // PlanChange returns the change the verified flow v makes under options o.
-// FlowChange is not a ticket flow (its values come from the caller's
+// engine.FlowChange is not a ticket flow (its values come from the caller's
 // answers) and gives an error, as does an unknown flow or a country flow
 // without a country.
 //
@@ -58,14 +61,14 @@ type Verified struct {
 // source country, until when (tfps.Account.Verified).
 func PlanChange(o *Options, v Verified) (Change, error) {
 	switch v.Flow {
-	case FlowOnboarding:
+	case engine.FlowOnboarding:
 		return Change{Create: onboard(o, v), Kind: tfps.NotifyNewAccount}, nil
-	case FlowSource, FlowDestination, FlowDestinationConfirm:
+	case engine.FlowSourceCountry, engine.FlowDestinationCountry, engine.FlowDestinationConfirm:
 		cc := v.Country
 		if cc == "" {
 			return Change{}, fmt.Errorf("%s ticket without a country", v.Flow)
 		}
-		src := v.Flow == FlowSource
+		src := v.Flow == engine.FlowSourceCountry
 		kind := tfps.NotifyDestinationCountryAdded
 		if src {
 			kind = tfps.NotifySourceCountryAdded
@@ -80,8 +83,8 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 			}
 			return nil
 		}}, nil
-	case FlowQuota, FlowQuotaOff:
-		off := v.Flow == FlowQuotaOff
+	case engine.FlowQuota, engine.FlowQuotaOff:
+		off := v.Flow == engine.FlowQuotaOff
 		return Change{Kind: tfps.NotifyQuotaRaised, Update: func(a *tfps.Account) error {
 			limit := &a.DailyQuota
 			if off {
@@ -91,8 +94,8 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 			remember(o, v, a, tfps.LimitQuota)
 			return nil
 		}}, nil
-	case FlowConcurrent, FlowConcurrentOff:
-		off := v.Flow == FlowConcurrentOff
+	case engine.FlowConcurrent, engine.FlowConcurrentOff:
+		off := v.Flow == engine.FlowConcurrentOff
 		return Change{Kind: tfps.NotifyConcurrentCallsRaised, Update: func(a *tfps.Account) error {
 			limit := &a.ConcurrentCalls
 			if off {
@@ -102,12 +105,12 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 			remember(o, v, a, tfps.LimitConcurrent)
 			return nil
 		}}, nil
-	case FlowRiskyRange:
+	case engine.FlowRiskyRange:
 		if v.Range == "" {
 			return Change{}, fmt.Errorf("%s ticket without a range", v.Flow)
 		}
 		return Change{AllowRange: v.Range, Kind: tfps.NotifyRangeAllowed}, nil
-	case FlowRangeHopping:
+	case engine.FlowRangeHopping:
 		if v.Range == "" {
 			return Change{}, fmt.Errorf("%s ticket without a range", v.Flow)
 		}
@@ -115,7 +118,7 @@ func PlanChange(o *Options, v Verified) (Change, error) {
 			rememberRange(o, v, a)
 			return nil
 		}}, nil
-	case FlowRuleWarning:
+	case engine.FlowRuleWarning:
 		st, ok := tfps.ParseRuleStat(v.RuleStat)
 		if v.Rule == 0 || !ok || v.Observed <= 0 {
 			return Change{}, fmt.Errorf("%s ticket without its rule, statistic or value (rule %d, stat %q, value %d)", v.Flow, v.Rule, v.RuleStat, v.Observed)

@@ -72,7 +72,7 @@ func TestOnboardedAccountReadsNationalNumbers(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := rec.Record(ctx, &ivr.Record{User: tk.User, Domain: tk.Domain, Create: ch.Create,
-				Event: tfps.VerificationEvent{At: at, User: tk.User, Domain: tk.Domain, Flow: tk.Flow, Outcome: "success"}}); err != nil {
+				Event: tfps.VerificationEvent{At: at, User: tk.User, Domain: tk.Domain, Flow: string(tk.Flow), Outcome: "success"}}); err != nil {
 				t.Fatal(err)
 			}
 			a, err := db.GetAccount(ctx, tc.user, "pbx.example")
@@ -103,7 +103,7 @@ func TestLimitFlowsRaise(t *testing.T) {
 	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name                       string
-		flow                       string
+		flow                       engine.Flow
 		pct, maxCC, maxQ, grace    int
 		cc, ccOff, quota, quotaOff int
 		observed                   int
@@ -111,14 +111,14 @@ func TestLimitFlowsRaise(t *testing.T) {
 		wantQ, wantQOff            int
 		wantLevel                  int
 	}{
-		{"quota +50 % of 10", ivr.FlowQuota, 50, 9, 500, 12, 2, 1, 10, 2, 11, 2, 1, 15, 2, 16},
-		{"quota covers a day far over it", ivr.FlowQuota, 50, 9, 500, 12, 2, 1, 10, 2, 31, 2, 1, 31, 2, 46},
-		{"off-hours quota from 0", ivr.FlowQuotaOff, 50, 9, 500, 12, 2, 0, 10, 0, 1, 2, 0, 10, 1, 2},
-		{"quota capped", ivr.FlowQuota, 50, 9, 40, 12, 2, 1, 30, 2, 31, 2, 1, 40, 2, 46},
-		{"TFPS: quota by one", ivr.FlowQuota, 0, 9, 500, 0, 2, 1, 10, 2, 11, 2, 1, 11, 2, 0},
-		{"concurrent covers the calls", ivr.FlowConcurrent, 50, 9, 500, 12, 2, 0, 10, 2, 5, 5, 0, 10, 2, 7},
-		{"off-hours concurrent from 0", ivr.FlowConcurrentOff, 50, 9, 500, 12, 2, 0, 10, 2, 1, 2, 1, 10, 2, 2},
-		{"concurrent capped at TFPS_MAX_CONCURRENT", ivr.FlowConcurrent, 50, 5, 500, 12, 4, 0, 10, 2, 12, 5, 0, 10, 2, 18},
+		{"quota +50 % of 10", engine.FlowQuota, 50, 9, 500, 12, 2, 1, 10, 2, 11, 2, 1, 15, 2, 16},
+		{"quota covers a day far over it", engine.FlowQuota, 50, 9, 500, 12, 2, 1, 10, 2, 31, 2, 1, 31, 2, 46},
+		{"off-hours quota from 0", engine.FlowQuotaOff, 50, 9, 500, 12, 2, 0, 10, 0, 1, 2, 0, 10, 1, 2},
+		{"quota capped", engine.FlowQuota, 50, 9, 40, 12, 2, 1, 30, 2, 31, 2, 1, 40, 2, 46},
+		{"TFPS: quota by one", engine.FlowQuota, 0, 9, 500, 0, 2, 1, 10, 2, 11, 2, 1, 11, 2, 0},
+		{"concurrent covers the calls", engine.FlowConcurrent, 50, 9, 500, 12, 2, 0, 10, 2, 5, 5, 0, 10, 2, 7},
+		{"off-hours concurrent from 0", engine.FlowConcurrentOff, 50, 9, 500, 12, 2, 0, 10, 2, 1, 2, 1, 10, 2, 2},
+		{"concurrent capped at TFPS_MAX_CONCURRENT", engine.FlowConcurrent, 50, 5, 500, 12, 4, 0, 10, 2, 12, 5, 0, 10, 2, 18},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := ivr.Options{StepPercent: tc.pct, MaxConcurrent: tc.maxCC, MaxQuota: tc.maxQ, Grace: time.Duration(tc.grace) * time.Hour}
@@ -134,7 +134,7 @@ func TestLimitFlowsRaise(t *testing.T) {
 				t.Errorf("limits %d/%d, quota %d/%d; want %d/%d, %d/%d", a.ConcurrentCalls, a.ConcurrentCallsOff, a.DailyQuota, a.DailyQuotaOff, tc.wantCC, tc.wantCCOff, tc.wantQ, tc.wantQOff)
 			}
 			kind := tfps.LimitQuota
-			if tc.flow == ivr.FlowConcurrent || tc.flow == ivr.FlowConcurrentOff {
+			if tc.flow == engine.FlowConcurrent || tc.flow == engine.FlowConcurrentOff {
 				kind = tfps.LimitConcurrent
 			}
 			if got := a.VerifiedLevel(kind, "ES", at.Add(11*time.Hour)); got != tc.wantLevel {

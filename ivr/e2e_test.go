@@ -11,7 +11,6 @@ import (
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/pin"
-	"github.com/voipshield/tfps/state"
 )
 
 // A new account calls: the gateway asks for onboarding, the caller types the
@@ -144,7 +143,7 @@ func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
 	}
 	// A ticket handed out before the block (or by another gateway) meets
 	// the block in the IVR at once: no challenge is spoken.
-	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowDestination, User: testUser, Country: "GB"}))
+	c = r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowDestinationCountry, User: testUser, Country: "GB"}))
 	c.WaitPlay("blocked", 20*time.Second)
 	c.WaitEnd(20 * time.Second)
 	if c.PlayedAny("/digit-") {
@@ -179,7 +178,7 @@ func TestNoInputTimesOut(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	began := time.Now()
 	c.Challenge()
 	c.WaitPlay("no-input", 20*time.Second)
@@ -205,7 +204,7 @@ func TestHangupMidwayLeavesNoSession(t *testing.T) {
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
 	before := runtime.NumGoroutine()
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	c.Challenge()
 	if v := r.metric("tfps_ivr_sessions_active", nil); v != 1 {
 		t.Errorf("sessions_active = %v during the call", v)
@@ -249,7 +248,7 @@ func TestUnknownAndReusedTicket(t *testing.T) {
 	}
 
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 5})
-	id := r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser})
+	id := r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser})
 	c = r.phone.VerifyCall(id)
 	c.Press(c.Challenge())
 	c.WaitPlay("quota-raised", 20*time.Second)
@@ -274,7 +273,7 @@ func TestUnknownAndReusedTicket(t *testing.T) {
 func TestFullOnboardingAsksTheLimits(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(o *ivr.Options, _ *ivr.Flows) { o.FullOnboarding = true; o.InputTries = 3 })
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowOnboarding, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowOnboarding, User: testUser}))
 	c.Press(c.Challenge())
 	c.WaitPlay("ask-concurrent", 20*time.Second)
 	c.Press("0") // not allowed: at least 1
@@ -307,7 +306,7 @@ func TestFullOnboardingAsksTheLimits(t *testing.T) {
 	c.CheckPromptsPlayed(r.ast.SoundsDir)
 
 	// Two digits end the answer without #.
-	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowOnboarding, User: "1002"}))
+	c = r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowOnboarding, User: "1002"}))
 	c.Press(c.Challenge())
 	c.WaitPlay("ask-concurrent", 20*time.Second)
 	c.Press("9")
@@ -336,7 +335,7 @@ func TestPINMethod(t *testing.T) {
 	r.createAccount(&tfps.Account{User: testUser, DailyQuotaOff: 3, PINHash: h, SourceCountries: []string{"US"}})
 	r.createAccount(&tfps.Account{User: "1002"})
 
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuotaOff, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuotaOff, User: testUser}))
 	c.WaitPlay("pin-ask", 20*time.Second)
 	c.Press("4321#") // the global PIN: refused for an account with its own
 	c.WaitPlay("wrong-entry", 20*time.Second)
@@ -351,7 +350,7 @@ func TestPINMethod(t *testing.T) {
 		t.Errorf("failures %d, want 1 (the global PIN try)", n)
 	}
 
-	c = r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowSource, User: "1002", Country: "MX"}))
+	c = r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowSourceCountry, User: "1002", Country: "MX"}))
 	c.WaitPlay("pin-ask", 20*time.Second)
 	c.Press("4321#")
 	c.WaitPlay("country-added", 20*time.Second)
@@ -415,7 +414,7 @@ func TestContinueInDialplan(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1})
-	id := r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser})
+	id := r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser})
 	// tfps-test-continue is the shipped tfps-verify-continue example whose
 	// "dial" step hands the call to the test phone's app instead.
 	c := r.phone.Dial("tfps-test-continue", "V"+id, nil, "")

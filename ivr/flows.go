@@ -16,29 +16,6 @@ import (
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/pin"
 	"github.com/voipshield/tfps/prompts"
-	"github.com/voipshield/tfps/state"
-)
-
-// Flow names: the ticket flows of the engine, plus the change of parameters
-// reached from the configured extension.
-const (
-	FlowOnboarding  = string(engine.FlowOnboarding)
-	FlowSource      = string(engine.FlowSourceCountry)
-	FlowDestination = string(engine.FlowDestinationCountry)
-	FlowQuota       = string(engine.FlowQuota)
-	FlowQuotaOff    = string(engine.FlowQuotaOff)
-	// Flows of limits that verify (TFPS_LIMIT_ACTION=verify) and of a
-	// destination the caller confirms (V10).
-	FlowConcurrent         = string(engine.FlowConcurrent)
-	FlowConcurrentOff      = string(engine.FlowConcurrentOff)
-	FlowDestinationConfirm = string(engine.FlowDestinationConfirm)
-	// Flows of high-risk number ranges: a range the operator marked
-	// verify (V06), and many numbers of one range (V07).
-	FlowRiskyRange   = string(engine.FlowRiskyRange)
-	FlowRangeHopping = string(engine.FlowRangeHopping)
-	// A fraud rule's warning with warning_action verify (V11).
-	FlowRuleWarning = string(engine.FlowRuleWarning)
-	FlowChange      = "change"
 )
 
 // Verification methods (TFPS_VERIFICATION_METHOD).
@@ -62,19 +39,24 @@ const (
 // Outcomes lists every Outcome (metric label values).
 var Outcomes = []Outcome{OutcomeVerified, OutcomeFailed, OutcomeBlocked, OutcomeHangup, OutcomeTicketInvalid, OutcomeError}
 
-// Tickets claims the single-use ticket the gateway created (state.State).
-// ReleaseTicket gives a claimed ticket back when its call ended without an
-// outcome because the connection to Asterisk was lost: the caller may call
-// again with it.
+// Tickets claims the single-use ticket a verify decision stored (in Redis).
+// A ticket that cannot be claimed gives an error wrapping
+// engine.ErrTicketUnknown, ErrTicketUsed or ErrTicketExpired (the expired
+// ticket is returned with it). ReleaseTicket gives a claimed ticket back when
+// its call ended without an outcome because the connection to Asterisk was
+// lost: the caller may call again with it.
 type Tickets interface {
-	ClaimTicket(ctx context.Context, id string, now time.Time) (state.Ticket, error)
+	ClaimTicket(ctx context.Context, id string, now time.Time) (engine.Ticket, error)
 	ReleaseTicket(ctx context.Context, id string, now time.Time) error
 }
 
 // Failures counts failed verifications per identity user@domain (known
-// account or not) in Redis (state.State);
-// the gateway reads the same count. RecordVerifyFailure is idempotent per
-// id: writing one failure again counts it once.
+// account or not) in Redis; the gateway reads the same count.
+// RecordVerifyFailureIn is idempotent per id: writing one failure again
+// counts it once. The times passed are the session's; a store whose windows
+// run on a clock every host shares measures them on it instead. An error
+// wrapping tfps.ErrUnavailable means Redis did not answer: the write is
+// tried again under the same id.
 type Failures interface {
 	RecordVerifyFailureIn(ctx context.Context, user, domain, scope, id string, at time.Time, window time.Duration) (int, error)
 	VerifyBlockIn(ctx context.Context, user, domain, scope string, now time.Time, window time.Duration, max int) (bool, time.Time, int, error)
@@ -82,8 +64,8 @@ type Failures interface {
 	// the caller number and the source before the digits are checked, or
 	// refuses it when one of them is at the limit; ReleasePINAttempt takes
 	// it back when the PIN matched.
-	ReservePINAttempt(ctx context.Context, a state.PINAttempt, window time.Duration, max int) (state.PINReservation, error)
-	ReleasePINAttempt(ctx context.Context, a state.PINAttempt) error
+	ReservePINAttempt(ctx context.Context, a pin.Attempt, window time.Duration, max int) (pin.Reservation, error)
+	ReleasePINAttempt(ctx context.Context, a pin.Attempt) error
 }
 
 // Accounts reads accounts (store.Store).
@@ -182,15 +164,19 @@ type session struct {
 	info     CallInfo
 	log      *slog.Logger
 	lang     string
-	flow     string
+	flow     engine.Flow
 	user     string
 	domain   string
-	t        state.Ticket
+	t        engine.Ticket
 	acct     *tfps.Account // nil until onboarding creates it
 	method   string
 	cont     bool // continue in the dialplan after success
 	failures int  // failures in the window after this call's last failure
-	heard    bool // the first reading of a code has been measured
+	// skew is the deciding gateway's clock minus ours, measured at the
+	// claim (Ticket.Claimed): what the session stores for the gateways to
+	// compare with their calls' times is dated on their clock.
+	skew  time.Duration
+	heard bool // the first reading of a code has been measured
 	// fromDefault is the domain's default account the ticket's user was
 	// decided with, having none of their own; nil otherwise.
 	fromDefault *tfps.Account
@@ -253,8 +239,8 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 		return OutcomeTicketInvalid, s.say(ctx, prompts.TicketInvalid)
 	}
 	switch {
-	case len(args) >= 3 && args[0] == FlowChange:
-		s.flow, s.user, s.domain, s.method = FlowChange, args[1], args[2], MethodPIN
+	case len(args) >= 3 && args[0] == string(engine.FlowChange):
+		s.flow, s.user, s.domain, s.method = engine.FlowChange, args[1], args[2], MethodPIN
 		a, err := s.f.Accounts.GetAccount(ctx, s.user, s.domain)
 		if tfps.ErrorCode(err) == tfps.ENOTFOUND || s.user == "" || s.domain == "" {
 			s.log.Warn("change of parameters for an unknown account", "account", s.account())
@@ -266,11 +252,12 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 		s.acct = a
 	case len(args) >= 1 && args[0] != "":
 		s.cont = len(args) >= 2 && args[1] == "continue"
-		t, err := s.f.Tickets.ClaimTicket(ctx, args[0], s.f.now())
+		claimed := s.f.now()
+		t, err := s.f.Tickets.ClaimTicket(ctx, args[0], claimed)
 		switch {
-		case errors.Is(err, state.ErrTicketUnknown), errors.Is(err, state.ErrTicketUsed), errors.Is(err, state.ErrTicketExpired):
+		case errors.Is(err, engine.ErrTicketUnknown), errors.Is(err, engine.ErrTicketUsed), errors.Is(err, engine.ErrTicketExpired):
 			s.log.Warn("ticket refused", "ticket", args[0], "reason", err)
-			if errors.Is(err, state.ErrTicketExpired) {
+			if errors.Is(err, engine.ErrTicketExpired) {
 				s.t, s.flow, s.user, s.domain = t, t.Flow, t.User, t.Domain
 				s.record(OutcomeTicketInvalid, "ticket expired")
 			}
@@ -279,7 +266,10 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 			return OutcomeError, fmt.Errorf("claim ticket: %w", err)
 		}
 		s.t, s.flow, s.user, s.domain = t, t.Flow, t.User, t.Domain
-		if s.flow != FlowOnboarding {
+		if !t.Claimed.IsZero() {
+			s.skew = t.Claimed.Sub(claimed)
+		}
+		if s.flow != engine.FlowOnboarding {
 			a, err := s.f.Accounts.GetAccount(ctx, s.user, s.domain)
 			if tfps.ErrorCode(err) == tfps.ENOTFOUND && t.DefaultOf != "" {
 				// A user of a service provider's domain, decided with the
@@ -329,29 +319,29 @@ func (s *session) run(ctx context.Context, args []string) (Outcome, error) {
 }
 
 // explain is why the flow checks the caller, spoken after the code.
-func explain(flow string) prompts.ID {
+func explain(flow engine.Flow) prompts.ID {
 	switch flow {
-	case FlowSource:
+	case engine.FlowSourceCountry:
 		return prompts.ExplainSource
-	case FlowDestination:
+	case engine.FlowDestinationCountry:
 		return prompts.ExplainDestination
-	case FlowQuota:
+	case engine.FlowQuota:
 		return prompts.ExplainQuota
-	case FlowQuotaOff:
+	case engine.FlowQuotaOff:
 		return prompts.ExplainQuotaOff
-	case FlowConcurrent:
+	case engine.FlowConcurrent:
 		return prompts.ExplainConcurrent
-	case FlowConcurrentOff:
+	case engine.FlowConcurrentOff:
 		return prompts.ExplainConcurrentOff
-	case FlowDestinationConfirm:
+	case engine.FlowDestinationConfirm:
 		return prompts.ExplainConfirm
-	case FlowRiskyRange:
+	case engine.FlowRiskyRange:
 		return prompts.ExplainRiskyRange
-	case FlowRangeHopping:
+	case engine.FlowRangeHopping:
 		return prompts.ExplainRangeHopping
-	case FlowRuleWarning:
+	case engine.FlowRuleWarning:
 		return prompts.ExplainRuleWarning
-	case FlowChange:
+	case engine.FlowChange:
 		return prompts.ExplainChange
 	default:
 		return prompts.ExplainOnboarding
@@ -362,9 +352,9 @@ func explain(flow string) prompts.ID {
 // country is named ("Calls to Germany are new for your account.") when its
 // name can be played, else the sentence goes without it.
 func (s *session) explanation(ctx context.Context) []string {
-	if cc := s.t.Country; cc != "" && (s.flow == FlowSource || s.flow == FlowDestination) {
+	if cc := s.t.Country; cc != "" && (s.flow == engine.FlowSourceCountry || s.flow == engine.FlowDestinationCountry) {
 		lead := prompts.CallsTo
-		if s.flow == FlowSource {
+		if s.flow == engine.FlowSourceCountry {
 			lead = prompts.CallsFrom
 		}
 		var media []string
@@ -408,7 +398,7 @@ func (s *session) verify(ctx context.Context) (Outcome, error) {
 		var typed string
 		var ok bool
 		var err error
-		var reserved *state.PINReservation
+		var reserved *pin.Reservation
 		if s.method == MethodPIN {
 			// The attempt is counted before the question: a caller who hangs
 			// up while the last key is on its way, or a second session of
@@ -564,7 +554,7 @@ func (s *session) scope() string {
 	if s.method == MethodPIN {
 		return ""
 	}
-	return engine.FailureScope(engine.Flow(s.flow), s.t.Country, s.t.Range)
+	return engine.FailureScope(s.flow, s.t.Country, s.t.Range)
 }
 
 // recordFailure records the failure of try once, under an id made of the
@@ -582,7 +572,7 @@ func (s *session) recordFailure(ctx context.Context, try int) (int, error) {
 		if err == nil {
 			return n, nil
 		}
-		if !errors.Is(err, state.ErrUnavailable) {
+		if !unavailable(err) {
 			break
 		}
 		s.log.Warn("recording a failed verification failed; trying again under the same id", "attempt", attempt, "err", err)
@@ -595,12 +585,12 @@ func (s *session) recordFailure(ctx context.Context, try int) (int, error) {
 
 // pinAttempt names the PIN attempt of try: the failure id recordFailure
 // would use, the caller number and the source address of the call.
-func (s *session) pinAttempt(try int) state.PINAttempt {
+func (s *session) pinAttempt(try int) pin.Attempt {
 	caller := s.t.Caller
 	if caller == "" {
 		caller = s.info.CallerID
 	}
-	return state.PINAttempt{
+	return pin.Attempt{
 		User: s.user, Domain: s.domain, Caller: caller, Source: s.t.SourceIP,
 		ID: s.ref() + ":" + strconv.Itoa(try), At: s.f.now(),
 	}
@@ -609,17 +599,17 @@ func (s *session) pinAttempt(try int) state.PINAttempt {
 // reservePIN counts the PIN attempt of try before the question, with a
 // context detached from the call (a hang-up must not stop the write), and
 // tries again under the same id when Redis fails.
-func (s *session) reservePIN(ctx context.Context, try int) (state.PINReservation, error) {
+func (s *session) reservePIN(ctx context.Context, try int) (pin.Reservation, error) {
 	a := s.pinAttempt(try)
 	wctx := context.WithoutCancel(ctx)
 	var err error
 	for attempt := 1; attempt <= failureWrites; attempt++ {
-		var r state.PINReservation
+		var r pin.Reservation
 		r, err = s.f.Failures.ReservePINAttempt(wctx, a, s.f.Opts.FailureWindow, s.f.Opts.MaxFailures)
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, state.ErrUnavailable) {
+		if !unavailable(err) {
 			break
 		}
 		s.log.Warn("reserving a PIN attempt failed; trying again under the same id", "attempt", attempt, "err", err)
@@ -627,7 +617,7 @@ func (s *session) reservePIN(ctx context.Context, try int) (state.PINReservation
 			time.Sleep(failureWriteDelay)
 		}
 	}
-	return state.PINReservation{}, err
+	return pin.Reservation{}, err
 }
 
 // releasePIN takes the attempt of try back. When Redis refuses, the attempt
@@ -636,7 +626,7 @@ func (s *session) releasePIN(try int) {
 	a := s.pinAttempt(try)
 	var err error
 	for attempt := 1; attempt <= failureWrites; attempt++ {
-		if err = s.f.Failures.ReleasePINAttempt(context.Background(), a); err == nil || !errors.Is(err, state.ErrUnavailable) {
+		if err = s.f.Failures.ReleasePINAttempt(context.Background(), a); err == nil || !unavailable(err) {
 			break
 		}
 		if attempt < failureWrites {
@@ -672,15 +662,15 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 	var allowRange string
 	kind := tfps.NotificationKind("")
 	switch s.flow {
-	case FlowOnboarding, FlowSource, FlowDestination, FlowDestinationConfirm, FlowQuota, FlowQuotaOff, FlowConcurrent, FlowConcurrentOff,
-		FlowRiskyRange, FlowRangeHopping, FlowRuleWarning:
+	case engine.FlowOnboarding, engine.FlowSourceCountry, engine.FlowDestinationCountry, engine.FlowDestinationConfirm, engine.FlowQuota, engine.FlowQuotaOff, engine.FlowConcurrent, engine.FlowConcurrentOff,
+		engine.FlowRiskyRange, engine.FlowRangeHopping, engine.FlowRuleWarning:
 		caller := s.t.Caller
 		if caller == "" {
 			caller = s.info.CallerID
 		}
 		ch, err := PlanChange(o, Verified{Flow: s.flow, User: s.user, Domain: s.domain, Language: s.lang, Country: s.t.Country,
 			Range: s.t.Range, Caller: caller, SourceCountry: s.t.SourceCountry, Observed: s.t.Observed,
-			Rule: s.t.Rule, RuleStat: s.t.RuleStat, At: s.f.now()})
+			Rule: s.t.Rule, RuleStat: s.t.RuleStat, At: s.f.now().Add(s.skew)})
 		if err != nil {
 			return OutcomeError, err
 		}
@@ -689,7 +679,7 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 			create = ownAccountFrom(d, s.user)
 		}
 		switch s.flow {
-		case FlowOnboarding:
+		case engine.FlowOnboarding:
 			if o.FullOnboarding {
 				if err := s.say(ctx, prompts.Verified); err != nil {
 					return OutcomeError, err
@@ -713,20 +703,20 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 				after = append(after, s.readBack(ctx, cc, quota)...)
 			}
 			after = append(after, s.mediaOrEmpty(ctx, prompts.AccountCreated))
-		case FlowSource, FlowDestination, FlowDestinationConfirm:
+		case engine.FlowSourceCountry, engine.FlowDestinationCountry, engine.FlowDestinationConfirm:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.CountryAdded))
-		case FlowConcurrent, FlowConcurrentOff:
+		case engine.FlowConcurrent, engine.FlowConcurrentOff:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.ConcurrentRaised))
-		case FlowRiskyRange:
+		case engine.FlowRiskyRange:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.RangeAllowed))
-		case FlowRangeHopping:
+		case engine.FlowRangeHopping:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.RangeRaised))
-		case FlowRuleWarning:
+		case engine.FlowRuleWarning:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.RuleAllowed))
 		default:
 			after = append(after, s.mediaOrEmpty(ctx, prompts.QuotaRaised))
 		}
-	case FlowChange:
+	case engine.FlowChange:
 		if err := s.say(ctx, prompts.Verified); err != nil {
 			return OutcomeError, err
 		}
@@ -751,7 +741,7 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 		return OutcomeError, err
 	}
 	s.log.Info("verified and applied")
-	if s.flow != FlowChange && !(s.flow == FlowOnboarding && o.FullOnboarding) {
+	if s.flow != engine.FlowChange && !(s.flow == engine.FlowOnboarding && o.FullOnboarding) {
 		after = append([]string{s.mediaOrEmpty(ctx, prompts.Verified)}, after...)
 	}
 	if s.cont {
@@ -761,7 +751,7 @@ func (s *session) apply(ctx context.Context) (Outcome, error) {
 		return OutcomeVerified, s.call.Continue(ctx, "verified")
 	}
 	end := prompts.Redial
-	if s.flow == FlowChange {
+	if s.flow == engine.FlowChange {
 		end = prompts.Goodbye
 	}
 	after = append(after, s.mediaOrEmpty(ctx, end))
@@ -900,7 +890,7 @@ func (s *session) storeChange(out Outcome, detail string, create *tfps.Account, 
 	rec := &Record{
 		User: s.user, Domain: s.domain, Create: create, Update: update, AllowRange: allowRange,
 		Event: tfps.VerificationEvent{
-			At: now, User: s.user, Domain: s.domain, Ticket: s.t.ID, Flow: s.flow, Method: method,
+			At: now, User: s.user, Domain: s.domain, Ticket: s.t.ID, Flow: string(s.flow), Method: method,
 			Outcome: eventOutcome(out, detail), SourceIP: s.t.SourceIP, Country: s.t.Country,
 			Caller: caller, Number: s.t.Number, Detail: detail,
 		},
@@ -909,13 +899,13 @@ func (s *session) storeChange(out Outcome, detail string, create *tfps.Account, 
 		rec.Notify = func(a *tfps.Account) []tfps.Notification {
 			n := tfps.Notification{
 				ID: notificationID(s, kind), Kind: kind, At: now, User: s.user, Domain: s.domain,
-				SourceIP: s.t.SourceIP, Caller: caller, Number: s.t.Number, Range: s.t.Range, Flow: s.flow, Detail: detail,
-				Count: s.failures, Limit: s.f.Opts.MaxFailures, OffHours: s.flow == FlowQuotaOff || s.flow == FlowConcurrentOff,
+				SourceIP: s.t.SourceIP, Caller: caller, Number: s.t.Number, Range: s.t.Range, Flow: string(s.flow), Detail: detail,
+				Count: s.failures, Limit: s.f.Opts.MaxFailures, OffHours: s.flow == engine.FlowQuotaOff || s.flow == engine.FlowConcurrentOff,
 			}
 			switch s.flow {
-			case FlowSource:
+			case engine.FlowSourceCountry:
 				n.SourceCountry = s.t.Country
-			case FlowDestination, FlowDestinationConfirm:
+			case engine.FlowDestinationCountry, engine.FlowDestinationConfirm:
 				n.DestinationCountry = s.t.Country
 			}
 			if a != nil {
@@ -1017,3 +1007,7 @@ func ownAccountFrom(d *tfps.Account, user string) *tfps.Account {
 	a.CreatedAt, a.UpdatedAt = time.Time{}, time.Time{}
 	return &a
 }
+
+// unavailable reports whether err says Redis did not answer, so the write
+// may be tried again.
+func unavailable(err error) bool { return errors.Is(err, tfps.ErrUnavailable) }

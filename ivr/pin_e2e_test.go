@@ -10,9 +10,9 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/asterisktest"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/pin"
-	"github.com/voipshield/tfps/state"
 )
 
 // PIN guessing: every PIN attempt is counted before its digits are
@@ -49,7 +49,7 @@ func TestPINHangupRightAfterTheFourthDigitIsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.createAccount(&tfps.Account{User: testUser, DailyQuota: 1, PINHash: h})
-	c := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	c.WaitPlay("/pin-ask", 20*time.Second)
 	c.Press("123")
 	c.WaitKeys(3, 10*time.Second)
@@ -75,8 +75,8 @@ func TestPINParallelSessionsGetNoExtraGuess(t *testing.T) {
 	if _, err := r.st.RecordVerifyFailure(context.Background(), testUser, testDomain, "earlier:1", time.Now().Add(-time.Minute), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	c1 := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
-	c2 := r.phone.VerifyCall(r.ticket(state.Ticket{Flow: ivr.FlowQuota, User: testUser}))
+	c1 := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
+	c2 := r.phone.VerifyCall(r.ticket(engine.Ticket{Flow: engine.FlowQuota, User: testUser}))
 	// Both sessions are at their first question before either answers.
 	c1.WaitPlay("/pin-ask", 20*time.Second)
 	c2.WaitPlay("/pin-ask", 20*time.Second)
@@ -111,13 +111,13 @@ func TestPINGuessesAcrossAccountsAreLimited(t *testing.T) {
 	r := pinRig(t)
 	for _, tc := range []struct {
 		name, base string
-		ticket     func(i int) state.Ticket
+		ticket     func(i int) engine.Ticket
 	}{
-		{"caller number", "20", func(i int) state.Ticket {
-			return state.Ticket{Caller: "+12125550100", SourceIP: fmt.Sprint("198.51.100.", i+1)}
+		{"caller number", "20", func(i int) engine.Ticket {
+			return engine.Ticket{Caller: "+12125550100", SourceIP: fmt.Sprint("198.51.100.", i+1)}
 		}},
-		{"source address", "21", func(i int) state.Ticket {
-			return state.Ticket{Caller: fmt.Sprint("+1212555020", i), SourceIP: "203.0.113.9"}
+		{"source address", "21", func(i int) engine.Ticket {
+			return engine.Ticket{Caller: fmt.Sprint("+1212555020", i), SourceIP: "203.0.113.9"}
 		}},
 	} {
 		// Account 1 takes two wrong guesses (one call, two tries), account
@@ -127,7 +127,7 @@ func TestPINGuessesAcrossAccountsAreLimited(t *testing.T) {
 			user := fmt.Sprint(tc.base, "0", i+1)
 			r.createAccount(&tfps.Account{User: user, DailyQuota: 1})
 			tk := tc.ticket(i)
-			tk.Flow, tk.User = ivr.FlowQuota, user
+			tk.Flow, tk.User = engine.FlowQuota, user
 			c := r.phone.VerifyCall(r.ticket(tk))
 			n := guess(c, typed)
 			asks += n

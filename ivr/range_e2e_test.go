@@ -43,7 +43,7 @@ func TestRiskyRangeVerifiedAllowsThatRangeForTheAccount(t *testing.T) {
 	c.CheckPromptsPlayed(r.ast.SoundsDir)
 
 	ev := r.events(testUser)
-	if len(ev) != 1 || ev[0].Outcome != "success" || ev[0].Flow != ivr.FlowRiskyRange || ev[0].Ticket != d.Ticket {
+	if len(ev) != 1 || ev[0].Outcome != "success" || ev[0].Flow != string(engine.FlowRiskyRange) || ev[0].Ticket != d.Ticket {
 		t.Errorf("verification events %+v, want one risky_range success", ev)
 	}
 	if got := r.outbox(); !slices.Equal(got, []string{string(tfps.NotifyRangeAllowed)}) {

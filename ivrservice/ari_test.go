@@ -12,7 +12,7 @@ import (
 	"github.com/inconshreveable/log15"
 
 	"github.com/voipshield/tfps/asterisktest"
-	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivrservice"
 	"github.com/voipshield/tfps/ivrservice/ivrservicetest"
 )
@@ -58,7 +58,7 @@ func TestARIHiccupsLeaveLiveCallsAlone(t *testing.T) {
 		"TFPS_IVR_INTER_DIGIT_TIMEOUT": "10s",
 	})
 	phone := asterisktest.NewPhone(t, ast)
-	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "hiccup", ""))
+	c := phone.VerifyCall(svc.ticket(engine.FlowOnboarding, "hiccup", ""))
 	digits := c.Challenge()
 
 	proxy.Refuse(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/ari/applications/") })
@@ -112,7 +112,7 @@ func TestDroppedWebsocketGivesTicketBack(t *testing.T) {
 	proxy := ast.Proxy(t)
 	svc := startService(t, ast, map[string]string{"TFPS_ARI_URL": proxy.URL})
 	phone := asterisktest.NewPhone(t, ast)
-	ticket := svc.ticket(ivr.FlowOnboarding, "dropped", "")
+	ticket := svc.ticket(engine.FlowOnboarding, "dropped", "")
 	c := phone.VerifyCall(ticket)
 	c.Challenge()
 	if n := proxy.DropWebsockets(); n != 1 {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/asterisktest"
-	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivrservice/ivrservicetest"
 )
 
@@ -43,7 +43,7 @@ func ariFault(t *testing.T, mode string) {
 	user := func(i int) string { return fmt.Sprintf("f%02d", i) }
 	tickets := make([]string, n)
 	for i := range tickets {
-		tickets[i] = svc.ticket(ivr.FlowOnboarding, user(i), "")
+		tickets[i] = svc.ticket(engine.FlowOnboarding, user(i), "")
 	}
 
 	ready := make(chan bool, n) // a caller heard the code (and, for even ones, was verified)

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/voipshield/tfps/asterisktest"
-	"github.com/voipshield/tfps/ivr"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivrservice"
 	"github.com/voipshield/tfps/ivrservice/ivrservicetest"
 	"github.com/voipshield/tfps/prompts"
@@ -65,13 +65,16 @@ func (s *service) metric(sample string) string {
 	return ""
 }
 
-func (s *service) ticket(flow, user, country string) string {
+// ticket stores a ticket as a verify decision does (the engine's
+// Counters), valid for five minutes, and returns its id.
+func (s *service) ticket(flow engine.Flow, user, country string) string {
 	s.t.Helper()
-	id, err := s.State.CreateTicket(context.Background(), state.Ticket{Flow: flow, User: user, Domain: "pbx.example.com", Country: country, CreatedAt: time.Now()}, 5*time.Minute)
-	if err != nil {
-		s.t.Fatal(err)
+	now := time.Now()
+	tk := &engine.Ticket{Flow: flow, User: user, Domain: "pbx.example.com", Country: country, Created: now, Expires: now.Add(5 * time.Minute)}
+	if _, err := state.NewDecideCounters(s.State).Count(context.Background(), &engine.CountRequest{Now: now, User: user, Domain: tk.Domain, Ticket: tk}); err != nil {
+		s.t.Fatalf("issue ticket: %v", err)
 	}
-	return id
+	return tk.ID
 }
 
 // verify runs one captcha call to its end; false when anything went wrong.
@@ -106,7 +109,7 @@ func TestFiftyConcurrentVerifications(t *testing.T) {
 	const n = 50
 	tickets := make([]string, n)
 	for i := range tickets {
-		tickets[i] = svc.ticket(ivr.FlowOnboarding, fmt.Sprintf("u%03d", i), "")
+		tickets[i] = svc.ticket(engine.FlowOnboarding, fmt.Sprintf("u%03d", i), "")
 	}
 	ivrCPU0, err := asterisktest.CPU(os.Getpid())
 	if err != nil {
@@ -183,7 +186,7 @@ func TestSurvivesAsteriskRestart(t *testing.T) {
 	ast := asterisktest.Start(t)
 	svc := startService(t, ast, nil)
 	phone := asterisktest.NewPhone(t, ast)
-	cutOff := svc.ticket(ivr.FlowOnboarding, "cut-off", "")
+	cutOff := svc.ticket(engine.FlowOnboarding, "cut-off", "")
 	c := phone.VerifyCall(cutOff)
 	c.Challenge()
 	ast.Crash(t) // SIGKILL: no StasisEnd, the websocket just breaks
@@ -200,7 +203,7 @@ func TestSurvivesAsteriskRestart(t *testing.T) {
 	}
 	ivrservicetest.WaitHealthy(t, svc.Main, 30*time.Second)
 	phone.WaitRegistered(30 * time.Second)
-	if !verify(t, phone, svc.ticket(ivr.FlowOnboarding, "after-restart", ""), "/en/redial.wav") {
+	if !verify(t, phone, svc.ticket(engine.FlowOnboarding, "after-restart", ""), "/en/redial.wav") {
 		t.Fatal("call after the restart failed")
 	}
 	if _, err := svc.Store.GetAccount(context.Background(), "after-restart", "pbx.example.com"); err != nil {
@@ -229,9 +232,9 @@ func TestShutdownDrainsLiveCalls(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	phone := asterisktest.NewPhone(t, ast)
-	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "draining", ""))
+	c := phone.VerifyCall(svc.ticket(engine.FlowOnboarding, "draining", ""))
 	digits := c.Challenge()
-	lateTicket := svc.ticket(ivr.FlowOnboarding, "late", "")
+	lateTicket := svc.ticket(engine.FlowOnboarding, "late", "")
 	closed := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -321,7 +324,7 @@ func TestTextToSpeechPromptsPlay(t *testing.T) {
 		return uri
 	}
 
-	c := phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "tts1", ""))
+	c := phone.VerifyCall(svc.ticket(engine.FlowOnboarding, "tts1", ""))
 	c.Press(c.Challenge())
 	c.WaitPlay("/tts/", 60*time.Second)
 	c.WaitEnd(60 * time.Second)
@@ -349,7 +352,7 @@ func TestTextToSpeechPromptsPlay(t *testing.T) {
 		t.Errorf("TFPS_DEFAULT_LANGUAGE=es, yet no Spanish text was synthesised: %q", fake.texts)
 	}
 
-	c = phone.VerifyCall(svc.ticket(ivr.FlowOnboarding, "tts2", ""))
+	c = phone.VerifyCall(svc.ticket(engine.FlowOnboarding, "tts2", ""))
 	c.Press(c.Challenge())
 	c.WaitEnd(60 * time.Second)
 	// Only digits the first code did not have may be new.

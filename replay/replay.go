@@ -141,7 +141,7 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	r.prefix = cfg.RedisPrefix + "replay-" + hex.EncodeToString(b) + ":"
-	r.st, err = state.Open(ctx, cfg.RedisURL, state.Options{Prefix: r.prefix, Timeout: max(cfg.RedisTimeout, 2*time.Second), TicketIDs: r.rnd.ticketID, Cluster: cfg.RedisCluster})
+	r.st, err = state.Open(ctx, cfg.RedisURL, state.Options{Prefix: r.prefix, Timeout: max(cfg.RedisTimeout, 2*time.Second), TicketIDs: r.rnd.ticketID, Cluster: cfg.RedisCluster, CallerTime: true})
 	if err != nil {
 		return nil, fmt.Errorf("replay redis: %w", err)
 	}

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/prompts"
-	"github.com/voipshield/tfps/state"
 )
 
 // clock is the simulated time: the time of the line being replayed, moved
@@ -178,10 +178,10 @@ func (s *seeded) Read(p []byte) (int, error) {
 	return s.r.Read(p)
 }
 
-// ticketID draws a ticket id of state.TicketIDDigits digits.
+// ticketID draws a ticket id of engine.TicketIDDigits digits.
 func (s *seeded) ticketID() (string, error) {
 	s.mu.Lock()
 	v := s.r.Uint64()
 	s.mu.Unlock()
-	return fmt.Sprintf("%0*d", state.TicketIDDigits, v%10_000_000_000_000_000), nil
+	return fmt.Sprintf("%0*d", engine.TicketIDDigits, v%10_000_000_000_000_000), nil
 }

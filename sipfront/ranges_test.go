@@ -52,7 +52,7 @@ func TestNumberRangesOverSIP(t *testing.T) {
 		if err != nil {
 			t.Fatalf("claim ticket %s: %v", user, err)
 		}
-		return engine.Ticket{Flow: engine.Flow(tk.Flow), Range: tk.Range, Number: tk.Number, User: tk.User}
+		return tk
 	}
 	for _, r := range []*rig{r302, r503} {
 		tk := claim(r, r.sipp(t, call{Number: "+442079612345", FromUser: "100", Headers: alice, Status: 302}))

@@ -61,7 +61,7 @@ func TestFraudRulesOverSIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if engine.Flow(tk.Flow) != engine.FlowRuleWarning || tk.Code != "V11" {
+	if tk.Flow != engine.FlowRuleWarning || tk.Code != engine.V11 {
 		t.Errorf("ticket %+v, want a V11 rule_warning ticket", tk)
 	}
 }

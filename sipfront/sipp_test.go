@@ -172,7 +172,7 @@ func TestVerifyRedirectCarriesClaimableTicket(t *testing.T) {
 			if err != nil {
 				t.Fatalf("claim ticket %s: %v", user, err)
 			}
-			if tk.User != "bob" || tk.Domain != "newpbx.example.com" || tk.Flow != string(engine.FlowOnboarding) || tk.Number != "+12125550100" {
+			if tk.User != "bob" || tk.Domain != "newpbx.example.com" || tk.Flow != engine.FlowOnboarding || tk.Number != "+12125550100" {
 				t.Errorf("ticket = %+v", tk)
 			}
 		})

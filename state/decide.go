@@ -67,7 +67,8 @@ const ruleStatsGC = 48 * time.Hour
 //	then per step: AB: attempts, block, the account's blocked-pairs index; failures: set; quota: counter
 //	ARGV[1] now ms, ARGV[2] number of steps, ARGV[3] ticket PX, ARGV[4] ticket if no step fails,
 //	ARGV[5] open-ticket cap (0: none), ARGV[6] its window ms, ARGV[7] ticket id,
-//	ARGV[8] 1 when KEYS[3] is used,
+//	ARGV[8] 1 when KEYS[3] is used, ARGV[9] now ms of the failures' window
+//	(-1: Redis's clock, see sharedNow),
 //	then per step: kind, and
 //	  AB:       limit, window ms, block ms, member, pair ("" keeps the index unwritten)
 //	  failures: limit, window ms
@@ -89,10 +90,10 @@ const ruleStatsGC = 48 * time.Hour
 // while the account or the source address has cap unclaimed tickets created
 // within the window, no ticket is stored. A stored ticket joins both sets;
 // ClaimTicket takes it out of them.
-var decideScript = redis.NewScript(`
+var decideScript = redis.NewScript(luaClock + `
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local ki, ai = 4, 9
+local ki, ai = 4, 10
 local out = {}
 local failed = -1
 local ticket = ARGV[4]
@@ -126,13 +127,16 @@ for i = 0, n - 1 do
       end
     end
   elseif kind == 2 then
+    -- The IVR writes these failures: their window runs on the clock the
+    -- IVR's writes run on (ARGV[9]), not on the call's.
     local key = KEYS[ki]
     local limit, window = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+    local fnow = clock(ARGV[9])
     ki, ai = ki + 1, ai + 3
-    count = redis.call('ZCOUNT', key, '(' .. (now - window), now)
+    count = redis.call('ZCOUNT', key, '(' .. (fnow - window), fnow)
     if limit > 0 and count >= limit then
       state = 1
-      local nth = redis.call('ZREVRANGEBYSCORE', key, now, '(' .. (now - window), 'WITHSCORES', 'LIMIT', limit - 1, 1)
+      local nth = redis.call('ZREVRANGEBYSCORE', key, fnow, '(' .. (fnow - window), 'WITHSCORES', 'LIMIT', limit - 1, 1)
       if nth[2] then untilv = tonumber(nth[2]) + window end
     end
   elseif kind == 3 then
@@ -289,8 +293,8 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 	s := c.s
 	now := req.Now.UnixMilli()
 	keys := make([]string, 3, 3+2*len(req.Steps))
-	args := make([]any, 8, 8+5*len(req.Steps))
-	args[0], args[1] = now, len(req.Steps)
+	args := make([]any, 9, 9+5*len(req.Steps))
+	args[0], args[1], args[8] = now, len(req.Steps), s.sharedNow(req.Now)
 	keys[1] = s.keys.OpenTickets(req.User, req.Domain)
 	slot := s.keys.AccountSlot(req.User, req.Domain)
 	keys[2], args[7] = keys[1], 0 // declared, not used without a source address
@@ -322,11 +326,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 			px = t.Expires.Sub(t.Created).Milliseconds() + ticketGrace.Milliseconds()
 		}
 		t.ID = id
-		b := appendTicketJSON(make([]byte, 0, 384), &Ticket{
-			ID: id, Flow: string(t.Flow), Code: t.Code.String(), User: t.User, Domain: t.Domain, Country: t.Country, Range: t.Range, DefaultOf: t.DefaultOf,
-			Number: t.Number, Caller: t.Caller, SourceIP: t.SourceIP, SourceCountry: t.SourceCountry, UserAgent: t.UserAgent,
-			CallID: t.CallID, Observed: t.Observed, Rule: t.Rule, CreatedAt: t.Created, ExpiresAt: t.Expires,
-		})
+		b := appendTicketJSON(make([]byte, 0, 384), t)
 		return string(b), nil
 	}
 	if req.Monitor {
@@ -405,7 +405,7 @@ func (c DecideCounters) Count(ctx context.Context, req *engine.CountRequest) (en
 		}
 	}
 	if keys[0] == "" {
-		keys[0] = s.keys.Ticket(TicketIDInSlot(strings.Repeat("0", TicketIDDigits), slot)) // declared, never written
+		keys[0] = s.keys.Ticket(TicketIDInSlot(strings.Repeat("0", engine.TicketIDDigits), slot)) // declared, never written
 	}
 	args[2], args[6] = px, id
 
@@ -597,7 +597,7 @@ func runBatch(s *State, batch []*pending) {
 	}
 }
 
-// fastTicketID draws a ticket id (TicketIDDigits uniform decimal digits)
+// fastTicketID draws a ticket id (engine.TicketIDDigits uniform decimal digits)
 // from crypto/rand: one 8-byte read, rejection-sampled.
 func fastTicketID() (string, error) {
 	const span = 10_000_000_000_000_000 // 10^16
@@ -609,7 +609,7 @@ func fastTicketID() (string, error) {
 		}
 		if v := binary.LittleEndian.Uint64(b[:]); v < limit {
 			s := strconv.FormatUint(v%span, 10)
-			return strings.Repeat("0", TicketIDDigits-len(s)) + s, nil
+			return strings.Repeat("0", engine.TicketIDDigits-len(s)) + s, nil
 		}
 	}
 }

@@ -83,7 +83,8 @@ func TestDecideABRepeat(t *testing.T) {
 }
 
 func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {
-	s := statetest.MustOpen(t)
+	base := statetest.MustOpen(t) // the windows on the test's times
+	s := state.New(base.Client(), state.Options{Prefix: base.Keys().Prefix(), Timeout: base.Timeout(), CallerTime: true})
 	c := state.NewDecideCounters(s)
 	ctx := context.Background()
 	req := func(now time.Time) *engine.CountRequest {
@@ -142,7 +143,7 @@ func TestDecideQuotaTicketAndLaterStepsUntouched(t *testing.T) {
 		if res.Failed != -1 || len(res.Steps) != 3 || res.Steps[2].Count != int64(i+1) {
 			t.Fatalf("call %d: %+v", i+1, res)
 		}
-		if _, err := s.ClaimTicket(ctx, r.Steps[2].Ticket.ID, d0); !errors.Is(err, state.ErrTicketUnknown) {
+		if _, err := s.ClaimTicket(ctx, r.Steps[2].Ticket.ID, d0); !errors.Is(err, engine.ErrTicketUnknown) {
 			t.Errorf("call %d passed but its quota ticket exists: %v", i+1, err)
 		}
 	}
@@ -158,7 +159,7 @@ func TestDecideQuotaTicketAndLaterStepsUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatalf("claim quota ticket: %v", err)
 	}
-	if tk.Flow != "quota" || tk.Code != "V04" || tk.User != "1001" || !tk.ExpiresAt.Equal(d0.Add(3*time.Second+2*time.Minute)) {
+	if tk.Flow != engine.FlowQuota || tk.Code != engine.V04 || tk.User != "1001" || !tk.Expires.Equal(d0.Add(3*time.Second+2*time.Minute)) {
 		t.Errorf("ticket = %+v", tk)
 	}
 	if n, _ := s.DailyCount(ctx, "1001", "pbx.example", "2026-11-23", false); n != 2 {
@@ -201,7 +202,7 @@ func TestDecidePassTicketOnlyWhenNoStepFails(t *testing.T) {
 	if res, _ := c.Count(ctx, r); res.Failed != 0 {
 		t.Fatalf("second: %+v, want A->B failing", res)
 	}
-	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0); !errors.Is(err, state.ErrTicketUnknown) {
+	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0); !errors.Is(err, engine.ErrTicketUnknown) {
 		t.Errorf("rejected decision stored a ticket: %v", err)
 	}
 }
@@ -232,7 +233,7 @@ func TestDecideOpenTicketCap(t *testing.T) {
 	if err != nil || !res.TicketRefused || res.OpenTickets != 3 {
 		t.Fatalf("fourth ticket of the account: %+v %v; want refused with 3 open", res, err)
 	}
-	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0.Add(6*time.Second)); !errors.Is(err, state.ErrTicketUnknown) {
+	if _, err := s.ClaimTicket(ctx, r.Ticket.ID, d0.Add(6*time.Second)); !errors.Is(err, engine.ErrTicketUnknown) {
 		t.Errorf("refused ticket was stored: %v", err)
 	}
 	// Another account from the same source address is capped too.

@@ -64,7 +64,7 @@ var slotTags = func() []string {
 // AccountSlot is the Cluster slot of an account's keys.
 func (k Keys) AccountSlot(user, domain string) int { return slotOf(esc(domain) + "/" + esc(user)) }
 
-// TicketIDInSlot turns a drawn ticket id (TicketIDDigits decimal digits)
+// TicketIDInSlot turns a drawn ticket id (engine.TicketIDDigits decimal digits)
 // into one whose value mod 16384 is slot, keeping the other digits' draw:
 // the ticket's keys then share the slot. An id that is not decimal is
 // returned as it is.
@@ -73,7 +73,7 @@ func TicketIDInSlot(id string, slot int) string {
 	if err != nil {
 		return id
 	}
-	const span = 10_000_000_000_000_000 // 10^TicketIDDigits
+	const span = 10_000_000_000_000_000 // 10^engine.TicketIDDigits
 	v = v - v%clusterSlots + uint64(slot)
 	if v >= span {
 		v -= clusterSlots

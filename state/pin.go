@@ -3,10 +3,11 @@ package state
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/voipshield/tfps/pin"
 )
 
 // PIN attempts are reserved before the digits are checked: the attempt is
@@ -22,50 +23,18 @@ import (
 // last two span accounts, so guessing the one global PIN across N accounts
 // gives no more tries than guessing it for one.
 //
-// Cluster note: the caller and source keys have no account hash tag, so on
-// Redis Cluster the script would have to be split per key (losing the
-// all-or-nothing reservation).
-
-// PINAttempt names one PIN attempt.
-type PINAttempt struct {
-	User, Domain string
-	Caller       string // caller number; "" counts nothing per caller
-	Source       string // source address of the call; "" counts nothing per source
-	// ID names the attempt (ticket or channel, and the try); reserving the
-	// same id again counts it once.
-	ID string
-	At time.Time
-}
-
-// Limits an attempt can be refused by (PINReservation.BlockedBy).
-const (
-	PINBlockedAccount = "account"
-	PINBlockedCaller  = "caller"
-	PINBlockedSource  = "source"
-)
-
-// PINReservation is the answer to ReservePINAttempt.
-type PINReservation struct {
-	// Reserved: the attempt is counted and the digits may be checked.
-	Reserved bool
-	// BlockedBy names the window at its limit when not Reserved, and Until
-	// is when that window frees a place.
-	BlockedBy string
-	Until     time.Time
-	// Failures in each window, the reserved attempt included.
-	Account, Caller, Source int
-}
-
-// Most is the highest of the three counts.
-func (r PINReservation) Most() int { return max(r.Account, r.Caller, r.Source) }
+// On a Redis Cluster the caller and source sets (hash tag {pin}) and the
+// account's set live in two slots: reservePINCluster reserves on one, then
+// the other, and takes the first back when the second refuses.
 
 // reservePIN: KEYS[1] account failures, KEYS[2] caller (optional), KEYS[3]
 // source (optional, KEYS[2] then present, maybe unused); ARGV[1] attempt
 // id, ARGV[2] now ms, ARGV[3] window ms, ARGV[4] max (0: no limit), ARGV[5]
 // 1 when KEYS[2] is used, ARGV[6] 1 when KEYS[3] is used, ARGV[7] gc ms.
+// "now" is -1 on Redis's clock (sharedNow).
 // Returns {reserved, blocked key index, until ms, account, caller, source}.
-var reservePIN = redis.NewScript(`
-local now, window, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+var reservePIN = redis.NewScript(luaClock + `
+local now, window, limit = clock(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lo = now - window
 local used = {true, ARGV[5] == '1', ARGV[6] == '1'}
 local counts = {0, 0, 0}
@@ -97,19 +66,19 @@ end
 return {1, 0, 0, counts[1], counts[2], counts[3]}
 `)
 
-var pinBlockedBy = []string{"", PINBlockedAccount, PINBlockedCaller, PINBlockedSource}
+var pinBlockedBy = []string{"", pin.BlockedAccount, pin.BlockedCaller, pin.BlockedSource}
 
 // ReservePINAttempt counts attempt a as a failure in the account's, the
 // caller number's and the source's windows, all or none: when any of them
 // already holds max failures in (at-window, at] nothing is counted and the
 // answer says which limit refused it. A retry of the same id (a write that
 // timed out but landed) is reserved once.
-func (s *State) ReservePINAttempt(ctx context.Context, a PINAttempt, window time.Duration, max int) (PINReservation, error) {
+func (s *State) ReservePINAttempt(ctx context.Context, a pin.Attempt, window time.Duration, max int) (pin.Reservation, error) {
 	if a.ID == "" {
-		return PINReservation{}, fmt.Errorf("reserve PIN attempt of %s@%s: empty attempt id", a.User, a.Domain)
+		return pin.Reservation{}, fmt.Errorf("reserve PIN attempt of %s@%s: empty attempt id", a.User, a.Domain)
 	}
 	keys := s.pinKeys(a)
-	args := []any{a.ID, a.At.UnixMilli(), window.Milliseconds(), max, flag(a.Caller != ""), flag(a.Source != ""), (window + time.Minute).Milliseconds()}
+	args := []any{a.ID, s.sharedNow(a.At), window.Milliseconds(), max, flag(a.Caller != ""), flag(a.Source != ""), (window + time.Minute).Milliseconds()}
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
 	var v []int64
@@ -120,12 +89,12 @@ func (s *State) ReservePINAttempt(ctx context.Context, a PINAttempt, window time
 		v, err = reservePIN.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	}
 	if err != nil {
-		return PINReservation{}, Wrap("reserve PIN attempt", err)
+		return pin.Reservation{}, Wrap("reserve PIN attempt", err)
 	}
 	if len(v) != 6 || v[1] < 0 || int(v[1]) >= len(pinBlockedBy) {
-		return PINReservation{}, fmt.Errorf("reserve PIN attempt: unexpected answer %v", v)
+		return pin.Reservation{}, fmt.Errorf("reserve PIN attempt: unexpected answer %v", v)
 	}
-	r := PINReservation{Reserved: v[0] == 1, BlockedBy: pinBlockedBy[v[1]], Account: int(v[3]), Caller: int(v[4]), Source: int(v[5])}
+	r := pin.Reservation{Reserved: v[0] == 1, BlockedBy: pinBlockedBy[v[1]], Account: int(v[3]), Caller: int(v[4]), Source: int(v[5])}
 	if !r.Reserved {
 		r.Until = time.UnixMilli(v[2])
 	}
@@ -138,7 +107,7 @@ func (s *State) ReservePINAttempt(ctx context.Context, a PINAttempt, window time
 // account, and a refusal by the account takes the first reservation back.
 // Each limit is still checked and counted atomically; a parallel session
 // can only see the caller or source count one higher for a moment.
-func (s *State) reservePINCluster(ctx context.Context, a PINAttempt, keys []string, args []any) ([]int64, error) {
+func (s *State) reservePINCluster(ctx context.Context, a pin.Attempt, keys []string, args []any) ([]int64, error) {
 	out := []int64{1, 0, 0, 0, 0, 0}
 	shared := a.Caller != "" || a.Source != ""
 	if shared {
@@ -187,7 +156,7 @@ func (s *State) reservePINCluster(ctx context.Context, a PINAttempt, keys []stri
 }
 
 // releaseShared takes attempt a out of the caller's and the source's sets.
-func (s *State) releaseShared(ctx context.Context, a PINAttempt) error {
+func (s *State) releaseShared(ctx context.Context, a pin.Attempt) error {
 	keys := s.pinKeys(a)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if a.Caller != "" {
@@ -210,7 +179,7 @@ func flag64(b bool) int64 {
 
 // ReleasePINAttempt takes a reserved attempt back: the PIN matched. It is
 // idempotent.
-func (s *State) ReleasePINAttempt(ctx context.Context, a PINAttempt) error {
+func (s *State) ReleasePINAttempt(ctx context.Context, a pin.Attempt) error {
 	ctx, cancel := s.WithDeadline(ctx)
 	defer cancel()
 	pipe := s.rdb.TxPipelined
@@ -241,18 +210,16 @@ func (s *State) PINFailures(ctx context.Context, caller, source string, now time
 	if source != "" {
 		key = s.keys.PINFailuresSource(source)
 	}
-	ctx, cancel := s.WithDeadline(ctx)
-	defer cancel()
-	n, err := s.rdb.ZCount(ctx, key, "("+strconv.FormatInt(now.Add(-window).UnixMilli(), 10), strconv.FormatInt(now.UnixMilli(), 10)).Result()
+	n, _, err := s.window(ctx, key, now, window, 0)
 	if err != nil {
 		return 0, Wrap("PIN failures", err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // pinKeys are the keys of a: the account's, then the caller's and the
 // source's (a placeholder name when unused, never touched).
-func (s *State) pinKeys(a PINAttempt) []string {
+func (s *State) pinKeys(a pin.Attempt) []string {
 	keys := []string{s.keys.VerifyFailures(a.User, a.Domain), s.keys.PINFailuresCaller(""), s.keys.PINFailuresSource("")}
 	if a.Caller != "" {
 		keys[1] = s.keys.PINFailuresCaller(a.Caller)

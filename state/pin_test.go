@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/pin"
 	"github.com/voipshield/tfps/state/statetest"
 )
 
@@ -16,7 +16,7 @@ import (
 func TestPINAttemptReservedThenReleased(t *testing.T) {
 	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	a := state.PINAttempt{User: "1001", Domain: "pbx", Caller: "+12125550100", Source: "198.51.100.7", ID: "t1:1", At: t0}
+	a := pin.Attempt{User: "1001", Domain: "pbx", Caller: "+12125550100", Source: "198.51.100.7", ID: "t1:1", At: t0}
 	for range 2 {
 		r, err := s.ReservePINAttempt(ctx, a, time.Hour, 3)
 		if err != nil || !r.Reserved || r.Account != 1 || r.Caller != 1 || r.Source != 1 {
@@ -49,7 +49,7 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := s.ReservePINAttempt(ctx, state.PINAttempt{User: "1001", Domain: "pbx", ID: fmt.Sprint("t", i, ":1"), At: t0}, time.Hour, 3)
+			r, err := s.ReservePINAttempt(ctx, pin.Attempt{User: "1001", Domain: "pbx", ID: fmt.Sprint("t", i, ":1"), At: t0}, time.Hour, 3)
 			if err != nil {
 				t.Error(err)
 				return
@@ -58,7 +58,7 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 				mu.Lock()
 				reserved++
 				mu.Unlock()
-			} else if r.BlockedBy != state.PINBlockedAccount {
+			} else if r.BlockedBy != pin.BlockedAccount {
 				t.Errorf("refused by %q, want account", r.BlockedBy)
 			}
 		}()
@@ -78,18 +78,18 @@ func TestPINAttemptsInParallelStopAtTheLimit(t *testing.T) {
 func TestPINAttemptsAcrossAccounts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		a    func(i int) state.PINAttempt
+		a    func(i int) pin.Attempt
 		by   string
 	}{
-		{"caller", func(i int) state.PINAttempt {
-			return state.PINAttempt{Caller: "+12125550100", Source: fmt.Sprint("198.51.100.", i)}
-		}, state.PINBlockedCaller},
-		{"source", func(i int) state.PINAttempt {
-			return state.PINAttempt{Caller: fmt.Sprint("+1212555010", i), Source: "198.51.100.7"}
-		}, state.PINBlockedSource},
+		{"caller", func(i int) pin.Attempt {
+			return pin.Attempt{Caller: "+12125550100", Source: fmt.Sprint("198.51.100.", i)}
+		}, pin.BlockedCaller},
+		{"source", func(i int) pin.Attempt {
+			return pin.Attempt{Caller: fmt.Sprint("+1212555010", i), Source: "198.51.100.7"}
+		}, pin.BlockedSource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := statetest.MustOpen(t)
+			s := onCallerTime(statetest.MustOpen(t))
 			ctx := context.Background()
 			for i := range 4 {
 				a := tc.a(i)

@@ -21,14 +21,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/voipshield/tfps"
 )
 
-// Sentinel errors; callers check them with errors.Is.
+// Sentinel errors; callers check them with errors.Is. A ticket that cannot
+// be claimed is one of the engine's (engine.ErrTicketUnknown, ...).
 var (
-	ErrUnavailable   = errors.New("redis unavailable")
-	ErrTicketUnknown = errors.New("ticket unknown")
-	ErrTicketUsed    = errors.New("ticket already used")
-	ErrTicketExpired = errors.New("ticket expired")
+	// ErrUnavailable wraps tfps.ErrUnavailable, so a caller that knows
+	// only the domain's errors can tell "Redis is down, try again".
+	ErrUnavailable = fmt.Errorf("redis %w", tfps.ErrUnavailable)
 )
 
 // Options configure a State.
@@ -39,6 +41,14 @@ type Options struct {
 	// replay gives a seeded source so its runs repeat exactly. Ids must
 	// still be unique among live tickets.
 	TicketIDs func() (string, error)
+	// CallerTime measures the windows that gateways and IVRs share (failed
+	// verifications, PIN attempts, a ticket's life) on the times the
+	// callers pass in, as every other window is. By default they run on
+	// Redis's own clock (TIME inside the scripts, a ticket key's remaining
+	// TTL), so hosts whose clocks disagree still agree on them, and the
+	// times passed for them are not used. A replay sets it: it runs on the
+	// file's time.
+	CallerTime bool
 	// Cluster reads the URL as a Redis Cluster's (go-redis
 	// ParseClusterURL: redis://host:port?addr=host2:port2&addr=...) and
 	// talks to it through the cluster client (TFPS_REDIS_CLUSTER=on).
@@ -47,10 +57,11 @@ type Options struct {
 
 // State is the handle on Redis. It is safe for concurrent use.
 type State struct {
-	rdb      redis.UniversalClient
-	keys     Keys
-	timeout  time.Duration
-	ticketID func() (string, error)
+	rdb        redis.UniversalClient
+	keys       Keys
+	timeout    time.Duration
+	ticketID   func() (string, error)
+	callerTime bool
 }
 
 // DefaultTimeout bounds every Redis operation unless Options say otherwise.
@@ -119,8 +130,29 @@ func New(rdb redis.UniversalClient, opt Options) *State {
 		opt.TicketIDs = fastTicketID
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix, cluster: cluster || opt.Cluster}, timeout: opt.Timeout, ticketID: opt.TicketIDs}
+	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix, cluster: cluster || opt.Cluster}, timeout: opt.Timeout, ticketID: opt.TicketIDs, callerTime: opt.CallerTime}
 }
+
+// sharedNow is the "now" argument of a script measuring a shared window:
+// the caller's time in Unix ms with Options.CallerTime, else -1, which the
+// script reads as "Redis's clock" (luaClock).
+func (s *State) sharedNow(t time.Time) int64 {
+	if s.callerTime {
+		return t.UnixMilli()
+	}
+	return -1
+}
+
+// luaClock starts the scripts of shared windows: clock(v) is v, a time in
+// Unix ms, or Redis's own time when v is negative.
+const luaClock = `
+local function clock(v)
+  local n = tonumber(v)
+  if n >= 0 then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
 
 // Client returns the underlying client, for packages that add their own
 // operations in files of this package.

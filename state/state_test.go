@@ -11,49 +11,62 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
 )
 
 var t0 = time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 
+// onCallerTime is s with its shared windows measured on the times the test
+// passes (state.Options.CallerTime), so a test can move through them at once.
+func onCallerTime(s *state.State) *state.State {
+	return state.New(s.Client(), state.Options{Prefix: s.Keys().Prefix(), Timeout: s.Timeout(), CallerTime: true})
+}
+
+// issue stores tk as a verify decision does (the decide script, its id
+// source and codec), valid for ttl from tk.Created, and returns its id.
+func issue(t testing.TB, s *state.State, tk engine.Ticket, ttl time.Duration) string {
+	t.Helper()
+	tk.Expires = tk.Created.Add(ttl)
+	req := &engine.CountRequest{Now: tk.Created, User: tk.User, Domain: tk.Domain, Ticket: &tk}
+	if _, err := state.NewDecideCounters(s).Count(context.Background(), req); err != nil {
+		t.Fatalf("issue ticket: %v", err)
+	}
+	return tk.ID
+}
+
 func TestTicketSingleUse(t *testing.T) {
 	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, state.Ticket{Flow: "destination_country", User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", CreatedAt: t0}, 120*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(id) != state.TicketIDDigits {
-		t.Errorf("ticket id %q is not %d digits", id, state.TicketIDDigits)
+	id := issue(t, s, engine.Ticket{Code: engine.V03, Flow: engine.FlowDestinationCountry, User: "1001", Domain: "pbx.example.com", Country: "BR", Number: "5511999990000", Created: t0}, 120*time.Second)
+	if !engine.ValidTicketID(id) {
+		t.Errorf("ticket id %q is not %d digits", id, engine.TicketIDDigits)
 	}
 	got, err := s.ClaimTicket(ctx, id, t0.Add(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Country != "BR" || got.User != "1001" || !got.ExpiresAt.Equal(t0.Add(120*time.Second)) {
+	if got.ID != id || got.Code != engine.V03 || got.Flow != engine.FlowDestinationCountry || got.Country != "BR" || got.User != "1001" || !got.Expires.Equal(t0.Add(120*time.Second)) {
 		t.Errorf("claimed %+v", got)
 	}
-	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, state.ErrTicketUsed) {
-		t.Errorf("second claim: %v, want ErrTicketUsed", err)
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(11*time.Second)); !errors.Is(err, engine.ErrTicketUsed) {
+		t.Errorf("second claim: %v, want engine.ErrTicketUsed", err)
 	}
-	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, state.ErrTicketUnknown) {
+	if _, err := s.ClaimTicket(ctx, "0000000000000000", t0); !errors.Is(err, engine.ErrTicketUnknown) {
 		t.Errorf("unknown ticket: %v", err)
 	}
 }
 
 func TestTicketExpiredByItsOwnTime(t *testing.T) {
-	s := statetest.MustOpen(t)
+	s := onCallerTime(statetest.MustOpen(t))
 	ctx := context.Background()
-	id, err := s.CreateTicket(ctx, state.Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, 120*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := issue(t, s, engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0}, 120*time.Second)
 	// No waiting for Redis TTLs: the ticket carries its end.
-	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, state.ErrTicketExpired) {
-		t.Errorf("claim at expiry: %v, want ErrTicketExpired", err)
+	if _, err := s.ClaimTicket(ctx, id, t0.Add(120*time.Second)); !errors.Is(err, engine.ErrTicketExpired) {
+		t.Errorf("claim at expiry: %v, want engine.ErrTicketExpired", err)
 	}
-	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, state.ErrTicketUsed) {
+	if _, err := s.ClaimTicket(ctx, id, t0); !errors.Is(err, engine.ErrTicketUsed) {
 		t.Errorf("expired ticket must stay consumed: %v", err)
 	}
 }
@@ -61,7 +74,7 @@ func TestTicketExpiredByItsOwnTime(t *testing.T) {
 func TestTicketClaimRace(t *testing.T) {
 	s := statetest.MustOpen(t)
 	ctx := context.Background()
-	id, _ := s.CreateTicket(ctx, state.Ticket{Flow: "onboarding", User: "u", Domain: "d", CreatedAt: t0}, time.Minute)
+	id := issue(t, s, engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0}, time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -102,7 +115,7 @@ func TestVerifyFailureIdempotent(t *testing.T) {
 }
 
 func TestVerifyFailuresWindowAndBlock(t *testing.T) {
-	s := statetest.MustOpen(t)
+	s := onCallerTime(statetest.MustOpen(t))
 	ctx := context.Background()
 	window := time.Hour
 	for i, at := range []time.Time{t0, t0.Add(10 * time.Minute), t0.Add(20 * time.Minute)} {
@@ -138,7 +151,7 @@ func TestVerifyFailuresWindowAndBlock(t *testing.T) {
 	}
 }
 
-// A Redis that dies mid-test gives callers an ErrUnavailable error within
+// A Redis that dies mid-test gives callers an state.ErrUnavailable error within
 // the deadline, never a hang. A private redis-server is started on a free
 // port and killed; the shared one is never touched.
 func TestRedisDownErrorsWithinDeadline(t *testing.T) {
@@ -178,9 +191,13 @@ func TestRedisDownErrorsWithinDeadline(t *testing.T) {
 	cmd.Wait()
 
 	checks := map[string]func() error{
-		"ping":   func() error { return s.Ping(ctx) },
-		"claim":  func() error { _, err := s.ClaimTicket(ctx, "1234567890123456", t0); return err },
-		"create": func() error { _, err := s.CreateTicket(ctx, state.Ticket{CreatedAt: t0}, time.Minute); return err },
+		"ping":  func() error { return s.Ping(ctx) },
+		"claim": func() error { _, err := s.ClaimTicket(ctx, "1234567890123456", t0); return err },
+		"decide": func() error {
+			tk := &engine.Ticket{Flow: engine.FlowOnboarding, User: "u", Domain: "d", Created: t0, Expires: t0.Add(time.Minute)}
+			_, err := state.NewDecideCounters(s).Count(ctx, &engine.CountRequest{Now: t0, User: "u", Domain: "d", Ticket: tk})
+			return err
+		},
 		"record": func() error { _, err := s.RecordVerifyFailure(ctx, "u", "d", "call-1", t0, time.Hour); return err },
 		"block":  func() error { _, _, _, err := s.VerifyBlock(ctx, "u", "d", t0, time.Hour, 3); return err },
 	}
