@@ -290,7 +290,7 @@ func (r *Replayer) newWorker() *worker {
 	db.Now = w.clk.Now
 	w.flows = &ivr.Flows{
 		Tickets: r.st, Failures: r.st, Accounts: &db,
-		Recorder: &ivr.SQLRecorder{Store: &db, Notifier: r.notes},
+		Recorder: countingRecorder{db: &db, notes: r.notes},
 		Prompts:  promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
 	}
 	return w

@@ -35,7 +35,7 @@ func (s *Store) WriteDecisions(ctx context.Context, recs []tfps.DecisionRecord) 
 		return refused(s.copyDecisions(ctx, recs))
 	}
 	const perStmt = 50
-	return refused(s.WithTx(ctx, func(tx *sql.Tx) error {
+	return refused(s.withTx(ctx, func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		stmtRows := 0
 		defer func() {

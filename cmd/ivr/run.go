@@ -93,7 +93,7 @@ func run(ctx context.Context, env *command.Env) error {
 	ariState := newARIWatch(reg)
 	flows := &ivr.Flows{
 		Tickets: st, Failures: st, Accounts: db,
-		Recorder: &ivr.SQLRecorder{Store: db, Notifier: db},
+		Recorder: db,
 		Prompts:  source,
 		Opts:     flowOptions(cfg),
 		Now:      time.Now,
