@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -36,7 +35,7 @@ func TestFirstFailingCheckDecides(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			opts := baseOptions(t)
-			opts.LimitAction = config.LimitActionReject
+			opts.LimitAction = engine.LimitReject
 			r := newRig(t, dialect, opts)
 			r.account(t, "1001", nil)
 			r.account(t, "blocked", func(a *tfps.Account) { a.Blocked = true })
@@ -125,7 +124,7 @@ func TestBusinessHoursAcrossDSTAndMidnight(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := baseOptions(t)
-			opts.LimitAction = config.LimitActionReject
+			opts.LimitAction = engine.LimitReject
 			if tc.schedule != "" {
 				opts.BusinessHours = schedule(t, tc.schedule)
 			}

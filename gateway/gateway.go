@@ -21,6 +21,7 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/console"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/engine/engineconfig"
 	"github.com/voipshield/tfps/journal"
 	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/reputation/apiban"
@@ -139,7 +140,7 @@ func (m *Main) Start(ctx context.Context) (err error) {
 // closed after the listeners stop (so no decision is still being made) and
 // before the store closes (so its queued decision-log rows are written).
 func (m *Main) startEngine(ctx context.Context) error {
-	opts := engine.OptionsFrom(m.Config)
+	opts := engineconfig.Options(m.Config)
 	opts.Registerer, opts.Logger = m.Registry, m.Logger
 	if m.Reputation == nil {
 		rep, err := m.startReputation()
