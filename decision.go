@@ -10,7 +10,11 @@ import (
 // score, reason, account, response code, off-hours flag, concurrent calls,
 // source and destination country) plus what our gateway adds.
 type DecisionRecord struct {
-	ID                 int64
+	ID int64
+	// Key is the decision's unique id, given when it was decided: the log
+	// stores each key once, so writing a row again adds nothing. Empty for
+	// rows written before keys existed.
+	Key                string
 	At                 time.Time
 	CallID             string
 	SourceIP           string

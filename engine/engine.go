@@ -207,7 +207,8 @@ type Engine struct {
 	snap      atomic.Pointer[snapshot]
 	loads     singleflight.Group // account lookups on a cache miss
 	writer    *logWriter
-	alerts    *alerter // nil without Deps.Alerts
+	keys      *decisionKeys // each decision-log row's unique key
+	alerts    *alerter      // nil without Deps.Alerts
 
 	mu        sync.RWMutex // held for reading while a decision is queued to the log; Close takes it
 	closed    bool
@@ -257,6 +258,9 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 		stopRetry: make(chan struct{}),
 	}
 	e.checks = e.policy()
+	if e.keys, err = newDecisionKeys(); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
 	if err := e.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
@@ -400,7 +404,7 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 	// would-be answer, marked not enforced.
 	eff := d.Effective()
 	r := &tfps.DecisionRecord{
-		At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
+		Key: e.keys.next(), At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
 		UserAgent: c.UserAgent, AbuseScore: d.Facts.AbuseScore, User: c.User, Domain: c.Domain,
 		Result: eff.Result.String(), Code: eff.Code.String(), Reason: eff.Reason, Flow: string(eff.Flow), Ticket: d.Ticket,
 		OffHours: d.Facts.OffHours, ConcurrentCalls: c.ConcurrentCalls, SourceCountry: d.Facts.SourceCountry,
