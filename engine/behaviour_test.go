@@ -17,7 +17,7 @@ import (
 	"github.com/voipshield/tfps/store"
 )
 
-// The policy order is TFPS's (tfps-behaviour.md, "The checks, in order").
+// The policy order is TFPS's (docs/engine.md, "Check order").
 func TestCheckOrder(t *testing.T) {
 	r := newRig(t, store.SQLite, baseOptions(t))
 	want := []string{"injection", "user_agent", "ip_blacklist", "reputation", "number_blacklist", "ab_repeat", "verification_failures",

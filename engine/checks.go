@@ -11,7 +11,7 @@ import (
 	"github.com/voipshield/tfps/numbering"
 )
 
-// policy is the TFPS check order (tfps-behaviour.md, "The checks, in order").
+// policy is the TFPS check order (docs/engine.md, "Check order").
 // The first check that does not pass decides; everything passed is A00.
 func (e *Engine) policy() []Check {
 	return []Check{

@@ -21,7 +21,7 @@ import (
 // Sentinel errors; check them with errors.Is.
 var (
 	// ErrDependency: Redis, SQL or a reputation service failed. Decide only
-	// returns it under ErrorPolicyError; the other policies answer R19/A01.
+	// returns it under ErrorReturn; the other policies answer R19/A01.
 	ErrDependency = errors.New("engine dependency failed")
 	// ErrClosed: Decide after Close.
 	ErrClosed = errors.New("engine closed")

@@ -41,7 +41,7 @@ type Main struct {
 	// Notifier delivers the outbox (mail, webhook); notify.go.
 	Notifier *notify.Worker
 
-	// Set before Start to replace the defaults (tests, later issues).
+	// Set before Start to replace the defaults (tests, embedding programs).
 	Now        func() time.Time  // time of each HTTP check; nil: time.Now
 	Reputation engine.Reputation // nil: AbuseIPDB and APIBAN as configured, else the offline IP-country table
 	PurgeEvery time.Duration     // decision-log retention rounds; 0: a minute after start, then hourly
