@@ -48,22 +48,6 @@ func TestWriteDecisionsKeepsEveryField(t *testing.T) {
 	}
 }
 
-func BenchmarkWriteDecisions(b *testing.B) {
-	ctx := context.Background()
-	s := store.MustOpen(b, store.SQLite)
-	recs := make([]tfps.DecisionRecord, 500)
-	for i := range recs {
-		recs[i] = tfps.DecisionRecord{At: time.Now(), CallID: "c" + strconv.Itoa(i), Result: "approve", Code: "A00", User: "1001", Domain: "pbx.example"}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.WriteDecisions(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/row")
-}
-
 // Retention deletes the oldest rows first, never one newer than the cutoff,
 // and at most limit per call.
 func TestPurgeDecisionsOldestFirst(t *testing.T) {
