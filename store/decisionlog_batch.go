@@ -248,10 +248,11 @@ func keyLogged(err error) bool {
 // it whole, and it returns errLogged (rolled back). Measured against
 // 500-row INSERTs, PostgreSQL spends about a third of the CPU per row: no
 // SQL text to parse and plan, no 10,000 bind parameters. Server CPU per
-// row (BenchmarkWriteDecisionsByDialect, PostgreSQL 15, 500-row batches):
-// COPY before decision keys existed 5.2-6.0 us, COPY with the key and its
-// unique index 6.4-7.0 us, COPY into a staging table then INSERT ...
-// SELECT ... ON CONFLICT DO NOTHING 9.0-10.2 us. A repeated batch is rare
+// row (BenchmarkWriteDecisionsByDialect, PostgreSQL 15, 500-row batches,
+// load average 4.5 on 2 cores): COPY before decision keys existed 4.7-5.1
+// us, COPY with the key and its unique index 5.8-5.9 us, COPY into a
+// staging table then INSERT ... SELECT ... ON CONFLICT DO NOTHING 7.8-8.8
+// us. A repeated batch is rare
 // (a commit whose reply an outage cut), so it pays a second pass instead
 // of every batch paying the staging table.
 func (s *Store) copyDecisions(ctx context.Context, recs []tfps.DecisionRecord) error {
