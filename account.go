@@ -23,7 +23,7 @@ type Account struct {
 	SourceCountries      []string // ISO 3166 alpha-2 codes the account may call from
 	DestinationCountries []string // ISO 3166 alpha-2 codes the account may call to
 
-	Blocked     bool   // administratively blocked (reason R13)
+	Blocked     bool   // administratively blocked (reason R17)
 	Language    string // prompt language: "en", "es", "fr", "pt-BR" (prompts.Languages)
 	PINHash     string // hash of the per-account PIN, empty when the global PIN applies
 	HomeCountry string // country used to read national numbers, e.g. "US"

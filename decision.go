@@ -10,7 +10,11 @@ import (
 // score, reason, account, response code, off-hours flag, concurrent calls,
 // source and destination country) plus what our gateway adds.
 type DecisionRecord struct {
-	ID                 int64
+	ID int64
+	// Key is the decision's unique id, given when it was decided: the log
+	// stores each key once, so writing a row again adds nothing. Empty for
+	// rows written before keys existed.
+	Key                string
 	At                 time.Time
 	CallID             string
 	SourceIP           string
@@ -55,6 +59,29 @@ type VerificationEvent struct {
 	Caller   string
 	Number   string
 	Detail   string
+}
+
+// VerificationRecord is what one voice verification stores, in one
+// transaction: the account it creates or changes, a number range it
+// allowed, its event and the notifications it queues. Either all of it is
+// stored or none, so a mail goes out if and only if the change was made.
+type VerificationRecord struct {
+	User, Domain string
+	// Create is the account onboarding creates (an account that appeared
+	// meanwhile is kept as it is), or the own account of a service
+	// provider's user decided with the domain's default, which Update then
+	// changes in the same transaction.
+	Create *Account
+	// Update changes the current account inside the transaction, under
+	// its row lock.
+	Update func(a *Account) error
+	// AllowRange is a number range the account verified (risky_range).
+	AllowRange string
+	// Event is the verification event.
+	Event VerificationEvent
+	// Notify returns the notifications to queue, given the account after
+	// the change (nil when there is none).
+	Notify func(a *Account) []Notification
 }
 
 // ErrRecordRefused marks a write the database refused because of a value

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -323,18 +322,7 @@ func (s *Local) change(ctx context.Context, user, domain string, fn func(a *tfps
 	if err := account(user, domain); err != nil {
 		return nil, err
 	}
-	var out *tfps.Account
-	err := s.Store.WithTx(ctx, func(tx *sql.Tx) error {
-		a, err := s.Store.GetAccountTx(ctx, tx, user, domain)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-		out = a
-		return s.Store.UpdateAccountTx(ctx, tx, a)
-	})
+	out, err := s.Store.ChangeAccount(ctx, user, domain, fn)
 	if err != nil {
 		return nil, err
 	}

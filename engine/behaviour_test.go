@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
@@ -20,7 +19,7 @@ import (
 	"github.com/voipshield/tfps/store/storetest"
 )
 
-// The policy order is TFPS's (tfps-behaviour.md, "The checks, in order").
+// The policy order is TFPS's (docs/engine.md, "Check order").
 func TestCheckOrder(t *testing.T) {
 	r := newRig(t, store.SQLite, baseOptions(t))
 	want := []string{"injection", "user_agent", "ip_blacklist", "reputation", "number_blacklist", "ab_repeat", "verification_failures",
@@ -38,7 +37,7 @@ func TestFirstFailingCheckDecides(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			opts := baseOptions(t)
-			opts.LimitAction = config.LimitActionReject
+			opts.LimitAction = engine.LimitReject
 			r := newRig(t, dialect, opts)
 			r.account(t, "1001", nil)
 			r.account(t, "blocked", func(a *tfps.Account) { a.Blocked = true })
@@ -127,7 +126,7 @@ func TestBusinessHoursAcrossDSTAndMidnight(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := baseOptions(t)
-			opts.LimitAction = config.LimitActionReject
+			opts.LimitAction = engine.LimitReject
 			if tc.schedule != "" {
 				opts.BusinessHours = schedule(t, tc.schedule)
 			}

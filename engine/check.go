@@ -60,8 +60,8 @@ func RejectWith(code Code, reason string) Verdict {
 	return Verdict{Result: Reject, Code: code, Reason: reason}
 }
 
-// VerifyWith asks for the verify flow of code (V01-V05); country is the
-// source or destination country the flow would add.
+// VerifyWith asks for the verify flow of code (a V code); country is the
+// source or destination country the flow would add, if any.
 func VerifyWith(code Code, country, reason string) Verdict {
 	return Verdict{Result: Verify, Code: code, Country: country, Reason: reason}
 }

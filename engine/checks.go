@@ -8,12 +8,10 @@ import (
 	"strings"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/numbering"
-	"github.com/voipshield/tfps/reputation"
 )
 
-// policy is the TFPS check order (tfps-behaviour.md, "The checks, in order").
+// policy is the TFPS check order (docs/engine.md, "Check order").
 // The first check that does not pass decides; everything passed is A00.
 func (e *Engine) policy() []Check {
 	return []Check{
@@ -81,7 +79,7 @@ type sourceReputation struct{ e *Engine }
 
 func (*sourceReputation) Name() string { return "reputation" }
 func (c *sourceReputation) Check(ctx context.Context, ev *Eval) (Verdict, error) {
-	if reputation.Private(ev.Call.SourceIP) {
+	if tfps.PrivateAddr(ev.Call.SourceIP) {
 		ev.Facts.Private = true
 		return Pass(), nil
 	}
@@ -315,11 +313,11 @@ func (c *numberRange) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	}
 	what := "high-risk range"
 	if !ok {
-		if ev.premium == "" || c.e.opts.PremiumNumbers == config.PremiumAllow {
+		if ev.premium == "" || c.e.opts.PremiumNumbers == PremiumAllow {
 			return Pass(), nil
 		}
 		p, level, what = ev.premium, tfps.RangeVerify, "premium-rate range"
-		if c.e.opts.PremiumNumbers == config.PremiumReject {
+		if c.e.opts.PremiumNumbers == PremiumReject {
 			level = tfps.RangeReject
 		}
 	}
@@ -407,7 +405,7 @@ func (c *concurrentCalls) Check(_ context.Context, ev *Eval) (Verdict, error) {
 		return Pass(), nil
 	}
 	reason := fmt.Sprintf("%d concurrent calls, limit %d %s", n, limit, when)
-	if c.e.opts.LimitAction == config.LimitActionReject {
+	if c.e.opts.LimitAction == LimitReject {
 		return RejectWith(code, reason), nil
 	}
 	if n <= ev.Account.VerifiedLevel(tfps.LimitConcurrent, ev.Facts.SourceCountry, ev.Call.Time) {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/reputation"
 )
 
 // The engine's dependencies are the small interfaces below; cmd/* injects
@@ -78,7 +77,7 @@ type Changes interface {
 // Reputation tells what is known about a public source address. It is not
 // asked about private addresses.
 type Reputation interface {
-	Lookup(ctx context.Context, addr netip.Addr) (reputation.Report, error)
+	Lookup(ctx context.Context, addr netip.Addr) (tfps.SourceReport, error)
 }
 
 // DecisionLog stores decision-log rows. The engine queues rows and calls it

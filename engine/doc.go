@@ -32,7 +32,7 @@
 //
 //	db, _ := store.Open(ctx, cfg.DatabaseURL) // Accounts, Lists, Changes, DecisionLog
 //	rdb, _ := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout})
-//	opts := engine.OptionsFrom(cfg)
+//	opts := engineconfig.Options(cfg)
 //	opts.Registerer, opts.Logger = registry, logger
 //	eng, err := engine.New(ctx, engine.Deps{
 //		Accounts: db, Lists: db, Changes: db, Log: db, Alerts: db,

@@ -15,14 +15,13 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/bizhours"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/numbering"
 )
 
 // Sentinel errors; check them with errors.Is.
 var (
 	// ErrDependency: Redis, SQL or a reputation service failed. Decide only
-	// returns it under ErrorPolicyError; the other policies answer R19/A01.
+	// returns it under ErrorReturn; the other policies answer R19/A01.
 	ErrDependency = errors.New("engine dependency failed")
 	// ErrClosed: Decide after Close.
 	ErrClosed = errors.New("engine closed")
@@ -53,8 +52,41 @@ type Deps struct {
 	Journal LogJournal
 }
 
+// LimitAction is what a call over a concurrent-call limit gets
+// (TFPS_LIMIT_ACTION).
+type LimitAction string
+
+// Limit actions.
+const (
+	LimitVerify LimitAction = "verify" // voice verification (V08/V09)
+	LimitReject LimitAction = "reject" // R10/R08, as TFPS did
+)
+
+// PremiumAction is what a call to a premium-rate or personal number the
+// account has not verified gets (TFPS_PREMIUM_NUMBERS).
+type PremiumAction string
+
+// Premium-number actions.
+const (
+	PremiumVerify PremiumAction = "verify" // V06
+	PremiumReject PremiumAction = "reject" // R21
+	PremiumAllow  PremiumAction = "allow"  // no check
+)
+
+// ErrorPolicy is what a call gets when a dependency (Redis, SQL, the
+// reputation service) fails during its decision (TFPS_ERROR_POLICY).
+type ErrorPolicy string
+
+// Error policies.
+const (
+	ErrorReject  ErrorPolicy = "reject"  // R19: no call passes unchecked
+	ErrorApprove ErrorPolicy = "approve" // A01: calls pass unchecked while a dependency is down
+	ErrorReturn  ErrorPolicy = "error"   // Decide returns the error; the transport answers (SIP 500, HTTP 503)
+)
+
 // Options are the policy settings. Zero values take the defaults of the
-// TFPS_* keys; OptionsFrom fills them from the configuration.
+// TFPS_* keys; the wiring (package engineconfig) fills them from the
+// configuration.
 type Options struct {
 	BusinessHours        *bizhours.Schedule // nil: always business hours, dates in UTC
 	ABRepeatLimit        int                // default 3
@@ -66,17 +98,15 @@ type Options struct {
 	DestinationBlacklist []string
 	DestinationAllow     []string // every account may call these without verification
 	DefaultHome          string   // reads national numbers of accounts without a home country
-	// LimitAction: config.LimitActionVerify (default) asks the caller over
-	// a concurrent-call limit (V08/V09); config.LimitActionReject answers
-	// R10/R08 as TFPS did.
-	LimitAction string
-	// PremiumNumbers: config.PremiumVerify (default), ...Reject or
-	// ...Allow, for numbers libphonenumber classifies as premium rate or
-	// personal number.
-	PremiumNumbers    string
+	// LimitAction: what a call over a concurrent-call limit gets;
+	// default LimitVerify.
+	LimitAction LimitAction
+	// PremiumNumbers: what a call to a number libphonenumber classifies as
+	// premium rate or personal number gets; default PremiumVerify.
+	PremiumNumbers    PremiumAction
 	BuiltinUserAgents bool // add BuiltinUserAgents to the operator's patterns
 	TicketTTL         time.Duration
-	ErrorPolicy       string        // config.ErrorPolicyReject (default), ...Approve, ...Error
+	ErrorPolicy       ErrorPolicy   // default ErrorReject
 	CacheRefresh      time.Duration // default 500ms
 	MaxOpenTickets    int           // unclaimed tickets per account or source within TicketTTL before R22; default 3, negative: no cap
 	// PreloadAccounts: an installation with at most this many accounts has
@@ -113,47 +143,6 @@ type Options struct {
 	Now func() time.Time
 }
 
-// OptionsFrom returns the options the configuration sets.
-func OptionsFrom(c *config.Config) Options {
-	return Options{
-		BusinessHours:        c.BusinessHours,
-		ABRepeatLimit:        c.Engine.ABRepeatLimit,
-		ABRepeatWindow:       c.Engine.ABRepeatWindow,
-		ABBlockTime:          c.Engine.ABBlockTime,
-		MaxFailures:          c.MaxCaptchaAttempts,
-		FailureWindow:        c.CacheBlockTime,
-		AbuseScoreLimit:      c.Engine.AbuseScoreLimit,
-		DestinationBlacklist: c.DestinationCountriesBlacklist,
-		DestinationAllow:     c.Engine.DestinationAllow,
-		DefaultHome:          c.Engine.DefaultHome,
-		LimitAction:          c.Engine.LimitAction,
-		PremiumNumbers:       c.Engine.PremiumNumbers,
-		BuiltinUserAgents:    c.Engine.BuiltinUAPatterns,
-		TicketTTL:            c.Engine.TicketTTL,
-		MaxOpenTickets:       offWhenZero(c.Engine.MaxOpenTickets),
-		ErrorPolicy:          c.Engine.ErrorPolicy,
-		Mode:                 tfps.Mode(c.Engine.Mode),
-		CacheRefresh:         c.Engine.CacheRefresh,
-		PreloadAccounts:      offWhenZero(c.Engine.CacheAllAccounts),
-		RetryCacheTime:       offWhenZero(c.Engine.RetryCacheTime),
-		LogBatch:             c.Engine.LogBatch,
-		LogFlush:             c.Engine.LogFlush,
-		RangeDistinctLimit:   offWhenZero(c.Reputation.RangeDistinctLimit),
-		RangePrefixDigits:    c.Reputation.RangePrefixDigits,
-		RangeWindow:          c.Reputation.RangeWindow,
-		MaxCallDuration:      c.Engine.MaxCallDuration,
-	}
-}
-
-// offWhenZero maps a setting's 0 ("off") to the Options' negative "off":
-// a zero Option takes the default.
-func offWhenZero[T ~int | ~int64](v T) T {
-	if v == 0 {
-		return -1
-	}
-	return v
-}
-
 func (o *Options) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -176,14 +165,14 @@ func (o *Options) defaults() {
 		o.Mode = tfps.ModeEnforce
 	}
 	if o.LimitAction == "" {
-		o.LimitAction = config.LimitActionVerify
+		o.LimitAction = LimitVerify
 	}
 	if o.PremiumNumbers == "" {
-		o.PremiumNumbers = config.PremiumVerify
+		o.PremiumNumbers = PremiumVerify
 	}
 	defInt(&o.MaxOpenTickets, 3)
 	if o.ErrorPolicy == "" {
-		o.ErrorPolicy = config.ErrorPolicyReject
+		o.ErrorPolicy = ErrorReject
 	}
 	def(&o.CacheRefresh, 500*time.Millisecond)
 	defInt(&o.PreloadAccounts, 5000)
@@ -218,7 +207,8 @@ type Engine struct {
 	snap      atomic.Pointer[snapshot]
 	loads     singleflight.Group // account lookups on a cache miss
 	writer    *logWriter
-	alerts    *alerter // nil without Deps.Alerts
+	keys      *decisionKeys // each decision-log row's unique key
+	alerts    *alerter      // nil without Deps.Alerts
 
 	mu        sync.RWMutex // held for reading while a decision is queued to the log; Close takes it
 	closed    bool
@@ -234,17 +224,17 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 		return nil, errors.New("new engine: every dependency is required")
 	}
 	switch opts.LimitAction {
-	case "", config.LimitActionVerify, config.LimitActionReject:
+	case "", LimitVerify, LimitReject:
 	default:
 		return nil, fmt.Errorf("new engine: unknown limit action %q", opts.LimitAction)
 	}
 	switch opts.PremiumNumbers {
-	case "", config.PremiumVerify, config.PremiumReject, config.PremiumAllow:
+	case "", PremiumVerify, PremiumReject, PremiumAllow:
 	default:
 		return nil, fmt.Errorf("new engine: unknown premium-number action %q", opts.PremiumNumbers)
 	}
 	switch opts.ErrorPolicy {
-	case "", config.ErrorPolicyReject, config.ErrorPolicyApprove, config.ErrorPolicyError:
+	case "", ErrorReject, ErrorApprove, ErrorReturn:
 	default:
 		return nil, fmt.Errorf("new engine: unknown error policy %q", opts.ErrorPolicy)
 	}
@@ -268,6 +258,9 @@ func New(ctx context.Context, deps Deps, opts Options) (*Engine, error) {
 		stopRetry: make(chan struct{}),
 	}
 	e.checks = e.policy()
+	if e.keys, err = newDecisionKeys(); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
 	if err := e.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
@@ -372,9 +365,9 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 		e.log.Warn("decision dependency failed", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "policy", e.opts.ErrorPolicy, "monitor", d.monitor, "err", err)
 		monitor := d.monitor
 		switch {
-		case e.opts.ErrorPolicy == config.ErrorPolicyApprove:
+		case e.opts.ErrorPolicy == ErrorApprove:
 			d = Decision{Result: Approve, Code: A01, Reason: reason, Err: err, Facts: d.Facts}
-		case e.opts.ErrorPolicy == config.ErrorPolicyReject, monitor:
+		case e.opts.ErrorPolicy == ErrorReject, monitor:
 			// Monitor mode never refuses a call: under the error policy
 			// too, the caller is approved and R19 is the would-be code.
 			d = Decision{Result: Reject, Code: R19, Reason: reason, Err: err, Facts: d.Facts}
@@ -411,7 +404,7 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 	// would-be answer, marked not enforced.
 	eff := d.Effective()
 	r := &tfps.DecisionRecord{
-		At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
+		Key: e.keys.next(), At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
 		UserAgent: c.UserAgent, AbuseScore: d.Facts.AbuseScore, User: c.User, Domain: c.Domain,
 		Result: eff.Result.String(), Code: eff.Code.String(), Reason: eff.Reason, Flow: string(eff.Flow), Ticket: d.Ticket,
 		OffHours: d.Facts.OffHours, ConcurrentCalls: c.ConcurrentCalls, SourceCountry: d.Facts.SourceCountry,

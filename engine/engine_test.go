@@ -51,7 +51,7 @@ var (
 )
 
 // testReputation is the local table plus two known bad addresses, standing
-// in for the AbuseIPDB/APIBAN clients of a later issue.
+// in for the AbuseIPDB/APIBAN clients.
 type testReputation struct{ calls atomic.Int64 }
 
 func (r *testReputation) Lookup(ctx context.Context, a netip.Addr) (reputation.Report, error) {
@@ -346,7 +346,7 @@ func TestEveryCode(t *testing.T) {
 					cst := state.New(st.Client(), state.Options{Prefix: st.Keys().Prefix() + strconv.Itoa(i) + ":", Timeout: 2 * time.Second})
 					opts := baseOptions(t)
 					if tc.code == engine.R10 || tc.code == engine.R08 {
-						opts.LimitAction = config.LimitActionReject
+						opts.LimitAction = engine.LimitReject
 					}
 					r := newRigOn(t, db, cst, opts)
 					r.account(t, "1001", nil)
@@ -444,10 +444,10 @@ func TestErrorPolicy(t *testing.T) {
 	dead := l.Addr().String()
 	l.Close()
 	for _, tc := range []struct {
-		policy string
+		policy engine.ErrorPolicy
 		code   engine.Code
-	}{{config.ErrorPolicyReject, engine.R19}, {config.ErrorPolicyApprove, engine.A01}, {config.ErrorPolicyError, 0}} {
-		t.Run(tc.policy, func(t *testing.T) {
+	}{{engine.ErrorReject, engine.R19}, {engine.ErrorApprove, engine.A01}, {engine.ErrorReturn, 0}} {
+		t.Run(string(tc.policy), func(t *testing.T) {
 			db := storetest.MustOpen(t, store.SQLite)
 			st := state.New(redis.NewClient(&redis.Options{Addr: dead, MaxRetries: -1}), state.Options{Timeout: 100 * time.Millisecond})
 			t.Cleanup(func() { st.Close() })

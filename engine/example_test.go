@@ -11,6 +11,7 @@ import (
 
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/engine/engineconfig"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/store"
@@ -32,7 +33,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	opts := engine.OptionsFrom(cfg)
+	opts := engineconfig.Options(cfg)
 	opts.Registerer, opts.Logger = prometheus.NewRegistry(), slog.Default()
 	eng, err := engine.New(ctx, engine.Deps{
 		Accounts: db, Lists: db, Changes: db, Log: db, Alerts: db,

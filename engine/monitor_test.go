@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
@@ -43,7 +42,7 @@ func TestMonitorModeEveryCode(t *testing.T) {
 			opts := baseOptions(t)
 			opts.Mode = tfps.ModeMonitor
 			if tc.code == engine.R10 || tc.code == engine.R08 {
-				opts.LimitAction = config.LimitActionReject
+				opts.LimitAction = engine.LimitReject
 			}
 			r := newRigOn(t, db, cst, opts)
 			r.account(t, "1001", nil)

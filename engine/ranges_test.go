@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
-	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
@@ -225,7 +224,7 @@ func TestPremiumNumbers(t *testing.T) {
 		t.Errorf("operator reject range over a premium range: %s (%s), want R21", d.Code, d.Reason)
 	}
 
-	for action, want := range map[string]engine.Code{config.PremiumReject: engine.R21, config.PremiumAllow: engine.A00} {
+	for action, want := range map[engine.PremiumAction]engine.Code{engine.PremiumReject: engine.R21, engine.PremiumAllow: engine.A00} {
 		o := baseOptions(t)
 		o.PremiumNumbers = action
 		r := newRangeRig(t, o)

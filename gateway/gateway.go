@@ -21,6 +21,7 @@ import (
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/console"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/engine/engineconfig"
 	"github.com/voipshield/tfps/journal"
 	"github.com/voipshield/tfps/notify"
 	"github.com/voipshield/tfps/reputation/apiban"
@@ -40,7 +41,7 @@ type Main struct {
 	// Notifier delivers the outbox (mail, webhook); notify.go.
 	Notifier *notify.Worker
 
-	// Set before Start to replace the defaults (tests, later issues).
+	// Set before Start to replace the defaults (tests, embedding programs).
 	Now        func() time.Time  // time of each HTTP check; nil: time.Now
 	Reputation engine.Reputation // nil: AbuseIPDB and APIBAN as configured, else the offline IP-country table
 	PurgeEvery time.Duration     // decision-log retention rounds; 0: a minute after start, then hourly
@@ -139,7 +140,7 @@ func (m *Main) Start(ctx context.Context) (err error) {
 // closed after the listeners stop (so no decision is still being made) and
 // before the store closes (so its queued decision-log rows are written).
 func (m *Main) startEngine(ctx context.Context) error {
-	opts := engine.OptionsFrom(m.Config)
+	opts := engineconfig.Options(m.Config)
 	opts.Registerer, opts.Logger = m.Registry, m.Logger
 	if m.Reputation == nil {
 		rep, err := m.startReputation()

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -118,12 +117,7 @@ func (m *Main) learnAccount(ctx context.Context, a *tfps.Account, now time.Time)
 		Fields: map[string]string{"trained": limitsText(sug), "percent": strconv.Itoa(m.Config.Learning.DiffPercent)},
 		Detail: fmt.Sprintf("Trained from %d days of history (%s to %s).", h.Trained.Days, h.Trained.From, h.Trained.To),
 	}
-	err = m.Store.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := m.Store.EnqueueTx(ctx, tx, n); err != nil {
-			return err
-		}
-		return m.Store.SetLearningMarkTx(ctx, tx, a.User, a.Domain, store.MarkDigest, h.Today, now)
-	})
+	err = m.Store.MarkLearningDigest(ctx, a.User, a.Domain, h.Today, now, n)
 	return err == nil, err
 }
 
@@ -134,34 +128,27 @@ func (m *Main) applyTrained(ctx context.Context, a *tfps.Account, h *api.History
 	if err != nil || last == h.Today {
 		return false, err
 	}
-	changed := false
-	err = m.Store.WithTx(ctx, func(tx *sql.Tx) error {
-		if last != "" && h.Trained != nil && h.Trained.Suggested != nil {
-			cur, err := m.Store.GetAccountTx(ctx, tx, a.User, a.Domain)
-			if err != nil {
-				return err
+	var change func(cur *tfps.Account) (*tfps.Notification, error)
+	var before, sug learning.Limits
+	if last != "" && h.Trained != nil && h.Trained.Suggested != nil {
+		change = func(cur *tfps.Account) (*tfps.Notification, error) {
+			before, sug = learning.Of(cur), *h.Trained.Suggested
+			if before == sug {
+				return nil, nil
 			}
-			before, sug := learning.Of(cur), *h.Trained.Suggested
-			if before != sug {
-				cur.ConcurrentCalls, cur.ConcurrentCallsOff, cur.DailyQuota, cur.DailyQuotaOff = sug.ConcurrentCalls, sug.ConcurrentCallsOff, sug.DailyQuota, sug.DailyQuotaOff
-				if err := m.Store.UpdateAccountTx(ctx, tx, cur); err != nil {
-					return err
-				}
-				n := &tfps.Notification{
-					ID: "limits-learned-" + a.User + "@" + a.Domain + "-" + h.Today, Kind: tfps.NotifyLimitsLearned, At: now,
-					User: a.User, Domain: a.Domain, Email: a.Email,
-					ConcurrentCalls: sug.ConcurrentCalls, ConcurrentCallsOff: sug.ConcurrentCallsOff, DailyQuota: sug.DailyQuota, DailyQuotaOff: sug.DailyQuotaOff,
-					Fields: map[string]string{"before": limitsText(before)},
-					Detail: fmt.Sprintf("Trained from %d days of history (%s to %s).", h.Trained.Days, h.Trained.From, h.Trained.To),
-				}
-				if err := m.Store.EnqueueTx(ctx, tx, n); err != nil {
-					return err
-				}
-				m.Logger.Info("limits learned", "user", a.User, "domain", a.Domain, "date", h.Today, "before", limitsText(before), "after", limitsText(sug))
-				changed = true
-			}
+			cur.ConcurrentCalls, cur.ConcurrentCallsOff, cur.DailyQuota, cur.DailyQuotaOff = sug.ConcurrentCalls, sug.ConcurrentCallsOff, sug.DailyQuota, sug.DailyQuotaOff
+			return &tfps.Notification{
+				ID: "limits-learned-" + a.User + "@" + a.Domain + "-" + h.Today, Kind: tfps.NotifyLimitsLearned, At: now,
+				User: a.User, Domain: a.Domain, Email: a.Email,
+				ConcurrentCalls: sug.ConcurrentCalls, ConcurrentCallsOff: sug.ConcurrentCallsOff, DailyQuota: sug.DailyQuota, DailyQuotaOff: sug.DailyQuotaOff,
+				Fields: map[string]string{"before": limitsText(before)},
+				Detail: fmt.Sprintf("Trained from %d days of history (%s to %s).", h.Trained.Days, h.Trained.From, h.Trained.To),
+			}, nil
 		}
-		return m.Store.SetLearningMarkTx(ctx, tx, a.User, a.Domain, store.MarkApply, h.Today, now)
-	})
+	}
+	changed, err := m.Store.MarkLearningApply(ctx, a.User, a.Domain, h.Today, now, change)
+	if changed {
+		m.Logger.Info("limits learned", "user", a.User, "domain", a.Domain, "date", h.Today, "before", limitsText(before), "after", limitsText(sug))
+	}
 	return changed, err
 }

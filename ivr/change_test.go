@@ -40,8 +40,7 @@ func TestOnboardedAccountReadsNationalNumbers(t *testing.T) {
 	t.Cleanup(func() { eng.Close(context.Background()) })
 	o := testOptions()
 	o.Defaults.SourceCountries = []string{"US"}
-	o.Defaults.DailyQuotaOff = 10 // 15:00 UTC is office time in Europe, early morning in California
-	rec := &ivr.SQLRecorder{Store: db}
+	o.Defaults.DailyQuotaOff = 10                      // 15:00 UTC is office time in Europe, early morning in California
 	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC) // a Monday
 
 	for _, tc := range []struct {
@@ -71,7 +70,7 @@ func TestOnboardedAccountReadsNationalNumbers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := rec.Record(ctx, &ivr.Record{User: tk.User, Domain: tk.Domain, Create: ch.Create,
+			if err := db.RecordVerification(ctx, &tfps.VerificationRecord{User: tk.User, Domain: tk.Domain, Create: ch.Create,
 				Event: tfps.VerificationEvent{At: at, User: tk.User, Domain: tk.Domain, Flow: string(tk.Flow), Outcome: "success"}}); err != nil {
 				t.Fatal(err)
 			}

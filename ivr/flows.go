@@ -74,28 +74,9 @@ type Accounts interface {
 }
 
 // Recorder writes the outcome of a session in one transaction: the account
-// change, the verification event and the notifications (SQLRecorder).
+// change, the verification event and the notifications (store.Store).
 type Recorder interface {
-	Record(ctx context.Context, r *Record) error
-}
-
-// Record is one outcome to store.
-type Record struct {
-	User, Domain string
-	// Create is the account onboarding creates (an account that appeared
-	// meanwhile is kept as it is), or the own account of a service
-	// provider's user decided with the domain's default, which Update then
-	// changes in the same transaction.
-	Create *tfps.Account
-	// Update changes the current account inside the transaction.
-	Update func(a *tfps.Account) error
-	// AllowRange is a number range the account verified (risky_range).
-	AllowRange string
-	// Event is the verification event.
-	Event tfps.VerificationEvent
-	// Notify returns the notifications to queue, given the account after
-	// the change (nil when there is none).
-	Notify func(a *tfps.Account) []tfps.Notification
+	RecordVerification(ctx context.Context, r *tfps.VerificationRecord) error
 }
 
 // Options are the policy of the flows, from the configuration.
@@ -887,7 +868,7 @@ func (s *session) storeChange(out Outcome, detail string, create *tfps.Account, 
 	if out == OutcomeTicketInvalid {
 		method = ""
 	}
-	rec := &Record{
+	rec := &tfps.VerificationRecord{
 		User: s.user, Domain: s.domain, Create: create, Update: update, AllowRange: allowRange,
 		Event: tfps.VerificationEvent{
 			At: now, User: s.user, Domain: s.domain, Ticket: s.t.ID, Flow: string(s.flow), Method: method,
@@ -922,7 +903,7 @@ func (s *session) storeChange(out Outcome, detail string, create *tfps.Account, 
 			return []tfps.Notification{n}
 		}
 	}
-	if err := s.f.Recorder.Record(ctx, rec); err != nil {
+	if err := s.f.Recorder.RecordVerification(ctx, rec); err != nil {
 		s.log.Error("record verification outcome", "outcome", out, "err", err)
 		return fmt.Errorf("record outcome: %w", err)
 	}

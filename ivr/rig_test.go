@@ -131,7 +131,7 @@ func newRig(t *testing.T, mod func(*ivr.Options, *ivr.Flows)) *rig {
 
 	r.flows = &ivr.Flows{
 		Tickets: r.st, Failures: r.st, Accounts: r.db,
-		Recorder: &ivr.SQLRecorder{Store: r.db, Notifier: r.db},
+		Recorder: r.db,
 		Prompts:  prompts.Rendered{Base: r.ast.SoundsDir},
 		Opts:     testOptions(),
 		Now:      time.Now,

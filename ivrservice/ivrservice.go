@@ -180,7 +180,7 @@ func (m *Main) flows(source prompts.Source) *ivr.Flows {
 	db, cfg := m.Store, m.Config
 	return &ivr.Flows{
 		Tickets: m.State, Failures: m.State, Accounts: db,
-		Recorder: &ivr.SQLRecorder{Store: db, Notifier: db},
+		Recorder: db,
 		Prompts:  source,
 		Opts:     ivr.OptionsFrom(cfg),
 		Now:      m.clock,

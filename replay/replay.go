@@ -30,6 +30,7 @@ import (
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/engine"
+	"github.com/voipshield/tfps/engine/engineconfig"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/reputation"
 	"github.com/voipshield/tfps/state"
@@ -146,7 +147,7 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 		return nil, fmt.Errorf("replay redis: %w", err)
 	}
 
-	eo := engine.OptionsFrom(cfg)
+	eo := engineconfig.Options(cfg)
 	eo.Logger = o.Logger
 	// The replay refreshes the engine itself right after each change it
 	// makes; the wall-clock poll has nothing to add.
@@ -290,7 +291,7 @@ func (r *Replayer) newWorker() *worker {
 	db.Now = w.clk.Now
 	w.flows = &ivr.Flows{
 		Tickets: r.st, Failures: r.st, Accounts: &db,
-		Recorder: &ivr.SQLRecorder{Store: &db, Notifier: r.notes},
+		Recorder: countingRecorder{db: &db, notes: r.notes},
 		Prompts:  promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
 	}
 	return w

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +13,7 @@ import (
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/prompts"
+	"github.com/voipshield/tfps/store"
 )
 
 // clock is the simulated time: the time of the line being replayed, moved
@@ -120,8 +120,8 @@ func promptMedia(id prompts.ID) string { return "prompt:" + string(id) }
 var digitMedia = strings.TrimSuffix(promptMedia(prompts.Digit('0')), "0")
 
 // counter counts the notifications a replay would have queued for mail, by
-// kind, instead of writing outbox rows: voice-flow outcomes (ivr.Notifier)
-// and the engine's threshold alerts (engine.Alerts).
+// kind, instead of writing outbox rows: voice-flow outcomes
+// (countingRecorder) and the engine's threshold alerts (engine.Alerts).
 type counter struct {
 	mu     sync.Mutex
 	byKind map[tfps.NotificationKind]int64
@@ -135,10 +135,26 @@ func (c *counter) add(k tfps.NotificationKind) {
 	c.mu.Unlock()
 }
 
-// EnqueueTx implements ivr.Notifier.
-func (c *counter) EnqueueTx(_ context.Context, _ *sql.Tx, n *tfps.Notification) error {
-	c.add(n.Kind)
-	return nil
+// countingRecorder stores the simulated IVR's outcomes (ivr.Recorder) in
+// the replay's database, counting their notifications instead of queueing
+// them in the outbox.
+type countingRecorder struct {
+	db    *store.Store
+	notes *counter
+}
+
+// RecordVerification implements ivr.Recorder.
+func (r countingRecorder) RecordVerification(ctx context.Context, v *tfps.VerificationRecord) error {
+	rec := *v
+	if notify := v.Notify; notify != nil {
+		rec.Notify = func(a *tfps.Account) []tfps.Notification {
+			for _, n := range notify(a) {
+				r.notes.add(n.Kind)
+			}
+			return nil
+		}
+	}
+	return r.db.RecordVerification(ctx, &rec)
 }
 
 // Enqueue implements engine.Alerts.

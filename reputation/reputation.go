@@ -6,8 +6,7 @@
 // only, score 0, never listed, no network. The AbuseIPDB client
 // (reputation/abuseipdb) and the APIBAN list (reputation/apiban) live in
 // sub-packages and are combined by Sources, which falls back to Local for
-// the country. This package imports no network client, so the engine may
-// use its types.
+// the country. This package imports no network client.
 package reputation
 
 import (
@@ -15,18 +14,13 @@ import (
 	"net/netip"
 
 	"github.com/phuslu/iploc"
+
+	"github.com/voipshield/tfps"
 )
 
-// Report is what is known about one source address.
-type Report struct {
-	Country    string // ISO 3166-1 alpha-2, "" when unknown
-	AbuseScore int    // 0-100, AbuseIPDB's abuse confidence; 0 when unknown
-	Listed     bool   // listed by a blocklist (APIBAN)
-	// Whitelisted: AbuseIPDB whitelists the address (a known mail or DNS
-	// provider, a CDN); the engine then never rejects it on its score.
-	Whitelisted bool
-	Source      string // who answered: "local", "abuseipdb", "apiban"
-}
+// Report is what is known about one source address: the domain's
+// tfps.SourceReport, which the engine reads without importing this package.
+type Report = tfps.SourceReport
 
 // Lookuper answers what is known about an address (engine.Reputation).
 type Lookuper interface {
@@ -64,15 +58,8 @@ func (s *Sources) Lookup(ctx context.Context, addr netip.Addr) (Report, error) {
 	return s.Score.Lookup(ctx, addr)
 }
 
-// Private reports whether addr is a private source, for which TFPS skips the
-// reputation and source-country checks: 10/8, 127/8, 169.254/16, 172.16/12,
-// 192.168/16 and their IPv6 equivalents (::1, fc00::/7, fe80::/10), also when
-// written as IPv4-mapped IPv6 (::ffff:10.0.0.1). The unspecified address
-// counts as private (a PBX that does not know the caller's address).
-func Private(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	return addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsUnspecified()
-}
+// Private reports whether addr is a private source (tfps.PrivateAddr).
+func Private(addr netip.Addr) bool { return tfps.PrivateAddr(addr) }
 
 // Local answers from the embedded IP-to-country table. The zero value is
 // ready to use.

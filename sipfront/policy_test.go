@@ -48,7 +48,7 @@ func TestRedisDownInFailoverMode(t *testing.T) {
 			t.Cleanup(func() { rdb.Close() })
 			eng, err := engine.New(ctx, engine.Deps{Accounts: db, Lists: db, Changes: db, Log: db,
 				Counters:   state.NewDecideCounters(state.New(rdb, state.Options{Prefix: "tfpstest:dead:", Timeout: 200 * time.Millisecond})),
-				Reputation: reputation.Local{}}, engine.Options{ErrorPolicy: tc.policy})
+				Reputation: reputation.Local{}}, engine.Options{ErrorPolicy: engine.ErrorPolicy(tc.policy)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,11 +70,11 @@ func validateAccount(a *tfps.Account) error {
 // CreateAccount inserts a; a user+domain that already exists is reported as
 // a tfps.ECONFLICT error naming it.
 func (s *Store) CreateAccount(ctx context.Context, a *tfps.Account) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error { return s.CreateAccountTx(ctx, tx, a) })
+	return s.withTx(ctx, func(tx *sql.Tx) error { return s.createAccount(ctx, tx, a) })
 }
 
-// CreateAccountTx is CreateAccount inside the caller's transaction.
-func (s *Store) CreateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account) error {
+// createAccount is CreateAccount inside the caller's transaction.
+func (s *Store) createAccount(ctx context.Context, tx *sql.Tx, a *tfps.Account) error {
 	if err := validateAccount(a); err != nil {
 		return err
 	}
@@ -124,12 +124,11 @@ func (s *Store) GetAccount(ctx context.Context, user, domain string) (*tfps.Acco
 	return getAccount(ctx, s.db, user, domain, "")
 }
 
-// GetAccountTx reads user@domain inside the caller's transaction for a
-// read-modify-write (the admin API's partial updates, the IVR adding a
-// country). On PostgreSQL the row stays locked until tx ends, so a
+// lockAccount reads user@domain inside the caller's transaction for a
+// read-modify-write (ChangeAccount, RecordVerification). On PostgreSQL the row stays locked until tx ends, so a
 // concurrent change waits instead of being overwritten; SQLite transactions
 // here take the write lock at BEGIN (_txlock=immediate) anyway.
-func (s *Store) GetAccountTx(ctx context.Context, tx *sql.Tx, user, domain string) (*tfps.Account, error) {
+func (s *Store) lockAccount(ctx context.Context, tx *sql.Tx, user, domain string) (*tfps.Account, error) {
 	lock := ""
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE"
@@ -199,11 +198,11 @@ func (s *Store) queryAccounts(ctx context.Context, query string, args ...any) ([
 // UpdateAccount stores every field of a (matched by user+domain) and
 // refreshes a.UpdatedAt.
 func (s *Store) UpdateAccount(ctx context.Context, a *tfps.Account) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error { return s.UpdateAccountTx(ctx, tx, a) })
+	return s.withTx(ctx, func(tx *sql.Tx) error { return s.updateAccount(ctx, tx, a) })
 }
 
-// UpdateAccountTx is UpdateAccount inside the caller's transaction.
-func (s *Store) UpdateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account) error {
+// updateAccount is UpdateAccount inside the caller's transaction.
+func (s *Store) updateAccount(ctx context.Context, tx *sql.Tx, a *tfps.Account) error {
 	if err := validateAccount(a); err != nil {
 		return err
 	}
@@ -222,6 +221,33 @@ func (s *Store) UpdateAccountTx(ctx context.Context, tx *sql.Tx, a *tfps.Account
 		return tfps.Errorf(tfps.ENOTFOUND, "account %s@%s not found", a.User, a.Domain)
 	}
 	return nil
+}
+
+// ChangeAccount reads user@domain under its row lock, lets change modify
+// it and stores the result, in one transaction, and returns the account as
+// stored: a concurrent change waits instead of being overwritten (the
+// admin API's partial updates). An error from change leaves the account as
+// it was and is returned as it is.
+func (s *Store) ChangeAccount(ctx context.Context, user, domain string, change func(a *tfps.Account) error) (*tfps.Account, error) {
+	var out *tfps.Account
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.lockAccount(ctx, tx, user, domain)
+		if err != nil {
+			return err
+		}
+		if err := change(a); err != nil {
+			return err
+		}
+		if err := s.updateAccount(ctx, tx, a); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DeleteAccount removes user@domain (tfpsctl remove).

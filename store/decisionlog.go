@@ -11,9 +11,9 @@ import (
 )
 
 const decisionColumns = `at, call_id, source_ip, caller, number, user_agent, abuse_score, username, domain, result, code,
-	reason, flow, ticket, off_hours, concurrent_calls, source_country, destination_country, transport, latency_us, enforced`
+	reason, flow, ticket, off_hours, concurrent_calls, source_country, destination_country, transport, latency_us, enforced, decision_key`
 
-const decisionColumnCount = 21
+const decisionColumnCount = 22
 
 // DecisionFilter selects decision-log records, newest first.
 type DecisionFilter struct {
@@ -48,12 +48,13 @@ func (s *Store) Decisions(ctx context.Context, f DecisionFilter) ([]tfps.Decisio
 func scanDecision(rows *sql.Rows, r *tfps.DecisionRecord) error {
 	var at int64
 	var off, enforced int
+	var key sql.NullString
 	if err := rows.Scan(&r.ID, &at, &r.CallID, &r.SourceIP, &r.Caller, &r.Number, &r.UserAgent, &r.AbuseScore, &r.User, &r.Domain,
 		&r.Result, &r.Code, &r.Reason, &r.Flow, &r.Ticket, &off, &r.ConcurrentCalls, &r.SourceCountry, &r.DestinationCountry,
-		&r.Transport, &r.LatencyMicros, &enforced); err != nil {
+		&r.Transport, &r.LatencyMicros, &enforced, &key); err != nil {
 		return fmt.Errorf("scan decision: %w", err)
 	}
-	r.At, r.OffHours, r.Enforced = fromMS(at), off != 0, enforced != 0
+	r.At, r.OffHours, r.Enforced, r.Key = fromMS(at), off != 0, enforced != 0, key.String
 	return nil
 }
 

@@ -49,22 +49,6 @@ func TestWriteDecisionsKeepsEveryField(t *testing.T) {
 	}
 }
 
-func BenchmarkWriteDecisions(b *testing.B) {
-	ctx := context.Background()
-	s := storetest.MustOpen(b, store.SQLite)
-	recs := make([]tfps.DecisionRecord, 500)
-	for i := range recs {
-		recs[i] = tfps.DecisionRecord{At: time.Now(), CallID: "c" + strconv.Itoa(i), Result: "approve", Code: "A00", User: "1001", Domain: "pbx.example"}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.WriteDecisions(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/row")
-}
-
 // Retention deletes the oldest rows first, never one newer than the cutoff,
 // and at most limit per call.
 func TestPurgeDecisionsOldestFirst(t *testing.T) {
@@ -98,6 +82,56 @@ func TestPurgeDecisionsOldestFirst(t *testing.T) {
 				if r.At.Before(now) {
 					t.Errorf("row %s of %s survived the purge", r.CallID, r.At)
 				}
+			}
+		})
+	}
+}
+
+// A batch written again, whole or in part (the engine's writer repeats one
+// whose commit reached the database but whose reply was lost), is logged
+// and counted in the daily statistics once; rows without a key are always
+// written.
+func TestWriteDecisionsOncePerKey(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.MustOpen(t, dialect)
+			at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+			rec := func(i int) tfps.DecisionRecord {
+				return tfps.DecisionRecord{Key: "k" + strconv.Itoa(i), At: at.Add(time.Duration(i) * time.Second), CallID: "c" + strconv.Itoa(i),
+					User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00", LocalDate: "2026-11-23", Enforced: true}
+			}
+			var first, second []tfps.DecisionRecord
+			for i := range 120 {
+				first = append(first, rec(i))
+			}
+			for i := 60; i < 180; i++ { // half of it logged already
+				second = append(second, rec(i))
+			}
+			for _, batch := range [][]tfps.DecisionRecord{first, first, second, second[:1]} {
+				if err := s.WriteDecisions(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unkeyed := []tfps.DecisionRecord{{At: at, CallID: "old", User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00"}}
+			for range 2 {
+				if err := s.WriteDecisions(ctx, unkeyed); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := s.CountDecisions(ctx); err != nil || n != 182 {
+				t.Fatalf("CountDecisions = %d, %v; want 180 keyed rows once and the unkeyed row twice", n, err)
+			}
+			rows, err := s.Decisions(ctx, store.DecisionFilter{AfterID: 0, Limit: tfps.MaxPageSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rows[len(rows)-1]; got.Key != "k0" || got.CallID != "c0" {
+				t.Errorf("oldest row %+v, want key k0 read back", got)
+			}
+			days, err := s.DailyStats(ctx, "1001", "pbx.example", "2026-11-23", "2026-11-23")
+			if err != nil || len(days) != 1 || days[0].Approved != 180 {
+				t.Fatalf("daily statistics %+v, %v; want 180 approved calls counted once", days, err)
 			}
 		})
 	}

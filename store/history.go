@@ -216,7 +216,7 @@ func (s *Store) DailyStats(ctx context.Context, user, domain, from, to string) (
 // (YYYY-MM-DD) and says how many day rows went.
 func (s *Store) PurgeHistory(ctx context.Context, before string) (int64, error) {
 	var n int64
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM account_daily WHERE local_date < $1`, before)
 		if err != nil {
 			return err
@@ -253,13 +253,61 @@ func (s *Store) LearningMark(ctx context.Context, user, domain, kind string) (st
 	return d, nil
 }
 
-// SetLearningMarkTx records date as the last mark of kind, in tx (with the
+// setLearningMark records date as the last mark of kind, in tx (with the
 // change it marks and its mail).
-func (s *Store) SetLearningMarkTx(ctx context.Context, tx *sql.Tx, user, domain, kind, date string, now time.Time) error {
+func (s *Store) setLearningMark(ctx context.Context, tx *sql.Tx, user, domain, kind, date string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO account_learning (username, domain, kind, last_date, updated_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (username, domain, kind) DO UPDATE SET last_date = excluded.last_date, updated_at = excluded.updated_at`, user, domain, kind, date, ms(now))
 	if err != nil {
 		return fmt.Errorf("set learning mark of %s@%s: %w", user, domain, err)
 	}
 	return nil
+}
+
+// MarkLearningDigest queues the learning digest mail n of user@domain and
+// records date as its last digest, in one transaction: the mail is queued
+// once per mark.
+func (s *Store) MarkLearningDigest(ctx context.Context, user, domain, date string, now time.Time, n *tfps.Notification) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		if err := s.enqueue(ctx, tx, n); err != nil {
+			return err
+		}
+		return s.setLearningMark(ctx, tx, user, domain, MarkDigest, date, now)
+	})
+}
+
+// MarkLearningApply records date as the last day learning looked at
+// user@domain's limits and, in the same transaction, applies change to the
+// account under its row lock when change is not nil. change returns the
+// notification of the change it made, or nil when it left the account as
+// it was (then only the mark is written); the result reports whether the
+// account changed.
+func (s *Store) MarkLearningApply(ctx context.Context, user, domain, date string, now time.Time, change func(a *tfps.Account) (*tfps.Notification, error)) (bool, error) {
+	changed := false
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		if change != nil {
+			a, err := s.lockAccount(ctx, tx, user, domain)
+			if err != nil {
+				return err
+			}
+			n, err := change(a)
+			if err != nil {
+				return err
+			}
+			if n != nil {
+				if err := s.updateAccount(ctx, tx, a); err != nil {
+					return err
+				}
+				if err := s.enqueue(ctx, tx, n); err != nil {
+					return err
+				}
+				changed = true
+			}
+		}
+		return s.setLearningMark(ctx, tx, user, domain, MarkApply, date, now)
+	})
+	if err != nil {
+		return false, err
+	}
+	return changed, nil
 }

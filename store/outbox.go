@@ -18,17 +18,20 @@ import (
 // whose lease it no longer holds (it expired and another worker claimed it).
 var ErrLeaseLost = errors.New("outbox lease lost")
 
-// Enqueue stores n in the outbox in its own transaction. See EnqueueTx.
+// Enqueue stores n in the outbox in its own transaction: an empty n.ID is
+// filled with a random id, an empty n.At with the store's clock, and an id
+// already queued is a no-op (see enqueue).
 func (s *Store) Enqueue(ctx context.Context, n *tfps.Notification) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error { return s.EnqueueTx(ctx, tx, n) })
+	return s.withTx(ctx, func(tx *sql.Tx) error { return s.enqueue(ctx, tx, n) })
 }
 
-// EnqueueTx stores n in the outbox inside the caller's transaction, so the
-// change that caused it and its mail are committed together or not at all.
+// enqueue stores n in the outbox inside a transaction of this package, so
+// the change that caused it and its mail are committed together or not at
+// all.
 // An empty n.ID is filled with a random id; an empty n.At with the store's
 // clock. Enqueueing an id that is already queued is a no-op, so a retried
 // caller never sends a mail twice.
-func (s *Store) EnqueueTx(ctx context.Context, tx *sql.Tx, n *tfps.Notification) error {
+func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, n *tfps.Notification) error {
 	if n.ID == "" {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
@@ -131,7 +134,7 @@ func (s *Store) ThrottleOutbox(ctx context.Context, e *tfps.OutboxEntry, owner s
 		return time.Time{}, nil, nil
 	}
 	id := e.Notification.ID
-	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.withTx(ctx, func(tx *sql.Tx) error {
 		var until int64
 		var holder string
 		err := tx.QueryRowContext(ctx, `SELECT window_until, holder FROM outbox_rate WHERE rate_key = $1`, e.RateKey).Scan(&until, &holder)
@@ -199,7 +202,7 @@ func (s *Store) deferRow(ctx context.Context, tx *sql.Tx, id, owner string, unti
 // channels; lastErr notes a channel or recipient that refused it for good)
 // and, for a throttled row, starts its key's quiet window of interval.
 func (s *Store) CompleteOutbox(ctx context.Context, e *tfps.OutboxEntry, owner string, now time.Time, interval time.Duration) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := finishRow(ctx, tx, e, owner, `state = 'sent', sent_at = $1`, ms(now)); err != nil {
 			return err
 		}
@@ -274,7 +277,7 @@ func finishRow(ctx context.Context, q queryer, e *tfps.OutboxEntry, owner, set s
 // fixed the relay password, say). Channels that refused it for good are tried
 // again; channels that delivered it are not.
 func (s *Store) RequeueOutbox(ctx context.Context, id string) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
 		var delivered string
 		err := tx.QueryRowContext(ctx, `SELECT delivered FROM outbox WHERE id = $1 AND state = 'failed'`, id).Scan(&delivered)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -351,7 +354,7 @@ func (s *Store) OutboxBacklog(ctx context.Context) (pending int, oldest time.Tim
 // rate windows that ended before it; failed rows are kept for the operator.
 func (s *Store) PurgeOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE state IN ('sent', 'merged') AND created_at < $1`, ms(before))
 		if err != nil {
 			return fmt.Errorf("purge outbox: %w", err)

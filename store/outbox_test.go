@@ -31,13 +31,13 @@ func TestEnqueueIsIdempotentAndTransactional(t *testing.T) {
 		// The account change fails after the outbox row was written: neither stays.
 		boom := errors.New("account update failed")
 		err := s.WithTx(ctx, func(tx *sql.Tx) error {
-			if err := s.EnqueueTx(ctx, tx, alert("rolled-back", tfps.NotifyNewAccount, "1002", t0)); err != nil {
+			if err := s.EnqueueIn(ctx, tx, alert("rolled-back", tfps.NotifyNewAccount, "1002", t0)); err != nil {
 				return err
 			}
 			return boom
 		})
 		if !errors.Is(err, boom) {
-			t.Fatalf("WithTx: %v", err)
+			t.Fatalf("withTx: %v", err)
 		}
 		rows, err := s.OutboxRows(ctx, "", 0)
 		if err != nil {

@@ -19,7 +19,7 @@ func (s *Store) PutRanges(ctx context.Context, ranges []tfps.NumberRange) error 
 		}
 	}
 	now := s.Now().UTC()
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
 		for i := range ranges {
 			r := &ranges[i]
 			r.CreatedAt = now
@@ -68,9 +68,9 @@ func (s *Store) RemoveRange(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// AllowRangeTx records that user@domain verified the range prefix (the IVR's
-// risky_range flow), inside the caller's transaction. Idempotent.
-func (s *Store) AllowRangeTx(ctx context.Context, tx *sql.Tx, user, domain, prefix string) error {
+// allowRange records that user@domain verified the range prefix (the IVR's
+// risky_range flow), inside a transaction. Idempotent.
+func (s *Store) allowRange(ctx context.Context, tx *sql.Tx, user, domain, prefix string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO account_ranges (account_id, prefix, created_at)
 SELECT id, $3, $4 FROM accounts WHERE username = $1 AND domain = $2
 ON CONFLICT (account_id, prefix) DO NOTHING`, user, domain, prefix, ms(s.Now()))
@@ -80,9 +80,9 @@ ON CONFLICT (account_id, prefix) DO NOTHING`, user, domain, prefix, ms(s.Now()))
 	return nil
 }
 
-// AllowRange is AllowRangeTx in a transaction of its own.
+// AllowRange is allowRange in a transaction of its own.
 func (s *Store) AllowRange(ctx context.Context, user, domain, prefix string) error {
-	return s.WithTx(ctx, func(tx *sql.Tx) error { return s.AllowRangeTx(ctx, tx, user, domain, prefix) })
+	return s.withTx(ctx, func(tx *sql.Tx) error { return s.allowRange(ctx, tx, user, domain, prefix) })
 }
 
 // RangeEntries returns the ranges and every account's verified ranges, for

@@ -25,7 +25,7 @@ func (s *Store) PutRules(ctx context.Context, rules []tfps.Rule) error {
 		}
 	}
 	now := ms(s.Now().UTC())
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
 		var next int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM fraud_rules`).Scan(&next); err != nil {
 			return fmt.Errorf("next rule id: %w", err)

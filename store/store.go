@@ -117,8 +117,8 @@ func redactURL(raw string) string {
 // Dialect returns SQLite or Postgres.
 func (s *Store) Dialect() string { return s.dialect }
 
-// DB exposes the handle for packages that add their own tables (their SQL
-// still lives in this package's files or theirs, always parameterised).
+// DB exposes the handle for tests that look at rows directly; the
+// product's SQL lives in this package.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
@@ -190,10 +190,12 @@ func (s *Store) MigrationStatus(ctx context.Context) (current, latest int64, err
 	return current, latest, nil
 }
 
-// WithTx runs fn in one transaction: committed when fn returns nil, rolled
-// back otherwise. IVR changes (account update, verification event, outbox
-// mail) go through it so they land together or not at all.
-func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// withTx runs fn in one transaction: committed when fn returns nil, rolled
+// back otherwise. Every change of several rows (an IVR outcome with its
+// account change, event and mail) goes through it, so it lands whole or
+// not at all; callers outside the package use the intent-level methods
+// (RecordVerification, ChangeAccount, MarkLearningApply ...).
+func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

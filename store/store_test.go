@@ -260,19 +260,19 @@ func TestVerificationEvents(t *testing.T) {
 	})
 }
 
-// A failed step inside WithTx leaves nothing behind.
+// A failed step inside withTx leaves nothing behind.
 func TestWithTxRollsBack(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		boom := errors.New("boom")
 		err := s.WithTx(ctx, func(tx *sql.Tx) error {
-			if err := s.CreateAccountTx(ctx, tx, newAccount("3003")); err != nil {
+			if err := s.CreateAccountIn(ctx, tx, newAccount("3003")); err != nil {
 				return err
 			}
 			return boom
 		})
 		if !errors.Is(err, boom) {
-			t.Fatalf("WithTx error %v", err)
+			t.Fatalf("withTx error %v", err)
 		}
 		if _, err := s.GetAccount(ctx, "3003", "pbx.example.com"); tfps.ErrorCode(err) != tfps.ENOTFOUND {
 			t.Errorf("account survived a rolled-back transaction: %v", err)

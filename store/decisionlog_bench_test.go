@@ -1,0 +1,75 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/store"
+	"github.com/voipshield/tfps/store/storetest"
+)
+
+// BenchmarkWriteDecisionsByDialect writes 500-row batches of new decisions
+// (each with its own key, as the engine gives them) on both dialects. It
+// reports the writer's wall time per row and, on PostgreSQL, the server
+// backend's CPU per row, read from /proc (one pooled connection, so one
+// backend does all the work).
+func BenchmarkWriteDecisionsByDialect(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			ctx := context.Background()
+			s := storetest.MustOpen(b, dialect)
+			s.DB().SetMaxOpenConns(1)
+			var pid int
+			if dialect == store.Postgres {
+				if err := s.DB().QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+					b.Fatal(err)
+				}
+			}
+			recs := make([]tfps.DecisionRecord, 500)
+			for i := range recs {
+				recs[i] = tfps.DecisionRecord{At: time.Now(), CallID: "c" + strconv.Itoa(i), Result: "approve", Code: "A00", User: "1001", Domain: "pbx.example"}
+			}
+			n := 0
+			cpu0 := procCPU(b, pid)
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range recs {
+					n++
+					setKey(&recs[i], n)
+				}
+				if err := s.WriteDecisions(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rows := float64(b.N * len(recs))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rows, "ns/row")
+			if pid != 0 {
+				b.ReportMetric(float64((procCPU(b, pid)-cpu0).Nanoseconds())/rows, "server-cpu-ns/row")
+			}
+		})
+	}
+}
+
+// procCPU is the user+system CPU time of process pid (0: none).
+func procCPU(b *testing.B, pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read backend CPU: %v", err)
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// setKey gives r the n-th key, as the engine gives each decision its own.
+func setKey(r *tfps.DecisionRecord, n int) { r.Key = fmt.Sprintf("bench-%016x", n) }
