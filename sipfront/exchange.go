@@ -21,7 +21,8 @@ type exchange struct {
 	src       netip.AddrPort // the packet's source
 	transport string         // "UDP" or "TCP"
 	monitor   bool           // arrived on a monitor listener
-	now       time.Time      // when it arrived
+	now       time.Time      // when it arrived, by Options.Now: the call's time
+	read      time.Time      // when it was read, by the monotonic clock: answer latency
 	reply     func([]byte) error
 	// entry is the INVITE's place in the answer cache once it is being
 	// decided: the answer is stored there before it is sent, so a
@@ -144,9 +145,9 @@ func (s *Server) invite(x *exchange) {
 			s.metrics.inFlight.Dec()
 		}()
 		defer cancel()
-		start := time.Now()
 		s.decide(ctx, x)
-		s.metrics.latency.Observe(time.Since(start).Seconds())
+		// From the read, so time spent waiting to be scheduled counts.
+		s.metrics.latency.Observe(time.Since(x.read).Seconds())
 	}()
 }
 
@@ -233,6 +234,7 @@ func (s *Server) send(x *exchange, status int, reason string, extra []header) {
 		x.entry.finish(b)
 	}
 	if err := x.reply(b); err != nil {
+		s.metrics.sendErrors.Inc()
 		s.log.Debug("sip answer not sent", "source", x.src, "status", status, "err", err)
 	}
 	s.metrics.responses.WithLabelValues(statusLabel(status)).Inc()

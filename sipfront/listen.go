@@ -138,7 +138,7 @@ func (s *Server) datagram(data []byte, src netip.AddrPort, monitor bool, reply f
 	if !isReq {
 		return // responses: we send no requests
 	}
-	s.request(&exchange{req: req, src: src, transport: "UDP", monitor: monitor, now: now, reply: reply}, deny)
+	s.request(&exchange{req: req, src: src, transport: "UDP", monitor: monitor, now: now, read: time.Now(), reply: reply}, deny)
 }
 
 // ServeTCP accepts SIP over TCP on ln until Close (which closes ln).
@@ -246,7 +246,7 @@ func (s *Server) serveConn(c net.Conn, srcAddr netip.Addr, monitor bool) {
 				return
 			}
 			if req, isReq := msg.(*sip.Request); isReq {
-				s.request(&exchange{req: req, src: src, transport: "TCP", monitor: monitor, now: now, reply: reply}, deny)
+				s.request(&exchange{req: req, src: src, transport: "TCP", monitor: monitor, now: now, read: time.Now(), reply: reply}, deny)
 			}
 		})
 		if err != nil && !errors.Is(err, sip.ErrParseSipPartial) {
