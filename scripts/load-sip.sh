@@ -14,7 +14,8 @@
 # identity, a new caller per call, 302 expected, then ACK) for STEP_SECONDS
 # and the script prints per target: calls, failed calls, retransmissions,
 # response-time percentiles (INVITE sent -> 302 received), datagrams dropped
-# at the target's socket and at sipp's (/proc/net/udp), CPU per call of the target and, for
+# at the target's socket (/proc/net/udp) and for full receive buffers on the
+# whole machine (RcvbufErrors in /proc/net/snmp: sipp's socket), CPU per call of the target and, for
 # the gateway, of Redis (utime+stime from /proc/PID/stat divided by the
 # successful calls), and the 1-minute load average when the step began.
 # A target stops at the first rate with a failed call or more than 10%
@@ -37,6 +38,10 @@
 #   PRIO=10                     SCHED_RR priority of target, sipp and Redis
 #   GW_PORT=25060 KAM_PORT=25070 HTTP_PORT=25080 REDIS_PORT=25090 SIPP_PORT=25100
 #   KAM_CHILDREN=2              Kamailio UDP worker processes
+#   SIPP_BUFFER=4194304         sipp's socket buffers (-buff_size); sipp's own
+#                               64 KiB overflows when the gateway answers one
+#                               Redis round trip's calls at once, and every
+#                               answer lost there is a retransmission
 #   PPROF=1                     gateway's profiler on 127.0.0.1:25081; a CPU
 #                               profile of the last gateway step in $PROFILE_OUT,
 #                               its metrics after it in $PROFILE_OUT.metrics;
@@ -60,6 +65,7 @@ KAM_PORT=${KAM_PORT:-25070}
 HTTP_PORT=${HTTP_PORT:-25080}
 REDIS_PORT=${REDIS_PORT:-25090}
 SIPP_PORT=${SIPP_PORT:-25100}
+SIPP_BUFFER=${SIPP_BUFFER:-4194304}
 KAM_CHILDREN=${KAM_CHILDREN:-2}
 PROFILE_OUT=${PROFILE_OUT:-/tmp/tfps-load-sip.pprof}
 
@@ -96,6 +102,11 @@ cpu_ticks_group() {
 }
 HZ=$(getconf CLK_TCK)
 
+# rcvbuf_errors: UDP datagrams dropped for a full receive buffer, on the
+# whole machine (sipp's socket among them; other programs' too).
+rcvbuf_errors() {
+	awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
 # udp_drops PORT: datagrams the kernel dropped at 127.0.0.1:PORT's socket.
 udp_drops() {
 	awk -v p="$(printf ':%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp
@@ -129,15 +140,15 @@ step() {
 	before=$(cpu_ticks_group "$pid")
 	[ "$rpid" -gt 0 ] && rbefore=$(cpu_ticks "$rpid")
 	dbefore=$(udp_drops "$port")
-	gbefore=$(udp_drops "$SIPP_PORT")
+	gbefore=$(rcvbuf_errors)
 	(cd "$dir" && on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -i 127.0.0.1 \
-		-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
+		-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -buff_size "$SIPP_BUFFER" -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
 		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 -trace_err -error_file err.log \
 		>sipp.out 2>&1) || true
 	after=$(cpu_ticks_group "$pid")
 	[ "$rpid" -gt 0 ] && rafter=$(cpu_ticks "$rpid")
 	dafter=$(udp_drops "$port")
-	gafter=$(udp_drops "$SIPP_PORT")
+	gafter=$(rcvbuf_errors)
 	local succ failed retrans pct="n/a n/a n/a" rtt
 	succ=$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')
 	failed=$(stat_col "$dir/stat.csv" 'FailedCall(C)')
@@ -150,7 +161,7 @@ step() {
 	STEP_REDIS=$(awk -v t=$((rafter - rbefore)) -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
 	[ "$rpid" -gt 0 ] || STEP_REDIS=-
 	# shellcheck disable=SC2086
-	printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %8s %9s %8s %6s\n' "$name" "$rate" "$succ" "$failed" "$retrans" $pct \
+	printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %10s %9s %8s %6s\n' "$name" "$rate" "$succ" "$failed" "$retrans" $pct \
 		"$((dafter - dbefore))" "$((gafter - gbefore))" "$STEP_CPU" "$STEP_REDIS" "$load"
 	STEP_OK=1
 	STEP_CLEAN=0
@@ -204,7 +215,7 @@ for target in $TARGETS; do
 done
 
 printf '\ntarget on CPU %s, sipp and Redis on CPU %s, SCHED_RR %s, %ss per rate; %s\n' "$TARGET_CPU" "$GEN_CPU" "$PRIO" "$STEP_SECONDS" "$(uname -r)"
-printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %8s %9s %8s %6s\n' target rate calls failed retrans p50_ms p99_ms max_ms sock_drop gen_drop cpu_us redis_us load1
+printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %10s %9s %8s %6s\n' target rate calls failed retrans p50_ms p99_ms max_ms sock_drop rcvbuf_err cpu_us redis_us load1
 declare -A GOING CLEAN CPU REDIS
 for target in $TARGETS; do GOING[$target]=1; CLEAN[$target]=0; done
 for rate in $RATES; do
