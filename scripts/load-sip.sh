@@ -47,6 +47,7 @@
 #                               its metrics after it in $PROFILE_OUT.metrics;
 #                               PPROF=trace: an execution trace instead
 #   GW_ENV="K=V ..."            further settings for the gateway
+#   GW_BIN=path                 a gateway binary built beforehand (compare builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -183,8 +184,12 @@ for target in $TARGETS; do
 		REDIS_PID=$!
 		PIDS+=("$REDIS_PID")
 		for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-		log "building cmd/gateway"
-		go build -o "$WORK/gateway" ./cmd/gateway
+		if [ -n "${GW_BIN:-}" ]; then
+			cp "$GW_BIN" "$WORK/gateway"
+		else
+			log "building cmd/gateway"
+			go build -o "$WORK/gateway" ./cmd/gateway
+		fi
 		pprof=""
 		[ -n "${PPROF:-}" ] && pprof=127.0.0.1:$((HTTP_PORT + 1))
 		# shellcheck disable=SC2086
