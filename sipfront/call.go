@@ -15,21 +15,63 @@ import (
 // calling; only a trusted source may send them, and each at most once.
 var identityHeaders = [...]string{"P-tfps", "X-tfps", "P-Received", "P-UA", "P-Calls"}
 
-// repeatedIdentityHeader returns the name of an identity header the request
-// carries more than once, or "".
-func repeatedIdentityHeader(req *sip.Request) string {
-	for _, name := range identityHeaders {
-		if len(req.GetHeaders(name)) > 1 {
-			return name
+// Indexes in identityHeaders.
+const (
+	hPTFPS = iota
+	hXTFPS
+	hPReceived
+	hPUA
+	hPCalls
+)
+
+// identity is what an INVITE's identity headers and User-Agent say, read
+// in one pass over its headers: sipgo's lookups by name lower-case each
+// custom header name they pass, an allocation per header and lookup.
+type identity struct {
+	value     [len(identityHeaders)]string // the first of each
+	count     [len(identityHeaders)]int
+	userAgent string // the first User-Agent
+}
+
+func readIdentity(req *sip.Request) identity {
+	var id identity
+	seenUA := false
+	for _, h := range req.Headers() {
+		name := h.Name()
+		if strings.EqualFold(name, "User-Agent") {
+			if !seenUA {
+				id.userAgent, seenUA = h.Value(), true
+			}
+			continue
+		}
+		for i, n := range identityHeaders {
+			if strings.EqualFold(name, n) {
+				if id.count[i] == 0 {
+					id.value[i] = h.Value()
+				}
+				id.count[i]++
+				break
+			}
+		}
+	}
+	return id
+}
+
+// repeated returns the name of an identity header the request carries
+// more than once, or "".
+func (id *identity) repeated() string {
+	for i, n := range id.count {
+		if n > 1 {
+			return identityHeaders[i]
 		}
 	}
 	return ""
 }
 
-// hasIdentityHeader reports whether the request carries any identity header.
-func hasIdentityHeader(req *sip.Request) bool {
-	for _, name := range identityHeaders {
-		if req.GetHeader(name) != nil {
+// any reports whether the request carries an identity header.
+func (id *identity) any() bool {
+	for _, n := range id.count {
+		if n > 0 {
 			return true
 		}
 	}
@@ -41,7 +83,8 @@ func hasIdentityHeader(req *sip.Request) bool {
 // P-Calls, else From user/domain, the packet's source, User-Agent, 1 call.
 // trusted is false for a source outside TrustHeaders: its identity headers
 // are not read.
-func callOf(req *sip.Request, src netip.Addr, now time.Time, trusted bool) engine.Call {
+// extra is the backing array of the call's Extra fields.
+func callOf(req *sip.Request, id *identity, extra []engine.Field, src netip.Addr, now time.Time, trusted bool) engine.Call {
 	from := req.From()
 	c := engine.Call{
 		User:            from.Address.User,
@@ -57,49 +100,47 @@ func callOf(req *sip.Request, src netip.Addr, now time.Time, trusted bool) engin
 	c.FromTag, _ = from.Params.Get("tag")
 	// The rest of what the caller wrote about itself and its target, for
 	// the engine's injection check (R12).
-	c.Extra = []engine.Field{{Name: "request_host", Value: req.Recipient.Host}, {Name: "from_host", Value: from.Address.Host}}
+	c.Extra = append(extra[:0], engine.Field{Name: "request_host", Value: req.Recipient.Host}, engine.Field{Name: "from_host", Value: from.Address.Host})
 	if ct := req.Contact(); ct != nil {
 		c.Extra = append(c.Extra, engine.Field{Name: "contact_user", Value: ct.Address.User}, engine.Field{Name: "contact_host", Value: ct.Address.Host})
 	}
-	if h := req.GetHeader("User-Agent"); h != nil {
-		c.UserAgent = h.Value()
-	}
+	c.UserAgent = id.userAgent
 	if !trusted {
 		return c
 	}
-	if h := req.GetHeader("P-tfps"); h != nil {
-		if id, ok := ParsePTFPS(h.Value()); ok {
-			c.User = id.User
-			if id.Domain != "" {
-				c.Domain = id.Domain
+	if id.count[hPTFPS] > 0 {
+		if p, ok := ParsePTFPS(id.value[hPTFPS]); ok {
+			c.User = p.User
+			if p.Domain != "" {
+				c.Domain = p.Domain
 			}
-			if id.SourceIP.IsValid() {
-				c.SourceIP = id.SourceIP
+			if p.SourceIP.IsValid() {
+				c.SourceIP = p.SourceIP
 			}
-			if id.UserAgent != "" {
-				c.UserAgent = id.UserAgent
+			if p.UserAgent != "" {
+				c.UserAgent = p.UserAgent
 			}
-			if id.Calls > 0 {
-				c.ConcurrentCalls = id.Calls
+			if p.Calls > 0 {
+				c.ConcurrentCalls = p.Calls
 			}
 			return c
 		}
 	}
-	if h := req.GetHeader("X-tfps"); h != nil {
-		if u, d, ok := ParseXTFPS(h.Value()); ok {
+	if id.count[hXTFPS] > 0 {
+		if u, d, ok := ParseXTFPS(id.value[hXTFPS]); ok {
 			c.User, c.Domain = u, d
 		}
 	}
-	if h := req.GetHeader("P-Received"); h != nil {
-		if a := parseAddr(h.Value()); a.IsValid() {
+	if id.count[hPReceived] > 0 {
+		if a := parseAddr(id.value[hPReceived]); a.IsValid() {
 			c.SourceIP = a
 		}
 	}
-	if h := req.GetHeader("P-UA"); h != nil && h.Value() != "" {
-		c.UserAgent = h.Value()
+	if v := id.value[hPUA]; v != "" {
+		c.UserAgent = v
 	}
-	if h := req.GetHeader("P-Calls"); h != nil {
-		if n := parseCalls(h.Value()); n > 0 {
+	if id.count[hPCalls] > 0 {
+		if n := parseCalls(id.value[hPCalls]); n > 0 {
 			c.ConcurrentCalls = n
 		}
 	}

@@ -24,6 +24,8 @@ type exchange struct {
 	now       time.Time      // when it arrived, by Options.Now: the call's time
 	read      time.Time      // when it was read, by the monotonic clock: answer latency
 	reply     func([]byte) error
+	id        identity        // INVITE: its identity headers
+	extra     [8]engine.Field // INVITE: room for the call's Extra fields
 	// entry is the INVITE's place in the answer cache once it is being
 	// decided: the answer is stored there before it is sent, so a
 	// retransmission arriving right after it gets the same bytes.
@@ -89,7 +91,8 @@ func preAdmit(req *sip.Request) (status int, reason string) {
 
 func (s *Server) invite(x *exchange) {
 	req := x.req
-	if name := repeatedIdentityHeader(req); name != "" {
+	x.id = readIdentity(req)
+	if name := x.id.repeated(); name != "" {
 		// Two identity headers mean something on the path added one
 		// without removing the caller's: which one to believe is a guess,
 		// and a wrong guess decides the call as another account.
@@ -154,11 +157,11 @@ func (s *Server) invite(x *exchange) {
 func (s *Server) decide(ctx context.Context, x *exchange) {
 	req, src := x.req, x.src.Addr()
 	trusted := inPrefixes(s.opts.TrustHeaders, src)
-	if !trusted && hasIdentityHeader(req) {
+	if !trusted && x.id.any() {
 		s.metrics.identity.WithLabelValues("untrusted").Inc()
 		s.log.Warn("sip identity headers from an untrusted source ignored (TFPS_SIP_TRUST_HEADERS_FROM)", "call_id", req.CallID().Value(), "source", src)
 	}
-	call := callOf(req, src, x.now, trusted)
+	call := callOf(req, &x.id, x.extra[:], src, x.now, trusted)
 	call.Monitor = x.monitor
 	for _, f := range repairCall(&call) {
 		// Decided and logged with U+FFFD in place of each bad byte: the
