@@ -213,7 +213,8 @@ func (s *Server) answer(x *exchange, d engine.Decision, call *engine.Call) {
 	if !ok {
 		s.log.Error("sip decision has no answer", "call_id", req.CallID().Value(), "result", d.Result, "code", d.Code)
 	}
-	var hs []header
+	var buf [3]header
+	hs := buf[:0]
 	if a.Contact != "" {
 		hs = append(hs, header{"Contact", "<" + a.Contact + ">"})
 	}

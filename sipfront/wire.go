@@ -1,7 +1,7 @@
 package sipfront
 
 import (
-	"hash/fnv"
+	"bytes"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -14,38 +14,66 @@ const allowHeader = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 
 type header struct{ name, value string }
 
-// toTag derives the To tag from the request, as Kamailio's sl module does,
-// so a retransmission is answered with the same tag even without state.
-func toTag(req *sip.Request) string {
-	h := fnv.New64a()
-	h.Write([]byte(req.CallID().Value()))
+// FNV-1a, 64 bits.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func fnvBytes(h uint64, s []byte) uint64 {
+	for _, c := range s {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+// writeToTag writes the To tag derived from the request, as Kamailio's sl
+// module does, so a retransmission is answered with the same tag even
+// without state: "tfps" and the base-36 FNV-1a hash of the Call-ID, the
+// From tag, the top Via branch and the CSeq number.
+func writeToTag(b *bytes.Buffer, req *sip.Request) {
+	h := fnvString(fnvOffset, req.CallID().Value())
 	if tag, ok := req.From().Params.Get("tag"); ok {
-		h.Write([]byte(tag))
+		h = fnvString(h, tag)
 	}
-	if b, ok := req.Via().Params.Get("branch"); ok {
-		h.Write([]byte(b))
+	if br, ok := req.Via().Params.Get("branch"); ok {
+		h = fnvString(h, br)
 	}
-	h.Write([]byte(strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)))
-	return "tfps" + strconv.FormatUint(h.Sum64(), 36)
+	var num [20]byte
+	h = fnvBytes(h, strconv.AppendUint(num[:0], uint64(req.CSeq().SeqNo), 10))
+	b.WriteString("tfps")
+	b.Write(strconv.AppendUint(num[:0], h, 36))
 }
 
 // response serialises a stateless final response to req (RFC 3261 8.2.6):
 // the Vias (the top one with received/rport per RFC 3581), From, To with
 // our tag, Call-ID, CSeq.
 func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reason string, extra []header) []byte {
-	var b strings.Builder
+	var b bytes.Buffer
 	b.Grow(512)
+	var num [20]byte
 	b.WriteString("SIP/2.0 ")
-	b.WriteString(strconv.Itoa(status))
+	b.Write(strconv.AppendInt(num[:0], int64(status), 10))
 	b.WriteByte(' ')
 	b.WriteString(reason)
 	b.WriteString("\r\n")
-	for i, h := range req.GetHeaders("Via") {
+	first := true
+	for _, h := range req.Headers() {
 		v, ok := h.(*sip.ViaHeader)
 		if !ok {
 			continue
 		}
-		if i == 0 {
+		if first {
+			first = false
 			v = v.Clone()
 			if val, has := v.Params.Get("rport"); has && val == "" {
 				v.Params.Remove("rport")
@@ -57,23 +85,21 @@ func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reas
 				v.Params.Add("received", src.Addr().String())
 			}
 		}
-		b.WriteString("Via: ")
-		b.WriteString(v.Value())
+		v.StringWrite(&b)
 		b.WriteString("\r\n")
 	}
-	b.WriteString("From: ")
-	b.WriteString(req.From().Value())
-	b.WriteString("\r\nTo: ")
+	req.From().StringWrite(&b)
+	b.WriteString("\r\n")
 	to := req.To()
-	b.WriteString(to.Value())
+	to.StringWrite(&b)
 	if !to.Params.Has("tag") && status != 100 {
 		b.WriteString(";tag=")
-		b.WriteString(toTag(req))
+		writeToTag(&b, req)
 	}
 	b.WriteString("\r\nCall-ID: ")
 	b.WriteString(req.CallID().Value())
-	b.WriteString("\r\nCSeq: ")
-	b.WriteString(req.CSeq().Value())
+	b.WriteString("\r\n")
+	req.CSeq().StringWrite(&b)
 	b.WriteString("\r\n")
 	for _, h := range extra {
 		b.WriteString(h.name)
@@ -84,5 +110,5 @@ func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reas
 	b.WriteString("Server: ")
 	b.WriteString(s.opts.ServerName)
 	b.WriteString("\r\nContent-Length: 0\r\n\r\n")
-	return []byte(b.String())
+	return b.Bytes()
 }
