@@ -24,7 +24,15 @@ type Call struct {
 	// Monitor asks for monitor mode whatever Options.Mode and the account
 	// say (a listener that only watches, such as TFPS_SIP_MONITOR_LISTEN).
 	Monitor bool
+	// Extra is further text the caller sent along with its identity (over
+	// SIP: the Request-URI host and the Contact's user and host). The
+	// injection check reads it like the identity fields; it is neither
+	// counted nor logged.
+	Extra []Field
 }
+
+// Field is one named text of a call.
+type Field struct{ Name, Value string }
 
 // Result is what the PBX is told to do.
 type Result uint8

@@ -42,15 +42,28 @@ type injection struct{}
 func (injection) Name() string { return "injection" }
 func (injection) Check(_ context.Context, ev *Eval) (Verdict, error) {
 	c := ev.Call
-	for _, f := range [...]struct{ name, v string }{{"user", c.User}, {"domain", c.Domain}, {"number", c.Number}, {"caller", c.Caller}} {
-		if i := strings.IndexAny(f.v, "'\"`;\\\x00"); i >= 0 {
-			return RejectWith(R12, fmt.Sprintf("%s contains %q", f.name, f.v[i])), nil
+	for _, f := range [...]Field{{"user", c.User}, {"domain", c.Domain}, {"number", c.Number}, {"caller", c.Caller}} {
+		if v, bad := injected(f); bad {
+			return v, nil
 		}
-		if strings.Contains(f.v, "--") || strings.Contains(f.v, "/*") {
-			return RejectWith(R12, fmt.Sprintf("%s contains an SQL comment", f.name)), nil
+	}
+	for _, f := range c.Extra {
+		if v, bad := injected(f); bad {
+			return v, nil
 		}
 	}
 	return Pass(), nil
+}
+
+// injected returns R12 and true when f looks like an injection attempt.
+func injected(f Field) (Verdict, bool) {
+	if i := strings.IndexAny(f.Value, "'\"`;\\\x00"); i >= 0 {
+		return RejectWith(R12, fmt.Sprintf("%s contains %q", f.Name, f.Value[i])), true
+	}
+	if strings.Contains(f.Value, "--") || strings.Contains(f.Value, "/*") {
+		return RejectWith(R12, fmt.Sprintf("%s contains an SQL comment", f.Name)), true
+	}
+	return Verdict{}, false
 }
 
 type userAgent struct{}

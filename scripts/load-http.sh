@@ -17,24 +17,61 @@
 #   LOAD_TOOL=wrk scripts/load-http.sh   # wrk (Debian package) with scripts/load-http.lua
 #   TFPS_LOAD_DIALECT=postgres scripts/load-http.sh
 #
+# Cores: the gateway is pinned to TARGET_CPU (default 0), the load generator
+# and a private redis-server (REDIS_PORT, default 25091) to GEN_CPU (default
+# 1), all three at SCHED_RR priority PRIO (default 10; 0: normal priority,
+# needed without root), so the generator and the other programs on the
+# machine do not take the gateway's core. The script prints Redis's CPU per
+# request beside the gateway's (loadcheck -pid) and the load average.
+# TFPS_REDIS_URL set: that Redis instead of a private one (no Redis CPU).
+#
 # Bounded: at most 2 minutes and 5,000,000 requests per run, loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+TARGET_CPU=${TARGET_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+PRIO=${PRIO:-10}
+REDIS_PORT=${REDIS_PORT:-25091}
+# pin CPU: the command prefix that runs a program on CPU at the shared priority.
+pin() {
+	if [ "$PRIO" -gt 0 ]; then
+		echo taskset -c "$1" chrt -r "$PRIO"
+	else
+		echo taskset -c "$1"
+	fi
+}
+
 work=$(mktemp -d)
 prefix="tfpsload:$$:$(date +%s):"
 gw_pid=""
+redis_pid=""
+redis_url=""
 pg_url=${TFPS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 schema="tfpsload_$$_$(date +%s)"
 dbschema=""
 cleanup() {
 	[ -n "$dbschema" ] && psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $dbschema CASCADE" >/dev/null 2>&1 || true
 	[ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-	redis-cli -u "${TFPS_REDIS_URL:-redis://127.0.0.1:6379/0}" --scan --pattern "${prefix}*" 2>/dev/null |
-		xargs -r -n 500 redis-cli -u "${TFPS_REDIS_URL:-redis://127.0.0.1:6379/0}" DEL >/dev/null 2>&1 || true
+	if [ -n "$redis_pid" ]; then
+		kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null || true
+	else
+		redis-cli -u "$redis_url" --scan --pattern "${prefix}*" 2>/dev/null |
+			xargs -r -n 500 redis-cli -u "$redis_url" DEL >/dev/null 2>&1 || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
+
+redis_url=${TFPS_REDIS_URL:-}
+if [ -z "$redis_url" ]; then
+	# shellcheck disable=SC2046
+	$(pin "$GEN_CPU") redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$work" --logfile "$work/redis.log" &
+	redis_pid=$!
+	redis_url="redis://127.0.0.1:$REDIS_PORT/0"
+	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
 go build -o "$work/gateway" ./cmd/gateway
 go build -o "$work/loadcheck" ./cmd/loadcheck
@@ -51,12 +88,13 @@ url="http://127.0.0.1:$port"
 TFPS_HTTP_LISTEN="127.0.0.1:$port" \
 TFPS_DATA_DIR="$work" \
 TFPS_DATABASE_URL="$db_url" \
+TFPS_REDIS_URL="$redis_url" \
 TFPS_REDIS_PREFIX="$prefix" \
 TFPS_SIP_LISTEN="127.0.0.1:0" \
 TFPS_LOG_LEVEL=warn \
 TFPS_PPROF_LISTEN="${TFPS_PPROF_LISTEN:-}" \
 TFPS_API_TOKEN="" \
-	"$work/gateway" >"$work/gateway.log" 2>&1 &
+	$(pin "$TARGET_CPU") "$work/gateway" >"$work/gateway.log" 2>&1 &
 gw_pid=$!
 
 for _ in $(seq 100); do
@@ -79,7 +117,17 @@ if [ "${LOAD_TOOL:-go}" = wrk ]; then
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] &&
 		awk -v t=$((cpu1 - cpu0)) -v n="$reqs" 'BEGIN { printf "gateway CPU %.0f us per request (%.2f s)\n", t * 10000 / n, t / 100 }'
 else
-	"$work/loadcheck" -url "$url" -pid "$gw_pid" "$@"
+	r0=0
+	[ -n "$redis_pid" ] && r0=$(awk '{print $14+$15}' "/proc/$redis_pid/stat")
+	# shellcheck disable=SC2046
+	$(pin "$GEN_CPU") "$work/loadcheck" -url "$url" -pid "$gw_pid" "$@" | tee "$work/loadcheck.out"
+	if [ -n "$redis_pid" ]; then
+		r1=$(awk '{print $14+$15}' "/proc/$redis_pid/stat")
+		n=$(awk '/^requests / {print $2}' "$work/loadcheck.out")
+		[ -n "$n" ] && [ "$n" -gt 0 ] &&
+			awk -v t=$((r1 - r0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "redis CPU %.1f us per request\n", t * 1e6 / hz / n }'
+	fi
 fi
+printf 'gateway on CPU %s, loadcheck and Redis on CPU %s, SCHED_RR %s; load average %s\n' "$TARGET_CPU" "$GEN_CPU" "$PRIO" "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "gateway log (warnings and errors):"
 tail -n 20 "$work/gateway.log"

@@ -1,60 +1,100 @@
 #!/usr/bin/env bash
-# scripts/load-sip.sh: how many calls per second the gateway's SIP front
-# answers on this machine, compared with Kamailio as a bare redirect server.
+# scripts/load-sip.sh: what one SIP decision costs, next to Kamailio answering
+# a bare stateless 302 in the same run, on the same cores.
 #
-# For each target, sipp sends INVITEs (scripts/sipp/invite-302.xml: P-tfps
-# identity, a new caller per call, 302 expected, then ACK) at rising rates,
-# STEP_SECONDS per rate, and the script prints per rate: calls, failed calls,
-# retransmissions, response-time percentiles (INVITE sent -> 302 received)
-# and the target's CPU per call. It stops at the first rate with a failed
-# call and prints the highest rate with zero failed calls, and the highest
-# "clean" rate (zero failed calls and retransmissions under 1% of the calls:
-# past it, answers come late enough for sipp to resend INVITEs).
+# Layout (2 cores or more): the target (gateway or Kamailio) is pinned to
+# TARGET_CPU, the load generator (sipp) and a private Redis to GEN_CPU, all
+# three at the same real-time priority (SCHED_RR PRIO), so neither side
+# steals the other's core and other processes on the machine do not preempt
+# them. The two targets run side by side on their own ports and are measured
+# interleaved, rate by rate (Kamailio, then the gateway), so both see the
+# same machine at nearly the same moment.
 #
-#   gateway:  the real binary (cmd/gateway) with real Redis and a SQLite
-#             database in a temporary folder; every call runs the whole
-#             engine (one Redis round trip, the decision log batch-written)
+# For each rate, sipp sends INVITEs (scripts/sipp/invite-302.xml: P-tfps
+# identity, a new caller per call, 302 expected, then ACK) for STEP_SECONDS
+# and the script prints per target: calls, failed calls, retransmissions,
+# response-time percentiles (INVITE sent -> 302 received), datagrams dropped
+# at the target's socket (/proc/net/udp) and for full receive buffers on the
+# whole machine (RcvbufErrors in /proc/net/snmp: sipp's socket), CPU per call of the target and, for
+# the gateway, of Redis (utime+stime from /proc/PID/stat divided by the
+# successful calls), and the 1-minute load average when the step began.
+# A target stops at the first rate with a failed call or more than 10%
+# retransmissions. At the end: each target's clean rate (the highest rate
+# with no failed call and retransmissions <= 0.1% of the calls) and, per
+# rate both passed, gateway/Kamailio and (gateway+Redis)/Kamailio CPU ratios.
+#
+#   gateway:  the real binary (cmd/gateway), a SQLite decision log in a
+#             temporary folder, a private redis-server on REDIS_PORT; every
+#             call runs the whole engine
 #   kamailio: scripts/sipp/kamailio-redirect.cfg, stateless 302 from the
-#             script with no checks: the ceiling of this machine
+#             script with no checks
 #
-# Not part of the test suite. Loopback only. Environment:
-#   RATES="500 1000 2000 ..."  rates to try (calls/s)
-#   STEP_SECONDS=10            seconds per rate
-#   TARGETS="gateway kamailio" which targets to measure
-#   GW_PORT=25060 KAM_PORT=25070 HTTP_PORT=25080  loopback ports
-#   GOMAXPROCS, KAM_CHILDREN=2 processes of each server
+# Not part of the test suite. Loopback only. Needs root for SCHED_RR (PRIO=0:
+# normal priority). Environment:
+#   RATES="1000 3000 6000 ..."  rates to try (calls/s)
+#   STEP_SECONDS=10             seconds per rate and target
+#   TARGETS="kamailio gateway"  which targets to measure
+#   TARGET_CPU=0 GEN_CPU=1      cores (taskset -c)
+#   PRIO=10                     SCHED_RR priority of target, sipp and Redis
+#   GW_PORT=25060 KAM_PORT=25070 HTTP_PORT=25080 REDIS_PORT=25090 SIPP_PORT=25100
+#   KAM_CHILDREN=2              Kamailio UDP worker processes
+#   SIPP_BUFFER=4194304         sipp's socket buffers (-buff_size); sipp's own
+#                               64 KiB overflows when the gateway answers one
+#                               Redis round trip's calls at once, and every
+#                               answer lost there is a retransmission
+#   PPROF=1                     gateway's profiler on 127.0.0.1:25081; a CPU
+#                               profile of the last gateway step in $PROFILE_OUT,
+#                               its metrics after it in $PROFILE_OUT.metrics;
+#                               PPROF=trace: an execution trace instead
+#   GW_ENV="K=V ..."            further settings for the gateway
+#   GW_BIN=path                 a gateway binary built beforehand (compare builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/services.sh
 ensure_packages sipp:sip-tester kamailio:kamailio redis-server:redis-server redis-cli:redis-tools curl:curl
-ensure_redis
 command -v go >/dev/null || die "Go is not installed"
 
-RATES=${RATES:-"500 1000 2000 3000 4000 5000 6000 8000 10000 12000 15000 20000 25000 30000"}
+RATES=${RATES:-"1000 3000 6000 8000 10000 12000 15000 20000 25000 30000"}
 STEP_SECONDS=${STEP_SECONDS:-10}
-TARGETS=${TARGETS:-"gateway kamailio"}
+TARGETS=${TARGETS:-"kamailio gateway"}
+TARGET_CPU=${TARGET_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+PRIO=${PRIO:-10}
 GW_PORT=${GW_PORT:-25060}
 KAM_PORT=${KAM_PORT:-25070}
 HTTP_PORT=${HTTP_PORT:-25080}
+REDIS_PORT=${REDIS_PORT:-25090}
+SIPP_PORT=${SIPP_PORT:-25100}
+SIPP_BUFFER=${SIPP_BUFFER:-4194304}
 KAM_CHILDREN=${KAM_CHILDREN:-2}
+PROFILE_OUT=${PROFILE_OUT:-/tmp/tfps-load-sip.pprof}
 
 WORK=$(mktemp -d /tmp/tfps-load.XXXXXX)
-PREFIX="tfpsload:$$:"
 PIDS=()
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	redis-cli -h 127.0.0.1 --scan --pattern "${PREFIX}*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null || true
-	rm -rf "$WORK"
+	[ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# on CPU CMD...: run CMD pinned to CPU at the shared priority, in place of
+# the calling (sub)shell so that $! is CMD's process.
+on() {
+	local cpu=$1
+	shift
+	if [ "$PRIO" -gt 0 ]; then
+		exec taskset -c "$cpu" chrt -r "$PRIO" "$@"
+	fi
+	exec taskset -c "$cpu" "$@"
+}
 
 # cpu_ticks PID: utime+stime of a process and its reaped children, in clock ticks.
 cpu_ticks() {
 	awk '{print $14+$15+$16+$17}' "/proc/$1/stat"
 }
-# cpu_ticks_group PPID: ticks of a process and all its direct children (Kamailio workers).
+# cpu_ticks_group PID: ticks of a process and all its direct children (Kamailio workers).
 cpu_ticks_group() {
 	local total pid
 	total=$(cpu_ticks "$1")
@@ -63,93 +103,100 @@ cpu_ticks_group() {
 }
 HZ=$(getconf CLK_TCK)
 
-# server_answer_totals: "sum count" of the gateway's tfps_sip_answer_seconds
-# (receipt of an INVITE to its answer, measured inside the gateway); "0 0"
-# for targets without it.
-server_answer_totals() {
-	curl -fs "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null | awk '
-		/^tfps_sip_answer_seconds_sum/ { s = $2 }
-		/^tfps_sip_answer_seconds_count/ { c = $2 }
-		END { printf "%s %s\n", s + 0, c + 0 }' || echo "0 0"
+# rcvbuf_errors: UDP datagrams dropped for a full receive buffer, on the
+# whole machine (sipp's socket among them; other programs' too).
+rcvbuf_errors() {
+	awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+# udp_drops PORT: datagrams the kernel dropped at 127.0.0.1:PORT's socket.
+udp_drops() {
+	awk -v p="$(printf ':%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp
 }
 
-# percentiles FILE: p50 p90 p99 max of sipp's rtt csv (response_time_ms in column 2).
+# percentiles FILE: p50 p99 max of sipp's rtt csv (response_time_ms in column 2,
+# whole milliseconds: 0 is under 1 ms).
 percentiles() {
 	tail -n +2 "$1" | cut -d';' -f2 | sort -g | awk '
 		{ v[NR] = $1 }
 		END {
-			if (NR == 0) { print "n/a n/a n/a n/a"; exit }
+			if (NR == 0) { print "n/a n/a n/a"; exit }
 			i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
-			i90 = int(NR * 0.90); if (i90 < 1) i90 = 1
 			i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-			printf "%.3f %.3f %.3f %.3f\n", v[i50], v[i90], v[i99], v[NR]
+			printf "%s %s %s\n", v[i50], v[i99], v[NR]
 		}'
 }
 
-# measure NAME TARGET PID: rising rates against TARGET, CPU read from PID's group.
-measure() {
-	local name=$1 target=$2 pid=$3 best=0 best_line="" clean=0 clean_line="" rate
-	printf '\n== %s (%s), %ss per rate\n' "$name" "$target" "$STEP_SECONDS"
-	printf '%8s %8s %7s %8s %9s %9s %9s %9s %9s %11s\n' rate calls failed retrans p50_ms p90_ms p99_ms max_ms cpu_us srv_mean_us
-	for rate in $RATES; do
-		local dir="$WORK/$name-$rate" calls=$((rate * STEP_SECONDS))
-		mkdir -p "$dir"
-		local before after srv_before srv_after
-		before=$(cpu_ticks_group "$pid")
-		srv_before=$(server_answer_totals)
-		(cd "$dir" && sipp "$target" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -i 127.0.0.1 \
-			-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
-			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 -trace_err -error_file err.log \
-			-trace_screen -screen_file screen.log >sipp.out 2>&1) || true
-		after=$(cpu_ticks_group "$pid")
-		srv_after=$(server_answer_totals)
-		local succ failed retrans
-		# Columns by name from the header line.
-		succ=$(awk -F';' -v want='SuccessfulCall(C)' 'NR==1{for(i=1;i<=NF;i++) if($i==want) c=i; next} {v=$c} END{print v+0}' "$dir/stat.csv")
-		failed=$(awk -F';' -v want='FailedCall(C)' 'NR==1{for(i=1;i<=NF;i++) if($i==want) c=i; next} {v=$c} END{print v+0}' "$dir/stat.csv")
-		retrans=$(awk -F';' -v want='Retransmissions(C)' 'NR==1{for(i=1;i<=NF;i++) if($i==want) c=i; next} {v=$c} END{print v+0}' "$dir/stat.csv")
-		local rtt
-		rtt=$(find "$dir" -name '*_rtt.csv' | head -n1)
-		local pct="n/a n/a n/a n/a"
-		[ -n "$rtt" ] && pct=$(percentiles "$rtt")
-		local cpu_us=$(( (after - before) * 1000000 / HZ / (succ > 0 ? succ : 1) ))
-		[ "$succ" -lt "$calls" ] && failed=$((calls - succ > failed ? calls - succ : failed))
-		# shellcheck disable=SC2086
-		local srv_mean
-		srv_mean=$(awk -v a="$srv_before" -v b="$srv_after" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[2] - x[2]; if (n > 0) printf "%.0f", (y[1] - x[1]) / n * 1e6; else print "-" }')
-		printf '%8s %8s %7s %8s %9s %9s %9s %9s %9s %11s\n' "$rate" "$succ" "$failed" "$retrans" $pct "$cpu_us" "$srv_mean"
-		if [ "$failed" -ne 0 ]; then
-			break
-		fi
-		best=$rate
-		best_line="rate=$rate p50/p90/p99/max_ms=${pct// //} cpu_us_per_call=$cpu_us server_mean_us=$srv_mean retrans=$retrans"
-		# "Clean": no failure and retransmissions under 1% of the calls, i.e.
-		# answers arrive within sipp's first 500 ms timer almost always.
-		if [ $((retrans * 100)) -lt "$calls" ]; then
-			clean=$rate
-			clean_line=$best_line
-		fi
-	done
-	printf 'RESULT %s: highest rate with zero failed calls: %s calls/s (%s)\n' "$name" "$best" "$best_line"
-	printf 'RESULT %s: highest clean rate (zero failed, retransmissions < 1%%): %s calls/s (%s)\n' "$name" "$clean" "$clean_line"
-	eval "BEST_$name=$best"
-	eval "CLEAN_$name=$clean"
+stat_col() { # stat_col FILE NAME: last value of column NAME in sipp's stat csv
+	awk -F';' -v want="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==want) c=i; next} {v=$c} END{print v+0}' "$1"
 }
 
-BEST_gateway=0
-BEST_kamailio=0
-CLEAN_gateway=0
-CLEAN_kamailio=0
+# step NAME PORT PID REDIS_PID RATE: one rate against one target; prints a
+# row and sets STEP_OK (0 stop, 1 go on), STEP_CLEAN, STEP_CPU, STEP_REDIS.
+step() {
+	local name=$1 port=$2 pid=$3 rpid=$4 rate=$5
+	local dir="$WORK/$name-$rate" calls=$((rate * STEP_SECONDS))
+	mkdir -p "$dir"
+	local load before after rbefore=0 rafter=0 dbefore dafter gbefore gafter
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	before=$(cpu_ticks_group "$pid")
+	[ "$rpid" -gt 0 ] && rbefore=$(cpu_ticks "$rpid")
+	dbefore=$(udp_drops "$port")
+	gbefore=$(rcvbuf_errors)
+	(cd "$dir" && on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -i 127.0.0.1 \
+		-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -buff_size "$SIPP_BUFFER" -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
+		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 -trace_err -error_file err.log \
+		>sipp.out 2>&1) || true
+	after=$(cpu_ticks_group "$pid")
+	[ "$rpid" -gt 0 ] && rafter=$(cpu_ticks "$rpid")
+	dafter=$(udp_drops "$port")
+	gafter=$(rcvbuf_errors)
+	local succ failed retrans pct="n/a n/a n/a" rtt
+	succ=$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')
+	failed=$(stat_col "$dir/stat.csv" 'FailedCall(C)')
+	retrans=$(stat_col "$dir/stat.csv" 'Retransmissions(C)')
+	[ "$succ" -lt "$calls" ] && failed=$((calls - succ > failed ? calls - succ : failed))
+	rtt=$(find "$dir" -name '*_rtt.csv' | head -n1)
+	[ -n "$rtt" ] && pct=$(percentiles "$rtt")
+	local n=$((succ > 0 ? succ : 1))
+	STEP_CPU=$(awk -v t=$((after - before)) -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+	STEP_REDIS=$(awk -v t=$((rafter - rbefore)) -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+	[ "$rpid" -gt 0 ] || STEP_REDIS=-
+	# shellcheck disable=SC2086
+	printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %10s %9s %8s %6s\n' "$name" "$rate" "$succ" "$failed" "$retrans" $pct \
+		"$((dafter - dbefore))" "$((gafter - gbefore))" "$STEP_CPU" "$STEP_REDIS" "$load"
+	STEP_OK=1
+	STEP_CLEAN=0
+	if [ "$failed" -ne 0 ] || [ $((retrans * 10)) -gt "$calls" ]; then
+		STEP_OK=0
+	elif [ $((retrans * 1000)) -le "$calls" ]; then
+		STEP_CLEAN=1
+	fi
+}
 
+if [ "$PRIO" -gt 0 ] && [ "$(id -u)" -ne 0 ]; then die "SCHED_RR needs root (or PRIO=0)"; fi
+
+GW_PID=0 KAM_PID=0 REDIS_PID=0
 for target in $TARGETS; do
 	case $target in
 	gateway)
-		log "building cmd/gateway"
-		go build -o "$WORK/gateway" ./cmd/gateway
-		TFPS_SIP_LISTEN=127.0.0.1:$GW_PORT TFPS_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
-			TFPS_DATA_DIR="$WORK" TFPS_REDIS_PREFIX="$PREFIX" TFPS_SIP_FLOOD_LIMIT=0 \
-			TFPS_SIP_ALLOW=127.0.0.0/8 TFPS_AUTHORIZE_METHOD=302 TFPS_LOG_LEVEL=warn \
-			"$WORK/gateway" >"$WORK/gateway.log" 2>&1 &
+		on "$GEN_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+			--dir "$WORK" --logfile "$WORK/redis.log" &
+		REDIS_PID=$!
+		PIDS+=("$REDIS_PID")
+		for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+		if [ -n "${GW_BIN:-}" ]; then
+			cp "$GW_BIN" "$WORK/gateway"
+		else
+			log "building cmd/gateway"
+			go build -o "$WORK/gateway" ./cmd/gateway
+		fi
+		pprof=""
+		[ -n "${PPROF:-}" ] && pprof=127.0.0.1:$((HTTP_PORT + 1))
+		# shellcheck disable=SC2086
+		on "$TARGET_CPU" env TFPS_SIP_LISTEN=127.0.0.1:$GW_PORT TFPS_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
+			TFPS_DATA_DIR="$WORK" TFPS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" TFPS_SIP_FLOOD_LIMIT=0 \
+			TFPS_SIP_ALLOW=127.0.0.0/8 TFPS_AUTHORIZE_METHOD=302 TFPS_LOG_LEVEL=warn TFPS_PPROF_LISTEN="$pprof" \
+			${GW_ENV:-} "$WORK/gateway" >"$WORK/gateway.log" 2>&1 &
 		GW_PID=$!
 		PIDS+=("$GW_PID")
 		for _ in $(seq 100); do curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -159,29 +206,64 @@ for target in $TARGETS; do
 			-d '{"user":"load","domain":"pbx.example.com","concurrent_calls":5,"concurrent_calls_off":5,"daily_quota":1000000,"daily_quota_off":1000000,"source_countries":["US"],"destination_countries":["US"]}' >/dev/null ||
 			{ cat "$WORK/gateway.log"; die "could not create the load account"; }
 		sleep 1 # the engine sees the new account within TFPS_CACHE_REFRESH
-		measure gateway "127.0.0.1:$GW_PORT" "$GW_PID"
-		kill "$GW_PID"
-		wait "$GW_PID" 2>/dev/null || true
 		;;
 	kamailio)
-		kamailio -f scripts/sipp/kamailio-redirect.cfg -DD -E -Y "$WORK" -P "$WORK/kamailio.pid" \
+		on "$TARGET_CPU" kamailio -f scripts/sipp/kamailio-redirect.cfg -DD -E -Y "$WORK" -P "$WORK/kamailio.pid" \
 			-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "CHILDREN=$KAM_CHILDREN" >"$WORK/kamailio.log" 2>&1 &
 		KAM_PID=$!
 		PIDS+=("$KAM_PID")
 		sleep 1
 		kill -0 "$KAM_PID" 2>/dev/null || { cat "$WORK/kamailio.log"; die "kamailio did not start"; }
-		measure kamailio "127.0.0.1:$KAM_PORT" "$KAM_PID"
-		pkill -P "$KAM_PID" 2>/dev/null || true
-		kill "$KAM_PID"
-		wait "$KAM_PID" 2>/dev/null || true
 		;;
 	*) die "unknown target $target (gateway, kamailio)" ;;
 	esac
 done
 
-if [ "$BEST_kamailio" -gt 0 ] && [ "$BEST_gateway" -gt 0 ]; then
-	awk -v g="$BEST_gateway" -v k="$BEST_kamailio" 'BEGIN { printf "RESULT gateway/kamailio: %.2f of the bare redirect ceiling (%d / %d calls/s, zero failed calls)\n", g / k, g, k }'
+printf '\ntarget on CPU %s, sipp and Redis on CPU %s, SCHED_RR %s, %ss per rate; %s\n' "$TARGET_CPU" "$GEN_CPU" "$PRIO" "$STEP_SECONDS" "$(uname -r)"
+printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %10s %9s %8s %6s\n' target rate calls failed retrans p50_ms p99_ms max_ms sock_drop rcvbuf_err cpu_us redis_us load1
+declare -A GOING CLEAN CPU REDIS
+for target in $TARGETS; do GOING[$target]=1; CLEAN[$target]=0; done
+for rate in $RATES; do
+	any=0
+	for target in $TARGETS; do
+		[ "${GOING[$target]}" = 1 ] || continue
+		any=1
+		case $target in
+		gateway)
+			prof_pid=""
+			if [ -n "${PPROF:-}" ]; then
+				kind=profile
+				[ "$PPROF" = trace ] && kind=trace
+				curl -fs -o "$PROFILE_OUT" "http://127.0.0.1:$((HTTP_PORT + 1))/debug/pprof/$kind?seconds=$((STEP_SECONDS - 1))" &
+				prof_pid=$!
+			fi
+			step gateway "$GW_PORT" "$GW_PID" "$REDIS_PID" "$rate"
+			[ -z "$prof_pid" ] || wait "$prof_pid" || true
+			[ -z "${PPROF:-}" ] || curl -fs -o "$PROFILE_OUT.metrics" "http://127.0.0.1:$HTTP_PORT/metrics" || true
+			;;
+		kamailio) step kamailio "$KAM_PORT" "$KAM_PID" 0 "$rate" ;;
+		esac
+		GOING[$target]=$STEP_OK
+		CPU[$target:$rate]=$STEP_CPU
+		REDIS[$target:$rate]=$STEP_REDIS
+		[ "$STEP_CLEAN" = 1 ] && [ "${CLEAN[$target]}" -lt "$rate" ] && CLEAN[$target]=$rate
+	done
+	[ "$any" = 1 ] || break
+done
+
+printf '\n'
+for target in $TARGETS; do
+	printf 'RESULT %s: clean rate (no failed call, retransmissions <= 0.1%%): %s calls/s\n' "$target" "${CLEAN[$target]}"
+done
+if [ -n "${CLEAN[gateway]:-}" ] && [ -n "${CLEAN[kamailio]:-}" ]; then
+	printf 'RESULT clean rate gateway/kamailio: %s / %s\n' "${CLEAN[gateway]}" "${CLEAN[kamailio]}"
+	printf '%7s %12s %11s %9s %9s %15s\n' rate kamailio_us gateway_us redis_us gw/kam "(gw+redis)/kam"
+	for rate in $RATES; do
+		k=${CPU[kamailio:$rate]:-} g=${CPU[gateway:$rate]:-} r=${REDIS[gateway:$rate]:-}
+		[ -n "$k" ] && [ -n "$g" ] || continue
+		awk -v rate="$rate" -v k="$k" -v g="$g" -v r="$r" 'BEGIN {
+			if (k <= 0) exit
+			printf "%7d %12.1f %11.1f %9.1f %9.2f %15.2f\n", rate, k, g, r, g / k, (g + r) / k }'
+	done
 fi
-if [ "$CLEAN_kamailio" -gt 0 ] && [ "$CLEAN_gateway" -gt 0 ]; then
-	awk -v g="$CLEAN_gateway" -v k="$CLEAN_kamailio" 'BEGIN { printf "RESULT gateway/kamailio clean: %.2f (%d / %d calls/s, retransmissions < 1%%)\n", g / k, g, k }'
-fi
+printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

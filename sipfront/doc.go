@@ -11,8 +11,15 @@
 //
 // Before the engine, requests pass TFPS's pre-admission: the allow list
 // (TFPS_SIP_ALLOW, 403 or silent drop), a per-source flood limit (silent
-// drop), loop detection (482), method (405), empty request user (484),
-// Max-Forwards (483) and injection-looking From/R-URI/Contact (R12).
+// drop), loop detection (482), method (405), empty request user (484) and
+// Max-Forwards (483). Injection-looking From, Request-URI or Contact is the
+// engine's R12 (the front hands the hosts and the Contact over in
+// engine.Call.Extra), logged and counted like every other code.
+//
+// Files: listen.go owns sockets, TCP connections and admission (allow
+// list, flood limit); exchange.go follows one request from parse to
+// answer; call.go turns an INVITE into the engine's Call; wire.go writes
+// responses; cache.go keeps answers for retransmissions.
 // OPTIONS from allowed sources get 200 so proxies can health-check us.
 //
 // The front is a stateless redirect server, like Kamailio's sl module: it

@@ -220,3 +220,33 @@ func headerValue(b []byte, name string) string {
 	}
 	return ""
 }
+
+// A NUL in the dialled number is an injection attempt (R12) decided by the
+// engine, and the logged number carries U+FFFD in its place, so the row is
+// storable.
+func TestNULInNumberIsR12AndLoggedRepaired(t *testing.T) {
+	r := newRig(t, sipfront.Options{Method: 302, ContactHost: "192.0.2.1"})
+	u := dialUDP(t, "127.0.0.1", r.udp)
+	inv := invite(u.conn.LocalAddr().String(), "nul-number-1", "z9hG4bK-nul-1", "+1212\x005550100", "")
+	u.send(inv)
+	b := u.recv(3 * time.Second)
+	if !bytes.HasPrefix(b, []byte("SIP/2.0 302")) || !bytes.Contains(b, []byte("X-Tfps-Code: R12\r\n")) {
+		t.Fatalf("answer %q, want 302 with X-Tfps-Code R12", b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		got, err := r.db.Decisions(ctx, store.DecisionFilter{CallID: "nul-number-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 {
+			if got[0].Code != "R12" || got[0].Number != "+1212\uFFFD5550100" {
+				t.Errorf("logged %s %q, want R12 %q", got[0].Code, got[0].Number, "+1212\uFFFD5550100")
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no decision-log row")
+}

@@ -92,14 +92,3 @@ func parseCalls(s string) int {
 	}
 	return min(n, maxCalls)
 }
-
-// injectionChars are the characters TFPS's injection regexes looked for in
-// identity fields (the engine's R12 check uses the same set for the fields
-// it sees; the front adds the Contact and the raw URIs).
-const injectionChars = "'\"`;\\\x00"
-
-// injectionLooking reports whether s looks like an SQL injection attempt:
-// a quote, backslash, statement separator, NUL or SQL comment.
-func injectionLooking(s string) bool {
-	return strings.ContainsAny(s, injectionChars) || strings.Contains(s, "--") || strings.Contains(s, "/*")
-}

@@ -20,6 +20,7 @@ type metrics struct {
 	overflow        prometheus.Counter
 	acceptErrors    prometheus.Counter
 	tcpRefused      prometheus.Counter
+	sendErrors      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,6 +62,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_sip_tcp_refused_total", Help: "TCP connections closed at once because TFPS_SIP_TCP_MAX_CONNS or TFPS_SIP_TCP_MAX_PER_SOURCE was reached.",
 		}),
+		sendErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_sip_send_errors_total", Help: "Responses the socket refused to send (the caller retransmits and gets the stored answer).",
+		}),
 		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tfps_sip_fields_repaired_total", Help: "INVITE fields (user, domain, number, caller, user_agent, call_id, from_tag) that carried invalid UTF-8 or a NUL byte, replaced by U+FFFD before the decision.",
 		}, []string{"field"}),
@@ -68,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.parseErrors, m.denied, m.flood, m.identity, m.retransmissions, m.latency, m.inFlight, m.repaired, m.overflow, m.acceptErrors, m.tcpRefused} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.parseErrors, m.denied, m.flood, m.identity, m.retransmissions, m.latency, m.inFlight, m.repaired, m.overflow, m.acceptErrors, m.tcpRefused, m.sendErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -39,13 +39,13 @@ func TestMonitorModeOverSIP(t *testing.T) {
 			contact  string // 302 mode
 			code     string // X-Tfps-Code
 			monitor  bool
-			logged   bool // the engine decided (the R12 pre-admission check logs nothing)
+			logged   bool // the engine decided and logged the call
 			wantCode string
 		}{
 			{"main listener enforces R03", r.udp, call{Number: "+442079460000", FromUser: "100", Headers: []string{ptfps("alice", "x")}}, refused, "R03+442079460000", "R03", false, true, "R03"},
 			{"monitor listener approves R03", r.mon, call{Number: "+442079460000", FromUser: "100", Headers: []string{ptfps("alice", "x")}}, approved, "A00+442079460000", "R03", true, true, "R03"},
 			{"monitor listener approves R17", r.mon, call{Number: "+12125550104", FromUser: "100", Headers: []string{ptfps("mallory", "x")}}, approved, "A00+12125550104", "R17", true, true, "R17"},
-			{"monitor listener approves R12 injection", r.mon, call{Number: "+12125550106", FromUser: "100", Contact: "1'or'1", Headers: []string{ptfps("alice", "x")}}, approved, "A00+12125550106", "R12", true, false, ""},
+			{"monitor listener approves R12 injection", r.mon, call{Number: "+12125550106", FromUser: "100", Contact: "1'or'1", Headers: []string{ptfps("alice", "x")}}, approved, "A00+12125550106", "R12", true, true, "R12"},
 			{"monitor listener: would-be verify, no ticket", r.mon, call{Number: "+12125550100", FromUser: "200", Headers: []string{"P-tfps: bob;newpbx.example.com;127.0.0.1;Yealink;1"}}, approved, "A00+12125550100", "V01", true, true, "V01"},
 			{"account in monitor mode on the main listener", r.udp, call{Number: "+442079460000", FromUser: "100", Headers: []string{ptfps("watched", "x")}}, approved, "A00+442079460000", "R03", true, true, "R03"},
 			{"main listener approves A00", r.udp, call{Number: "+12125550100", FromUser: "100", Headers: []string{ptfps("alice", "x")}}, approved, "A00+12125550100", "A00", false, true, "A00"},

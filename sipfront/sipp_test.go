@@ -157,6 +157,11 @@ func TestApproveAndRejectBothMethods(t *testing.T) {
 	if got := counterValue(t, r302.reg, "tfps_sip_responses_total", "302"); got != float64(len(tests)) {
 		t.Errorf("302 responses counted %v, want %d", got, len(tests))
 	}
+	// The injection-looking Contact is the engine's R12, counted as every
+	// other code.
+	if got := counterValue(t, r302.reg, "tfps_decisions_total", "R12"); got != 1 { // labels sorted: code, enforced, result
+		t.Errorf("R12 decisions counted %v, want 1", got)
+	}
 }
 
 func TestVerifyRedirectCarriesClaimableTicket(t *testing.T) {
