@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/voipshield/tfps/api"
-	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -14,8 +14,8 @@ import (
 // gateway a call reaches.
 func TestTwoGatewaysShareCounters(t *testing.T) {
 	clock := newTestClock(inHours)
-	vars := gateway.TestVars(t, store.Postgres, nil)
-	a := gateway.MustStart(t, vars, withClock(clock))
+	vars := gatewaytest.Vars(t, store.Postgres, nil)
+	a := gatewaytest.MustStart(t, vars, withClock(clock))
 	ca, err := api.NewClient("http://"+a.HTTPAddr(), "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestTwoGatewaysShareCounters(t *testing.T) {
 	newAccount(t, ca, "9101") // daily quota 3 in hours
 	newAccount(t, ca, "9102", func(in *api.AccountInput) { ten := 10; in.DailyQuota = &ten })
 	// Started after the accounts exist, so its cache has them at once.
-	b := gateway.MustStart(t, vars, withClock(clock))
+	b := gatewaytest.MustStart(t, vars, withClock(clock))
 	cb, err := api.NewClient("http://"+b.HTTPAddr(), "", nil)
 	if err != nil {
 		t.Fatal(err)
