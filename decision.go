@@ -10,7 +10,11 @@ import (
 // score, reason, account, response code, off-hours flag, concurrent calls,
 // source and destination country) plus what our gateway adds.
 type DecisionRecord struct {
-	ID                 int64
+	ID int64
+	// Key names the decision uniquely (32 hex digits, random): a row
+	// written twice (drained again from the journal after a crash between
+	// the insert and marking it drained) carries the same key.
+	Key                string
 	At                 time.Time
 	CallID             string
 	SourceIP           string
