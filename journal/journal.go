@@ -205,11 +205,23 @@ func (j *Journal) write(b []byte) error {
 	return nil
 }
 
-// Sync fsyncs the rows written since the last Sync, if any.
+// Sync fsyncs the rows written since the last Sync, if any. Writes go on
+// meanwhile. Sync, Peek and Commit are called from one goroutine.
 func (j *Journal) Sync() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.sync()
+	f, dirty := j.f, j.dirty
+	j.dirty = false
+	j.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		j.mu.Lock()
+		j.dirty = true
+		j.mu.Unlock()
+		return fmt.Errorf("sync decision journal: %w", err)
+	}
+	return nil
 }
 
 func (j *Journal) sync() error {
@@ -226,11 +238,14 @@ func (j *Journal) sync() error {
 // Peek returns up to max of the oldest rows not yet drained, and the
 // position to Commit once they are written.
 func (j *Journal) Peek(max int) ([]tfps.DecisionRecord, int64, error) {
+	// Written bytes do not change, and only the caller's goroutine moves
+	// the file: read without holding up writes.
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	r := bufio.NewReaderSize(io.NewSectionReader(j.f, j.pos-j.base, j.size-j.pos), 256<<10)
+	f, base, pos, size := j.f, j.base, j.pos, j.size
+	j.mu.Unlock()
+	r := bufio.NewReaderSize(io.NewSectionReader(f, pos-base, size-pos), 256<<10)
 	var out []tfps.DecisionRecord
-	next := j.pos
+	next := pos
 	for len(out) < max {
 		line, err := r.ReadBytes('\n')
 		if err == io.EOF {
@@ -253,9 +268,10 @@ func (j *Journal) Peek(max int) ([]tfps.DecisionRecord, int64, error) {
 // to a new file when the drained head has grown past CompactBytes.
 func (j *Journal) Commit(pos int64) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if pos < j.pos || pos > j.size {
-		return fmt.Errorf("commit decision journal at %d: outside %d to %d", pos, j.pos, j.size)
+	cur, size := j.pos, j.size
+	j.mu.Unlock()
+	if pos < cur || pos > size {
+		return fmt.Errorf("commit decision journal at %d: outside %d to %d", pos, cur, size)
 	}
 	tmp := j.posPath + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(pos, 10)), 0o640); err != nil {
@@ -264,6 +280,8 @@ func (j *Journal) Commit(pos int64) error {
 	if err := os.Rename(tmp, j.posPath); err != nil {
 		return fmt.Errorf("decision journal position: %w", err)
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.pos = pos
 	if j.pos-j.base >= CompactBytes && j.size-j.pos <= compactPending {
 		return j.compact()

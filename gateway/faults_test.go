@@ -1,0 +1,496 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/gateway"
+	"github.com/voipshield/tfps/sipfront/sipptest"
+	"github.com/voipshield/tfps/store"
+)
+
+// The fault runs start the real gateway binary as a child process, send it
+// SIP from a Go client, and break what it depends on. Each prints its
+// figures on lines "FIGURES ..." (scripts/faults.sh collects them).
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// gatewayBinary builds cmd/gateway once per test process into /tmp.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tfps-faults-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "gateway")
+		out, err := exec.Command("go", "build", "-o", builtBin, "../cmd/gateway").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// child is a gateway process.
+type child struct {
+	cmd  *exec.Cmd
+	http string
+	log  *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+var startedRE = regexp.MustCompile(`msg="gateway started".* http=(\S+)`)
+
+// startChild starts the gateway on vars and waits for its start line.
+func startChild(t *testing.T, vars map[string]string) *child {
+	t.Helper()
+	cmd := exec.Command(gatewayBinary(t))
+	cmd.Env = os.Environ()
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "TFPS_LOG_LEVEL=info")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			c.log.Write(append(sc.Bytes(), '\n'))
+			if m := startedRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		c.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	select {
+	case c.http = <-addr:
+	case err := <-c.done:
+		t.Fatalf("gateway exited before it started (%v):\n%s", err, c.log.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gateway did not start within 60s:\n%s", c.log.String())
+	}
+	return c
+}
+
+// kill sends sig and waits for the process to end.
+func (c *child) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	c.cmd.Process.Signal(sig)
+	select {
+	case <-c.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gateway still running 60s after %v:\n%s", sig, c.log.String())
+	}
+}
+
+// metric reads one unlabelled sample from the child's /metrics.
+func (c *child) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + c.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+// rssKB is the child's resident set size.
+func (c *child) rssKB(t *testing.T) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return 0
+}
+
+// faultVars are a child gateway's settings: its own SIP port, a
+// PostgreSQL schema, a Redis prefix and a data directory (the journal).
+func faultVars(t *testing.T, extra map[string]string) map[string]string {
+	port := sipptest.FreeUDPPort(t, "127.0.0.1")
+	vars := gateway.TestVars(t, store.Postgres, map[string]string{
+		"TFPS_SIP_LISTEN":         "127.0.0.1:" + strconv.Itoa(port),
+		"TFPS_SIP_DECIDE_TIMEOUT": "300ms",
+		"TFPS_SIP_FLOOD_LIMIT":    "0",
+		"TFPS_AUTHORIZE_METHOD":   "302",
+	})
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return vars
+}
+
+func sipAddr(vars map[string]string) string { return vars["TFPS_SIP_LISTEN"] }
+
+// loadAccount creates the account the load calls from, with room for all.
+func loadAccount(t *testing.T, db *store.Store) {
+	t.Helper()
+	if err := db.CreateAccount(context.Background(), &tfps.Account{
+		User: "load", Domain: "pbx.example.com", ConcurrentCalls: 100_000, ConcurrentCallsOff: 100_000,
+		DailyQuota: 1 << 30, DailyQuotaOff: 1 << 30, SourceCountries: []string{"US"}, DestinationCountries: []string{"US"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openStore(t *testing.T, vars map[string]string) *store.Store {
+	t.Helper()
+	db, err := store.Open(context.Background(), vars["TFPS_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// sipClient sends INVITEs over one UDP socket and matches final answers
+// by Call-ID.
+type sipClient struct {
+	conn    *net.UDPConn
+	to      *net.UDPAddr
+	local   string
+	mu      sync.Mutex
+	pending map[string]chan answer
+	seq     atomic.Int64
+	prefix  string
+}
+
+type answer struct {
+	status int
+	code   string // the Contact user's code (A00, Rnn, V...), or the reason
+}
+
+func newSIPClient(t *testing.T, target, prefix string) *sipClient {
+	t.Helper()
+	to, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadBuffer(4 << 20)
+	c := &sipClient{conn: conn, to: to, local: conn.LocalAddr().String(), pending: map[string]chan answer{}, prefix: prefix}
+	go c.read()
+	t.Cleanup(func() { conn.Close() })
+	return c
+}
+
+var contactUserRE = regexp.MustCompile(`(?m)^(?:Contact|m):\s*<sip:([^@>]+)@`)
+
+func (c *sipClient) read() {
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		msg := string(buf[:n])
+		line, rest, _ := strings.Cut(msg, "\r\n")
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "SIP/2.0" {
+			continue
+		}
+		status, _ := strconv.Atoi(f[1])
+		if status < 200 {
+			continue
+		}
+		var id string
+		for _, h := range strings.Split(rest, "\r\n") {
+			if v, ok := strings.CutPrefix(h, "Call-ID:"); ok {
+				id = strings.TrimSpace(v)
+				break
+			}
+		}
+		a := answer{status: status, code: strings.Join(f[2:], " ")}
+		if m := contactUserRE.FindStringSubmatch(msg); m != nil {
+			a.code = m[1]
+		}
+		c.mu.Lock()
+		ch := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- a
+		}
+	}
+}
+
+// call sends one INVITE and waits up to wait for its final answer; ok is
+// false without one.
+func (c *sipClient) call(wait time.Duration) (callID string, a answer, ok bool) {
+	n := c.seq.Add(1)
+	callID = fmt.Sprintf("%s-%d", c.prefix, n)
+	ch := make(chan answer, 1)
+	c.mu.Lock()
+	c.pending[callID] = ch
+	c.mu.Unlock()
+	number := fmt.Sprintf("+1201555%04d", n%10000)
+	msg := "INVITE sip:" + number + "@127.0.0.1 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + c.local + ";branch=z9hG4bK-" + callID + ";rport\r\n" +
+		"From: <sip:" + fmt.Sprintf("+1212555%04d", n%7919) + "@pbx.example.com>;tag=t" + callID + "\r\n" +
+		"To: <sip:" + number + "@127.0.0.1>\r\n" +
+		"Call-ID: " + callID + "\r\n" +
+		"CSeq: 1 INVITE\r\n" +
+		"Max-Forwards: 70\r\n" +
+		"P-tfps: load;pbx.example.com;127.0.0.1;Yealink;1\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	if _, err := c.conn.WriteTo([]byte(msg), c.to); err != nil {
+		return callID, answer{}, false
+	}
+	select {
+	case a = <-ch:
+		return callID, a, true
+	case <-time.After(wait):
+		c.mu.Lock()
+		delete(c.pending, callID)
+		c.mu.Unlock()
+		return callID, answer{}, false
+	}
+}
+
+// loadResult is what a load run saw, call by call.
+type loadResult struct {
+	mu       sync.Mutex
+	answered map[string]answer // Call-ID: final answer
+	failed   atomic.Int64      // no final answer in time
+	byCode   map[string]int
+}
+
+func newLoadResult() *loadResult {
+	return &loadResult{answered: map[string]answer{}, byCode: map[string]int{}}
+}
+
+func (r *loadResult) add(id string, a answer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answered[id] = a
+	code := a.code
+	if len(code) > 3 {
+		code = code[:3]
+	}
+	if strings.HasPrefix(code, "V") {
+		code = "V.."
+	}
+	r.byCode[fmt.Sprintf("%d %s", a.status, code)]++
+}
+
+// closedLoad runs workers that each send the next INVITE when the last is
+// answered (or given up after wait), until stop is closed.
+func closedLoad(c *sipClient, workers int, wait time.Duration, res *loadResult, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id, a, ok := c.call(wait)
+				if ok {
+					res.add(id, a)
+				} else {
+					res.failed.Add(1)
+					time.Sleep(10 * time.Millisecond) // the gateway is down: do not spin
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+// logMark sends one INVITE, waits for its row in the decision log and
+// returns the row's id: the rows of the calls sent after it have larger
+// ones (loggedCallIDs reads from there).
+func logMark(t *testing.T, c *sipClient, db *store.Store) int64 {
+	t.Helper()
+	id, _, ok := c.call(5 * time.Second)
+	if !ok {
+		t.Fatal("the gateway does not answer")
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		rows, err := db.Decisions(context.Background(), store.DecisionFilter{CallID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) > 0 {
+			return rows[0].ID
+		}
+	}
+	t.Fatalf("call %s not logged within 10s", id)
+	return 0
+}
+
+// loggedCallIDs reads the Call-ID of every decision-log row after the
+// row with id mark.
+func loggedCallIDs(t *testing.T, db *store.Store, mark int64) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int{}
+	for after := mark; ; {
+		page, err := db.Decisions(ctx, store.DecisionFilter{AfterID: after, Limit: tfps.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		for _, r := range page {
+			out[r.CallID]++
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// missingFromLog compares the answered decisions with the log call by call.
+func missingFromLog(t *testing.T, res *loadResult, logged map[string]int) (missing, repeated int, sample []string) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	for id := range res.answered {
+		switch n := logged[id]; {
+		case n == 0:
+			missing++
+			if len(sample) < 5 {
+				sample = append(sample, id)
+			}
+		case n > 1:
+			repeated += n - 1
+		}
+	}
+	return missing, repeated, sample
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func faultDuration(env string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(env)); err == nil {
+		return v
+	}
+	return def
+}
+
+// The gateway SIGKILLed under SIP load and started again on the same data
+// directory: every INVITE it answered before the kill is in the decision
+// log afterwards (the journal had it before the answer left), compared by
+// Call-ID.
+func TestGatewaySIGKILLLosesNoAnsweredDecision(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("signals and /proc")
+	}
+	vars := faultVars(t, nil)
+	g := startChild(t, vars)
+	db := openStore(t, vars)
+	loadAccount(t, db)
+	time.Sleep(time.Second) // the engine's change poll sees the account
+	res := newLoadResult()
+	c := newSIPClient(t, sipAddr(vars), "kill")
+	mark := logMark(t, c, db)
+	stop := make(chan struct{})
+	wg := closedLoad(c, 16, time.Second, res, stop)
+	time.Sleep(faultDuration("TFPS_FAULT_LOAD", 3*time.Second))
+	before := len(res.answered)
+	g.stop(t, syscall.SIGKILL)
+	killedAt := time.Now()
+	res.mu.Lock()
+	atKill := len(res.answered)
+	res.mu.Unlock()
+	g = startChild(t, vars)
+	restart := time.Since(killedAt)
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	g.stop(t, syscall.SIGTERM)
+	logged := loggedCallIDs(t, db, mark)
+	missing, repeated, sample := missingFromLog(t, res, logged)
+	t.Logf("FIGURES gateway SIGKILL: %d INVITEs answered (%d before the kill), %d unanswered around it, restarted in %v, %d answered decisions missing from the log, %d logged twice; answers %v; load %s",
+		len(res.answered), atKill, res.failed.Load(), restart.Round(time.Millisecond), missing, repeated, res.byCode, loadAvg())
+	if before == 0 || atKill == len(res.answered) {
+		t.Fatalf("no load before or after the kill (%d before, %d in all)", atKill, len(res.answered))
+	}
+	if missing > 0 {
+		t.Fatalf("%d answered decisions not in the log, e.g. %v; the restarted gateway logged:\n%s", missing, sample, g.log.String())
+	}
+}
