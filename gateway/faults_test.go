@@ -161,6 +161,19 @@ func (c *child) metric(t *testing.T, name string) float64 {
 	return 0
 }
 
+// atRest collects the child's garbage (its profiler's heap profile with
+// gc=1) and returns its goroutines and live heap in MB.
+func (c *child) atRest(t *testing.T, vars map[string]string) (goroutines, heapMB float64) {
+	t.Helper()
+	resp, err := http.Get("http://" + vars["TFPS_PPROF_LISTEN"] + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return c.metric(t, "go_goroutines"), c.metric(t, "go_memstats_heap_inuse_bytes") / 1e6
+}
+
 // rssKB is the child's resident set size.
 func (c *child) rssKB(t *testing.T) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
@@ -180,7 +193,14 @@ func (c *child) rssKB(t *testing.T) int {
 // PostgreSQL schema, a Redis prefix and a data directory (the journal).
 func faultVars(t *testing.T, extra map[string]string) map[string]string {
 	port := sipptest.FreeUDPPort(t, "127.0.0.1")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := l.Addr().String()
+	l.Close()
 	vars := gateway.TestVars(t, store.Postgres, map[string]string{
+		"TFPS_PPROF_LISTEN":       pprofAddr,
 		"TFPS_SIP_LISTEN":         "127.0.0.1:" + strconv.Itoa(port),
 		"TFPS_SIP_DECIDE_TIMEOUT": "300ms",
 		"TFPS_SIP_FLOOD_LIMIT":    "0",
@@ -328,6 +348,12 @@ type loadResult struct {
 	answered map[string]answer // Call-ID: final answer
 	failed   atomic.Int64      // no final answer in time
 	byCode   map[string]int
+	seq      []timedAnswer // every answer, in the order received
+}
+
+type timedAnswer struct {
+	at   time.Time
+	code string // the first three characters of the code
 }
 
 func newLoadResult() *loadResult {
@@ -346,6 +372,7 @@ func (r *loadResult) add(id string, a answer) {
 		code = "V.."
 	}
 	r.byCode[fmt.Sprintf("%d %s", a.status, code)]++
+	r.seq = append(r.seq, timedAnswer{time.Now(), code})
 }
 
 // closedLoad runs workers that each send the next INVITE when the last is
@@ -492,5 +519,118 @@ func TestGatewaySIGKILLLosesNoAnsweredDecision(t *testing.T) {
 	}
 	if missing > 0 {
 		t.Fatalf("%d answered decisions not in the log, e.g. %v; the restarted gateway logged:\n%s", missing, sample, g.log.String())
+	}
+}
+
+// redisServer is a redis-server of the test's own on a free port, which it
+// may kill and start again (never the shared one).
+type redisServer struct {
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T, port int) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	if port == 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &redisServer{port: port, cmd: cmd}
+	t.Cleanup(func() { r.kill() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", r.addr()); err == nil {
+			c.Close()
+			return r
+		}
+	}
+	t.Fatalf("redis-server on port %d did not start", port)
+	return nil
+}
+
+func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+func (r *redisServer) kill() {
+	if r.cmd.ProcessState == nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	}
+}
+
+// Redis killed under SIP load and started again (empty): while it is down
+// every INVITE gets the error policy's answer (R19) by the decide timeout;
+// after it returns normal decisions resume (the time to the first one is
+// reported); the gateway's goroutines and heap at rest are the same before
+// and after.
+func TestRedisKilledAndRestartedUnderSIPLoad(t *testing.T) {
+	rs := startRedis(t, 0)
+	vars := faultVars(t, map[string]string{"TFPS_REDIS_URL": "redis://" + rs.addr(), "TFPS_ENGINE_ERROR_POLICY": "reject"})
+	g := startChild(t, vars)
+	db := openStore(t, vars)
+	loadAccount(t, db)
+	time.Sleep(time.Second)
+	c := newSIPClient(t, sipAddr(vars), "redis")
+	warm := newLoadResult()
+	stop := make(chan struct{})
+	wg := closedLoad(c, 16, time.Second, warm, stop)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	time.Sleep(2 * time.Second)
+	g0, h0 := g.atRest(t, vars)
+
+	res := newLoadResult()
+	stop = make(chan struct{})
+	wg = closedLoad(c, 16, time.Second, res, stop)
+	time.Sleep(time.Second)
+	rs.kill()
+	killed := time.Now()
+	down := faultDuration("TFPS_FAULT_REDIS_DOWN", 3*time.Second)
+	time.Sleep(down)
+	rs = startRedis(t, rs.port)
+	back := time.Now()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	time.Sleep(2 * time.Second)
+	g1, h1 := g.atRest(t, vars)
+
+	// While down (after the calls in flight at the kill): R19 only.
+	var duringDown, notPolicy int
+	resumed := time.Duration(-1)
+	res.mu.Lock()
+	for _, a := range res.seq {
+		switch {
+		case a.at.After(killed.Add(500*time.Millisecond)) && a.at.Before(back):
+			duringDown++
+			if a.code != "R19" {
+				notPolicy++
+			}
+		case a.at.After(back) && a.code != "R19" && resumed < 0:
+			resumed = a.at.Sub(back)
+		}
+	}
+	res.mu.Unlock()
+	t.Logf("FIGURES redis restart: %v down, %d answers while down (%d not R19), %d unanswered, normal decisions %v after redis returned; goroutines %v -> %v, live heap %.1f -> %.1f MB at rest; answers %v; load %s",
+		down, duringDown, notPolicy, res.failed.Load(), resumed.Round(time.Millisecond), g0, g1, h0, h1, res.byCode, loadAvg())
+	g.stop(t, syscall.SIGTERM)
+	if duringDown == 0 || notPolicy > 0 {
+		t.Errorf("while Redis was down: %d answers, %d of them not the error policy's R19", duringDown, notPolicy)
+	}
+	if resumed < 0 || resumed > time.Second {
+		t.Errorf("normal decisions resumed %v after Redis returned, want within 1s", resumed)
+	}
+	if g1 > g0+20 {
+		t.Errorf("goroutines at rest %v before, %v after: a leak", g0, g1)
 	}
 }
