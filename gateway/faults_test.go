@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -632,5 +633,111 @@ func TestRedisKilledAndRestartedUnderSIPLoad(t *testing.T) {
 	}
 	if g1 > g0+20 {
 		t.Errorf("goroutines at rest %v before, %v after: a leak", g0, g1)
+	}
+}
+
+// sqlProxy forwards TCP to PostgreSQL until cut: then every connection is
+// closed and new ones are closed at once (the database is "stopped")
+// until restore.
+type sqlProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+}
+
+func newSQLProxy(t *testing.T, target string) *sqlProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &sqlProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[u] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *sqlProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *sqlProxy) restore() { p.mu.Lock(); p.down = false; p.mu.Unlock() }
+
+// PostgreSQL "stopped" under SIP load (every connection cut, new ones
+// refused, for TFPS_FAULT_OUTAGE), then back: every INVITE answered is in
+// the decision log afterwards, compared call by call (Call-ID).
+func TestPostgresStoppedUnderSIPLoad(t *testing.T) {
+	vars := faultVars(t, nil)
+	u, err := url.Parse(vars["TFPS_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newSQLProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	db := openStore(t, vars) // direct
+	vars["TFPS_DATABASE_URL"] = u.String()
+	g := startChild(t, vars)
+	loadAccount(t, db)
+	time.Sleep(time.Second)
+	c := newSIPClient(t, sipAddr(vars), "sql")
+	mark := logMark(t, c, db)
+	res := newLoadResult()
+	stop := make(chan struct{})
+	wg := closedLoad(c, 16, time.Second, res, stop)
+	time.Sleep(time.Second)
+	proxy.cut()
+	outage := faultDuration("TFPS_FAULT_OUTAGE", time.Second)
+	time.Sleep(outage)
+	res.mu.Lock()
+	during := len(res.answered)
+	res.mu.Unlock()
+	proxy.restore()
+	back := time.Now()
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	g.stop(t, syscall.SIGTERM)
+	drained := time.Since(back)
+	logged := loggedCallIDs(t, db, mark)
+	missing, repeated, sample := missingFromLog(t, res, logged)
+	t.Logf("FIGURES postgres stopped: %v down under SIP load, %d INVITEs answered (%d by the end of the outage), %d unanswered, %d answered decisions missing from the log, %d logged twice, stopped %v after the database returned; answers %v; load %s",
+		outage, len(res.answered), during, res.failed.Load(), missing, repeated, drained.Round(time.Millisecond), res.byCode, loadAvg())
+	if missing > 0 {
+		t.Fatalf("%d answered decisions not in the log, e.g. %v; gateway log:\n%s", missing, sample, g.log.String())
+	}
+	if res.failed.Load() > 0 {
+		t.Errorf("%d INVITEs unanswered while the database was down", res.failed.Load())
 	}
 }
