@@ -310,6 +310,8 @@ func (c *sipClient) read() {
 	}
 }
 
+var loadNumbers = []string{"+12125550100", "+13125550100", "+14155550100", "+16175550100", "+12065550100"}
+
 // call sends one INVITE and waits up to wait for its final answer; ok is
 // false without one.
 func (c *sipClient) call(wait time.Duration) (callID string, a answer, ok bool) {
@@ -319,7 +321,9 @@ func (c *sipClient) call(wait time.Duration) (callID string, a answer, ok bool) 
 	c.mu.Lock()
 	c.pending[callID] = ch
 	c.mu.Unlock()
-	number := fmt.Sprintf("+1201555%04d", n%10000)
+	// Five US numbers in five ranges and 7,919 callers: no range hopping
+	// (V07), and a caller-number pair comes back only every 39,595 calls.
+	number := loadNumbers[n%int64(len(loadNumbers))]
 	msg := "INVITE sip:" + number + "@127.0.0.1 SIP/2.0\r\n" +
 		"Via: SIP/2.0/UDP " + c.local + ";branch=z9hG4bK-" + callID + ";rport\r\n" +
 		"From: <sip:" + fmt.Sprintf("+1212555%04d", n%7919) + "@pbx.example.com>;tag=t" + callID + "\r\n" +
@@ -739,5 +743,71 @@ func TestPostgresStoppedUnderSIPLoad(t *testing.T) {
 	}
 	if res.failed.Load() > 0 {
 		t.Errorf("%d INVITEs unanswered while the database was down", res.failed.Load())
+	}
+}
+
+// A soak through SIP: the clean rate is measured first (16 callers, each
+// sending when answered, TFPS_FAULT_SOAK_MEASURE), then INVITEs go at half
+// of it, spread evenly, for TFPS_FAULT_SOAK (default 40s; scripts/faults.sh
+// long: 30m): no call may fail, and the gateway's RSS and goroutines are
+// reported at the start and the end.
+func TestSoakAtHalfTheCleanRate(t *testing.T) {
+	// A generous decide timeout: on a machine shared with other work a
+	// slow moment must show as latency, not as R19 answers.
+	vars := faultVars(t, map[string]string{"TFPS_SIP_DECIDE_TIMEOUT": "10s"})
+	g := startChild(t, vars)
+	db := openStore(t, vars)
+	loadAccount(t, db)
+	time.Sleep(time.Second)
+	c := newSIPClient(t, sipAddr(vars), "soak")
+	measure := faultDuration("TFPS_FAULT_SOAK_MEASURE", 5*time.Second)
+	clean := newLoadResult()
+	stop := make(chan struct{})
+	wg := closedLoad(c, 16, 2*time.Second, clean, stop)
+	time.Sleep(measure)
+	close(stop)
+	wg.Wait()
+	rate := float64(len(clean.answered)) / measure.Seconds()
+	half := rate / 2
+	if half < 1 {
+		t.Fatalf("clean rate %.1f calls/s", rate)
+	}
+	length := faultDuration("TFPS_FAULT_SOAK", 40*time.Second)
+	res := newLoadResult()
+	var calls sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / half)
+	begin := time.Now()
+	var rss0, rss1 int
+	var g0, g1 float64
+	sampled := false
+	for next := begin; time.Since(begin) < length; next = next.Add(interval) {
+		time.Sleep(time.Until(next))
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			if id, a, ok := c.call(15 * time.Second); ok {
+				res.add(id, a)
+			} else {
+				res.failed.Add(1)
+			}
+		}()
+		if !sampled && time.Since(begin) > 2*time.Second {
+			sampled = true
+			rss0, g0 = g.rssKB(t), g.metric(t, "go_goroutines")
+		}
+	}
+	rss1, g1 = g.rssKB(t), g.metric(t, "go_goroutines")
+	calls.Wait()
+	failedCodes := 0
+	for code, n := range res.byCode {
+		if !strings.HasPrefix(code, "302 A00") {
+			failedCodes += n
+		}
+	}
+	t.Logf("FIGURES soak: clean rate %.0f calls/s (16 callers, %v), soak %v at %.0f calls/s: %d answered, %d unanswered, %d not approved; RSS %.1f -> %.1f MB, goroutines %v -> %v (start and end, under load); answers %v; load %s",
+		rate, measure, length, half, len(res.answered), res.failed.Load(), failedCodes, float64(rss0)/1024, float64(rss1)/1024, g0, g1, res.byCode, loadAvg())
+	g.stop(t, syscall.SIGTERM)
+	if res.failed.Load() > 0 || failedCodes > 0 {
+		t.Errorf("%d calls unanswered and %d not approved during the soak", res.failed.Load(), failedCodes)
 	}
 }
