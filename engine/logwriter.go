@@ -130,7 +130,11 @@ func (w *logWriter) flushRows(rows []tfps.DecisionRecord, spans []span, stop <-c
 		case err == nil:
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))
 		case errors.Is(err, tfps.ErrRecordRefused):
-			w.write(rows, stop) // the database answers: split out the bad row
+			// The database answers: split out the bad row. Rows given up
+			// at shutdown stay in the journal for the next start.
+			if !w.write(rows, stop) {
+				return
+			}
 		default:
 			w.metrics.depErrors.WithLabelValues("decision_log").Inc()
 			w.metrics.logRows.WithLabelValues("journaled").Add(float64(len(rows)))
@@ -212,7 +216,9 @@ func (w *logWriter) drain(stop <-chan struct{}) {
 		case err == nil:
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))
 		case errors.Is(err, tfps.ErrRecordRefused):
-			w.write(rows, stop)
+			if !w.write(rows, stop) {
+				return
+			}
 		default:
 			if !w.down {
 				w.metrics.depErrors.WithLabelValues("decision_log").Inc()
@@ -250,9 +256,9 @@ func (w *logWriter) journalSize() {
 // with the error; a row that keeps failing for another reason is retried
 // (the database is down) and offered to the quarantine after
 // wholeAttempts, which only takes it when the database answers.
-func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
+func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) (ok bool) {
 	if len(rows) == 0 {
-		return
+		return true
 	}
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -261,7 +267,7 @@ func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
 		cancel()
 		if err == nil {
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))
-			return
+			return true
 		}
 		w.metrics.depErrors.WithLabelValues("decision_log").Inc()
 		if attempt == 1 || attempt%20 == 0 {
@@ -270,19 +276,22 @@ func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
 		bad := errors.Is(err, tfps.ErrRecordRefused)
 		if len(rows) > 1 && (bad || attempt >= wholeAttempts) {
 			half := len(rows) / 2
-			w.write(rows[:half], stop)
-			w.write(rows[half:], stop)
-			return
+			first := w.write(rows[:half], stop)
+			return w.write(rows[half:], stop) && first
 		}
 		if len(rows) == 1 && (bad || attempt >= wholeAttempts) && w.quarantine(rows[0], err) {
-			return
+			return true
 		}
 		select {
 		case <-stop:
+			if w.journal != nil {
+				w.log.Error("decision log rows left in the journal at shutdown, for the next start", "rows", len(rows), "err", err)
+				return false
+			}
 			w.lost += len(rows)
 			w.metrics.logRows.WithLabelValues("lost").Add(float64(len(rows)))
 			w.log.Error("decision log rows lost at shutdown", "rows", len(rows), "err", err)
-			return
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)

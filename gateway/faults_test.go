@@ -24,7 +24,6 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/gateway"
-	"github.com/voipshield/tfps/sipfront/sipptest"
 	"github.com/voipshield/tfps/store"
 )
 
@@ -86,7 +85,11 @@ var startedRE = regexp.MustCompile(`msg="gateway started".* http=(\S+)`)
 func startChild(t *testing.T, vars map[string]string) *child {
 	t.Helper()
 	cmd := exec.Command(gatewayBinary(t))
-	cmd.Env = os.Environ()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TFPS_FAULT_") { // the test's own settings
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -193,7 +196,7 @@ func (c *child) rssKB(t *testing.T) int {
 // faultVars are a child gateway's settings: its own SIP port, a
 // PostgreSQL schema, a Redis prefix and a data directory (the journal).
 func faultVars(t *testing.T, extra map[string]string) map[string]string {
-	port := sipptest.FreeUDPPort(t, "127.0.0.1")
+	port := freeSIPPort(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +214,27 @@ func faultVars(t *testing.T, extra map[string]string) map[string]string {
 		vars[k] = v
 	}
 	return vars
+}
+
+// freeSIPPort returns a port free for both UDP and TCP on loopback now
+// (the gateway listens on both).
+func freeSIPPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", l.Addr().String())
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
 
 func sipAddr(vars map[string]string) string { return vars["TFPS_SIP_LISTEN"] }
