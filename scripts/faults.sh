@@ -3,7 +3,7 @@
 # their figures (lines "FIGURES ...").
 #
 #   scripts/faults.sh short   the CI form: every fault test once, a ~1 s SQL outage,
-#                             a 40 s SIP soak, the fuzz targets' seeds
+#                             a 30 s SIP soak, the fuzz targets' seeds
 #   scripts/faults.sh long    the same with 60 s PostgreSQL and Redis outages under
 #                             load, a 30 min soak, and 10 min of each fuzz target
 #
@@ -41,12 +41,12 @@ mode=${1:-short}
 case $mode in
 short)
 	export TFPS_FAULT_OUTAGE=${TFPS_FAULT_OUTAGE:-1s}
-	export TFPS_FAULT_SOAK=${TFPS_FAULT_SOAK:-40s}
+	export TFPS_FAULT_SOAK=${TFPS_FAULT_SOAK:-30s}
 	;;
 long)
 	export TFPS_FAULT_OUTAGE=${TFPS_FAULT_OUTAGE:-60s}
 	export TFPS_FAULT_REDIS_DOWN=${TFPS_FAULT_REDIS_DOWN:-60s}
-	export TFPS_FAULT_SOAK=${TFPS_FAULT_SOAK:-30m}
+	export TFPS_FAULT_SOAK=${TFPS_FAULT_SOAK:-30m} TFPS_FAULT_SOAK_STRICT=${TFPS_FAULT_SOAK_STRICT:-1}
 	;;
 *) echo "usage: $0 short|long" >&2; exit 2 ;;
 esac
