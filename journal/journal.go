@@ -37,7 +37,8 @@ var ErrFull = errors.New("decision journal full")
 
 // CompactBytes is how far the drained head of the file may grow before the
 // pending tail is moved into a new file (when at most compactPending bytes
-// are pending).
+// are pending); a journal limited to less than 4 times that compacts at a
+// quarter of its limit.
 const (
 	CompactBytes   = 16 << 20
 	compactPending = 1 << 20
@@ -54,15 +55,16 @@ const (
 // Write from many goroutines, the engine's log writer Peeks, Commits and
 // Syncs from one.
 type Journal struct {
-	mu      sync.Mutex
-	dir     string
-	f       *os.File
-	base    int64 // logical offset of the file's first byte
-	size    int64 // logical offset of the end
-	pos     int64 // logical offset of the first row not drained
-	max     int64
-	dirty   bool // written since the last fsync
-	posPath string
+	mu        sync.Mutex
+	dir       string
+	f         *os.File
+	base      int64 // logical offset of the file's first byte
+	size      int64 // logical offset of the end
+	pos       int64 // logical offset of the first row not drained
+	max       int64
+	compactAt int64 // drained bytes that make Commit move the tail: CompactBytes, or max/4 if less
+	dirty     bool  // written since the last fsync
+	posPath   string
 }
 
 // Open opens (creating) the journal in dir, holding at most max bytes
@@ -74,7 +76,7 @@ func Open(dir string, max int64) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open decision journal: %w", err)
 	}
-	j := &Journal{dir: dir, posPath: filepath.Join(dir, posName), max: max}
+	j := &Journal{dir: dir, posPath: filepath.Join(dir, posName), max: max, compactAt: min(CompactBytes, max/4)}
 	if err := j.openFile(); err != nil {
 		return nil, err
 	}
@@ -283,7 +285,7 @@ func (j *Journal) Commit(pos int64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.pos = pos
-	if j.pos-j.base >= CompactBytes && j.size-j.pos <= compactPending {
+	if j.pos-j.base >= j.compactAt && j.size-j.pos <= compactPending {
 		return j.compact()
 	}
 	return nil

@@ -150,3 +150,21 @@ func TestJournalCompactsDrainedHead(t *testing.T) {
 		t.Fatalf("after reopen: %v %v, position %d want %d", callIDs(rows), err, k.Pos(), j.Pos())
 	}
 }
+
+// A journal limited to less than four times CompactBytes compacts at a
+// quarter of its limit, so a steady load never fills it.
+func TestSmallJournalCompactsBeforeFull(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 { // ~700 KB in all, ten times the limit
+		_, end, err := j.Write(&tfps.DecisionRecord{CallID: "small", User: "u"})
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if err := j.Commit(end); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
