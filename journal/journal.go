@@ -108,6 +108,13 @@ func (j *Journal) openFile() error {
 			bases = append(bases, 0)
 			continue
 		}
+		if strings.HasPrefix(n, prefix) && strings.HasSuffix(n, suffix+".tmp") {
+			// A compaction cut short before its rename: the old file holds it all.
+			if err := os.Remove(filepath.Join(j.dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("open decision journal: %w", err)
+			}
+			continue
+		}
 		if !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, suffix) {
 			continue
 		}
