@@ -345,12 +345,12 @@ func (c *sipClient) call(wait time.Duration) (callID string, a answer, ok bool) 
 	c.mu.Lock()
 	c.pending[callID] = ch
 	c.mu.Unlock()
-	// Five US numbers in five ranges and 7,919 callers: no range hopping
-	// (V07), and a caller-number pair comes back only every 39,595 calls.
+	// Five US numbers in five ranges and ten million callers: no range
+	// hopping (V07), and no caller-number pair comes back (R13, R16).
 	number := loadNumbers[n%int64(len(loadNumbers))]
 	msg := "INVITE sip:" + number + "@127.0.0.1 SIP/2.0\r\n" +
 		"Via: SIP/2.0/UDP " + c.local + ";branch=z9hG4bK-" + callID + ";rport\r\n" +
-		"From: <sip:" + fmt.Sprintf("+1212555%04d", n%7919) + "@pbx.example.com>;tag=t" + callID + "\r\n" +
+		"From: <sip:" + fmt.Sprintf("+1212%07d", n%10_000_000) + "@pbx.example.com>;tag=t" + callID + "\r\n" +
 		"To: <sip:" + number + "@127.0.0.1>\r\n" +
 		"Call-ID: " + callID + "\r\n" +
 		"CSeq: 1 INVITE\r\n" +
