@@ -31,31 +31,15 @@ import (
 // SIP from a Go client, and break what it depends on. Each prints its
 // figures on lines "FIGURES ..." (scripts/faults.sh collects them).
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// gatewayBinary builds cmd/gateway once per test process into /tmp.
+// gatewayBinary builds cmd/gateway into the test's temporary directory
+// (removed with it; the build cache makes later builds quick).
 func gatewayBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tfps-faults-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "gateway")
-		out, err := exec.Command("go", "build", "-o", builtBin, "../cmd/gateway").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin := filepath.Join(t.TempDir(), "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return builtBin
+	return bin
 }
 
 // child is a gateway process.
@@ -82,9 +66,9 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 var startedRE = regexp.MustCompile(`msg="gateway started".* http=(\S+)`)
 
 // startChild starts the gateway on vars and waits for its start line.
-func startChild(t *testing.T, vars map[string]string) *child {
+func startChild(t *testing.T, bin string, vars map[string]string) *child {
 	t.Helper()
-	cmd := exec.Command(gatewayBinary(t))
+	cmd := exec.Command(bin)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TFPS_FAULT_") { // the test's own settings
 			cmd.Env = append(cmd.Env, kv)
@@ -517,7 +501,8 @@ func TestGatewaySIGKILLLosesNoAnsweredDecision(t *testing.T) {
 		t.Skip("signals and /proc")
 	}
 	vars := faultVars(t, nil)
-	g := startChild(t, vars)
+	bin := gatewayBinary(t)
+	g := startChild(t, bin, vars)
 	db := openStore(t, vars)
 	loadAccount(t, db)
 	time.Sleep(time.Second) // the engine's change poll sees the account
@@ -533,7 +518,7 @@ func TestGatewaySIGKILLLosesNoAnsweredDecision(t *testing.T) {
 	res.mu.Lock()
 	atKill := len(res.answered)
 	res.mu.Unlock()
-	g = startChild(t, vars)
+	g = startChild(t, bin, vars)
 	restart := time.Since(killedAt)
 	time.Sleep(time.Second)
 	close(stop)
@@ -604,7 +589,8 @@ func (r *redisServer) kill() {
 func TestRedisKilledAndRestartedUnderSIPLoad(t *testing.T) {
 	rs := startRedis(t, 0)
 	vars := faultVars(t, map[string]string{"TFPS_REDIS_URL": "redis://" + rs.addr(), "TFPS_ENGINE_ERROR_POLICY": "reject"})
-	g := startChild(t, vars)
+	bin := gatewayBinary(t)
+	g := startChild(t, bin, vars)
 	db := openStore(t, vars)
 	loadAccount(t, db)
 	time.Sleep(time.Second)
@@ -736,7 +722,8 @@ func TestPostgresStoppedUnderSIPLoad(t *testing.T) {
 	u.Host = proxy.ln.Addr().String()
 	db := openStore(t, vars) // direct
 	vars["TFPS_DATABASE_URL"] = u.String()
-	g := startChild(t, vars)
+	bin := gatewayBinary(t)
+	g := startChild(t, bin, vars)
 	loadAccount(t, db)
 	time.Sleep(time.Second)
 	c := newSIPClient(t, sipAddr(vars), "sql")
@@ -780,7 +767,8 @@ func TestSoakAtHalfTheCleanRate(t *testing.T) {
 	// A generous decide timeout: on a machine shared with other work a
 	// slow moment must show as latency, not as R19 answers.
 	vars := faultVars(t, map[string]string{"TFPS_SIP_DECIDE_TIMEOUT": "10s"})
-	g := startChild(t, vars)
+	bin := gatewayBinary(t)
+	g := startChild(t, bin, vars)
 	db := openStore(t, vars)
 	loadAccount(t, db)
 	time.Sleep(time.Second)
@@ -827,6 +815,18 @@ func TestSoakAtHalfTheCleanRate(t *testing.T) {
 	calls.Wait()
 	time.Sleep(2 * time.Second)
 	restG1, restH1 := g.atRest(t, vars)
+	if path := os.Getenv("TFPS_FAULT_HEAP_PROFILE"); path != "" {
+		// Where the live heap at rest is, for go tool pprof.
+		resp, err := http.Get("http://" + vars["TFPS_PPROF_LISTEN"] + "/debug/pprof/heap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	failedCodes := 0
 	for code, n := range res.byCode {
 		if !strings.HasPrefix(code, "302 A00") {
