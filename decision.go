@@ -13,7 +13,8 @@ type DecisionRecord struct {
 	ID int64
 	// Key is the decision's unique id, given when it was decided: the log
 	// stores each key once, so writing a row again adds nothing. Empty for
-	// rows written before keys existed.
+	// rows written before keys existed. A row drained again from the
+	// journal after a crash carries the same key.
 	Key                string
 	At                 time.Time
 	CallID             string

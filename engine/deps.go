@@ -86,16 +86,18 @@ type DecisionLog interface {
 	WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord) error
 }
 
-// LogJournal is the decision log's local spill (package journal): rows go
-// there, durably, while the database is unreachable, and are drained into
-// it in order when it answers again.
+// LogJournal is the decision log's write-ahead file (package journal):
+// every row is written there before the decision returns, and drained into
+// the database in order; rows wait there while the database is unreachable.
 type LogJournal interface {
-	Append(rows []tfps.DecisionRecord) error            // durable on return; an error when full
-	Peek(max int) ([]tfps.DecisionRecord, int64, error) // the oldest rows and the position after them
-	Commit(pos int64) error                             // rows before pos are in the database
-	Pending() int64                                     // bytes not yet drained
-	Size() int64                                        // bytes in the file
-	Max() int64                                         // the size limit
+	Write(r *tfps.DecisionRecord) (start, end int64, err error) // one write(2), no fsync; an error when full
+	Sync() error                                                // fsync what was written
+	Peek(max int) ([]tfps.DecisionRecord, int64, error)         // the oldest rows not drained and the position after them
+	Commit(pos int64) error                                     // rows before pos are in the database
+	Pos() int64                                                 // the position of the oldest row not drained
+	Pending() int64                                             // bytes not yet drained
+	Size() int64                                                // bytes in the file
+	Max() int64                                                 // the size limit
 }
 
 // DecisionQuarantine is met by a DecisionLog that can set aside a row the

@@ -403,14 +403,15 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 	// The log keeps what the checks found; in monitor mode that is the
 	// would-be answer, marked not enforced.
 	eff := d.Effective()
-	r := &tfps.DecisionRecord{
+	row := &logRow{DecisionRecord: tfps.DecisionRecord{
 		Key: e.keys.next(), At: c.Time, CallID: c.CallID, SourceIP: c.SourceIP.String(), Caller: c.Caller, Number: c.Number,
 		UserAgent: c.UserAgent, AbuseScore: d.Facts.AbuseScore, User: c.User, Domain: c.Domain,
 		Result: eff.Result.String(), Code: eff.Code.String(), Reason: eff.Reason, Flow: string(eff.Flow), Ticket: d.Ticket,
 		OffHours: d.Facts.OffHours, ConcurrentCalls: c.ConcurrentCalls, SourceCountry: d.Facts.SourceCountry,
 		DestinationCountry: d.Facts.DestinationCountry, Transport: c.Transport, LatencyMicros: latency.Microseconds(),
 		Enforced: d.Enforced(),
-	}
+	}}
+	r := &row.DecisionRecord
 	if d.Facts.Account != 0 {
 		r.LocalDate = d.Facts.LocalDate // counted in the account's daily statistics
 	}
@@ -425,7 +426,7 @@ func (e *Engine) record(ctx context.Context, c *Call, d *Decision, latency time.
 			e.alerts.raise(ruleAlert(c, d.Rule, d.email))
 		}
 	}
-	if err := e.writer.enqueue(ctx, r); err != nil {
+	if err := e.writer.enqueue(ctx, row); err != nil {
 		return fmt.Errorf("log decision of call %s: %w", c.CallID, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/voipshield/tfps"
@@ -13,22 +14,38 @@ import (
 // goroutine. A full queue makes Decide wait (up to its context), never drops
 // silently; a failed insert is retried with backoff, a refused one split
 // (see write); close writes what is left before returning.
+//
+// With a journal the journal is the log's write-ahead file: Decide writes
+// each row there (one write(2)) before it returns, the queue only carries
+// the rows to the database without rereading the file, and the writer
+// marks the file drained up to the rows the database took. A row the queue
+// has no room for, or whose batch the database did not take, is read back
+// from the file. A kill of the process loses no row that was answered; the
+// file is fsynced every flush interval.
 type logWriter struct {
 	dst     DecisionLog
 	batch   int
 	flush   time.Duration
-	in      chan *tfps.DecisionRecord // pointers: a deep queue costs 8 bytes a slot until used
+	in      chan *logRow // pointers: a deep queue costs 8 bytes a slot until used
 	done    chan struct{}
 	log     *slog.Logger
 	metrics *metrics
 	lost    int // rows given up at close, read after done
 	now     func() time.Time
-	journal LogJournal // optional: the spill while the database is down
+	journal LogJournal // optional: the write-ahead file
+	mu      sync.Mutex // orders journal writes and the queue alike
 	warned  bool       // the near-full warning was logged
+	down    bool       // the database failed: rows wait in the journal
+}
+
+// logRow is a queued row and, with a journal, its place in the file.
+type logRow struct {
+	tfps.DecisionRecord
+	start, end int64
 }
 
 func newLogWriter(dst DecisionLog, batch int, flush time.Duration, queue int, log *slog.Logger, m *metrics) *logWriter {
-	return &logWriter{dst: dst, batch: batch, flush: flush, in: make(chan *tfps.DecisionRecord, queue), done: make(chan struct{}), log: log, metrics: m, now: time.Now}
+	return &logWriter{dst: dst, batch: batch, flush: flush, in: make(chan *logRow, queue), done: make(chan struct{}), log: log, metrics: m, now: time.Now}
 }
 
 // run writes until in is closed and drained; stop ends retries of the last
@@ -36,21 +53,27 @@ func newLogWriter(dst DecisionLog, batch int, flush time.Duration, queue int, lo
 func (w *logWriter) run(stop <-chan struct{}) {
 	defer close(w.done)
 	buf := make([]tfps.DecisionRecord, 0, w.batch)
+	var spans []span
 	timer := time.NewTimer(w.flush)
 	defer timer.Stop()
 	for {
 		select {
 		case r, ok := <-w.in:
 			if !ok {
-				w.flushRows(buf, stop, true)
+				w.flushRows(buf, spans, stop)
+				w.sync()
 				return
 			}
-			buf = append(buf, *r)
+			buf = append(buf, r.DecisionRecord)
+			if w.journal != nil {
+				spans = append(spans, span{r.start, r.end})
+			}
 			if len(buf) < w.batch {
 				continue
 			}
 		case <-timer.C:
 			timer.Reset(w.flush)
+			w.sync()
 			if len(buf) == 0 {
 				if w.journal != nil && w.journal.Pending() > 0 {
 					w.drain(stop)
@@ -58,80 +81,117 @@ func (w *logWriter) run(stop <-chan struct{}) {
 				continue
 			}
 		}
-		w.flushRows(buf, stop, false)
-		buf = buf[:0]
+		w.flushRows(buf, spans, stop)
+		buf, spans = buf[:0], spans[:0]
 	}
 }
 
-// flushRows writes a batch, through the journal when there is one: while
-// the journal holds rows (the database was down), new batches go behind
-// them, so the log keeps its order; a batch the database does not take for
-// another reason than a refused value goes to the journal, and the writer
-// moves on, so decisions never wait for SQL while the journal has room.
-// Without a journal, or with it full, the batch is retried in place (the
-// queue fills, then decisions wait). closing: the engine is closing; rows
-// the database does not take stay in the journal for the next start.
-func (w *logWriter) flushRows(rows []tfps.DecisionRecord, stop <-chan struct{}, closing bool) {
-	if len(rows) == 0 && w.journal == nil {
+type span struct{ start, end int64 }
+
+// sync fsyncs the journal's rows written since the last flush interval.
+func (w *logWriter) sync() {
+	if w.journal == nil {
 		return
 	}
+	if err := w.journal.Sync(); err != nil {
+		w.log.Error("sync decision journal", "err", err)
+	}
+}
+
+// flushRows writes a batch. Without a journal it is retried in place (the
+// queue fills, then decisions wait). With one, the rows are already in the
+// file: rows drained from it meanwhile are skipped; when the batch does not
+// start at the file's read position and run on without a gap (the database
+// failed earlier, or the queue was full), the file is drained instead,
+// oldest first, so the log keeps its order; when the database fails the
+// rows stay in the file for the next drain, and decisions do not wait.
+func (w *logWriter) flushRows(rows []tfps.DecisionRecord, spans []span, stop <-chan struct{}) {
 	if w.journal == nil {
 		w.write(rows, stop)
 		return
 	}
-	if w.journal.Pending() > 0 {
-		w.drain(stop)
+	pos := w.journal.Pos()
+	i := 0
+	for i < len(spans) && spans[i].end <= pos {
+		i++
 	}
+	rows, spans = rows[i:], spans[i:]
 	if len(rows) == 0 {
 		return
 	}
-	if w.journal.Pending() == 0 {
+	if spans[0].start == pos && contiguous(spans) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := w.dst.WriteDecisions(ctx, rows)
 		cancel()
 		switch {
 		case err == nil:
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))
-			return
 		case errors.Is(err, tfps.ErrRecordRefused):
-			w.write(rows, stop) // the database answers: split out the bad row
-			return
-		}
-		w.metrics.depErrors.WithLabelValues("decision_log").Inc()
-		w.log.Error("write decision log: spilling to the local journal until the database answers", "rows", len(rows), "err", err)
-	}
-	for backoff := 50 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
-		err := w.journal.Append(rows)
-		if err == nil {
+			// The database answers: split out the bad row. Rows given up
+			// at shutdown stay in the journal for the next start.
+			if !w.write(rows, stop) {
+				return
+			}
+		default:
+			w.metrics.depErrors.WithLabelValues("decision_log").Inc()
 			w.metrics.logRows.WithLabelValues("journaled").Add(float64(len(rows)))
+			w.log.Error("write decision log: rows wait in the local journal until the database answers", "rows", len(rows), "err", err)
+			w.down = true
 			w.journalSize()
 			return
 		}
-		// Full (or the disk failed): nothing may overtake the journal, so
-		// wait for it to drain; the queue fills meanwhile.
-		w.log.Error("decision journal refused rows: waiting for the database", "rows", len(rows), "err", err)
-		w.drain(stop)
-		if w.journal.Pending() == 0 {
-			w.write(rows, stop)
-			return
+		if err := w.journal.Commit(spans[len(spans)-1].end); err != nil {
+			w.log.Error("commit decision journal", "err", err)
 		}
-		if closing {
-			w.lost += len(rows)
-			w.metrics.logRows.WithLabelValues("lost").Add(float64(len(rows)))
-			return
+		w.journalSize()
+		return
+	}
+	if w.down {
+		w.metrics.logRows.WithLabelValues("journaled").Add(float64(len(rows)))
+	}
+	w.drain(stop)
+}
+
+// contiguous reports whether the spans follow each other in the file.
+func contiguous(spans []span) bool {
+	for i := 1; i < len(spans); i++ {
+		if spans[i].start != spans[i-1].end {
+			return false
 		}
+	}
+	return true
+}
+
+// journalRecord writes r to the journal and queues it, waiting (up to
+// ctx) while the journal is full or failing. The queue never makes it
+// wait: a row it has no room for is read back from the file.
+func (w *logWriter) journalRecord(ctx context.Context, r *logRow) error {
+	for backoff := 5 * time.Millisecond; ; backoff = min(backoff*2, 200*time.Millisecond) {
+		w.mu.Lock()
+		start, end, err := w.journal.Write(&r.DecisionRecord)
+		if err == nil {
+			r.start, r.end = start, end
+			select {
+			case w.in <- r:
+			default:
+				w.metrics.logFull.Inc()
+			}
+			w.mu.Unlock()
+			return nil
+		}
+		w.mu.Unlock()
+		w.metrics.logFull.Inc()
 		select {
-		case <-stop:
-			w.lost += len(rows)
-			w.metrics.logRows.WithLabelValues("lost").Add(float64(len(rows)))
-			return
+		case <-ctx.Done():
+			w.metrics.logRows.WithLabelValues("lost").Inc()
+			return errors.Join(err, ctx.Err())
 		case <-time.After(backoff):
 		}
 	}
 }
 
 // drain writes the journal's rows into the database, oldest first, until
-// it is empty or the database fails.
+// it has caught up with the file or the database fails.
 func (w *logWriter) drain(stop <-chan struct{}) {
 	for {
 		rows, next, err := w.journal.Peek(w.batch)
@@ -140,6 +200,10 @@ func (w *logWriter) drain(stop <-chan struct{}) {
 			return
 		}
 		if len(rows) == 0 {
+			if w.down {
+				w.log.Info("decision journal drained into the database")
+			}
+			w.warned, w.down = false, false
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -149,8 +213,16 @@ func (w *logWriter) drain(stop <-chan struct{}) {
 		case err == nil:
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))
 		case errors.Is(err, tfps.ErrRecordRefused):
-			w.write(rows, stop)
+			if !w.write(rows, stop) {
+				return
+			}
 		default:
+			if !w.down {
+				w.metrics.depErrors.WithLabelValues("decision_log").Inc()
+				w.log.Error("write decision log: rows wait in the local journal until the database answers", "rows", len(rows), "err", err)
+				w.down = true
+			}
+			w.journalSize()
 			return // still down: try again later
 		}
 		if err := w.journal.Commit(next); err != nil {
@@ -158,10 +230,6 @@ func (w *logWriter) drain(stop <-chan struct{}) {
 			return
 		}
 		w.journalSize()
-		if w.journal.Pending() == 0 {
-			w.log.Info("decision journal drained into the database")
-			w.warned = false
-		}
 	}
 }
 
@@ -185,9 +253,9 @@ func (w *logWriter) journalSize() {
 // with the error; a row that keeps failing for another reason is retried
 // (the database is down) and offered to the quarantine after
 // wholeAttempts, which only takes it when the database answers.
-func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
+func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) (ok bool) {
 	if len(rows) == 0 {
-		return
+		return true
 	}
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -196,7 +264,7 @@ func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
 		cancel()
 		if err == nil {
 			w.metrics.logRows.WithLabelValues("written").Add(float64(len(rows)))
-			return
+			return true
 		}
 		w.metrics.depErrors.WithLabelValues("decision_log").Inc()
 		if attempt == 1 || attempt%20 == 0 {
@@ -205,19 +273,22 @@ func (w *logWriter) write(rows []tfps.DecisionRecord, stop <-chan struct{}) {
 		bad := errors.Is(err, tfps.ErrRecordRefused)
 		if len(rows) > 1 && (bad || attempt >= wholeAttempts) {
 			half := len(rows) / 2
-			w.write(rows[:half], stop)
-			w.write(rows[half:], stop)
-			return
+			first := w.write(rows[:half], stop)
+			return w.write(rows[half:], stop) && first
 		}
 		if len(rows) == 1 && (bad || attempt >= wholeAttempts) && w.quarantine(rows[0], err) {
-			return
+			return true
 		}
 		select {
 		case <-stop:
+			if w.journal != nil {
+				w.log.Error("decision log rows left in the journal at shutdown, for the next start", "rows", len(rows), "err", err)
+				return false
+			}
 			w.lost += len(rows)
 			w.metrics.logRows.WithLabelValues("lost").Add(float64(len(rows)))
 			w.log.Error("decision log rows lost at shutdown", "rows", len(rows), "err", err)
-			return
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)
@@ -244,16 +315,20 @@ func (w *logWriter) quarantine(r tfps.DecisionRecord, cause error) bool {
 	return true
 }
 
-// enqueue queues r, waiting while the queue is full.
-func (w *logWriter) enqueue(ctx context.Context, r *tfps.DecisionRecord) error {
+// enqueue queues r, waiting while the queue is full; with a journal it
+// writes r there first (journalRecord).
+func (w *logWriter) enqueue(ctx context.Context, row *logRow) error {
+	if w.journal != nil {
+		return w.journalRecord(ctx, row)
+	}
 	select {
-	case w.in <- r:
+	case w.in <- row:
 		return nil
 	default:
 	}
 	w.metrics.logFull.Inc()
 	select {
-	case w.in <- r:
+	case w.in <- row:
 		return nil
 	case <-ctx.Done():
 		w.metrics.logRows.WithLabelValues("lost").Inc()

@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tfps_rule_trips_total", Help: "Fraud-rule thresholds reached, by level (warning, critical) and stat (cpm, total, concurrent, sequential, duration).",
 		}, []string{"level", "stat"}),
 		journalBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "tfps_decision_log_journal_bytes", Help: "Size of the decision log's local journal (TFPS_DATA_DIR), holding rows while the database is unreachable; at TFPS_DECISION_LOG_JOURNAL_MB decisions wait for the database.",
+			Name: "tfps_decision_log_journal_bytes", Help: "Size of the decision log's write-ahead journal file (TFPS_DATA_DIR): rows not yet in the database (all of them while it is unreachable), and drained ones until the file is compacted; at TFPS_DECISION_LOG_JOURNAL_MB decisions wait for the database.",
 		}),
 		cacheLoads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_engine_cache_loads_total", Help: "Reloads of the cached blacklists and accounts after a change.",

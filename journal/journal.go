@@ -1,14 +1,18 @@
-// Package journal is the decision log's local spill: an append-only file in
-// the data directory where the engine's log writer puts rows while the SQL
-// database is unreachable, and from which it drains them, oldest first, when
-// the database answers again. Nothing answered is lost to an outage of any
-// length the file's size allows, and the order of the log is kept.
+// Package journal is the decision log's write-ahead journal: an append-only
+// file in the data directory. The engine writes every decision's row there
+// before the answer leaves (one write(2), fsynced in batches), then writes
+// it into the SQL database and marks it drained. A SIGKILL of the gateway
+// loses no row that was answered, and while the database is unreachable the
+// rows wait in the file and are drained, oldest first, when it answers.
 //
-// Format: one JSON record per line in <dir>/decision-journal.jsonl; the read
-// position (a byte offset) in <dir>/decision-journal.pos, replaced
-// atomically. Append writes a whole batch and fsyncs once; a torn last line
-// left by a crash is cut off when the journal is opened. When every row has
-// been drained the file is truncated.
+// Format: one JSON record per line. Offsets are logical: they only grow,
+// and the file decision-journal.<base>.jsonl in the directory holds the
+// bytes from offset base on. The read position (the first offset not known
+// to be in the database) is in decision-journal.pos, replaced atomically.
+// When the drained head of the file passes CompactBytes and little is
+// pending, the pending tail is copied into a new file named by its base and
+// the old one removed, so the file stays small under a steady load. A torn
+// last line left by a crash is cut off when the journal is opened.
 package journal
 
 import (
@@ -21,25 +25,46 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/voipshield/tfps"
 )
 
-// ErrFull is returned by Append when the batch would take the journal past
-// its size limit.
+// ErrFull is returned by Write when the row would take the
+// journal past its size limit.
 var ErrFull = errors.New("decision journal full")
 
-// Journal is the spill file. It is safe for concurrent use, though the
-// engine uses it from its one writer goroutine.
+// CompactBytes is how far the drained head of the file may grow before the
+// pending tail is moved into a new file (when at most compactPending bytes
+// are pending); a journal limited to less than 4 times that compacts at a
+// quarter of its limit.
+const (
+	CompactBytes   = 16 << 20
+	compactPending = 1 << 20
+)
+
+const (
+	prefix  = "decision-journal."
+	suffix  = ".jsonl"
+	posName = "decision-journal.pos"
+	legacy  = "decision-journal.jsonl" // base 0, as written by earlier releases
+)
+
+// Journal is the write-ahead file. It is safe for concurrent use: decisions
+// Write from many goroutines, the engine's log writer Peeks, Commits and
+// Syncs from one.
 type Journal struct {
-	mu      sync.Mutex
-	f       *os.File
-	path    string
-	posPath string
-	size    int64 // bytes in the file
-	pos     int64 // bytes already drained
-	max     int64
+	mu        sync.Mutex
+	dir       string
+	f         *os.File
+	base      int64 // logical offset of the file's first byte
+	size      int64 // logical offset of the end
+	pos       int64 // logical offset of the first row not drained
+	max       int64
+	compactAt int64 // drained bytes that make Commit move the tail: CompactBytes, or max/4 if less
+	dirty     bool  // written since the last fsync
+	posPath   string
 }
 
 // Open opens (creating) the journal in dir, holding at most max bytes
@@ -51,17 +76,70 @@ func Open(dir string, max int64) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open decision journal: %w", err)
 	}
-	j := &Journal{path: filepath.Join(dir, "decision-journal.jsonl"), posPath: filepath.Join(dir, "decision-journal.pos"), max: max}
-	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("open decision journal: %w", err)
+	j := &Journal{dir: dir, posPath: filepath.Join(dir, posName), max: max, compactAt: min(CompactBytes, max/4)}
+	if err := j.openFile(); err != nil {
+		return nil, err
 	}
-	j.f = f
 	if err := j.recover(); err != nil {
-		f.Close()
+		j.f.Close()
 		return nil, err
 	}
 	return j, nil
+}
+
+func (j *Journal) name(base int64) string {
+	return filepath.Join(j.dir, prefix+strconv.FormatInt(base, 10)+suffix)
+}
+
+// openFile opens the file with the highest base (a compaction that was cut
+// short leaves the older one behind, complete: it is removed).
+func (j *Journal) openFile() error {
+	ents, err := os.ReadDir(j.dir)
+	if err != nil {
+		return fmt.Errorf("open decision journal: %w", err)
+	}
+	var bases []int64
+	for _, e := range ents {
+		n := e.Name()
+		if n == legacy {
+			if err := os.Rename(filepath.Join(j.dir, n), j.name(0)); err != nil {
+				return fmt.Errorf("open decision journal: %w", err)
+			}
+			bases = append(bases, 0)
+			continue
+		}
+		if strings.HasPrefix(n, prefix) && strings.HasSuffix(n, suffix+".tmp") {
+			// A compaction cut short before its rename: the old file holds it all.
+			if err := os.Remove(filepath.Join(j.dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("open decision journal: %w", err)
+			}
+			continue
+		}
+		if !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, suffix) {
+			continue
+		}
+		b, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(n, prefix), suffix), 10, 64)
+		if err != nil || b < 0 {
+			continue
+		}
+		bases = append(bases, b)
+	}
+	for _, b := range bases {
+		j.base = max(j.base, b)
+	}
+	for _, b := range bases {
+		if b != j.base {
+			if err := os.Remove(j.name(b)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("open decision journal: remove compacted file: %w", err)
+			}
+		}
+	}
+	f, err := os.OpenFile(j.name(j.base), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open decision journal: %w", err)
+	}
+	j.f = f
+	return nil
 }
 
 // recover reads the position and cuts a torn last line.
@@ -93,51 +171,90 @@ func (j *Journal) recover() error {
 		}
 		size = end
 	}
-	j.size = size
+	j.size = j.base + size
+	j.pos = j.base
 	if b, err := os.ReadFile(j.posPath); err == nil {
 		p, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-		if err != nil || p < 0 || p > size {
-			return fmt.Errorf("decision journal: bad position %q in %s", b, j.posPath)
+		if err != nil || p < 0 || p > j.size {
+			return fmt.Errorf("decision journal: bad position %q in %s (file holds %d to %d)", b, j.posPath, j.base, j.size)
 		}
-		j.pos = p
+		j.pos = max(p, j.base)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("decision journal: %w", err)
 	}
 	return nil
 }
 
-// Append writes rows at the end and fsyncs: they are durable on return.
-func (j *Journal) Append(rows []tfps.DecisionRecord) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	for i := range rows {
-		if err := enc.Encode(&rows[i]); err != nil {
-			return fmt.Errorf("append to decision journal: %w", err)
-		}
+// Write appends one row with one write(2), without fsync: on return the
+// row survives the process being killed (the kernel has it); Sync makes it
+// survive the machine. It returns the row's logical start and end offsets.
+func (j *Journal) Write(r *tfps.DecisionRecord) (start, end int64, err error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, 0, fmt.Errorf("write to decision journal: %w", err)
 	}
+	b = append(b, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.size+int64(b.Len()) > j.max {
-		return fmt.Errorf("append %d rows: %w (%d of %d bytes)", len(rows), ErrFull, j.size, j.max)
+	if err := j.write(b); err != nil {
+		return 0, 0, err
 	}
-	if _, err := j.f.WriteAt(b.Bytes(), j.size); err != nil {
-		return fmt.Errorf("append to decision journal: %w", err)
+	return j.size - int64(len(b)), j.size, nil
+}
+
+func (j *Journal) write(b []byte) error {
+	if j.size-j.base+int64(len(b)) > j.max {
+		return fmt.Errorf("write %d bytes: %w (%d of %d bytes)", len(b), ErrFull, j.size-j.base, j.max)
+	}
+	if _, err := j.f.WriteAt(b, j.size-j.base); err != nil {
+		return fmt.Errorf("write to decision journal: %w", err)
+	}
+	j.size += int64(len(b))
+	j.dirty = true
+	return nil
+}
+
+// Sync fsyncs the rows written since the last Sync, if any. Writes go on
+// meanwhile. Sync, Peek and Commit are called from one goroutine.
+func (j *Journal) Sync() error {
+	j.mu.Lock()
+	f, dirty := j.f, j.dirty
+	j.dirty = false
+	j.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		j.mu.Lock()
+		j.dirty = true
+		j.mu.Unlock()
+		return fmt.Errorf("sync decision journal: %w", err)
+	}
+	return nil
+}
+
+func (j *Journal) sync() error {
+	if !j.dirty {
+		return nil
 	}
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("sync decision journal: %w", err)
 	}
-	j.size += int64(b.Len())
+	j.dirty = false
 	return nil
 }
 
 // Peek returns up to max of the oldest rows not yet drained, and the
 // position to Commit once they are written.
 func (j *Journal) Peek(max int) ([]tfps.DecisionRecord, int64, error) {
+	// Written bytes do not change, and only the caller's goroutine moves
+	// the file: read without holding up writes.
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	r := bufio.NewReaderSize(io.NewSectionReader(j.f, j.pos, j.size-j.pos), 256<<10)
+	f, base, pos, size := j.f, j.base, j.pos, j.size
+	j.mu.Unlock()
+	r := bufio.NewReaderSize(io.NewSectionReader(f, pos-base, size-pos), 256<<10)
 	var out []tfps.DecisionRecord
-	next := j.pos
+	next := pos
 	for len(out) < max {
 		line, err := r.ReadBytes('\n')
 		if err == io.EOF {
@@ -156,19 +273,14 @@ func (j *Journal) Peek(max int) ([]tfps.DecisionRecord, int64, error) {
 	return out, next, nil
 }
 
-// Commit marks everything before pos as drained; an empty journal is
-// truncated.
+// Commit marks everything before pos as drained, and moves the pending tail
+// to a new file when the drained head has grown past CompactBytes.
 func (j *Journal) Commit(pos int64) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if pos >= j.size {
-		if err := j.f.Truncate(0); err != nil {
-			return fmt.Errorf("truncate decision journal: %w", err)
-		}
-		if err := j.f.Sync(); err != nil {
-			return fmt.Errorf("sync decision journal: %w", err)
-		}
-		j.size, pos = 0, 0
+	cur, size := j.pos, j.size
+	j.mu.Unlock()
+	if pos < cur || pos > size {
+		return fmt.Errorf("commit decision journal at %d: outside %d to %d", pos, cur, size)
 	}
 	tmp := j.posPath + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(pos, 10)), 0o640); err != nil {
@@ -177,19 +289,78 @@ func (j *Journal) Commit(pos int64) error {
 	if err := os.Rename(tmp, j.posPath); err != nil {
 		return fmt.Errorf("decision journal position: %w", err)
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.pos = pos
+	if j.pos-j.base >= j.compactAt && j.size-j.pos <= compactPending {
+		return j.compact()
+	}
 	return nil
 }
 
-// Pending is the bytes not yet drained; Max the size limit.
+// compact copies the pending tail into a new file whose base is the read
+// position, fsyncs it, renames it into place and removes the old file. A
+// crash at any step leaves one complete file with the highest base.
+func (j *Journal) compact() error {
+	tail := make([]byte, j.size-j.pos)
+	if _, err := j.f.ReadAt(tail, j.pos-j.base); err != nil {
+		return fmt.Errorf("compact decision journal: %w", err)
+	}
+	name := j.name(j.pos)
+	tmp := name + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("compact decision journal: %w", err)
+	}
+	if _, err := f.Write(tail); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err == nil {
+		err = syncDir(j.dir)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact decision journal: %w", err)
+	}
+	old := j.name(j.base)
+	j.f.Close()
+	j.f, j.base, j.dirty = f, j.pos, false
+	if err := os.Remove(old); err != nil {
+		return fmt.Errorf("compact decision journal: remove old file: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Pos is the logical offset of the first row not yet drained.
+func (j *Journal) Pos() int64 { j.mu.Lock(); defer j.mu.Unlock(); return j.pos }
+
+// Pending is the bytes not yet drained.
 func (j *Journal) Pending() int64 { j.mu.Lock(); defer j.mu.Unlock(); return j.size - j.pos }
 
-// Size is the file's size in bytes (drained rows included until the
-// journal empties); Max is its limit.
-func (j *Journal) Size() int64 { j.mu.Lock(); defer j.mu.Unlock(); return j.size }
+// Size is the file's size in bytes (drained rows included until the file is
+// compacted); Max is its limit.
+func (j *Journal) Size() int64 { j.mu.Lock(); defer j.mu.Unlock(); return j.size - j.base }
 
 // Max is the size limit in bytes.
 func (j *Journal) Max() int64 { return j.max }
 
-// Close closes the file.
-func (j *Journal) Close() error { return j.f.Close() }
+// Close fsyncs and closes the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.sync()
+	return errors.Join(err, j.f.Close())
+}
