@@ -87,6 +87,7 @@ type Replayer struct {
 	eng    *engine.Engine
 	fo     ivr.Options
 	notes  *counter
+	accts  *accountCache // the voice flows' account reads
 	rnd    *seeded
 	prefix string
 	sum    *summer
@@ -119,7 +120,7 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	if o.Workers <= 0 {
 		o.Workers = 16
 	}
-	r = &Replayer{opts: o, cfg: cfg, log: o.Logger, notes: newCounter(), rnd: newSeeded(o.Seed), sum: newSummer(cfg)}
+	r = &Replayer{opts: o, cfg: cfg, log: o.Logger, notes: newCounter(), accts: newAccountCache(), rnd: newSeeded(o.Seed), sum: newSummer(cfg)}
 	defer func() {
 		if err != nil {
 			r.Close(context.Background())
@@ -287,10 +288,10 @@ func (r *Replayer) newWorker() *worker {
 	w := &worker{r: r, clk: &clock{}, in: make(chan job, 256)}
 	db := *r.db // same database, own clock
 	db.Now = w.clk.Now
+	accts := &flowAccounts{c: r.accts, db: &db, rec: &ivr.SQLRecorder{Store: &db, Notifier: r.notes}}
 	w.flows = &ivr.Flows{
-		Tickets: r.st, Failures: r.st, Accounts: &db,
-		Recorder: &ivr.SQLRecorder{Store: &db, Notifier: r.notes},
-		Prompts:  promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
+		Tickets: r.st, Failures: r.st, Accounts: accts, Recorder: accts,
+		Prompts: promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
 	}
 	return w
 }
