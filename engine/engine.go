@@ -205,6 +205,7 @@ type Engine struct {
 	schedules *schedules
 	replay    *replayCache
 	snap      atomic.Pointer[snapshot]
+	loading   sync.Mutex         // one snapshot load or account refresh at a time, so an earlier read never replaces a later one
 	loads     singleflight.Group // account lookups on a cache miss
 	writer    *logWriter
 	keys      *decisionKeys // each decision-log row's unique key

