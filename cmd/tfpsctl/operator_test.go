@@ -204,7 +204,7 @@ func TestBlocksListedAndCleared(t *testing.T) {
 func TestOutboxRetryDelivers(t *testing.T) {
 	relay := smtptest.NewServer(t)
 	relay.Start()
-	m := gatewaytest.MustStart(t, gatewaytest.Vars(t, store.SQLite, map[string]string{
+	vars := gatewaytest.Vars(t, store.SQLite, map[string]string{
 		"TFPS_API_TOKEN":          token,
 		"TFPS_SMTP_HOST":          relay.Host(),
 		"TFPS_SMTP_PORT":          strconv.Itoa(relay.Port()),
@@ -212,27 +212,37 @@ func TestOutboxRetryDelivers(t *testing.T) {
 		"TFPS_SMTP_FROM":          "tfps@example.net",
 		"TFPS_NOTIFICATION_EMAIL": "noc@example.com",
 		"TFPS_NOTIFY_POLL":        "100ms",
-	}))
-	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
+	})
 	ctx := context.Background()
 	// Two rows given up (as after a relay refused them for too long): held
-	// by a worker's lease, then failed.
+	// by a worker's lease, then failed; written before the gateway starts,
+	// so its own outbox worker cannot take (and deliver) them first.
+	db, err := store.Open(ctx, vars["TFPS_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []string{"n-retry", "n-drop"} {
 		n := &tfps.Notification{ID: id, Kind: tfps.NotifyNewAccount, At: time.Now(), User: "4001", Domain: "pbx.example"}
-		if err := m.Store.Enqueue(ctx, n); err != nil {
+		if err := db.Enqueue(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rows, err := m.Store.ClaimOutbox(ctx, "test-worker", time.Now(), time.Minute, 10)
+	rows, err := db.ClaimOutbox(ctx, "test-worker", time.Now(), time.Minute, 10)
 	if err != nil || len(rows) != 2 {
 		t.Fatalf("claim: %d rows, %v", len(rows), err)
 	}
 	for i := range rows {
 		rows[i].LastError = "535 authentication failed"
-		if err := m.Store.FailOutbox(ctx, &rows[i], "test-worker", time.Now()); err != nil {
+		if err := db.FailOutbox(ctx, &rows[i], "test-worker", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
+	db.Close()
+	m := gatewaytest.MustStart(t, vars)
+	c := ctl{t: t, env: map[string]string{"TFPS_API_URL": "http://" + m.HTTPAddr(), "TFPS_API_TOKEN": token}}
 	out := c.ok("outbox", "list", "--state", "failed")
 	contains(t, "outbox list", out, "n-retry", "n-drop", "new_account", "4001@pbx.example", "535 authentication failed")
 
