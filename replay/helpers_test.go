@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"testing"
 	"time"
 
@@ -37,19 +38,8 @@ func testVars(tb testing.TB, extra map[string]string) map[string]string {
 		// The bursts of the generated month trip the pair on the 6th attempt.
 		"TFPS_AB_REPEAT_LIMIT": "5",
 	}
-	for k, x := range extra {
-		v[k] = x
-	}
+	maps.Copy(v, extra)
 	return v
-}
-
-func loadConfig(tb testing.TB, vars map[string]string) *config.Config {
-	tb.Helper()
-	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) { x, ok := vars[k]; return x, ok }})
-	if err != nil {
-		tb.Fatalf("config: %v", err)
-	}
-	return cfg
 }
 
 // replayBytes replays input with cfg and returns the output lines and the

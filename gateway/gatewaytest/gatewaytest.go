@@ -7,14 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
-	"log/slog"
+	"maps"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
@@ -50,9 +50,7 @@ func Vars(tb testing.TB, dialect string, extra map[string]string) map[string]str
 	default:
 		tb.Fatalf("unknown dialect %q", dialect)
 	}
-	for k, v := range extra {
-		vars[k] = v
-	}
+	maps.Copy(vars, extra)
 	tb.Cleanup(func() { deletePrefix(tb, prefix) })
 	return vars
 }
@@ -74,24 +72,15 @@ func deletePrefix(tb testing.TB, prefix string) {
 // may be called earlier). Logs go to the test log with -v, else nowhere.
 func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *gateway.Main)) *gateway.Main {
 	tb.Helper()
-	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) {
-		v, ok := vars[k]
-		return v, ok
-	}})
-	if err != nil {
-		tb.Fatalf("gateway config: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = cfg.Logger(testLog{tb})
-	}
+	cfg := commandtest.Config(tb, vars)
+	logger := commandtest.Logger(tb, cfg)
 	var m *gateway.Main
 	for try := 1; ; try++ {
 		m = gateway.New(cfg, logger)
 		for _, fn := range edit {
 			fn(m)
 		}
-		err = m.Start(context.Background())
+		err := m.Start(context.Background())
 		// Port 0 gives the SIP front a free UDP port, and TCP the same
 		// number, which a client connection may hold: pick again.
 		if err != nil && try < 5 && errors.Is(err, syscall.EADDRINUSE) {
@@ -112,9 +101,14 @@ func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *gateway.Ma
 	return m
 }
 
-type testLog struct{ tb testing.TB }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.tb.Log(string(p))
-	return len(p), nil
+// Binary builds the gateway command into the test's temporary directory
+// (removed with it; the build cache makes later builds quick) and returns
+// its path.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/voipshield/tfps/cmd/gateway").CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
