@@ -7,6 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
+
+	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/state"
+	"github.com/voipshield/tfps/store"
 )
 
 // Closers is the shutdown of a service's Main: every start step that opened
@@ -79,4 +84,29 @@ func (h *Health) Write(w http.ResponseWriter) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(h)
+}
+
+// OpenData opens a service's data for cfg: the store, migrated and stamping
+// with now, and Redis. It pushes how to close each onto closers as it opens
+// it, so a failure half way leaves them for the caller's Close.
+func OpenData(ctx context.Context, cfg *config.Config, now func() time.Time, logger *slog.Logger, closers *Closers) (*store.Store, *state.State, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers.Push(func(context.Context) error { return db.Close() })
+	db.Now = now
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(applied) > 0 {
+		logger.Info("database migrated", "versions", applied, "dialect", db.Dialect())
+	}
+	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster})
+	if err != nil {
+		return nil, nil, err
+	}
+	closers.Push(func(context.Context) error { return st.Close() })
+	return db, st, nil
 }

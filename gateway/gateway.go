@@ -80,27 +80,13 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	if err := m.checkPprofAccess(); err != nil {
 		return err
 	}
-	m.Store, err = store.Open(ctx, m.Config.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	m.closers.Push(func(context.Context) error { return m.Store.Close() })
 	// One clock for everything the gateway stamps: decisions, account
 	// changes and outbox rows, so the outbox worker sees rows as due when
 	// the engine wrote them.
-	m.Store.Now = m.clock
-	applied, err := m.Store.Migrate(ctx)
+	m.Store, m.State, err = command.OpenData(ctx, m.Config, m.clock, m.Logger, &m.closers)
 	if err != nil {
 		return err
 	}
-	if len(applied) > 0 {
-		m.Logger.Info("database migrated", "versions", applied, "dialect", m.Store.Dialect())
-	}
-	m.State, err = state.Open(ctx, m.Config.RedisURL, state.Options{Prefix: m.Config.RedisPrefix, Timeout: m.Config.RedisTimeout, Cluster: m.Config.RedisCluster})
-	if err != nil {
-		return err
-	}
-	m.closers.Push(func(context.Context) error { return m.State.Close() })
 	if err := m.startNotify(); err != nil {
 		return err
 	}

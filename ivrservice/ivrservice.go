@@ -82,22 +82,10 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		}
 	}()
 	cfg, log := m.Config, m.Logger
-	m.Store, err = store.Open(ctx, cfg.DatabaseURL)
+	m.Store, m.State, err = command.OpenData(ctx, cfg, m.clock, log, &m.closers)
 	if err != nil {
 		return err
 	}
-	m.closers.Push(func(context.Context) error { return m.Store.Close() })
-	m.Store.Now = m.clock
-	if applied, err := m.Store.Migrate(ctx); err != nil {
-		return err
-	} else if len(applied) > 0 {
-		log.Info("database migrated", "versions", applied, "dialect", m.Store.Dialect())
-	}
-	m.State, err = state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster})
-	if err != nil {
-		return err
-	}
-	m.closers.Push(func(context.Context) error { return m.State.Close() })
 
 	// The IVR delivers the outbox too (leased rows: safe beside gateways),
 	// so a verification box without a gateway on its database still mails.
