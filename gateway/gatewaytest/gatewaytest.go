@@ -4,8 +4,6 @@ package gatewaytest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"maps"
 	"os/exec"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway"
-	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
@@ -30,9 +27,7 @@ import (
 // restart does.
 func Vars(tb testing.TB, dialect string, extra map[string]string) map[string]string {
 	tb.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "tfpstest:gw" + hex.EncodeToString(b) + ":"
+	prefix := statetest.MustOpen(tb).Keys().Prefix() // its cleanup deletes the prefix's keys
 	vars := map[string]string{
 		"TFPS_HTTP_LISTEN":   "127.0.0.1:0",
 		"TFPS_SIP_LISTEN":    "127.0.0.1:0",
@@ -51,20 +46,7 @@ func Vars(tb testing.TB, dialect string, extra map[string]string) map[string]str
 		tb.Fatalf("unknown dialect %q", dialect)
 	}
 	maps.Copy(vars, extra)
-	tb.Cleanup(func() { deletePrefix(tb, prefix) })
 	return vars
-}
-
-func deletePrefix(tb testing.TB, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := state.Open(ctx, statetest.RedisURL(), state.Options{Prefix: prefix, Cluster: statetest.RedisCluster()})
-	if err != nil {
-		tb.Errorf("clean Redis prefix %s: %v", prefix, err)
-		return
-	}
-	defer s.Close()
-	s.DeletePrefix(ctx)
 }
 
 // MustStart loads vars as the configuration, lets edit adjust the Main
