@@ -3,8 +3,6 @@ package replay
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"maps"
 	"testing"
 	"time"
@@ -18,14 +16,13 @@ import (
 const madridHours = "Europe/Madrid|20210104T090000|21000104T180000||WEEKLY|||MO,TU,WE,TH,FR"
 
 // testVars are the settings of a replay test: real Redis under a private
-// prefix, a private data directory, Madrid business hours and defaults that
-// let an onboarded account call Spain, the UK, France, Germany and the US.
+// prefix (its keys deleted at cleanup), a private data directory, Madrid
+// business hours and defaults that let an onboarded account call Spain, the
+// UK, France, Germany and the US.
 func testVars(tb testing.TB, extra map[string]string) map[string]string {
-	b := make([]byte, 6)
-	rand.Read(b)
 	v := map[string]string{
 		"TFPS_REDIS_URL":                     statetest.RedisURL(),
-		"TFPS_REDIS_PREFIX":                  "tfpstest:rp" + hex.EncodeToString(b) + ":",
+		"TFPS_REDIS_PREFIX":                  statetest.MustOpen(tb).Keys().Prefix(),
 		"TFPS_DATA_DIR":                      tb.TempDir(),
 		"TFPS_LOG_LEVEL":                     "warn",
 		"TFPS_BUSINESS_HOURS":                madridHours,
