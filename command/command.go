@@ -1,7 +1,10 @@
 // Package command is the command-line front shared by the binaries:
 // --version, --config, check-config, import-m4, config-table, migrate, and a
 // run command that gets a context cancelled on SIGINT/SIGTERM so in-flight
-// work finishes and connections close before exit.
+// work finishes and connections close before exit. It also holds what the
+// services' Mains share: opening the store and Redis (OpenData), the closing
+// steps run in reverse order of start (Closers), the HTTP server start
+// (Serve) and the /healthz answer (Health).
 package command
 
 import (

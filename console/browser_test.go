@@ -62,6 +62,18 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// askConfirm opens url and clicks the button sel (found by by): the console
+// asks for confirmation, whose question it reads into what.
+func askConfirm(url, sel string, by chromedp.QueryOption, what *string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(sel, by),
+		chromedp.Click(sel, by),
+		chromedp.WaitVisible("#confirm", chromedp.ByID),
+		chromedp.Text(".what", what, chromedp.ByQuery),
+	}
+}
+
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
 	t.Helper()
 	// Each step gets its own deadline, so a page that never shows what is
@@ -229,13 +241,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Unblock: confirm, then the account page says active.
 	var what string
-	run(t, b, "unblock",
-		chromedp.Navigate(accountURL),
-		chromedp.WaitVisible("#unblock", chromedp.ByID),
-		chromedp.Click("#unblock", chromedp.ByID),
-		chromedp.WaitVisible("#confirm", chromedp.ByID),
-		chromedp.Text(".what", &what, chromedp.ByQuery),
-	)
+	run(t, b, "unblock", askConfirm(accountURL, "#unblock", chromedp.ByID, &what))
 	if what != "Unblock 1001@pbx.example?" {
 		t.Fatalf("confirmation asks %q", what)
 	}
@@ -292,11 +298,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shoot(t, b, "account-history")
 	run(t, b, "lift the pair block",
-		chromedp.Navigate(accountURL),
-		chromedp.WaitVisible("#pairs button.lift", chromedp.ByQuery),
-		chromedp.Click("#pairs button.lift", chromedp.ByQuery),
-		chromedp.WaitVisible("#confirm", chromedp.ByID),
-		chromedp.Text(".what", &what, chromedp.ByQuery),
+		askConfirm(accountURL, "#pairs button.lift", chromedp.ByQuery, &what),
 		chromedp.Click("#confirm", chromedp.ByID),
 		chromedp.WaitVisible(".flash", chromedp.ByQuery),
 		chromedp.Text(".flash", &msg, chromedp.ByQuery),

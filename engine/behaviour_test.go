@@ -13,7 +13,6 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
@@ -422,15 +421,7 @@ func TestChangeRereadsCachedAccountsInBulk(t *testing.T) {
 				accts := &countingAccounts{Store: db}
 				opts := baseOptions(t)
 				opts.PreloadAccounts = tc.preload
-				eng, err := engine.New(ctx, engine.Deps{
-					Accounts: accts, Lists: db, Changes: db, Log: db,
-					Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
-				}, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { eng.Close(context.Background()) })
-				r := &rig{eng: eng, db: db}
+				r := newRigReading(t, db, accts, opts)
 				users := []string{"2001", "2002", "2003", "2004", "2005"}
 				for _, u := range users[:4] {
 					r.account(t, u, func(a *tfps.Account) { a.DailyQuota = 1000 })
@@ -487,15 +478,7 @@ func TestStartCachesExistingAccounts(t *testing.T) {
 				}
 			}
 			accts := &countingAccounts{Store: db}
-			eng, err := engine.New(ctx, engine.Deps{
-				Accounts: accts, Lists: db, Changes: db, Log: db,
-				Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
-			}, baseOptions(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { eng.Close(context.Background()) })
-			r := &rig{eng: eng, db: db}
+			r := newRigReading(t, db, accts, baseOptions(t))
 			for _, u := range users {
 				if d := r.decide(t, call(func(c *engine.Call) { c.User = u; c.Caller = "" })); d.Code != engine.A00 {
 					t.Errorf("%s: %s (%s), want A00", u, d.Code, d.Reason)

@@ -129,6 +129,21 @@ func newRigOn(t testing.TB, db *store.Store, st *state.State, opts engine.Option
 	return r
 }
 
+// newRigReading is a rig on db whose engine reads the accounts through accts
+// (a wrapper of db that counts the reads) and keeps no Redis of the rig's.
+func newRigReading(t testing.TB, db *store.Store, accts engine.Accounts, opts engine.Options) *rig {
+	t.Helper()
+	eng, err := engine.New(context.Background(), engine.Deps{
+		Accounts: accts, Lists: db, Changes: db, Log: db,
+		Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
+	}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	return &rig{eng: eng, db: db}
+}
+
 // account 1001@pbx.example: calls from the US to the US and GB, 2 concurrent
 // calls and 3 a day in hours, 1 and 1 off hours.
 func (r *rig) account(t testing.TB, user string, edit func(a *tfps.Account)) {

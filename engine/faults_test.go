@@ -13,8 +13,6 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/journal"
-	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
 
 	"github.com/voipshield/tfps/store"
@@ -166,21 +164,13 @@ func TestSQLOutageLosesNoDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := direct.CreateAccount(ctx, &tfps.Account{User: "1001", Domain: "pbx.example", ConcurrentCalls: 1000, ConcurrentCallsOff: 1000,
-		DailyQuota: 1_000_000, DailyQuotaOff: 1_000_000, SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
-		t.Fatal(err)
-	}
-	jnl, err := journal.Open(t.TempDir(), 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { jnl.Close() })
+	busyAccount(t, direct, 1000, 1_000_000)
+	jnl := openJournal(t, 1<<30)
 	opts := baseOptions(t)
 	opts.ABRepeatLimit = 1_000_000
 	opts.LogQueue = 500 // a small queue: without the journal it fills within the outage
 	opts.LogBatch = 100
-	eng, err := engine.New(ctx, engine.Deps{Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
-		Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{}, Journal: jnl}, opts)
+	eng, err := engine.New(ctx, journalDeps(db, statetest.MustOpen(t), jnl), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

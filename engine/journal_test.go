@@ -26,10 +26,7 @@ func TestKilledEngineLosesNoAnsweredDecision(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.MustOpen(t, store.Postgres)
 	st := statetest.MustOpen(t)
-	if err := db.CreateAccount(ctx, &tfps.Account{User: "1001", Domain: "pbx.example", ConcurrentCalls: 1000, ConcurrentCallsOff: 1000,
-		DailyQuota: 1_000_000, DailyQuotaOff: 1_000_000, SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
-		t.Fatal(err)
-	}
+	busyAccount(t, db, 1000, 1_000_000)
 	dir := t.TempDir()
 	open := func(flush time.Duration) (*engine.Engine, *journal.Journal) {
 		jnl, err := journal.Open(dir, 1<<30)
@@ -39,8 +36,7 @@ func TestKilledEngineLosesNoAnsweredDecision(t *testing.T) {
 		opts := baseOptions(t)
 		opts.ABRepeatLimit = 1_000_000
 		opts.LogFlush, opts.LogBatch = flush, 1_000_000
-		eng, err := engine.New(ctx, engine.Deps{Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
-			Counters: state.NewDecideCounters(st), Reputation: &testReputation{}, Journal: jnl}, opts)
+		eng, err := engine.New(ctx, journalDeps(db, st, jnl), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,6 +96,41 @@ func TestKilledEngineLosesNoAnsweredDecision(t *testing.T) {
 	}
 }
 
+// busyAccount creates 1001@pbx.example, calling from the US to the US and
+// GB, with room for calls concurrent calls and quota calls a day, in
+// business hours and off them.
+func busyAccount(tb testing.TB, db *store.Store, calls, quota int) {
+	tb.Helper()
+	if err := db.CreateAccount(context.Background(), &tfps.Account{User: "1001", Domain: "pbx.example", ConcurrentCalls: calls, ConcurrentCallsOff: calls,
+		DailyQuota: quota, DailyQuotaOff: quota, SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// openJournal opens a decision journal of at most size bytes in a
+// temporary directory; it is closed at cleanup.
+func openJournal(tb testing.TB, size int64) *journal.Journal {
+	tb.Helper()
+	jnl, err := journal.Open(tb.TempDir(), size)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { jnl.Close() })
+	return jnl
+}
+
+// journalDeps are an engine's dependencies for the decision-log tests:
+// accounts, lists, changes, the decision log and ranges in db, counters in
+// st's Redis, and jnl (nil: none) as the journal.
+func journalDeps(db *store.Store, st *state.State, jnl *journal.Journal) engine.Deps {
+	d := engine.Deps{Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
+		Counters: state.NewDecideCounters(st), Reputation: &testReputation{}}
+	if jnl != nil {
+		d.Journal = jnl
+	}
+	return d
+}
+
 // BenchmarkDecideJournal is the cost of writing each decision to the
 // journal before it returns: the same approving decision on real Redis
 // and SQLite without and with the journal (in a temporary directory on
@@ -117,19 +148,10 @@ func BenchmarkDecideJournal(b *testing.B) {
 				ctx := context.Background()
 				db := storetest.MustOpen(b, store.SQLite)
 				st := statetest.MustOpen(b)
-				if err := db.CreateAccount(ctx, &tfps.Account{User: "1001", Domain: "pbx.example", ConcurrentCalls: 1000, ConcurrentCallsOff: 1000,
-					DailyQuota: 1 << 30, DailyQuotaOff: 1 << 30, SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
-					b.Fatal(err)
-				}
-				deps := engine.Deps{Accounts: db, Lists: db, Changes: db, Log: db, Ranges: db,
-					Counters: state.NewDecideCounters(st), Reputation: &testReputation{}}
+				busyAccount(b, db, 1000, 1<<30)
+				deps := journalDeps(db, st, nil)
 				if on {
-					jnl, err := journal.Open(b.TempDir(), 1<<30)
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.Cleanup(func() { jnl.Close() })
-					deps.Journal = jnl
+					deps.Journal = openJournal(b, 1<<30)
 				}
 				opts := baseOptions(b)
 				opts.RetryCacheTime = -1

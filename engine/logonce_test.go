@@ -9,7 +9,6 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/journal"
 	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
@@ -52,12 +51,7 @@ func TestLostReplyLogsEachDecisionOnce(t *testing.T) {
 				deps := engine.Deps{Accounts: db, Lists: db, Changes: db, Log: log,
 					Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{}}
 				if spill {
-					jnl, err := journal.Open(t.TempDir(), 1<<20)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { jnl.Close() })
-					deps.Journal = jnl
+					deps.Journal = openJournal(t, 1<<20)
 				}
 				opts := baseOptions(t)
 				opts.ABRepeatLimit = 1000
@@ -65,10 +59,7 @@ func TestLostReplyLogsEachDecisionOnce(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := db.CreateAccount(ctx, &tfps.Account{User: "1001", Domain: "pbx.example", ConcurrentCalls: 100, ConcurrentCallsOff: 100,
-					DailyQuota: 1000, DailyQuotaOff: 1000, SourceCountries: []string{"US"}, DestinationCountries: []string{"US", "GB"}, HomeCountry: "US"}); err != nil {
-					t.Fatal(err)
-				}
+				busyAccount(t, db, 100, 1000)
 				if err := eng.Refresh(ctx); err != nil {
 					t.Fatal(err)
 				}

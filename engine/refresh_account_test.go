@@ -8,8 +8,6 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/engine"
-	"github.com/voipshield/tfps/state"
-	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
 )
@@ -52,15 +50,7 @@ func TestRefreshAccountReadsOnlyThatAccount(t *testing.T) {
 			opts := baseOptions(t)
 			opts.PreloadAccounts = tc.preload
 			opts.CacheRefresh = time.Hour // no reload of its own during the test
-			eng, err := engine.New(ctx, engine.Deps{
-				Accounts: accts, Lists: db, Changes: db, Log: db,
-				Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
-			}, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { eng.Close(context.Background()) })
-			r := &rig{eng: eng, db: db}
+			r := newRigReading(t, db, accts, opts)
 			users := []string{"3001", "3002", "3003", "3004"}
 			for _, u := range users[:3] {
 				r.account(t, u, func(a *tfps.Account) { a.DailyQuota = 1000 })
@@ -93,7 +83,7 @@ func TestRefreshAccountReadsOnlyThatAccount(t *testing.T) {
 			}
 			one, bulk := accts.one.Load(), accts.bulk.Load()
 			for _, u := range []string{"3001", "3003", "3004"} {
-				if err := eng.RefreshAccount(ctx, u, "pbx.example"); err != nil {
+				if err := r.eng.RefreshAccount(ctx, u, "pbx.example"); err != nil {
 					t.Fatal(err)
 				}
 			}

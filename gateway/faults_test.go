@@ -2,16 +2,15 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
 )
@@ -31,39 +31,28 @@ import (
 // SIP from a Go client, and break what it depends on. Each prints its
 // figures on lines "FIGURES ..." (scripts/faults.sh collects them).
 
-// gatewayBinary builds cmd/gateway into the test's temporary directory
-// (removed with it; the build cache makes later builds quick).
-func gatewayBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // child is a gateway process.
 type child struct {
 	cmd  *exec.Cmd
 	http string
-	log  *syncBuffer
+	log  *commandtest.Buffer
 	done chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 var startedRE = regexp.MustCompile(`msg="gateway started".* http=(\S+)`)
+
+// startLoaded builds the gateway and starts it on vars, loads the test
+// account through db and waits a second, for the engine's change poll to
+// see it. It returns the binary (for a restart), the child and a SIP client
+// whose Call-IDs start with prefix.
+func startLoaded(t *testing.T, db *store.Store, vars map[string]string, prefix string) (string, *child, *sipClient) {
+	t.Helper()
+	bin := gatewaytest.Binary(t)
+	g := startChild(t, bin, vars)
+	loadAccount(t, db)
+	time.Sleep(time.Second)
+	return bin, g, newSIPClient(t, sipAddr(vars), prefix)
+}
 
 // startChild starts the gateway on vars and waits for its start line.
 func startChild(t *testing.T, bin string, vars map[string]string) *child {
@@ -85,7 +74,7 @@ func startChild(t *testing.T, bin string, vars map[string]string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	c := &child{cmd: cmd, log: &commandtest.Buffer{}, done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -194,9 +183,7 @@ func faultVars(t *testing.T, extra map[string]string) map[string]string {
 		"TFPS_SIP_FLOOD_LIMIT":    "0",
 		"TFPS_AUTHORIZE_METHOD":   "302",
 	})
-	for k, v := range extra {
-		vars[k] = v
-	}
+	maps.Copy(vars, extra)
 	return vars
 }
 
@@ -501,13 +488,9 @@ func TestGatewaySIGKILLLosesNoAnsweredDecision(t *testing.T) {
 		t.Skip("signals and /proc")
 	}
 	vars := faultVars(t, nil)
-	bin := gatewayBinary(t)
-	g := startChild(t, bin, vars)
 	db := openStore(t, vars)
-	loadAccount(t, db)
-	time.Sleep(time.Second) // the engine's change poll sees the account
+	bin, g, c := startLoaded(t, db, vars, "kill")
 	res := newLoadResult()
-	c := newSIPClient(t, sipAddr(vars), "kill")
 	mark := logMark(t, c, db)
 	stop := make(chan struct{})
 	wg := closedLoad(c, 16, time.Second, res, stop)
@@ -589,12 +572,8 @@ func (r *redisServer) kill() {
 func TestRedisKilledAndRestartedUnderSIPLoad(t *testing.T) {
 	rs := startRedis(t, 0)
 	vars := faultVars(t, map[string]string{"TFPS_REDIS_URL": "redis://" + rs.addr(), "TFPS_ENGINE_ERROR_POLICY": "reject"})
-	bin := gatewayBinary(t)
-	g := startChild(t, bin, vars)
 	db := openStore(t, vars)
-	loadAccount(t, db)
-	time.Sleep(time.Second)
-	c := newSIPClient(t, sipAddr(vars), "redis")
+	_, g, c := startLoaded(t, db, vars, "redis")
 	warm := newLoadResult()
 	stop := make(chan struct{})
 	wg := closedLoad(c, 16, time.Second, warm, stop)
@@ -722,11 +701,7 @@ func TestPostgresStoppedUnderSIPLoad(t *testing.T) {
 	u.Host = proxy.ln.Addr().String()
 	db := openStore(t, vars) // direct
 	vars["TFPS_DATABASE_URL"] = u.String()
-	bin := gatewayBinary(t)
-	g := startChild(t, bin, vars)
-	loadAccount(t, db)
-	time.Sleep(time.Second)
-	c := newSIPClient(t, sipAddr(vars), "sql")
+	_, g, c := startLoaded(t, db, vars, "sql")
 	mark := logMark(t, c, db)
 	res := newLoadResult()
 	stop := make(chan struct{})
@@ -767,12 +742,8 @@ func TestSoakAtHalfTheCleanRate(t *testing.T) {
 	// A generous decide timeout: on a machine shared with other work a
 	// slow moment must show as latency, not as R19 answers.
 	vars := faultVars(t, map[string]string{"TFPS_SIP_DECIDE_TIMEOUT": "10s"})
-	bin := gatewayBinary(t)
-	g := startChild(t, bin, vars)
 	db := openStore(t, vars)
-	loadAccount(t, db)
-	time.Sleep(time.Second)
-	c := newSIPClient(t, sipAddr(vars), "soak")
+	_, g, c := startLoaded(t, db, vars, "soak")
 	measure := faultDuration("TFPS_FAULT_SOAK_MEASURE", 5*time.Second)
 	clean := newLoadResult()
 	stop := make(chan struct{})

@@ -6,8 +6,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/voipshield/tfps/command"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/console"
 	"github.com/voipshield/tfps/engine"
@@ -52,8 +51,8 @@ type Main struct {
 	httpLn     net.Listener
 	pprofLn    net.Listener
 	mux        *http.ServeMux
-	closers    []func(context.Context) error // run in reverse order by Close
-	sipUDP     string                        // SIP front addresses (sip.go)
+	closers    command.Closers // run in reverse order by Close
+	sipUDP     string          // SIP front addresses (sip.go)
 	sipTCP     string
 	sipMonUDP  string // monitor listener addresses (TFPS_SIP_MONITOR_LISTEN), sip.go
 	sipMonTCP  string
@@ -81,27 +80,13 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	if err := m.checkPprofAccess(); err != nil {
 		return err
 	}
-	m.Store, err = store.Open(ctx, m.Config.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	m.onClose(func(context.Context) error { return m.Store.Close() })
 	// One clock for everything the gateway stamps: decisions, account
 	// changes and outbox rows, so the outbox worker sees rows as due when
 	// the engine wrote them.
-	m.Store.Now = m.clock
-	applied, err := m.Store.Migrate(ctx)
+	m.Store, m.State, err = command.OpenData(ctx, m.Config, m.clock, m.Logger, &m.closers)
 	if err != nil {
 		return err
 	}
-	if len(applied) > 0 {
-		m.Logger.Info("database migrated", "versions", applied, "dialect", m.Store.Dialect())
-	}
-	m.State, err = state.Open(ctx, m.Config.RedisURL, state.Options{Prefix: m.Config.RedisPrefix, Timeout: m.Config.RedisTimeout, Cluster: m.Config.RedisCluster})
-	if err != nil {
-		return err
-	}
-	m.onClose(func(context.Context) error { return m.State.Close() })
 	if err := m.startNotify(); err != nil {
 		return err
 	}
@@ -155,7 +140,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("start engine: %w", err)
 		}
-		m.onClose(func(context.Context) error { return j.Close() })
+		m.closers.Push(func(context.Context) error { return j.Close() })
 		jnl = j
 	}
 	eng, err := engine.New(ctx, engine.Deps{
@@ -176,7 +161,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.Engine = eng
-	m.onClose(m.Engine.Close)
+	m.closers.Push(m.Engine.Close)
 	return nil
 }
 
@@ -195,14 +180,9 @@ func (m *Main) startHTTP() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
-	go func() {
-		if err := m.httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.Logger.Error("http server stopped", "err", err)
-		}
-	}()
 	// HTTP stops accepting first and finishes in-flight requests before the
 	// store and Redis close.
-	m.onClose(func(ctx context.Context) error { return m.httpServer.Shutdown(ctx) })
+	m.closers.Push(command.Serve(m.httpServer, ln, m.Logger))
 	return nil
 }
 
@@ -217,46 +197,19 @@ func (m *Main) HTTPAddr() string {
 	return m.httpLn.Addr().String()
 }
 
-func (m *Main) onClose(fn func(context.Context) error) { m.closers = append(m.closers, fn) }
-
 // Close shuts down in reverse order of start: listeners stop accepting and
 // finish in-flight work, queued writes are flushed, then connections close.
-func (m *Main) Close(ctx context.Context) error {
-	var errs []error
-	for i := len(m.closers) - 1; i >= 0; i-- {
-		if err := m.closers[i](ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	m.closers = nil
-	return errors.Join(errs...)
-}
+func (m *Main) Close(ctx context.Context) error { return m.closers.Close(ctx) }
 
-type health struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
-}
-
-// healthz answers without authentication, so it says only ok or failing per
-// dependency: error texts name hosts, users and database names, and a
-// prober has no use for them. The error goes to the log.
+// healthz answers without authentication: ok or failing per dependency, the
+// error texts go to the log.
 func (m *Main) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	h := health{Status: "ok", Checks: map[string]string{"redis": "ok", "sql": "ok"}}
-	if err := m.State.Ping(ctx); err != nil {
-		h.Status, h.Checks["redis"] = "unavailable", "failing"
-		m.Logger.Warn("health check: redis failing", "err", err)
-	}
-	if err := m.Store.Ping(ctx); err != nil {
-		h.Status, h.Checks["sql"] = "unavailable", "failing"
-		m.Logger.Warn("health check: sql failing", "err", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if h.Status != "ok" {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	json.NewEncoder(w).Encode(h)
+	h := command.NewHealth("redis", "sql")
+	h.Check("redis", m.State.Ping(ctx), m.Logger)
+	h.Check("sql", m.Store.Ping(ctx), m.Logger)
+	h.Write(w)
 }
 
 // Run starts the gateway, waits for ctx to end (SIGINT/SIGTERM), then shuts

@@ -26,7 +26,7 @@ func (m *Main) every(first, every time.Duration, round func(ctx context.Context)
 			t.Reset(every)
 		}
 	}()
-	m.onClose(func(context.Context) error {
+	m.closers.Push(func(context.Context) error {
 		cancel()
 		<-done
 		return nil

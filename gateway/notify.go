@@ -18,7 +18,7 @@ func (m *Main) startNotify() error {
 		return fmt.Errorf("start notifications: %w", err)
 	}
 	m.Notifier = w
-	m.onClose(w.Start())
+	m.closers.Push(w.Start())
 	return nil
 }
 

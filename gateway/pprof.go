@@ -45,7 +45,7 @@ func (m *Main) startPprof() error {
 			m.Logger.Error("profiler stopped", "err", err)
 		}
 	}()
-	m.onClose(func(context.Context) error { return srv.Close() })
+	m.closers.Push(func(context.Context) error { return srv.Close() })
 	m.Logger.Info("profiler listening", "addr", ln.Addr().String())
 	return nil
 }

@@ -32,7 +32,7 @@ func (m *Main) startReputation() (engine.Reputation, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); l.Run(ctx) }()
-		m.onClose(func(context.Context) error { cancel(); <-done; return nil })
+		m.closers.Push(func(context.Context) error { cancel(); <-done; return nil })
 		src.Lists = append(src.Lists, l)
 		m.apiban = l
 	}
@@ -44,7 +44,7 @@ func (m *Main) startReputation() (engine.Reputation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start abuseipdb: %w", err)
 		}
-		m.onClose(cl.Close)
+		m.closers.Push(cl.Close)
 		src.Score = cl
 		// One lookup says whether the service and the key work, without
 		// delaying the start.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/sipfront/sipptest"
 	"github.com/voipshield/tfps/state/statetest"
@@ -170,24 +171,6 @@ func TestHealthzSaysOnlyOkOrFailing(t *testing.T) {
 	}
 }
 
-// lockedLog collects a gateway's log lines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // request sends one HTTP request with the given headers and returns the
 // status.
 func request(t *testing.T, method, url string, headers map[string]string, body string) int {
@@ -221,7 +204,7 @@ func sha256hex(s string) string {
 // token reads and changes nothing, admin tokens (TFPS_API_TOKEN among them)
 // change things, and the log names the token of every admin change.
 func TestScopedAPITokens(t *testing.T) {
-	logs := &lockedLog{}
+	logs := &commandtest.Buffer{}
 	env := newTestEnv(t, store.SQLite, map[string]string{
 		"TFPS_API_TOKEN":  "plain-admin-token",
 		"TFPS_API_TOKENS": "pbx1:check:" + sha256hex("pbx-token") + ", dash:read:" + sha256hex("dash-token") + ",ops:admin:" + sha256hex("ops-token"),

@@ -50,7 +50,7 @@ func (m *Main) startSIP(ctx context.Context) error {
 			m.Logger.Error("sip tcp stopped", "err", err)
 		}
 	}()
-	m.onClose(front.Close)
+	m.closers.Push(front.Close)
 	m.Logger.Info("sip front listening", "udp", m.sipUDP, "tcp", m.sipTCP, "method", opts.Method, "allow", len(opts.Allow))
 	if addr := m.Config.SIP.MonitorListen; addr != "" {
 		// The same front serves the monitor listener (one allow list,

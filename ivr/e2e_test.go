@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/asterisktest"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/pin"
@@ -163,6 +164,22 @@ func TestWrongDigitsBlockTheAccountAtTheGateway(t *testing.T) {
 	if got := r.outbox(); !slices.Equal(got, []string{"verification_failed", "account_blocked", "account_blocked"}) {
 		t.Errorf("outbox %q", got)
 	}
+}
+
+// failChallenge answers the challenge whose code is digits wrong, as the
+// account's call-th verification call (1 or 2) after no success: the first
+// call is given a new code, answered wrong too, and hears verify-failed; on
+// the second the first wrong answer is the account's third failure, and it
+// hears blocked. Either call then ends.
+func failChallenge(c *asterisktest.Call, call int, digits string) {
+	c.Press(wrong(digits))
+	if call == 1 {
+		c.Press(wrong(c.Challenge()))
+		c.WaitPlay("verify-failed", 20*time.Second)
+	} else {
+		c.WaitPlay("blocked", 20*time.Second)
+	}
+	c.WaitEnd(20 * time.Second)
 }
 
 func wrong(digits string) string {

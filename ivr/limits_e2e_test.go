@@ -79,14 +79,7 @@ func TestConcurrencyVerificationFailureBlocks(t *testing.T) {
 			t.Fatalf("call %d: %s %s (%s), want V08", call, d.Result, d.Code, d.Reason)
 		}
 		c := r.phone.VerifyCall(d.Ticket)
-		c.Press(wrong(c.Challenge()))
-		if call == 1 {
-			c.Press(wrong(c.Challenge()))
-			c.WaitPlay("verify-failed", 20*time.Second)
-		} else {
-			c.WaitPlay("blocked", 20*time.Second)
-		}
-		c.WaitEnd(20 * time.Second)
+		failChallenge(c, call, c.Challenge())
 	}
 	if d := r.decideConcurrent(testUser, 1); d.Code != engine.R18 {
 		t.Errorf("after three failures: %s %s (%s), want R18", d.Result, d.Code, d.Reason)

@@ -74,14 +74,7 @@ func TestRuleWarningVerificationFailureBlocks(t *testing.T) {
 			t.Fatalf("call %d: %s %s (%s), want V11", call, d.Result, d.Code, d.Reason)
 		}
 		c := r.phone.VerifyCall(d.Ticket)
-		c.Press(wrong(c.Challenge()))
-		if call == 1 {
-			c.Press(wrong(c.Challenge()))
-			c.WaitPlay("verify-failed", 20*time.Second)
-		} else {
-			c.WaitPlay("blocked", 20*time.Second)
-		}
-		c.WaitEnd(20 * time.Second)
+		failChallenge(c, call, c.Challenge())
 	}
 	if d := r.ruleCall(); d.Code != engine.R18 {
 		t.Errorf("after three failures: %s %s (%s), want R18", d.Result, d.Code, d.Reason)

@@ -32,14 +32,7 @@ func TestIVRClockAheadOfTheGateway(t *testing.T) {
 			c.WaitEnd(20 * time.Second)
 			t.Fatalf("call %d: no challenge for the gateway's fresh ticket (played %q)", call, c.Played)
 		}
-		c.Press(wrong(digits))
-		if call == 1 {
-			c.Press(wrong(c.Challenge()))
-			c.WaitPlay("verify-failed", 20*time.Second)
-		} else {
-			c.WaitPlay("blocked", 20*time.Second)
-		}
-		c.WaitEnd(20 * time.Second)
+		failChallenge(c, call, digits)
 	}
 	if d := r.decide(testUser, "+442079460000"); d.Code != engine.R18 {
 		t.Errorf("after 3 failures the gateway says %s (%s), want R18", d.Code, d.Reason)

@@ -3,6 +3,7 @@ package ivrservice_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,15 +45,23 @@ func (s *service) waitMetric(sample, want string, within time.Duration) {
 	}
 }
 
+// startBehindProxy starts a private Asterisk and an IVR that reaches its
+// ARI through a proxy the test can break; extra adds settings.
+func startBehindProxy(t *testing.T, extra map[string]string) (*asterisktest.Asterisk, *asterisktest.Proxy, *service) {
+	t.Helper()
+	ast := asterisktest.Start(t)
+	proxy := ast.Proxy(t)
+	vars := map[string]string{"TFPS_ARI_URL": proxy.URL}
+	maps.Copy(vars, extra)
+	return ast, proxy, startService(t, ast, vars)
+}
+
 // ARI polls that fail (Asterisk refuses a few requests) and a warning of
 // the ARI client library during a live verification: /healthz says ARI is
 // failing meanwhile, but the call goes on and the caller is verified.
 func TestARIHiccupsLeaveLiveCallsAlone(t *testing.T) {
 	t.Parallel()
-	ast := asterisktest.Start(t)
-	proxy := ast.Proxy(t)
-	svc := startService(t, ast, map[string]string{
-		"TFPS_ARI_URL": proxy.URL,
+	ast, proxy, svc := startBehindProxy(t, map[string]string{
 		// The hiccup must not eat the caller's time to answer.
 		"TFPS_IVR_FIRST_DIGIT_TIMEOUT": "30s",
 		"TFPS_IVR_INTER_DIGIT_TIMEOUT": "10s",
@@ -108,9 +117,7 @@ func TestARIHiccupsLeaveLiveCallsAlone(t *testing.T) {
 // ticket and is verified.
 func TestDroppedWebsocketGivesTicketBack(t *testing.T) {
 	t.Parallel()
-	ast := asterisktest.Start(t)
-	proxy := ast.Proxy(t)
-	svc := startService(t, ast, map[string]string{"TFPS_ARI_URL": proxy.URL})
+	ast, proxy, svc := startBehindProxy(t, nil)
 	phone := asterisktest.NewPhone(t, ast)
 	ticket := svc.ticket(engine.FlowOnboarding, "dropped", "")
 	c := phone.VerifyCall(ticket)

@@ -29,10 +29,7 @@ func TestARIFaultDuring20Verifications(t *testing.T) {
 }
 
 func ariFault(t *testing.T, mode string) {
-	ast := asterisktest.Start(t)
-	proxy := ast.Proxy(t)
-	svc := startService(t, ast, map[string]string{
-		"TFPS_ARI_URL": proxy.URL,
+	ast, proxy, svc := startBehindProxy(t, map[string]string{
 		// The callers waiting for the fault must not run out of time.
 		"TFPS_IVR_FIRST_DIGIT_TIMEOUT": "60s",
 		"TFPS_IVR_INPUT_TIMEOUT":       "2m",

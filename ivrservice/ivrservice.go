@@ -7,7 +7,6 @@ package ivrservice
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
+	"github.com/voipshield/tfps/command"
 	"github.com/voipshield/tfps/config"
 	"github.com/voipshield/tfps/ivr"
 	"github.com/voipshield/tfps/learning"
@@ -50,7 +50,7 @@ type Main struct {
 	httpLn  net.Listener
 	watch   *ariWatch
 	client  ari.Client
-	closers []func(context.Context) error // run in reverse order by Close
+	closers command.Closers // run in reverse order by Close
 
 	stopApp context.CancelFunc // ends App.Run: no new calls, drain
 	appDone chan struct{}      // closed when App.Run returned
@@ -82,22 +82,10 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		}
 	}()
 	cfg, log := m.Config, m.Logger
-	m.Store, err = store.Open(ctx, cfg.DatabaseURL)
+	m.Store, m.State, err = command.OpenData(ctx, cfg, m.clock, log, &m.closers)
 	if err != nil {
 		return err
 	}
-	m.onClose(func(context.Context) error { return m.Store.Close() })
-	m.Store.Now = m.clock
-	if applied, err := m.Store.Migrate(ctx); err != nil {
-		return err
-	} else if len(applied) > 0 {
-		log.Info("database migrated", "versions", applied, "dialect", m.Store.Dialect())
-	}
-	m.State, err = state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster})
-	if err != nil {
-		return err
-	}
-	m.onClose(func(context.Context) error { return m.State.Close() })
 
 	// The IVR delivers the outbox too (leased rows: safe beside gateways),
 	// so a verification box without a gateway on its database still mails.
@@ -106,7 +94,7 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	stopMail := mailer.Start()
-	m.onClose(func(ctx context.Context) error {
+	m.closers.Push(func(ctx context.Context) error {
 		if err := stopMail(ctx); err != nil {
 			return fmt.Errorf("stop notifications: %w", err)
 		}
@@ -132,7 +120,7 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		}
 		return err
 	}
-	m.onClose(func(context.Context) error { closeTTS(); return nil })
+	m.closers.Push(func(context.Context) error { closeTTS(); return nil })
 
 	m.watch = newARIWatch(m.Registry, log)
 	if m.httpLn != nil {
@@ -149,11 +137,11 @@ func (m *Main) Start(ctx context.Context) (err error) {
 		return err
 	}
 	m.client = client
-	m.onClose(func(context.Context) error { client.Close(); return nil })
+	m.closers.Push(func(context.Context) error { client.Close(); return nil })
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); m.watch.poll(watchCtx, client, cfg.ARIApp) }()
-	m.onClose(func(context.Context) error { stopWatch(); <-watchDone; return nil })
+	m.closers.Push(func(context.Context) error { stopWatch(); <-watchDone; return nil })
 
 	m.App = ivr.NewApp(client, m.flows(source), ivr.AppOptions{Name: cfg.ARIApp, Drain: cfg.IVR.DrainTimeout, Registerer: m.Registry, Logger: log})
 	m.watch.onLost(m.App.Disconnected)
@@ -165,7 +153,7 @@ func (m *Main) Start(ctx context.Context) (err error) {
 	}()
 	// Close first ends the app (no new calls, live ones drain), then the
 	// rest closes in reverse order of start.
-	m.onClose(func(context.Context) error {
+	m.closers.Push(func(context.Context) error {
 		m.stopApp()
 		<-m.appDone
 		log.Info("ivr stopped")
@@ -200,16 +188,11 @@ func (m *Main) flows(source prompts.Source) *ivr.Flows {
 func (m *Main) serveHTTP() {
 	srv := &http.Server{Handler: m.mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 60 * time.Second,
 		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
-	ln := m.httpLn
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.Logger.Error("http server stopped", "err", err)
-		}
-	}()
-	m.onClose(func(ctx context.Context) error {
+	shutdown := command.Serve(srv, m.httpLn, m.Logger)
+	m.closers.Push(func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(ctx)
+		return shutdown(ctx)
 	})
 }
 
@@ -241,46 +224,24 @@ func (m *Main) Err() error {
 	}
 }
 
-func (m *Main) onClose(fn func(context.Context) error) { m.closers = append(m.closers, fn) }
-
 // Close takes no new calls, waits for live ones (TFPS_IVR_DRAIN_TIMEOUT),
 // then closes everything in reverse order of start. ctx bounds the
 // shutdown of the HTTP server and the outbox worker; the drain has its own
 // limit.
-func (m *Main) Close(ctx context.Context) error {
-	var errs []error
-	for i := len(m.closers) - 1; i >= 0; i-- {
-		if err := m.closers[i](ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	m.closers = nil
-	return errors.Join(errs...)
-}
+func (m *Main) Close(ctx context.Context) error { return m.closers.Close(ctx) }
 
 // healthz answers without authentication: ok or failing per dependency,
 // the error texts go to the log.
-func (m *Main) healthz(rw http.ResponseWriter, r *http.Request) {
+func (m *Main) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	checks := map[string]string{"redis": "ok", "sql": "ok", "ari": "ok"}
-	status := "ok"
-	if err := m.State.Ping(ctx); err != nil {
-		status, checks["redis"] = "unavailable", "failing"
-		m.Logger.Warn("health check: redis failing", "err", err)
-	}
-	if err := m.Store.Ping(ctx); err != nil {
-		status, checks["sql"] = "unavailable", "failing"
-		m.Logger.Warn("health check: sql failing", "err", err)
-	}
+	h := command.NewHealth("redis", "sql", "ari")
+	h.Check("redis", m.State.Ping(ctx), m.Logger)
+	h.Check("sql", m.Store.Ping(ctx), m.Logger)
 	if !m.watch.isUp() {
-		status, checks["ari"] = "unavailable", "failing"
+		h.Fail("ari")
 	}
-	rw.Header().Set("Content-Type", "application/json")
-	if status != "ok" {
-		rw.WriteHeader(http.StatusServiceUnavailable)
-	}
-	_ = json.NewEncoder(rw).Encode(map[string]any{"status": status, "checks": checks})
+	h.Write(w)
 }
 
 // Run is the IVR service of cmd/ivr: it starts, takes calls until ctx ends

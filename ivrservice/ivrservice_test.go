@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/voipshield/tfps/asterisktest"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/ivrservice"
 	"github.com/voipshield/tfps/ivrservice/ivrservicetest"
@@ -32,12 +33,12 @@ type service struct {
 	t *testing.T
 	*ivrservice.Main
 	vars map[string]string
-	log  *ivrservicetest.Buffer
+	log  *commandtest.Buffer
 }
 
 func startService(t *testing.T, ast *asterisktest.Asterisk, extra map[string]string) *service {
 	t.Helper()
-	s := &service{t: t, vars: ivrservicetest.Vars(t, ast, extra), log: &ivrservicetest.Buffer{}}
+	s := &service{t: t, vars: ivrservicetest.Vars(t, ast, extra), log: &commandtest.Buffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("ivr log:\n%s", s.log)

@@ -12,41 +12,31 @@ import (
 	"github.com/voipshield/tfps"
 )
 
-// simClock is a clock the test moves forward.
-type simClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *simClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *simClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // The SMTP relay is down for a simulated hour while two workers share the
 // outbox (the outbox and the workers read the same injected clock, moved
 // 10 s every 5 ms), then comes back: every mail is delivered exactly once,
 // after retries that back off as configured.
 func TestRelayDownAnHourTwoWorkersEveryMailOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, dialect string) {
-		clock := &simClock{t: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
-		r := newRig(t, dialect, clock.Now)
+		clk := &clock{t: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
+		r := newRig(t, dialect, clk.Now)
 		r.srv.Stop()
 		const n = 20
 		for i := range n {
-			r.enqueue(t, quotaAlert(fmt.Sprintf("down-%02d", i), fmt.Sprint(3000+i), clock.Now(), 11))
+			r.enqueue(t, quotaAlert(fmt.Sprintf("down-%02d", i), fmt.Sprint(3000+i), clk.Now(), 11))
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var wg sync.WaitGroup
 		for i := range 2 {
-			w := r.worker(t, WorkerConfig{Owner: fmt.Sprintf("down%d", i), PollInterval: 5 * time.Millisecond, Now: clock.Now,
+			w := r.worker(t, WorkerConfig{Owner: fmt.Sprintf("down%d", i), PollInterval: 5 * time.Millisecond, Now: clk.Now,
 				AlertInterval: -1, Registerer: prometheus.NewRegistry()})
 			wg.Add(1)
 			go func() { defer wg.Done(); w.Run(ctx) }()
 		}
-		start := clock.Now()
-		for clock.Now().Sub(start) < time.Hour {
-			clock.advance(10 * time.Second)
+		start := clk.Now()
+		for clk.Now().Sub(start) < time.Hour {
+			clk.Add(10 * time.Second)
 			time.Sleep(5 * time.Millisecond)
 		}
 		if got := len(r.srv.Messages()); got != 0 {
@@ -57,15 +47,15 @@ func TestRelayDownAnHourTwoWorkersEveryMailOnce(t *testing.T) {
 			attempts += row.Attempts
 		}
 		r.srv.Start()
-		back := clock.Now()
-		for len(r.rows(t, tfps.OutboxPending)) > 0 && clock.Now().Sub(back) < 2*time.Hour {
-			clock.advance(10 * time.Second)
+		back := clk.Now()
+		for len(r.rows(t, tfps.OutboxPending)) > 0 && clk.Now().Sub(back) < 2*time.Hour {
+			clk.Add(10 * time.Second)
 			time.Sleep(5 * time.Millisecond)
 		}
-		delivered := clock.Now().Sub(back)
+		delivered := clk.Now().Sub(back)
 		// Room for a duplicate to show up: past every lease.
 		for range 20 {
-			clock.advance(10 * time.Second)
+			clk.Add(10 * time.Second)
 			time.Sleep(5 * time.Millisecond)
 		}
 		cancel()

@@ -3,12 +3,14 @@ package replay
 import (
 	"bytes"
 	"testing"
+
+	"github.com/voipshield/tfps/command/commandtest"
 )
 
 // BenchmarkReplay replays a generated sample (1000 accounts over 30 days)
 // against real Redis and reports lines/s.
 func BenchmarkReplay(b *testing.B) {
-	cfg := loadConfig(b, testVars(b, nil))
+	cfg := commandtest.Config(b, testVars(b, nil))
 	var in bytes.Buffer
 	if err := WriteSample(&in, SampleOptions{Lines: b.N, Accounts: 1000, Seed: 1}); err != nil {
 		b.Fatal(err)

@@ -3,8 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"maps"
 	"testing"
 	"time"
 
@@ -17,14 +16,13 @@ import (
 const madridHours = "Europe/Madrid|20210104T090000|21000104T180000||WEEKLY|||MO,TU,WE,TH,FR"
 
 // testVars are the settings of a replay test: real Redis under a private
-// prefix, a private data directory, Madrid business hours and defaults that
-// let an onboarded account call Spain, the UK, France, Germany and the US.
+// prefix (its keys deleted at cleanup), a private data directory, Madrid
+// business hours and defaults that let an onboarded account call Spain, the
+// UK, France, Germany and the US.
 func testVars(tb testing.TB, extra map[string]string) map[string]string {
-	b := make([]byte, 6)
-	rand.Read(b)
 	v := map[string]string{
 		"TFPS_REDIS_URL":                     statetest.RedisURL(),
-		"TFPS_REDIS_PREFIX":                  "tfpstest:rp" + hex.EncodeToString(b) + ":",
+		"TFPS_REDIS_PREFIX":                  statetest.MustOpen(tb).Keys().Prefix(),
 		"TFPS_DATA_DIR":                      tb.TempDir(),
 		"TFPS_LOG_LEVEL":                     "warn",
 		"TFPS_BUSINESS_HOURS":                madridHours,
@@ -37,19 +35,8 @@ func testVars(tb testing.TB, extra map[string]string) map[string]string {
 		// The bursts of the generated month trip the pair on the 6th attempt.
 		"TFPS_AB_REPEAT_LIMIT": "5",
 	}
-	for k, x := range extra {
-		v[k] = x
-	}
+	maps.Copy(v, extra)
 	return v
-}
-
-func loadConfig(tb testing.TB, vars map[string]string) *config.Config {
-	tb.Helper()
-	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) { x, ok := vars[k]; return x, ok }})
-	if err != nil {
-		tb.Fatalf("config: %v", err)
-	}
-	return cfg
 }
 
 // replayBytes replays input with cfg and returns the output lines and the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
 )
@@ -41,7 +42,7 @@ func TestReplayRangeFlows(t *testing.T) {
 		lines = append(lines, call(at(3+i), "hopper", fmt.Sprintf("+4420812300%02d", i), "", ""))
 	}
 	lines = append(lines, call(at(6), "hopper", "+442081230099", IVRPass, ""))
-	cfg := loadConfig(t, vars)
+	cfg := commandtest.Config(t, vars)
 	out, sum, err := replayBytes(t, cfg, Options{Accounts: AccountsLive, Live: live}, encode(t, lines))
 	if err != nil {
 		t.Fatal(err)

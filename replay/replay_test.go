@@ -15,6 +15,7 @@ import (
 
 	"github.com/voipshield/tfps"
 	"github.com/voipshield/tfps/api"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/state"
@@ -177,7 +178,7 @@ var monthVars = map[string]string{"TFPS_CACHE_BLOCK_TIME": "600"}
 
 func TestReplayMonthAcrossMidnightAndDST(t *testing.T) {
 	lines := generated31()
-	cfg := loadConfig(t, testVars(t, monthVars))
+	cfg := commandtest.Config(t, testVars(t, monthVars))
 	out, sum, err := replayBytes(t, cfg, Options{Accounts: accountsFile(t)}, encode(t, lines))
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +211,7 @@ func TestReplayMatchesLiveChecks(t *testing.T) {
 		}
 	}
 	vars := testVars(t, monthVars)
-	cfg := loadConfig(t, vars)
+	cfg := commandtest.Config(t, vars)
 	accFile := accountsFile(t)
 	out, _, err := replayBytes(t, cfg, Options{Accounts: accFile}, encode(t, lines))
 	if err != nil {
@@ -279,7 +280,7 @@ func TestSimulatedIVR(t *testing.T) {
 		call(t0.Add(6*time.Minute), "newbie", "+81398765432", IVRFail, ""),
 		call(t0.Add(7*time.Minute), "newbie", "+81398765432", IVRFail, ""),
 	}
-	cfg := loadConfig(t, testVars(t, nil))
+	cfg := commandtest.Config(t, testVars(t, nil))
 	out, sum, err := replayBytes(t, cfg, Options{}, encode(t, lines))
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +319,7 @@ func TestReplayTwiceIdentical(t *testing.T) {
 	if err := WriteSample(&b, SampleOptions{Lines: 3000, Accounts: 40, Span: 5 * 24 * time.Hour, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := loadConfig(t, testVars(t, nil))
+	cfg := commandtest.Config(t, testVars(t, nil))
 	var outs [2][]byte
 	var sums [2][]byte
 	for i := range outs {
@@ -344,7 +345,7 @@ func TestReplayTwiceIdentical(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	cfg := loadConfig(t, testVars(t, nil))
+	cfg := commandtest.Config(t, testVars(t, nil))
 	good := `{"time":"2025-05-06T11:00:00+02:00","user":"a","domain":"d","source_ip":"10.0.0.1","number":"+34911234567"}`
 	for _, tc := range []struct {
 		name, line, want string
@@ -408,7 +409,7 @@ func TestReplayLeavesLiveDataAlone(t *testing.T) {
 	if err := m.Close(ctx); err != nil { // flushes the decision log and alerts
 		t.Fatal(err)
 	}
-	cfg := loadConfig(t, vars)
+	cfg := commandtest.Config(t, vars)
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
@@ -490,7 +491,7 @@ func TestReplayEnforcesUnderMonitorMode(t *testing.T) {
 		call(t0, "watched", "+34911234567", IVRPass, ""),
 		call(t0.Add(time.Minute), "watched", "+81312345678", IVRFail, ""),
 	}
-	cfg := loadConfig(t, testVars(t, map[string]string{"TFPS_MODE": "monitor"}))
+	cfg := commandtest.Config(t, testVars(t, map[string]string{"TFPS_MODE": "monitor"}))
 	out, _, err := replayBytes(t, cfg, Options{}, encode(t, lines))
 	if err != nil {
 		t.Fatal(err)

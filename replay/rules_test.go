@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
 )
@@ -33,7 +34,7 @@ func TestReplayRuleWarningFlow(t *testing.T) {
 		call(at(5), "ruled", "+34911000002", IVRPass, ""),
 		call(at(40), "ruled", "+34911000003", IVRFail, ""),
 	}
-	cfg := loadConfig(t, vars)
+	cfg := commandtest.Config(t, vars)
 	out, sum, err := replayBytes(t, cfg, Options{Accounts: AccountsLive, Live: live}, encode(t, lines))
 	if err != nil {
 		t.Fatal(err)

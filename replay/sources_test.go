@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voipshield/tfps/api"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway"
 	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/store"
@@ -41,7 +42,7 @@ func TestFromDecisionLog(t *testing.T) {
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := loadConfig(t, vars)
+	cfg := commandtest.Config(t, vars)
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)

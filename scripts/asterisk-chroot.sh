@@ -14,6 +14,7 @@
 # script returns at once. Must run as root (debootstrap and chroot need it).
 set -eu
 
+NAME=asterisk-chroot
 DIR=${TFPS_ASTERISK_CHROOT:-/var/cache/tfps/asterisk-sid}
 MARKER="$DIR/.tfps-asterisk-ready"
 # Packages inside the chroot. asterisk-core-sounds-en-gsm gives digits/ and the stock
@@ -26,41 +27,9 @@ PACKAGES="asterisk asterisk-core-sounds-en-gsm asterisk-core-sounds-es-gsm"
 RECIPE="recipe=1 packages=$PACKAGES"
 APT_OPTS="-o Acquire::Check-Valid-Until=false -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -y -q"
 
-log() { printf 'asterisk-chroot: %s\n' "$*" >&2; }
-
-ready() { [ -f "$MARKER" ] && [ "$(head -n 1 "$MARKER")" = "$RECIPE" ]; }
-
-if ready; then
-	log "ready: $DIR ($(sed -n 2p "$MARKER"))"
-	exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-	log "must run as root (debootstrap and chroot need it)"
-	exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
+. "$(dirname "$0")/chroot.sh"
 export CI=${CI:-true}
-
-if ! command -v debootstrap >/dev/null 2>&1; then
-	log "installing debootstrap on the host"
-	apt-get $APT_OPTS update
-	apt-get $APT_OPTS install --no-install-recommends debootstrap
-fi
-
-# Serialise concurrent runs (two CI jobs on one machine).
-mkdir -p "$(dirname "$DIR")"
-LOCK="$(dirname "$DIR")/.$(basename "$DIR").lock"
-exec 9>"$LOCK"
-if command -v flock >/dev/null 2>&1; then
-	log "waiting for lock $LOCK"
-	flock 9
-fi
-if ready; then
-	log "ready: $DIR (built by a concurrent run)"
-	exit 0
-fi
+chroot_begin "debootstrap and chroot need it"
 
 # debootstrap leaves debootstrap/ behind when it stops half way; start over then.
 if [ -d "$DIR/debootstrap" ] || { [ -d "$DIR" ] && [ ! -x "$DIR/usr/bin/apt-get" ]; }; then
@@ -77,12 +46,7 @@ if [ ! -x "$DIR/usr/bin/apt-get" ]; then
 	debootstrap --variant=minbase sid "$DIR" ${TFPS_DEBIAN_MIRROR:-}
 fi
 
-# Services must never start inside the chroot during package installation.
-cat >"$DIR/usr/sbin/policy-rc.d" <<'EOF'
-#!/bin/sh
-exit 101
-EOF
-chmod 755 "$DIR/usr/sbin/policy-rc.d"
+chroot_no_services
 
 # Name resolution for apt inside the chroot.
 cp -L /etc/resolv.conf "$DIR/etc/resolv.conf" 2>/dev/null || true

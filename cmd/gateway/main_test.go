@@ -14,22 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voipshield/tfps/gateway/gatewaytest"
 	"github.com/voipshield/tfps/state/statetest"
 )
 
-// buildBinary compiles this command into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gateway")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestVersionFlag(t *testing.T) {
-	out, err := exec.Command(buildBinary(t), "--version").Output()
+	out, err := exec.Command(gatewaytest.Binary(t), "--version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "gateway ") {
 		t.Fatalf("--version: %q %v", out, err)
 	}
@@ -38,7 +28,7 @@ func TestVersionFlag(t *testing.T) {
 // The real binary starts on free ports, answers /healthz, and on SIGTERM
 // stops cleanly with exit status 0.
 func TestRunAndStopOnSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
+	bin := gatewaytest.Binary(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin)
 	cmd.Dir = dir

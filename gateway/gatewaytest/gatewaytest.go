@@ -4,19 +4,16 @@ package gatewaytest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"io"
-	"log/slog"
+	"maps"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/gateway"
-	"github.com/voipshield/tfps/state"
 	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store"
 	"github.com/voipshield/tfps/store/storetest"
@@ -30,9 +27,7 @@ import (
 // restart does.
 func Vars(tb testing.TB, dialect string, extra map[string]string) map[string]string {
 	tb.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "tfpstest:gw" + hex.EncodeToString(b) + ":"
+	prefix := statetest.MustOpen(tb).Keys().Prefix() // its cleanup deletes the prefix's keys
 	vars := map[string]string{
 		"TFPS_HTTP_LISTEN":   "127.0.0.1:0",
 		"TFPS_SIP_LISTEN":    "127.0.0.1:0",
@@ -50,23 +45,8 @@ func Vars(tb testing.TB, dialect string, extra map[string]string) map[string]str
 	default:
 		tb.Fatalf("unknown dialect %q", dialect)
 	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	tb.Cleanup(func() { deletePrefix(tb, prefix) })
+	maps.Copy(vars, extra)
 	return vars
-}
-
-func deletePrefix(tb testing.TB, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := state.Open(ctx, statetest.RedisURL(), state.Options{Prefix: prefix, Cluster: statetest.RedisCluster()})
-	if err != nil {
-		tb.Errorf("clean Redis prefix %s: %v", prefix, err)
-		return
-	}
-	defer s.Close()
-	s.DeletePrefix(ctx)
 }
 
 // MustStart loads vars as the configuration, lets edit adjust the Main
@@ -74,24 +54,15 @@ func deletePrefix(tb testing.TB, prefix string) {
 // may be called earlier). Logs go to the test log with -v, else nowhere.
 func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *gateway.Main)) *gateway.Main {
 	tb.Helper()
-	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) {
-		v, ok := vars[k]
-		return v, ok
-	}})
-	if err != nil {
-		tb.Fatalf("gateway config: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = cfg.Logger(testLog{tb})
-	}
+	cfg := commandtest.Config(tb, vars)
+	logger := commandtest.Logger(tb, cfg)
 	var m *gateway.Main
 	for try := 1; ; try++ {
 		m = gateway.New(cfg, logger)
 		for _, fn := range edit {
 			fn(m)
 		}
-		err = m.Start(context.Background())
+		err := m.Start(context.Background())
 		// Port 0 gives the SIP front a free UDP port, and TCP the same
 		// number, which a client connection may hold: pick again.
 		if err != nil && try < 5 && errors.Is(err, syscall.EADDRINUSE) {
@@ -112,9 +83,14 @@ func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *gateway.Ma
 	return m
 }
 
-type testLog struct{ tb testing.TB }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.tb.Log(string(p))
-	return len(p), nil
+// Binary builds the gateway command into the test's temporary directory
+// (removed with it; the build cache makes later builds quick) and returns
+// its path.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/voipshield/tfps/cmd/gateway").CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

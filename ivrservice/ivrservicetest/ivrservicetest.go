@@ -7,16 +7,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/voipshield/tfps/asterisktest"
-	"github.com/voipshield/tfps/config"
+	"github.com/voipshield/tfps/command/commandtest"
 	"github.com/voipshield/tfps/ivrservice"
 	"github.com/voipshield/tfps/state/statetest"
 	"github.com/voipshield/tfps/store/storetest"
@@ -54,23 +53,8 @@ func Vars(tb testing.TB, ast *asterisktest.Asterisk, extra map[string]string) ma
 		"TFPS_DEFAULT_DESTINATION_COUNTRIES": "US",
 		"TFPS_LOG_LEVEL":                     "info",
 	}
-	for k, v := range extra {
-		vars[k] = v
-	}
+	maps.Copy(vars, extra)
 	return vars
-}
-
-// Config loads vars as the configuration.
-func Config(tb testing.TB, vars map[string]string) *config.Config {
-	tb.Helper()
-	cfg, _, err := config.Load(config.Options{Lookup: func(k string) (string, bool) {
-		v, ok := vars[k]
-		return v, ok
-	}})
-	if err != nil {
-		tb.Fatalf("ivr config: %v", err)
-	}
-	return cfg
 }
 
 // MustStart loads vars as the configuration, lets edit adjust the Main
@@ -79,12 +63,8 @@ func Config(tb testing.TB, vars map[string]string) *config.Config {
 // log with -v, else nowhere (LogTo keeps them for assertions).
 func MustStart(tb testing.TB, vars map[string]string, edit ...func(m *ivrservice.Main)) *ivrservice.Main {
 	tb.Helper()
-	cfg := Config(tb, vars)
-	logger := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		logger = cfg.Logger(testLog{tb})
-	}
-	m := ivrservice.New(cfg, logger)
+	cfg := commandtest.Config(tb, vars)
+	m := ivrservice.New(cfg, commandtest.Logger(tb, cfg))
 	for _, fn := range edit {
 		fn(m)
 	}
@@ -131,29 +111,4 @@ func WaitHealthy(tb testing.TB, m *ivrservice.Main, within time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	tb.Fatalf("ivr not healthy within %s: %s", within, last)
-}
-
-// Buffer is a log destination safe for concurrent writers.
-type Buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-type testLog struct{ tb testing.TB }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }
