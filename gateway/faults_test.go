@@ -571,7 +571,9 @@ func (r *redisServer) kill() {
 // and after.
 func TestRedisKilledAndRestartedUnderSIPLoad(t *testing.T) {
 	rs := startRedis(t, 0)
-	vars := faultVars(t, map[string]string{"TFPS_REDIS_URL": "redis://" + rs.addr(), "TFPS_ENGINE_ERROR_POLICY": "reject"})
+	// The killed Redis is a single server of the test's own, also when the
+	// rest of the suite runs on a Redis Cluster.
+	vars := faultVars(t, map[string]string{"TFPS_REDIS_URL": "redis://" + rs.addr(), "TFPS_REDIS_CLUSTER": "off", "TFPS_ENGINE_ERROR_POLICY": "reject"})
 	db := openStore(t, vars)
 	_, g, c := startLoaded(t, db, vars, "redis")
 	warm := newLoadResult()
