@@ -105,13 +105,34 @@ for i = 0, n - 1 do
     local attempts, block, index = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2]
     local limit, window, blockms, member, pair = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), tonumber(ARGV[ai + 3]), ARGV[ai + 4], ARGV[ai + 5]
     ki, ai = ki + 3, ai + 6
-    local b = tonumber(redis.call('GET', block) or '0')
+    -- One read for the block and the attempts (packed: see abAttempts).
+    local got = redis.call('MGET', block, attempts)
+    local b = tonumber(got[1] or '0')
     if b > now then
       state, untilv = 2, b
     else
-      redis.call('ZADD', attempts, now, member)
-      redis.call('ZREMRANGEBYSCORE', attempts, '-inf', now - window)
-      count = redis.call('ZCOUNT', attempts, '(' .. (now - window), now)
+      -- The attempts within the window, this call's (by its member) last.
+      local lo = now - window
+      local kept = {}
+      local v = got[2]
+      if v then
+        local pos = 1
+        while pos <= #v do
+          local sp = string.find(v, ' ', pos, true)
+          local c = string.find(v, ':', sp + 1, true)
+          local ts = tonumber(string.sub(v, pos, sp - 1))
+          local e = c + tonumber(string.sub(v, sp + 1, c - 1))
+          if ts > lo and string.sub(v, c + 1, e) ~= member then
+            kept[#kept + 1] = string.sub(v, pos, e)
+            if ts <= now then count = count + 1 end
+          end
+          pos = e + 1
+        end
+      end
+      if now > lo then
+        kept[#kept + 1] = string.format('%d %d:', now, #member) .. member
+        count = count + 1
+      end
       if count > limit then
         state, untilv = 1, now + blockms
         redis.call('SET', block, untilv, 'PX', blockms + 60000)
@@ -123,7 +144,7 @@ for i = 0, n - 1 do
           redis.call('PEXPIREAT', index, tonumber(last[2]) + 60000)
         end
       else
-        redis.call('PEXPIRE', attempts, window + 60000)
+        redis.call('SET', attempts, table.concat(kept), 'PX', window + 60000)
       end
     end
   elseif kind == 2 then
