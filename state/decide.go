@@ -98,6 +98,7 @@ local out = {}
 local failed = -1
 local ticket = ARGV[4]
 local rc = nil
+local fnow = nil
 for i = 0, n - 1 do
   local kind = tonumber(ARGV[ai])
   local state, count, untilv = 0, 0, 0
@@ -152,7 +153,7 @@ for i = 0, n - 1 do
     -- IVR's writes run on (ARGV[9]), not on the call's.
     local key = KEYS[ki]
     local limit, window = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
-    local fnow = clock(ARGV[9])
+    fnow = fnow or clock(ARGV[9]) -- one TIME for every failures step
     ki, ai = ki + 1, ai + 3
     count = redis.call('ZCOUNT', key, '(' .. (fnow - window), fnow)
     if limit > 0 and count >= limit then
