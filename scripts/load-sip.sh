@@ -36,6 +36,8 @@
 #   TARGETS="kamailio gateway"  which targets to measure
 #   TARGET_CPU=0 GEN_CPU=1      cores (taskset -c)
 #   PRIO=10                     SCHED_RR priority of target, sipp and Redis
+#   TARGET_PRIO, SIPP_PRIO, REDIS_PRIO  one of them apart (default PRIO; 0:
+#                               normal priority)
 #   GW_PORT=25060 KAM_PORT=25070 HTTP_PORT=25080 REDIS_PORT=25090 SIPP_PORT=25100
 #   KAM_CHILDREN=2              Kamailio UDP worker processes
 #   SIPP_BUFFER=4194304         sipp's socket buffers (-buff_size); sipp's own
@@ -63,6 +65,7 @@ GEN_CPU=${GEN_CPU:-1}
 PRIO=${PRIO:-10}
 REDIS_PRIO=${REDIS_PRIO:-$PRIO}
 SIPP_PRIO=${SIPP_PRIO:-$PRIO}
+TARGET_PRIO=${TARGET_PRIO:-$PRIO}
 GW_PORT=${GW_PORT:-25060}
 KAM_PORT=${KAM_PORT:-25070}
 HTTP_PORT=${HTTP_PORT:-25080}
@@ -156,6 +159,9 @@ stat_col() { # stat_col FILE NAME: last value of column NAME in sipp's stat csv
 step() {
 	local name=$1 port=$2 pid=$3 rpid=$4 rate=$5
 	local dir="$WORK/$name-$rate" calls=$((rate * STEP_SECONDS))
+	# Callers of one step are new to the next (sipp numbers calls from 1 in
+	# each run; a caller seen again within the A->B window would be counted).
+	STEP_NO=$((STEP_NO + 1))
 	mkdir -p "$dir"
 	local load before after rbefore=0 rafter=0 dbefore dafter gbefore gafter ibefore iafter gw99=-
 	load=$(cut -d' ' -f1 /proc/loadavg)
@@ -165,7 +171,7 @@ step() {
 	[ "$rpid" -gt 0 ] && rbefore=$(cpu_ticks "$rpid")
 	dbefore=$(udp_drops "$port")
 	gbefore=$(rcvbuf_errors)
-	(cd "$dir" && PRIO=$SIPP_PRIO on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -i 127.0.0.1 \
+	(cd "$dir" && PRIO=$SIPP_PRIO on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -key caller_prefix $((1000 + STEP_NO)) -i 127.0.0.1 \
 		-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -buff_size "$SIPP_BUFFER" -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
 		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 -trace_err -error_file err.log \
 		>sipp.out 2>&1) || true
@@ -206,7 +212,7 @@ step() {
 
 if [ "$PRIO" -gt 0 ] && [ "$(id -u)" -ne 0 ]; then die "SCHED_RR needs root (or PRIO=0)"; fi
 
-GW_PID=0 KAM_PID=0 REDIS_PID=0 GW_CALLS=0
+GW_PID=0 KAM_PID=0 REDIS_PID=0 GW_CALLS=0 STEP_NO=0
 for target in $TARGETS; do
 	case $target in
 	gateway)
@@ -224,7 +230,7 @@ for target in $TARGETS; do
 		pprof=""
 		[ -n "${PPROF:-}" ] && pprof=127.0.0.1:$((HTTP_PORT + 1))
 		# shellcheck disable=SC2086
-		on "$TARGET_CPU" env TFPS_SIP_LISTEN=127.0.0.1:$GW_PORT TFPS_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
+		PRIO=$TARGET_PRIO on "$TARGET_CPU" env TFPS_SIP_LISTEN=127.0.0.1:$GW_PORT TFPS_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
 			TFPS_DATA_DIR="$WORK" TFPS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" TFPS_SIP_FLOOD_LIMIT=0 \
 			TFPS_SIP_ALLOW=127.0.0.0/8 TFPS_AUTHORIZE_METHOD=302 TFPS_LOG_LEVEL=warn TFPS_PPROF_LISTEN="$pprof" \
 			${GW_ENV:-} "$WORK/gateway" >"$WORK/gateway.log" 2>&1 &
@@ -239,7 +245,7 @@ for target in $TARGETS; do
 		sleep 1 # the engine sees the new account within TFPS_CACHE_REFRESH
 		;;
 	kamailio)
-		on "$TARGET_CPU" kamailio -f scripts/sipp/kamailio-redirect.cfg -DD -E -Y "$WORK" -P "$WORK/kamailio.pid" \
+		PRIO=$TARGET_PRIO on "$TARGET_CPU" kamailio -f scripts/sipp/kamailio-redirect.cfg -DD -E -Y "$WORK" -P "$WORK/kamailio.pid" \
 			-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "CHILDREN=$KAM_CHILDREN" >"$WORK/kamailio.log" 2>&1 &
 		KAM_PID=$!
 		PIDS+=("$KAM_PID")
