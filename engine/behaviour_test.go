@@ -40,10 +40,9 @@ func TestFirstFailingCheckDecides(t *testing.T) {
 			r := newRig(t, dialect, opts)
 			r.account(t, "1001", nil)
 			r.account(t, "blocked", func(a *tfps.Account) { a.Blocked = true })
-			keys := r.st.Keys()
 			day := inHours.Format("2006-01-02")
-			abCount := func(user, caller string) int64 {
-				n, err := r.st.Client().ZCard(ctx, keys.ABAttempts(user, "pbx.example", caller, "+442079460000")).Result()
+			abCount := func(user, caller string) int {
+				n, err := r.st.PairAttempts(ctx, user, "pbx.example", caller, "+442079460000")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -16,6 +16,7 @@
 #                                        # figures for a target at that rate
 #   LOAD_TOOL=wrk scripts/load-http.sh   # wrk (Debian package) with scripts/load-http.lua
 #   TFPS_LOAD_DIALECT=postgres scripts/load-http.sh
+#   GW_BIN=/tmp/gw scripts/load-http.sh  # a gateway binary built beforehand
 #
 # Cores: the gateway is pinned to TARGET_CPU (default 0), the load generator
 # and a private redis-server (REDIS_PORT, default 25091) to GEN_CPU (default
@@ -73,7 +74,11 @@ if [ -z "$redis_url" ]; then
 	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-go build -o "$work/gateway" ./cmd/gateway
+if [ -n "${GW_BIN:-}" ]; then
+	cp "$GW_BIN" "$work/gateway" # a build made beforehand (compare builds)
+else
+	go build -o "$work/gateway" ./cmd/gateway
+fi
 go build -o "$work/loadcheck" ./cmd/loadcheck
 
 db_url="sqlite://$work/tfps.db"

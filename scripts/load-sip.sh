@@ -36,6 +36,8 @@
 #   TARGETS="kamailio gateway"  which targets to measure
 #   TARGET_CPU=0 GEN_CPU=1      cores (taskset -c)
 #   PRIO=10                     SCHED_RR priority of target, sipp and Redis
+#   TARGET_PRIO, SIPP_PRIO, REDIS_PRIO  one of them apart (default PRIO; 0:
+#                               normal priority)
 #   GW_PORT=25060 KAM_PORT=25070 HTTP_PORT=25080 REDIS_PORT=25090 SIPP_PORT=25100
 #   KAM_CHILDREN=2              Kamailio UDP worker processes
 #   SIPP_BUFFER=4194304         sipp's socket buffers (-buff_size); sipp's own
@@ -61,6 +63,9 @@ TARGETS=${TARGETS:-"kamailio gateway"}
 TARGET_CPU=${TARGET_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 PRIO=${PRIO:-10}
+REDIS_PRIO=${REDIS_PRIO:-$PRIO}
+SIPP_PRIO=${SIPP_PRIO:-$PRIO}
+TARGET_PRIO=${TARGET_PRIO:-$PRIO}
 GW_PORT=${GW_PORT:-25060}
 KAM_PORT=${KAM_PORT:-25070}
 HTTP_PORT=${HTTP_PORT:-25080}
@@ -126,6 +131,25 @@ percentiles() {
 		}'
 }
 
+# cpu_idle CPU: idle+iowait ticks of one core (/proc/stat).
+cpu_idle() {
+	awk -v c="cpu$1" '$1 == c { print $5 + $6 }' /proc/stat
+}
+
+# answer_buckets PORT: the gateway's answer-time histogram (le count per line).
+answer_buckets() {
+	curl -fs "http://127.0.0.1:$1/metrics" 2>/dev/null | sed -n 's/^tfps_sip_answer_seconds_bucket{le="\([^"]*\)"} \([0-9.e+]*\)$/\1 \2/p'
+}
+# answer_p99 BEFORE AFTER: upper bound (ms) of the bucket holding the 99th
+# percentile of the answers between two answer_buckets snapshots.
+answer_p99() {
+	awk 'NR == FNR { b[$1] = $2; next } { le[++n] = $1; c[n] = $2 - b[$1] }
+		END {
+			if (n == 0 || c[n] <= 0) { print "-"; exit }
+			for (i = 1; i <= n; i++) if (c[i] >= 0.99 * c[n]) { if (le[i] == "+Inf") print "inf"; else printf "%g\n", le[i] * 1000; exit }
+		}' "$1" "$2"
+}
+
 stat_col() { # stat_col FILE NAME: last value of column NAME in sipp's stat csv
 	awk -F';' -v want="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==want) c=i; next} {v=$c} END{print v+0}' "$1"
 }
@@ -135,19 +159,29 @@ stat_col() { # stat_col FILE NAME: last value of column NAME in sipp's stat csv
 step() {
 	local name=$1 port=$2 pid=$3 rpid=$4 rate=$5
 	local dir="$WORK/$name-$rate" calls=$((rate * STEP_SECONDS))
+	# Callers of one step are new to the next (sipp numbers calls from 1 in
+	# each run; a caller seen again within the A->B window would be counted).
+	STEP_NO=$((STEP_NO + 1))
 	mkdir -p "$dir"
-	local load before after rbefore=0 rafter=0 dbefore dafter gbefore gafter
+	local load before after rbefore=0 rafter=0 dbefore dafter gbefore gafter ibefore iafter gw99=-
 	load=$(cut -d' ' -f1 /proc/loadavg)
+	[ "$rpid" -gt 0 ] && answer_buckets "$HTTP_PORT" >"$dir/answers.before"
+	ibefore=$(cpu_idle "$GEN_CPU")
 	before=$(cpu_ticks_group "$pid")
 	[ "$rpid" -gt 0 ] && rbefore=$(cpu_ticks "$rpid")
 	dbefore=$(udp_drops "$port")
 	gbefore=$(rcvbuf_errors)
-	(cd "$dir" && on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -i 127.0.0.1 \
+	(cd "$dir" && PRIO=$SIPP_PRIO on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -key caller_prefix $((1000 + STEP_NO)) -i 127.0.0.1 \
 		-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -buff_size "$SIPP_BUFFER" -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
 		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 -trace_err -error_file err.log \
 		>sipp.out 2>&1) || true
 	after=$(cpu_ticks_group "$pid")
+	iafter=$(cpu_idle "$GEN_CPU")
 	[ "$rpid" -gt 0 ] && rafter=$(cpu_ticks "$rpid")
+	if [ "$rpid" -gt 0 ]; then
+		answer_buckets "$HTTP_PORT" >"$dir/answers.after"
+		gw99=$(answer_p99 "$dir/answers.before" "$dir/answers.after")
+	fi
 	dafter=$(udp_drops "$port")
 	gafter=$(rcvbuf_errors)
 	local succ failed retrans pct="n/a n/a n/a" rtt
@@ -159,11 +193,14 @@ step() {
 	[ -n "$rtt" ] && pct=$(percentiles "$rtt")
 	local n=$((succ > 0 ? succ : 1))
 	STEP_CPU=$(awk -v t=$((after - before)) -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+	[ "$rpid" -gt 0 ] && GW_CALLS=$((GW_CALLS + succ))
 	STEP_REDIS=$(awk -v t=$((rafter - rbefore)) -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
 	[ "$rpid" -gt 0 ] || STEP_REDIS=-
+	local idle
+	idle=$(awk -v i=$((iafter - ibefore)) -v hz="$HZ" -v s="$STEP_SECONDS" 'BEGIN { printf "%.0f", i * 100 / hz / s }')
 	# shellcheck disable=SC2086
-	printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %10s %9s %8s %6s\n' "$name" "$rate" "$succ" "$failed" "$retrans" $pct \
-		"$((dafter - dbefore))" "$((gafter - gbefore))" "$STEP_CPU" "$STEP_REDIS" "$load"
+	printf '%-9s %7s %8s %7s %8s %8s %8s %8s %7s %9s %10s %9s %8s %8s %6s\n' "$name" "$rate" "$succ" "$failed" "$retrans" $pct "$gw99" \
+		"$((dafter - dbefore))" "$((gafter - gbefore))" "$STEP_CPU" "$STEP_REDIS" "$idle" "$load"
 	STEP_OK=1
 	STEP_CLEAN=0
 	if [ "$failed" -ne 0 ] || [ $((retrans * 10)) -gt "$calls" ]; then
@@ -175,11 +212,11 @@ step() {
 
 if [ "$PRIO" -gt 0 ] && [ "$(id -u)" -ne 0 ]; then die "SCHED_RR needs root (or PRIO=0)"; fi
 
-GW_PID=0 KAM_PID=0 REDIS_PID=0
+GW_PID=0 KAM_PID=0 REDIS_PID=0 GW_CALLS=0 STEP_NO=0
 for target in $TARGETS; do
 	case $target in
 	gateway)
-		on "$GEN_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+		PRIO=$REDIS_PRIO on "$GEN_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
 			--dir "$WORK" --logfile "$WORK/redis.log" &
 		REDIS_PID=$!
 		PIDS+=("$REDIS_PID")
@@ -193,7 +230,7 @@ for target in $TARGETS; do
 		pprof=""
 		[ -n "${PPROF:-}" ] && pprof=127.0.0.1:$((HTTP_PORT + 1))
 		# shellcheck disable=SC2086
-		on "$TARGET_CPU" env TFPS_SIP_LISTEN=127.0.0.1:$GW_PORT TFPS_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
+		PRIO=$TARGET_PRIO on "$TARGET_CPU" env TFPS_SIP_LISTEN=127.0.0.1:$GW_PORT TFPS_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
 			TFPS_DATA_DIR="$WORK" TFPS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" TFPS_SIP_FLOOD_LIMIT=0 \
 			TFPS_SIP_ALLOW=127.0.0.0/8 TFPS_AUTHORIZE_METHOD=302 TFPS_LOG_LEVEL=warn TFPS_PPROF_LISTEN="$pprof" \
 			${GW_ENV:-} "$WORK/gateway" >"$WORK/gateway.log" 2>&1 &
@@ -208,7 +245,7 @@ for target in $TARGETS; do
 		sleep 1 # the engine sees the new account within TFPS_CACHE_REFRESH
 		;;
 	kamailio)
-		on "$TARGET_CPU" kamailio -f scripts/sipp/kamailio-redirect.cfg -DD -E -Y "$WORK" -P "$WORK/kamailio.pid" \
+		PRIO=$TARGET_PRIO on "$TARGET_CPU" kamailio -f scripts/sipp/kamailio-redirect.cfg -DD -E -Y "$WORK" -P "$WORK/kamailio.pid" \
 			-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "CHILDREN=$KAM_CHILDREN" >"$WORK/kamailio.log" 2>&1 &
 		KAM_PID=$!
 		PIDS+=("$KAM_PID")
@@ -220,7 +257,7 @@ for target in $TARGETS; do
 done
 
 printf '\ntarget on CPU %s, sipp and Redis on CPU %s, SCHED_RR %s, %ss per rate; %s\n' "$TARGET_CPU" "$GEN_CPU" "$PRIO" "$STEP_SECONDS" "$(uname -r)"
-printf '%-9s %7s %8s %7s %8s %8s %8s %8s %9s %10s %9s %8s %6s\n' target rate calls failed retrans p50_ms p99_ms max_ms sock_drop rcvbuf_err cpu_us redis_us load1
+printf '%-9s %7s %8s %7s %8s %8s %8s %8s %7s %9s %10s %9s %8s %8s %6s\n' target rate calls failed retrans p50_ms p99_ms max_ms gw99_ms sock_drop rcvbuf_err cpu_us redis_us gen_idle load1
 declare -A GOING CLEAN CPU REDIS
 for target in $TARGETS; do GOING[$target]=1; CLEAN[$target]=0; done
 for rate in $RATES; do
@@ -265,5 +302,14 @@ if [ -n "${CLEAN[gateway]:-}" ] && [ -n "${CLEAN[kamailio]:-}" ]; then
 			if (k <= 0) exit
 			printf "%7d %12.1f %11.1f %9.1f %9.2f %15.2f\n", rate, k, g, r, g / k, (g + r) / k }'
 	done
+fi
+if [ "$REDIS_PID" -gt 0 ] && [ "$GW_CALLS" -gt 0 ]; then
+	# What Redis ran for the gateway's calls (the account's creation aside):
+	# commands per call and Redis's own time in them (INFO commandstats;
+	# commands run by a script count one by one).
+	printf 'REDIS commands per gateway call (%s calls):' "$GW_CALLS"
+	redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | awk -F'[:=,]' -v n="$GW_CALLS" '
+		/^cmdstat_/ && $3 / n >= 0.01 { sub("cmdstat_", "", $1); printf " %s %.2f (%.2f us)", $1, $3 / n, $5 / n }
+		END { printf "\n" }'
 fi
 printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -95,6 +95,36 @@ func (s *State) ClearPairBlock(ctx context.Context, user, domain, caller, number
 	return until > now.UnixMilli(), nil
 }
 
+// PairAttempts returns how many attempts from caller to number the burst
+// check holds (those of its current window, kept until the next call of the
+// pair drops the older ones or the key expires).
+func (s *State) PairAttempts(ctx context.Context, user, domain, caller, number string) (int, error) {
+	ctx, cancel := s.WithDeadline(ctx)
+	defer cancel()
+	v, err := s.rdb.Get(ctx, s.keys.ABAttempts(user, domain, caller, number)).Result()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, Wrap(fmt.Sprintf("attempts %s->%s of %s@%s", caller, number, user, domain), err)
+	}
+	n := 0
+	for v != "" { // "<ms> <length>:<member>" per attempt
+		sp := strings.IndexByte(v, ' ')
+		colon := strings.IndexByte(v, ':')
+		if sp < 0 || colon < sp {
+			return 0, fmt.Errorf("attempts %s->%s of %s@%s: malformed value", caller, number, user, domain)
+		}
+		l, err := strconv.Atoi(v[sp+1 : colon])
+		if err != nil || colon+1+l > len(v) {
+			return 0, fmt.Errorf("attempts %s->%s of %s@%s: malformed value", caller, number, user, domain)
+		}
+		v = v[colon+1+l:]
+		n++
+	}
+	return n, nil
+}
+
 // ClearPairBlocks lifts every listed pair block of the account and returns
 // how many were active at now.
 func (s *State) ClearPairBlocks(ctx context.Context, user, domain string, now time.Time) (int, error) {

@@ -91,27 +91,56 @@ const ruleStatsGC = 48 * time.Hour
 // within the window, no ticket is stored. A stored ticket joins both sets;
 // ClaimTicket takes it out of them.
 var decideScript = redis.NewScript(luaClock + `
-local now = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
+local now = (ARGV[1] + 0)
+local n = (ARGV[2] + 0)
 local ki, ai = 4, 10
 local out = {}
 local failed = -1
 local ticket = ARGV[4]
 local rc = nil
+local fnow = nil
+-- Integers go to Redis as strings made with %d: a Lua number handed to
+-- redis.call, or joined with .., is written with %.17g / %.14g, the costly
+-- floating-point path of printf (a tenth of the script's instructions).
+local function int(v) return string.format('%d', v) end
+-- Numbers are read from the arguments by arithmetic (s + 0): tonumber(s)
+-- converts its text twice (lua_isnumber, then lua_tonumber).
+local nowS = ARGV[1]
 for i = 0, n - 1 do
-  local kind = tonumber(ARGV[ai])
+  local kind = ARGV[ai] -- compared as text: no string-to-number conversion
   local state, count, untilv = 0, 0, 0
-  if kind == 1 then
+  if kind == '1' then
     local attempts, block, index = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2]
-    local limit, window, blockms, member, pair = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), tonumber(ARGV[ai + 3]), ARGV[ai + 4], ARGV[ai + 5]
+    local limit, window, blockms, member, pair = (ARGV[ai + 1] + 0), (ARGV[ai + 2] + 0), (ARGV[ai + 3] + 0), ARGV[ai + 4], ARGV[ai + 5]
     ki, ai = ki + 3, ai + 6
-    local b = tonumber(redis.call('GET', block) or '0')
+    -- One read for the block and the attempts (packed: see abAttempts).
+    local got = redis.call('MGET', block, attempts)
+    local b = (got[1] or 0) + 0
     if b > now then
       state, untilv = 2, b
     else
-      redis.call('ZADD', attempts, now, member)
-      redis.call('ZREMRANGEBYSCORE', attempts, '-inf', now - window)
-      count = redis.call('ZCOUNT', attempts, '(' .. (now - window), now)
+      -- The attempts within the window, this call's (by its member) last.
+      local lo = now - window
+      local kept = {}
+      local v = got[2]
+      if v then
+        local pos = 1
+        while pos <= #v do
+          local sp = string.find(v, ' ', pos, true)
+          local c = string.find(v, ':', sp + 1, true)
+          local ts = string.sub(v, pos, sp - 1) + 0
+          local e = c + (string.sub(v, sp + 1, c - 1) + 0)
+          if ts > lo and string.sub(v, c + 1, e) ~= member then
+            kept[#kept + 1] = string.sub(v, pos, e)
+            if ts <= now then count = count + 1 end
+          end
+          pos = e + 1
+        end
+      end
+      if now > lo then
+        kept[#kept + 1] = string.format('%d %d:', now, #member) .. member
+        count = count + 1
+      end
       if count > limit then
         state, untilv = 1, now + blockms
         redis.call('SET', block, untilv, 'PX', blockms + 60000)
@@ -123,25 +152,26 @@ for i = 0, n - 1 do
           redis.call('PEXPIREAT', index, tonumber(last[2]) + 60000)
         end
       else
-        redis.call('PEXPIRE', attempts, window + 60000)
+        redis.call('SET', attempts, table.concat(kept), 'PX', int(window + 60000))
       end
     end
-  elseif kind == 2 then
+  elseif kind == '2' then
     -- The IVR writes these failures: their window runs on the clock the
     -- IVR's writes run on (ARGV[9]), not on the call's.
     local key = KEYS[ki]
-    local limit, window = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
-    local fnow = clock(ARGV[9])
+    local limit, window = (ARGV[ai + 1] + 0), (ARGV[ai + 2] + 0)
+    fnow = fnow or clock(ARGV[9]) -- one TIME for every failures step
     ki, ai = ki + 1, ai + 3
-    count = redis.call('ZCOUNT', key, '(' .. (fnow - window), fnow)
+    local fnowS = int(fnow)
+    count = redis.call('ZCOUNT', key, '(' .. int(fnow - window), fnowS)
     if limit > 0 and count >= limit then
       state = 1
-      local nth = redis.call('ZREVRANGEBYSCORE', key, fnow, '(' .. (fnow - window), 'WITHSCORES', 'LIMIT', limit - 1, 1)
+      local nth = redis.call('ZREVRANGEBYSCORE', key, fnowS, '(' .. int(fnow - window), 'WITHSCORES', 'LIMIT', int(limit - 1), 1)
       if nth[2] then untilv = tonumber(nth[2]) + window end
     end
-  elseif kind == 3 then
+  elseif kind == '3' then
     local key = KEYS[ki]
-    local limit, gc, t = tonumber(ARGV[ai + 1]), ARGV[ai + 2], ARGV[ai + 3]
+    local limit, gc, t = (ARGV[ai + 1] + 0), ARGV[ai + 2], ARGV[ai + 3]
     ki, ai = ki + 1, ai + 4
     count = redis.call('INCR', key)
     if count == 1 then redis.call('PEXPIRE', key, gc) end
@@ -151,30 +181,30 @@ for i = 0, n - 1 do
       state = 1
       ticket = t
     end
-  elseif kind == 4 then
+  elseif kind == '4' then
     local key = KEYS[ki]
-    local limit, window, num, t = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]), ARGV[ai + 3], ARGV[ai + 4]
+    local limit, window, num, t = (ARGV[ai + 1] + 0), (ARGV[ai + 2] + 0), ARGV[ai + 3], ARGV[ai + 4]
     ki, ai = ki + 1, ai + 5
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
     count = redis.call('ZCARD', key)
-    if redis.call('ZSCORE', key, num) then
-      redis.call('ZADD', key, now, num)
+    if redis.call('ZRANK', key, num) then -- ZSCORE's reply is a double to format
+      redis.call('ZADD', key, nowS, num)
     elseif count >= limit then
       count = count + 1
       state = 1
       ticket = t
     else
-      redis.call('ZADD', key, now, num)
+      redis.call('ZADD', key, nowS, num)
       count = count + 1
     end
-    redis.call('PEXPIRE', key, window + 60000)
-  elseif kind == 5 then
+    redis.call('PEXPIRE', key, int(window + 60000))
+  elseif kind == '5' then
     local h, c, p, k, kd = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2], KEYS[ki + 3], KEYS[ki + 4]
-    local rid, win, num, member, maxdur = ARGV[ai + 1], ARGV[ai + 2], ARGV[ai + 3], ARGV[ai + 4], tonumber(ARGV[ai + 5])
+    local rid, win, num, member, maxdur = ARGV[ai + 1], ARGV[ai + 2], ARGV[ai + 3], ARGV[ai + 4], (ARGV[ai + 5] + 0)
     local th = {}
-    for j = 1, 8 do th[j] = tonumber(ARGV[ai + 5 + j]) end
+    for j = 1, 8 do th[j] = (ARGV[ai + 5 + j] + 0) end
     local t, settled, wv = ARGV[ai + 14], ARGV[ai + 15], ARGV[ai + 16]
-    local pv = {tonumber(ARGV[ai + 17]), tonumber(ARGV[ai + 18]), tonumber(ARGV[ai + 19]), tonumber(ARGV[ai + 20])}
+    local pv = {(ARGV[ai + 17] + 0), (ARGV[ai + 18] + 0), (ARGV[ai + 19] + 0), (ARGV[ai + 20] + 0)}
     ki, ai = ki + 5, ai + 21
     local cur = redis.call('HMGET', h, 'rule', 'win')
     if cur[1] ~= rid or cur[2] ~= win then
@@ -240,7 +270,7 @@ for i = 0, n - 1 do
   out[#out + 1] = untilv
   if state ~= 0 then
     failed = i
-    if kind ~= 3 and kind ~= 4 and kind ~= 5 then ticket = '' end
+    if kind ~= '3' and kind ~= '4' and kind ~= '5' then ticket = '' end
     break
   end
 end
@@ -256,9 +286,9 @@ if rc and not rc.again then
 end
 local open, refused = 0, 0
 if ticket ~= '' then
-  local cap = tonumber(ARGV[5])
+  local cap = (ARGV[5] + 0)
   if cap > 0 then
-    local lo = now - tonumber(ARGV[6])
+    local lo = now - (ARGV[6] + 0)
     local src = ARGV[8] == '1'
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', lo)
     open = redis.call('ZCARD', KEYS[2])
@@ -269,7 +299,7 @@ if ticket ~= '' then
     if open >= cap then
       refused, ticket = 1, ''
     else
-      local gc = tonumber(ARGV[6]) + 60000
+      local gc = (ARGV[6] + 0) + 60000
       redis.call('ZADD', KEYS[2], now, ARGV[7])
       redis.call('PEXPIRE', KEYS[2], gc)
       if src then

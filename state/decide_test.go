@@ -80,6 +80,47 @@ func TestDecideABRepeat(t *testing.T) {
 	if res.Failed != -1 || res.Steps[0].Count != 3 {
 		t.Fatalf("sliding window: %+v, want pass with 3 attempts in the last 30 s", res)
 	}
+	// Only the window's attempts are kept: the pair's stored state does not
+	// grow with a caller who keeps dialling below the limit.
+	if n, err := s.PairAttempts(ctx, "1001", "pbx.example", "+12125550100", "+442079460000"); err != nil || n != 3 {
+		t.Fatalf("stored attempts: %d (%v), want the 3 of the window", n, err)
+	}
+}
+
+// Call ids are free text: ones that look like the stored attempts' own
+// separators, or hold multi-byte characters, are still told apart and
+// recognised when retried.
+func TestDecideABRepeatAnyCallID(t *testing.T) {
+	s := statetest.MustOpen(t)
+	c := state.NewDecideCounters(s)
+	ctx := context.Background()
+	ids := []string{"1 2:3", "12:3 4", "ü:é 5", ":", " ", "1733000000000 3:abc"}
+	for i, id := range ids {
+		res, err := c.Count(ctx, abReq(d0.Add(time.Duration(i)*time.Second), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(min(i+1, 5))
+		if i < 5 && (res.Failed != -1 || res.Steps[0].Count != want) {
+			t.Fatalf("call id %q: %+v, want pass with count %d", id, res, want)
+		}
+		if i == 5 && (res.Failed != 0 || res.Steps[0].Count != 6) {
+			t.Fatalf("sixth call id %q: %+v, want the pair blocked at 6 attempts", id, res)
+		}
+		if i == 4 {
+			// Every id again: each is the same attempt, counted once.
+			for j, again := range ids[:5] {
+				res, err := c.Count(ctx, abReq(d0.Add(time.Duration(i)*time.Second), again))
+				if err != nil || res.Failed != -1 || res.Steps[0].Count != 5 {
+					t.Fatalf("call id %q retried (%d): %+v (%v), want pass with count 5", again, j, res, err)
+				}
+			}
+		}
+	}
+	// The sixth distinct id trips the limit of 5.
+	if n, err := s.PairAttempts(ctx, "1001", "pbx.example", "+12125550100", "+442079460000"); err != nil || n != 0 {
+		t.Fatalf("stored attempts after the block: %d (%v), want none", n, err)
+	}
 }
 
 func TestDecideFailuresReadWhatTheIVRRecords(t *testing.T) {

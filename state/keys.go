@@ -130,10 +130,15 @@ func (k Keys) Daily(user, domain, localDate string, offHours bool) string {
 	return k.Account(user, domain) + part + localDate
 }
 
-// ABAttempts is a sorted set of attempts from caller to number (scored by
-// Unix ms) for the same-caller-to-same-number burst check.
+// ABAttempts holds the attempts from caller to number within the window of
+// the same-caller-to-same-number burst check, packed in one string: per
+// attempt "<Unix ms> <length of the call's id>:<call's id>" (read with the
+// pair's block in one MGET and written back with one SET, where a sorted
+// set took four commands per call). A packed value has its own key name
+// (":abp:"), so a gateway of the sorted-set layout sharing the Redis during
+// an upgrade keeps its own count instead of failing on the other type.
 func (k Keys) ABAttempts(user, domain, caller, number string) string {
-	return k.Account(user, domain) + ":ab:" + esc(caller) + ":" + esc(number)
+	return k.Account(user, domain) + ":abp:" + esc(caller) + ":" + esc(number)
 }
 
 // ABBlock holds the Unix ms until which caller->number is blocked.
