@@ -38,10 +38,18 @@ type exchange struct {
 func (s *Server) request(x *exchange, deny bool) {
 	req := x.req
 	method := string(req.Method)
-	if req.CallID() == nil || req.Via() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil {
-		// Not answerable (RFC 3261 8.1.1: mandatory headers); sipgo
-		// normally refuses these at parse time.
+	if req.CallID() == nil || req.Via() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil ||
+		!echoable(&req.From().Address, req.From().Value) || !echoable(&req.To().Address, req.To().Value) {
+		// Not answerable (RFC 3261 8.1.1: mandatory headers; a From or
+		// To an answer could not carry back as the peer sent it); sipgo
+		// normally refuses missing headers at parse time.
 		s.metrics.parseErrors.WithLabelValues(strings.ToLower(x.transport)).Inc()
+		return
+	}
+	if !isToken(method) {
+		// RFC 3261 25.1: a method is a token; an empty or odd one is a
+		// malformed request, not an unknown method.
+		s.send(x, 400, "Bad Request", nil)
 		return
 	}
 	if method == "ACK" {
@@ -242,4 +250,40 @@ func (s *Server) send(x *exchange, status int, reason string, extra []header) {
 		s.log.Debug("sip answer not sent", "source", x.src, "status", status, "err", err)
 	}
 	s.metrics.responses.WithLabelValues(statusLabel(status)).Inc()
+}
+
+// echoable reports whether a From or To header written back from its parsed
+// form (as every answer does) reads as the same address: a sip or sips URI
+// with a host always does; anything else is parsed again from what would be
+// written. A header that does not survive would give the peer an answer it
+// cannot match to its request.
+func echoable(u *sip.Uri, value func() string) bool {
+	if (u.Scheme == "sip" || u.Scheme == "sips") && u.Host != "" {
+		return true
+	}
+	v := value()
+	var again sip.Uri
+	params := sip.NewParams()
+	if _, err := sip.ParseAddressValue(v, &again, &params); err != nil {
+		return false
+	}
+	return again.String() == u.String()
+}
+
+// isToken reports whether s is an RFC 3261 token (25.1): one or more of
+// alphanumerics and -.!%*_+`'~
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

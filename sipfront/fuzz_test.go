@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/voipshield/tfps/engine"
 	"github.com/voipshield/tfps/sipfront"
 )
@@ -121,6 +122,9 @@ func FuzzDatagram(f *testing.F) {
 			if string(m[1]) == "503" {
 				t.Fatalf("answer %q to %q", m[0], data)
 			}
+			if _, err := sip.ParseMessage(b); err != nil {
+				t.Fatalf("answer does not parse (%v):\n%q\nto %q", err, b, data)
+			}
 		}
 	})
 }
@@ -159,6 +163,13 @@ func TestFuzzHarnessSeesAnswers(t *testing.T) {
 		{string(invite("127.0.0.1:5060", "h-2", "z9hG4bK-h2", "+12125550999", "")), "SIP/2.0 500"},
 		{strings.Replace(string(invite("127.0.0.1:5060", "h-3", "z9hG4bK-h3", "+1", "")), "INVITE sip:", "OPTIONS sip:", 1), "SIP/2.0 200"},
 		{"\x00garbage", ""},
+		// An empty method is a malformed request (400), not an unknown
+		// method (405).
+		{" sip:1@h SIP/2.0\r\nV: SIP/2.0/UDP h;branch=z9hG4bK1\r\nF: <sip:a@h>;tag=1\r\nT: <sip:1@h>\r\nCall-ID: e-1\r\nCSeq: 1 INVITE\r\n\r\n", "SIP/2.0 400"},
+		// A From that would not read back as sent gets no answer at all.
+		{"INVITE sip:1@h SIP/2.0\r\nV: SIP/2.0/UDP h;branch=z9hG4bK1\r\nF:A:>\r\nT: <sip:1@h>\r\nCall-ID: e-2\r\nCSeq: 1 INVITE\r\n\r\n", ""},
+		// A tel URI reads back as sent and is answered.
+		{strings.Replace(string(invite("127.0.0.1:5060", "h-4", "z9hG4bK-h4", "+12125550100", "")), "From: <sip:100@pbx.example.com>", "From: <tel:+12125550100>", 1), "SIP/2.0 603"},
 	} {
 		var got []string
 		for _, b := range frontAnswers(t, []byte(c.in)) {
