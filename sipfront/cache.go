@@ -1,6 +1,7 @@
 package sipfront
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"strconv"
@@ -47,6 +48,12 @@ func (e *answerEntry) answer() []byte {
 }
 
 func (e *answerEntry) finish(b []byte) {
+	if cap(b)-len(b) > 128 {
+		// Kept for up to two answer lifetimes: not with the room the
+		// encoder grew (a stored answer in a buffer twice its size
+		// doubled the cache's memory at thousands of calls a second).
+		b = bytes.Clone(b)
+	}
 	e.mu.Lock()
 	e.resp = b
 	e.cancelFn = nil
@@ -97,6 +104,18 @@ func (c *answerCache) begin(k txKey, now time.Time) (e *answerEntry, fresh bool)
 	e = &answerEntry{at: now}
 	c.young[k] = e
 	return e, true
+}
+
+// expire ages the generations when no INVITE came to do it: the young
+// one becomes old once it is ttl old, and the old one it replaces is past
+// every answer's lifetime. Called every ttl, an idle front holds no answer
+// after 2*ttl.
+func (c *answerCache) expire(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.youngAt) > c.ttl || now.Before(c.youngAt) {
+		c.old, c.young, c.youngAt = c.young, map[txKey]*answerEntry{}, now
+	}
 }
 
 // cancel marks the INVITE of k cancelled when it is still deciding. It

@@ -187,7 +187,7 @@ func New(d Decider, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("new sip front: register metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		d:         d,
 		opts:      opts,
 		log:       opts.Logger,
@@ -200,7 +200,25 @@ func New(d Decider, opts Options) (*Server, error) {
 		perSource: map[netip.Addr]int{},
 		baseCtx:   ctx,
 		cancelAll: cancel,
-	}, nil
+	}
+	go s.ageAnswers(ctx)
+	return s, nil
+}
+
+// ageAnswers ages the answer cache every answer lifetime until ctx ends
+// (Close), so the answers of a busy hour do not stay in memory once calls
+// stop.
+func (s *Server) ageAnswers(ctx context.Context) {
+	t := time.NewTicker(s.opts.AnswerTTL)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.answers.expire(s.opts.Now())
+		}
+	}
 }
 
 func (s *Server) track(closer func() error) error {
