@@ -205,11 +205,11 @@ func New(d Decider, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// ageAnswers ages the answer cache every answer lifetime until ctx ends
-// (Close), so the answers of a busy hour do not stay in memory once calls
-// stop.
+// ageAnswers ages the answer cache every quarter answer lifetime until ctx
+// ends (Close), so the answers of a busy hour do not stay in memory once
+// calls stop.
 func (s *Server) ageAnswers(ctx context.Context) {
-	t := time.NewTicker(s.opts.AnswerTTL)
+	t := time.NewTicker(s.opts.AnswerTTL / 4)
 	defer t.Stop()
 	for {
 		select {
