@@ -1,6 +1,7 @@
 package sipfront
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"log/slog"
@@ -30,6 +31,7 @@ type exchange struct {
 	// decided: the answer is stored there before it is sent, so a
 	// retransmission arriving right after it gets the same bytes.
 	entry *answerEntry
+	key   txKey
 }
 
 // request handles one parsed request: exactly one final answer (none for
@@ -113,7 +115,8 @@ func (s *Server) invite(x *exchange) {
 		s.send(x, status, reason, nil)
 		return
 	}
-	e, fresh := s.answers.begin(txKeyOf(req, x.monitor), x.now)
+	k := txKeyOf(req, x.monitor)
+	e, fresh := s.answers.begin(k, x.now)
 	if !fresh {
 		s.metrics.retransmissions.Inc()
 		if b := e.answer(); b != nil {
@@ -121,7 +124,7 @@ func (s *Server) invite(x *exchange) {
 		}
 		return // still deciding: the answer goes out when it is ready
 	}
-	x.entry = e
+	x.entry, x.key = e, k
 	// The reader never waits for a slot: with MaxInFlight decisions
 	// waiting (a slow Redis), a further INVITE is decided with no time
 	// left for dependencies, so it gets the error policy's answer at once
@@ -241,13 +244,23 @@ func (s *Server) answer(x *exchange, d engine.Decision, call *engine.Call) {
 // send writes a final response. An INVITE's answer is stored in its cache
 // entry first.
 func (s *Server) send(x *exchange, status int, reason string, extra []header) {
-	b := s.response(x.req, x.src, status, reason, extra)
+	buf, _ := s.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+		buf.Grow(1024)
+	}
+	buf.Reset()
+	s.response(buf, x.req, x.src, status, reason, extra)
+	b := buf.Bytes()
 	if x.entry != nil {
-		x.entry.finish(b)
+		s.answers.finish(x.key, x.entry, b)
 	}
 	if err := x.reply(b); err != nil {
 		s.metrics.sendErrors.Inc()
 		s.log.Debug("sip answer not sent", "source", x.src, "status", status, "err", err)
+	}
+	if buf.Cap() <= 4096 {
+		s.buffers.Put(buf)
 	}
 	s.metrics.responses.WithLabelValues(statusLabel(status)).Inc()
 }

@@ -161,6 +161,10 @@ type Server struct {
 	metrics *metrics
 	parser  *sip.Parser
 	answers *answerCache
+	// buffers holds the buffers answers are written in: an answer is
+	// copied into the answer cache and written to the socket before its
+	// buffer goes back.
+	buffers sync.Pool
 	flood   *floodLimit
 	sem     chan struct{}
 

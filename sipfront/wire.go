@@ -57,9 +57,7 @@ func writeToTag(b *bytes.Buffer, req *sip.Request) {
 // response serialises a stateless final response to req (RFC 3261 8.2.6):
 // the Vias (the top one with received/rport per RFC 3581), From, To with
 // our tag, Call-ID, CSeq.
-func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reason string, extra []header) []byte {
-	var b bytes.Buffer
-	b.Grow(512)
+func (s *Server) response(b *bytes.Buffer, req *sip.Request, src netip.AddrPort, status int, reason string, extra []header) {
 	var num [20]byte
 	b.WriteString("SIP/2.0 ")
 	b.Write(strconv.AppendInt(num[:0], int64(status), 10))
@@ -85,21 +83,21 @@ func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reas
 				v.Params.Add("received", src.Addr().String())
 			}
 		}
-		v.StringWrite(&b)
+		v.StringWrite(b)
 		b.WriteString("\r\n")
 	}
-	req.From().StringWrite(&b)
+	req.From().StringWrite(b)
 	b.WriteString("\r\n")
 	to := req.To()
-	to.StringWrite(&b)
+	to.StringWrite(b)
 	if !to.Params.Has("tag") && status != 100 {
 		b.WriteString(";tag=")
-		writeToTag(&b, req)
+		writeToTag(b, req)
 	}
 	b.WriteString("\r\nCall-ID: ")
 	b.WriteString(req.CallID().Value())
 	b.WriteString("\r\n")
-	req.CSeq().StringWrite(&b)
+	req.CSeq().StringWrite(b)
 	b.WriteString("\r\n")
 	for _, h := range extra {
 		b.WriteString(h.name)
@@ -110,5 +108,4 @@ func (s *Server) response(req *sip.Request, src netip.AddrPort, status int, reas
 	b.WriteString("Server: ")
 	b.WriteString(s.opts.ServerName)
 	b.WriteString("\r\nContent-Length: 0\r\n\r\n")
-	return b.Bytes()
 }
