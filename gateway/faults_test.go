@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -834,11 +835,52 @@ func TestSoakAtHalfTheCleanRate(t *testing.T) {
 	// a machine not shared with other work): elsewhere the gateway's share
 	// of the CPU changes under it and half the clean rate may be too much.
 	if res.failed.Load() > 0 || failedCodes > 0 {
-		msg := fmt.Sprintf("%d calls unanswered and %d not approved during the soak", res.failed.Load(), failedCodes)
+		msg := fmt.Sprintf("%d calls unanswered and %d not approved during the soak; %s", res.failed.Load(), failedCodes, dependencyFailures(g.log.String()))
 		if os.Getenv("TFPS_FAULT_SOAK_STRICT") == "1" {
 			t.Error(msg)
 		} else {
 			t.Log("FIGURES soak: " + msg + " (TFPS_FAULT_SOAK_STRICT=1 makes this a failure)")
 		}
 	}
+}
+
+// dependencyFailures summarises the gateway's "decision dependency failed"
+// log lines: how many, over which span of time, and the commonest errors.
+func dependencyFailures(log string) string {
+	var n int
+	var first, last string
+	errs := map[string]int{}
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "decision dependency failed") {
+			continue
+		}
+		n++
+		at := ""
+		if i := strings.Index(line, "time="); i >= 0 {
+			at, _, _ = strings.Cut(line[i+5:], " ")
+		}
+		if first == "" {
+			first = at
+		}
+		last = at
+		if i := strings.Index(line, " err="); i >= 0 {
+			errs[line[i+5:]]++
+		}
+	}
+	if n == 0 {
+		return "no dependency failure logged"
+	}
+	type kv struct {
+		err string
+		n   int
+	}
+	var top []kv
+	for e, c := range errs {
+		top = append(top, kv{e, c})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].n > top[j].n })
+	if len(top) > 3 {
+		top = top[:3]
+	}
+	return fmt.Sprintf("%d dependency failures logged from %s to %s, commonest: %v", n, first, last, top)
 }

@@ -48,6 +48,13 @@
 #                               profile of the last gateway step in $PROFILE_OUT,
 #                               its metrics after it in $PROFILE_OUT.metrics;
 #                               PPROF=trace: an execution trace instead
+#   RR_SLICE_MS=100             the SCHED_RR time slice for the run
+#                               (/proc/sys/kernel/sched_rr_timeslice_ms,
+#                               restored at the end; empty: leave it). At
+#                               the kernel's 100 ms, a thread of the target
+#                               woken on its own core (the Go runtime's
+#                               sysmon, a reply's poller) waits up to a
+#                               whole slice behind the running one
 #   GW_ENV="K=V ..."            further settings for the gateway
 #   GW_BIN=path                 a gateway binary built beforehand (compare builds)
 set -euo pipefail
@@ -77,7 +84,9 @@ PROFILE_OUT=${PROFILE_OUT:-/tmp/tfps-load-sip.pprof}
 
 WORK=$(mktemp -d /tmp/tfps-load.XXXXXX)
 PIDS=()
+RR_SLICE_WAS=""
 cleanup() {
+	[ -z "$RR_SLICE_WAS" ] || echo "$RR_SLICE_WAS" >/proc/sys/kernel/sched_rr_timeslice_ms || true
 	for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	[ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
@@ -211,6 +220,10 @@ step() {
 }
 
 if [ "$PRIO" -gt 0 ] && [ "$(id -u)" -ne 0 ]; then die "SCHED_RR needs root (or PRIO=0)"; fi
+if [ -n "${RR_SLICE_MS:-}" ]; then
+	RR_SLICE_WAS=$(cat /proc/sys/kernel/sched_rr_timeslice_ms)
+	echo "$RR_SLICE_MS" >/proc/sys/kernel/sched_rr_timeslice_ms || die "could not set the SCHED_RR time slice"
+fi
 
 GW_PID=0 KAM_PID=0 REDIS_PID=0 GW_CALLS=0 STEP_NO=0
 for target in $TARGETS; do
@@ -256,7 +269,8 @@ for target in $TARGETS; do
 	esac
 done
 
-printf '\ntarget on CPU %s, sipp and Redis on CPU %s, SCHED_RR %s, %ss per rate; %s\n' "$TARGET_CPU" "$GEN_CPU" "$PRIO" "$STEP_SECONDS" "$(uname -r)"
+printf '\ntarget on CPU %s, sipp and Redis on CPU %s, SCHED_RR %s (slice %s ms), %ss per rate; %s\n' "$TARGET_CPU" "$GEN_CPU" "$PRIO" \
+	"$(cat /proc/sys/kernel/sched_rr_timeslice_ms)" "$STEP_SECONDS" "$(uname -r)"
 printf '%-9s %7s %8s %7s %8s %8s %8s %8s %7s %9s %10s %9s %8s %8s %6s\n' target rate calls failed retrans p50_ms p99_ms max_ms gw99_ms sock_drop rcvbuf_err cpu_us redis_us gen_idle load1
 declare -A GOING CLEAN CPU REDIS
 for target in $TARGETS; do GOING[$target]=1; CLEAN[$target]=0; done
