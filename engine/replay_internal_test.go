@@ -1,0 +1,45 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// A generation swap reuses the dropped generation's memory, and what that
+// generation held is gone: a retry of a call two generations back is
+// decided again, never answered from a stale entry.
+func TestReplayCacheSwapReusesMemory(t *testing.T) {
+	const n = 20_000
+	c := newReplayCache(time.Minute, n)
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	keys := make([]replayKey, 4*n)
+	for i := range keys {
+		keys[i] = replayKey{callID: fmt.Sprintf("call-%d", i), fromTag: "f", number: "+15551230000", user: "u", domain: "d", transport: "UDP"}
+	}
+	fill := func(gen int) {
+		for _, k := range keys[gen*n : (gen+1)*n] {
+			c.put(k, t0, Decision{Result: Approve, Code: A00})
+		}
+	}
+	fill(0)
+	fill(1)
+	fill(2) // generation 0 dropped, its map now the young one
+	if _, ok := c.get(keys[0], t0); ok {
+		t.Error("a call two generations back was answered from the cache")
+	}
+	if _, ok := c.get(keys[n], t0); !ok {
+		t.Error("a call of the previous generation was not answered from the cache")
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	fill(3) // swaps in generation 1's map
+	runtime.ReadMemStats(&m1)
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / n; per > 64 {
+		t.Errorf("a warm generation allocated %d bytes per decision", per)
+	}
+	if _, ok := c.get(keys[n], t0); ok {
+		t.Error("a call of a dropped generation was answered from the cache")
+	}
+}
