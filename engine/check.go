@@ -85,8 +85,8 @@ type Eval struct {
 	snap     *snapshot
 	steps    []Step
 	counters []pendingStep
-	stepBuf  [4]Step // backing arrays: no growth for the usual three steps
-	countBuf [4]pendingStep
+	stepBuf  [8]Step // backing arrays: no growth for the usual steps (A->B, failures, quota, range, rules)
+	countBuf [8]pendingStep
 }
 
 type pendingStep struct {
