@@ -103,7 +103,9 @@ func OpenData(ctx context.Context, cfg *config.Config, now func() time.Time, log
 	if len(applied) > 0 {
 		logger.Info("database migrated", "versions", applied, "dialect", db.Dialect())
 	}
-	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster})
+	// A decision's counting script may take the decision's own time: a
+	// stall shorter than that makes calls late, not refused.
+	st, err := state.Open(ctx, cfg.RedisURL, state.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, DecideTimeout: cfg.SIP.DecideTimeout, Cluster: cfg.RedisCluster})
 	if err != nil {
 		return nil, nil, err
 	}

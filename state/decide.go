@@ -595,16 +595,16 @@ func (b *batcher) run(s *State) {
 	}
 }
 
-// runBatch sends the scripts of batch in one pipeline under the operation
-// deadline (not any one caller's context: a cancelled call must not fail the
-// others). A script missing from Redis (restart, SCRIPT FLUSH) is sent again
-// in full once.
+// runBatch sends the scripts of batch in one pipeline under the decide
+// deadline (Options.DecideTimeout, else the operation deadline; not any one
+// caller's context: a cancelled call must not fail the others). A script
+// missing from Redis (restart, SCRIPT FLUSH) is sent again in full once.
 func runBatch(s *State, batch []*pending) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.decideTimeout)
 	defer cancel()
 	cmds := make([]*redis.Cmd, len(batch))
 	exec := func(full bool) {
-		pipe := s.rdb.Pipeline()
+		pipe := s.decideRdb.Pipeline()
 		for i, p := range batch {
 			switch {
 			case !full:

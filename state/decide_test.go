@@ -390,3 +390,84 @@ func TestDecideAfterRedisRestart(t *testing.T) {
 		t.Fatalf("count after restart = %+v, %v; want a pass counting from 1 (the data went with the old server)", res, err)
 	}
 }
+
+// A Redis that stalls for longer than the operation deadline but less than
+// the decision's own (Options.DecideTimeout) makes the decision late, not
+// failed: the script's answer is waited for. Without DecideTimeout the same
+// stall fails the decision at the operation deadline, which the engine's
+// error policy turns into R19 for an honest call.
+func TestDecideOutlastsAShortStall(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	srv := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	url := "redis://127.0.0.1:" + port + "/0"
+	ctx := context.Background()
+	open := func(decide time.Duration) *state.State {
+		var s *state.State
+		for i := 0; ; i++ {
+			if s, err = state.Open(ctx, url, state.Options{Timeout: 300 * time.Millisecond, DecideTimeout: decide}); err == nil {
+				return s
+			}
+			if i > 200 {
+				t.Fatalf("redis-server did not start: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// stall keeps Redis busy for d in a script of another client: every
+	// command sent meanwhile waits.
+	blocker := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, ReadTimeout: 10 * time.Second})
+	defer blocker.Close()
+	stall := func(d time.Duration) chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- blocker.Eval(ctx, `
+local t0 = redis.call('TIME')
+local start = tonumber(t0[1]) * 1000000 + tonumber(t0[2])
+while true do
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000000 + tonumber(t[2]) - start > tonumber(ARGV[1]) then return 1 end
+end`, nil, d.Microseconds()).Err()
+		}()
+		time.Sleep(100 * time.Millisecond) // the script is running
+		return done
+	}
+	count := func(s *state.State, member string) (engine.CountResult, time.Duration, error) {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		res, err := state.NewDecideCounters(s).Count(cctx, abReq(d0, member))
+		return res, time.Since(start), err
+	}
+
+	long := open(2 * time.Second)
+	defer long.Close()
+	if _, _, err := count(long, "warm"); err != nil { // the script is loaded
+		t.Fatal(err)
+	}
+	done := stall(800 * time.Millisecond)
+	res, took, err := count(long, "a")
+	if err != nil || res.Failed != -1 || res.Steps[0].Count != 2 { // the pair's second attempt, after "warm"
+		t.Errorf("decision during an 800 ms stall with a 2 s decide deadline: %+v, %v after %v; want the count, late", res, err, took)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("answered after %v", took.Round(time.Millisecond))
+
+	short := open(0)
+	defer short.Close()
+	done = stall(800 * time.Millisecond)
+	if _, took, err := count(short, "b"); !errors.Is(err, state.ErrUnavailable) {
+		t.Errorf("without DecideTimeout, during the stall: %v after %v; want ErrUnavailable at the 300 ms operation deadline", err, took)
+	}
+	<-done
+}

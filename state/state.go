@@ -37,6 +37,14 @@ var (
 type Options struct {
 	Prefix  string        // prepended to every key; default "tfps:"
 	Timeout time.Duration // deadline of every operation; default 500ms
+	// DecideTimeout, when longer than Timeout, is the deadline of a
+	// decision's counting script (DecideCounters.Count), on connections of
+	// its own. A decision has its own, longer budget (the SIP decide
+	// timeout; 2 s for an HTTP check): a Redis or a gateway that stalls
+	// half a second then answers makes those calls late, not refused by
+	// the error policy. Each caller still stops waiting at its own
+	// deadline.
+	DecideTimeout time.Duration
 	// TicketIDs, when set, draws ticket ids instead of crypto/rand: a
 	// replay gives a seeded source so its runs repeat exactly. Ids must
 	// still be unique among live tickets.
@@ -57,11 +65,15 @@ type Options struct {
 
 // State is the handle on Redis. It is safe for concurrent use.
 type State struct {
-	rdb        redis.UniversalClient
-	keys       Keys
-	timeout    time.Duration
-	ticketID   func() (string, error)
-	callerTime bool
+	rdb     redis.UniversalClient
+	keys    Keys
+	timeout time.Duration
+	// decideRdb runs the decide script's pipelines, under decideTimeout:
+	// rdb itself unless Options.DecideTimeout asked for longer.
+	decideRdb     redis.UniversalClient
+	decideTimeout time.Duration
+	ticketID      func() (string, error)
+	callerTime    bool
 }
 
 // DefaultTimeout bounds every Redis operation unless Options say otherwise.
@@ -74,7 +86,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*State, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	var rdb redis.UniversalClient
+	var rdb, decideRdb redis.UniversalClient
 	var addr string
 	if opt.Cluster {
 		co, err := redis.ParseClusterURL(rawURL)
@@ -85,13 +97,18 @@ func Open(ctx context.Context, rawURL string, opt Options) (*State, error) {
 		co.MaxRetries, co.Protocol, co.PoolSize, co.MinIdleConns = 1, 2, 64, 4
 		addr = strings.Join(co.Addrs, ",")
 		rdb = redis.NewClusterClient(co)
+		if opt.DecideTimeout > timeout {
+			dco := *co
+			dco.ReadTimeout, dco.WriteTimeout, dco.PoolSize, dco.MinIdleConns = opt.DecideTimeout, opt.DecideTimeout, 8, 0
+			decideRdb = redis.NewClusterClient(&dco)
+		}
 	} else {
 		ro, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redis URL: %w", err)
 		}
 		addr = ro.Addr
-		rdb = redis.NewUniversalClient(&redis.UniversalOptions{
+		uo := redis.UniversalOptions{
 			Addrs:     []string{ro.Addr},
 			DB:        ro.DB,
 			Username:  ro.Username,
@@ -108,9 +125,19 @@ func Open(ctx context.Context, rawURL string, opt Options) (*State, error) {
 			Protocol:     2,
 			PoolSize:     64,
 			MinIdleConns: 4,
-		})
+		}
+		rdb = redis.NewUniversalClient(&uo)
+		if opt.DecideTimeout > timeout {
+			// One pipeline at a time goes out (the batcher): a few
+			// connections are enough.
+			uo.ReadTimeout, uo.WriteTimeout, uo.PoolSize, uo.MinIdleConns = opt.DecideTimeout, opt.DecideTimeout, 8, 0
+			decideRdb = redis.NewUniversalClient(&uo)
+		}
 	}
 	s := New(rdb, opt)
+	if decideRdb != nil {
+		s.decideRdb, s.decideTimeout = decideRdb, opt.DecideTimeout
+	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("connect to redis %s: %w", addr, err)
@@ -130,7 +157,8 @@ func New(rdb redis.UniversalClient, opt Options) *State {
 		opt.TicketIDs = fastTicketID
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix, cluster: cluster || opt.Cluster}, timeout: opt.Timeout, ticketID: opt.TicketIDs, callerTime: opt.CallerTime}
+	return &State{rdb: rdb, keys: Keys{prefix: opt.Prefix, cluster: cluster || opt.Cluster}, timeout: opt.Timeout, ticketID: opt.TicketIDs, callerTime: opt.CallerTime,
+		decideRdb: rdb, decideTimeout: opt.Timeout}
 }
 
 // sharedNow is the "now" argument of a script measuring a shared window:
@@ -165,7 +193,13 @@ func (s *State) Keys() Keys { return s.keys }
 func (s *State) Timeout() time.Duration { return s.timeout }
 
 // Close releases the connections.
-func (s *State) Close() error { return s.rdb.Close() }
+func (s *State) Close() error {
+	err := s.rdb.Close()
+	if s.decideRdb != s.rdb {
+		err = errors.Join(err, s.decideRdb.Close())
+	}
+	return err
+}
 
 // WithDeadline returns ctx bounded by the operation timeout.
 func (s *State) WithDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
