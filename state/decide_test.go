@@ -350,12 +350,7 @@ func TestDecideConcurrentCallsShareRoundTrips(t *testing.T) {
 // After a Redis restart the script cache is empty: the next decisions load
 // the script again and answer normally.
 func TestDecideAfterRedisRestart(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := freePort(t)
 	start := func() *exec.Cmd {
 		cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 		if err := cmd.Start(); err != nil {
@@ -397,12 +392,7 @@ func TestDecideAfterRedisRestart(t *testing.T) {
 // stall fails the decision at the operation deadline, which the engine's
 // error policy turns into R19 for an honest call.
 func TestDecideOutlastsAShortStall(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := freePort(t)
 	srv := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
@@ -412,6 +402,7 @@ func TestDecideOutlastsAShortStall(t *testing.T) {
 	ctx := context.Background()
 	open := func(decide time.Duration) *state.State {
 		var s *state.State
+		var err error
 		for i := 0; ; i++ {
 			if s, err = state.Open(ctx, url, state.Options{Timeout: 300 * time.Millisecond, DecideTimeout: decide}); err == nil {
 				return s
@@ -470,4 +461,16 @@ end`, nil, d.Microseconds()).Err()
 		t.Errorf("without DecideTimeout, during the stall: %v after %v; want ErrUnavailable at the 300 ms operation deadline", err, took)
 	}
 	<-done
+}
+
+// freePort returns a loopback port nothing listens on, for a private
+// redis-server.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
