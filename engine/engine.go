@@ -341,10 +341,13 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 		return Decision{}, err
 	}
 	key := replayKeyOf(&call)
-	if d, ok := e.replay.get(key, call.Time); ok {
-		d.Replayed = true
-		e.metrics.replayed.Inc()
-		return d, nil
+	rid, replayable := e.replay.id(&key)
+	if replayable {
+		if d, ok := e.replay.get(rid, call.Time); ok {
+			d.Replayed = true
+			e.metrics.replayed.Inc()
+			return d, nil
+		}
 	}
 	d, err := e.decide(ctx, &call)
 	if err != nil {
@@ -383,8 +386,8 @@ func (e *Engine) Decide(ctx context.Context, call Call) (Decision, error) {
 	e.metrics.latency.Observe(latency.Seconds())
 	eff := d.Effective()
 	e.metrics.decisions.WithLabelValues(eff.Result.String(), eff.Code.String(), enforcedLabel(d.Enforced())).Inc()
-	if d.Err == nil {
-		e.replay.put(key, call.Time, d)
+	if d.Err == nil && replayable {
+		e.replay.put(rid, call.Time, d)
 	}
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.log.Debug("decision", "call_id", call.CallID, "user", call.User, "domain", call.Domain, "result", eff.Result, "code", eff.Code, "reason", eff.Reason, "check", d.Check, "enforced", d.Enforced())

@@ -107,11 +107,17 @@ func (g *replayGen) reset() {
 	g.entries = g.entries[:0]
 }
 
-func (c *replayCache) get(k replayKey, now time.Time) (Decision, bool) {
+// id returns k's identity in the cache, ok false when the cache is off or
+// k has no Call-ID (such a call is never replayed). Decide computes it once
+// for its get and its put.
+func (c *replayCache) id(k *replayKey) (replayHash, bool) {
 	if c.disabled || k.callID == "" {
-		return Decision{}, false
+		return replayHash{}, false
 	}
-	h := c.hash(&k)
+	return c.hash(k), true
+}
+
+func (c *replayCache) get(h replayHash, now time.Time) (Decision, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.young.lookup(h)
@@ -124,11 +130,7 @@ func (c *replayCache) get(k replayKey, now time.Time) (Decision, bool) {
 	return e.d, true
 }
 
-func (c *replayCache) put(k replayKey, now time.Time, d Decision) {
-	if c.disabled || k.callID == "" {
-		return
-	}
-	h := c.hash(&k)
+func (c *replayCache) put(h replayHash, now time.Time, d Decision) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Calls arrive slightly out of time order; only a jump back of more

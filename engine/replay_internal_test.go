@@ -18,18 +18,25 @@ func TestReplayCacheSwapReusesMemory(t *testing.T) {
 	for i := range keys {
 		keys[i] = replayKey{callID: fmt.Sprintf("call-%d", i), fromTag: "f", number: "+15551230000", user: "u", domain: "d", transport: "UDP"}
 	}
+	id := func(k replayKey) replayHash {
+		h, ok := c.id(&k)
+		if !ok {
+			t.Fatalf("%+v not replayable", k)
+		}
+		return h
+	}
 	fill := func(gen int) {
 		for _, k := range keys[gen*n : (gen+1)*n] {
-			c.put(k, t0, Decision{Result: Approve, Code: A00})
+			c.put(id(k), t0, Decision{Result: Approve, Code: A00})
 		}
 	}
 	fill(0)
 	fill(1)
 	fill(2) // generation 0 dropped, its map now the young one
-	if _, ok := c.get(keys[0], t0); ok {
+	if _, ok := c.get(id(keys[0]), t0); ok {
 		t.Error("a call two generations back was answered from the cache")
 	}
-	if _, ok := c.get(keys[n], t0); !ok {
+	if _, ok := c.get(id(keys[n]), t0); !ok {
 		t.Error("a call of the previous generation was not answered from the cache")
 	}
 	var m0, m1 runtime.MemStats
@@ -39,7 +46,7 @@ func TestReplayCacheSwapReusesMemory(t *testing.T) {
 	if per := (m1.TotalAlloc - m0.TotalAlloc) / n; per > 64 {
 		t.Errorf("a warm generation allocated %d bytes per decision", per)
 	}
-	if _, ok := c.get(keys[n], t0); ok {
+	if _, ok := c.get(id(keys[n]), t0); ok {
 		t.Error("a call of a dropped generation was answered from the cache")
 	}
 }

@@ -39,6 +39,7 @@ func txKeyOf(req *sip.Request, monitor bool) txKey {
 type answerEntry struct {
 	mu        sync.Mutex
 	at        time.Time
+	hash      uint64 // of the INVITE's key, for finish
 	resp      []byte
 	cancelFn  context.CancelFunc
 	cancelled bool
@@ -128,7 +129,7 @@ func (c *answerCache) begin(k txKey, now time.Time) (e *answerEntry, fresh bool)
 	if now.After(c.youngLast) {
 		c.youngLast = now
 	}
-	e = &answerEntry{at: now}
+	e = &answerEntry{at: now, hash: h}
 	c.pending[k] = e
 	return e, true
 }
@@ -151,12 +152,11 @@ func (c *answerCache) rotate(now time.Time) {
 // finish stores e's answer b under k (copied: the caller may reuse b) and
 // ends e's deciding.
 func (c *answerCache) finish(k txKey, e *answerEntry, b []byte) {
-	h := c.hash(&k)
 	c.mu.Lock()
 	if c.pending[k] == e {
 		delete(c.pending, k)
 	}
-	c.young.put(h, &k, e.at, b)
+	c.young.put(e.hash, &k, e.at, b)
 	c.mu.Unlock()
 	e.mu.Lock()
 	e.cancelFn = nil
