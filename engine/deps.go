@@ -90,14 +90,15 @@ type DecisionLog interface {
 // every row is written there before the decision returns, and drained into
 // the database in order; rows wait there while the database is unreachable.
 type LogJournal interface {
-	Write(r *tfps.DecisionRecord) (start, end int64, err error) // one write(2), no fsync; an error when full
-	Sync() error                                                // fsync what was written
-	Peek(max int) ([]tfps.DecisionRecord, int64, error)         // the oldest rows not drained and the position after them
-	Commit(pos int64) error                                     // rows before pos are in the database
-	Pos() int64                                                 // the position of the oldest row not drained
-	Pending() int64                                             // bytes not yet drained
-	Size() int64                                                // bytes in the file
-	Max() int64                                                 // the size limit
+	Encode(dst []byte, r *tfps.DecisionRecord) ([]byte, error) // r's line appended to dst
+	Append(lines []byte) (start, end int64, err error)         // encoded lines in one write(2), no fsync; an error when full
+	Sync() error                                               // fsync what was written
+	Peek(max int) ([]tfps.DecisionRecord, int64, error)        // the oldest rows not drained and the position after them
+	Commit(pos int64) error                                    // rows before pos are in the database
+	Pos() int64                                                // the position of the oldest row not drained
+	Pending() int64                                            // bytes not yet drained
+	Size() int64                                               // bytes in the file
+	Max() int64                                                // the size limit
 }
 
 // DecisionQuarantine is met by a DecisionLog that can set aside a row the

@@ -33,9 +33,13 @@ type logWriter struct {
 	lost    int // rows given up at close, read after done
 	now     func() time.Time
 	journal LogJournal // optional: the write-ahead file
-	mu      sync.Mutex // orders journal writes and the queue alike
-	warned  bool       // the near-full warning was logged
-	down    bool       // the database failed: rows wait in the journal
+	// mu guards the journal group being filled; groups are written (and
+	// queued) one after the other, in the order they were opened.
+	mu       sync.Mutex
+	group    *journalGroup
+	lastDone chan struct{} // done of the latest group opened
+	warned   bool          // the near-full warning was logged
+	down     bool          // the database failed: rows wait in the journal
 }
 
 // logRow is a queued row and, with a journal, its place in the file.
@@ -166,20 +170,16 @@ func contiguous(spans []span) bool {
 // ctx) while the journal is full or failing. The queue never makes it
 // wait: a row it has no room for is read back from the file.
 func (w *logWriter) journalRecord(ctx context.Context, r *logRow) error {
+	line, err := w.journal.Encode(nil, &r.DecisionRecord)
+	if err != nil {
+		w.metrics.logRows.WithLabelValues("lost").Inc()
+		return err
+	}
 	for backoff := 5 * time.Millisecond; ; backoff = min(backoff*2, 200*time.Millisecond) {
-		w.mu.Lock()
-		start, end, err := w.journal.Write(&r.DecisionRecord)
+		err := w.journalWrite(r, line)
 		if err == nil {
-			r.start, r.end = start, end
-			select {
-			case w.in <- r:
-			default:
-				w.metrics.logFull.Inc()
-			}
-			w.mu.Unlock()
 			return nil
 		}
-		w.mu.Unlock()
 		w.metrics.logFull.Inc()
 		select {
 		case <-ctx.Done():
@@ -188,6 +188,66 @@ func (w *logWriter) journalRecord(ctx context.Context, r *logRow) error {
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// journalGroup is the rows of decisions that reached the journal while
+// the write before them was under way: they are written with one write(2).
+type journalGroup struct {
+	lines []byte
+	rows  []*logRow
+	ends  []int         // each row's end in lines
+	prev  chan struct{} // closed when the group before has been written
+	done  chan struct{} // closed when this group has been written (or failed)
+	err   error         // set before done is closed
+}
+
+// journalWrite writes r's line to the journal in a group (group commit):
+// the decision that opens a group waits for the previous group's write,
+// the ones arriving meanwhile join it, and the opener writes them all at
+// once, then queues them in file order. Under load many decisions finish
+// together (one Redis pipeline answers them all), so the journal costs a
+// system call per group instead of per decision; alone, a decision writes
+// at once. On return without error the row is in the kernel, as with a
+// write of its own.
+func (w *logWriter) journalWrite(r *logRow, line []byte) error {
+	w.mu.Lock()
+	g, opener := w.group, false
+	if g == nil {
+		g = &journalGroup{prev: w.lastDone, done: make(chan struct{})}
+		w.group, w.lastDone, opener = g, g.done, true
+	}
+	g.lines = append(g.lines, line...)
+	g.rows = append(g.rows, r)
+	g.ends = append(g.ends, len(g.lines))
+	w.mu.Unlock()
+	if !opener {
+		<-g.done
+		return g.err
+	}
+	if g.prev != nil {
+		<-g.prev
+	}
+	w.mu.Lock()
+	w.group = nil // later rows open the next group, which waits for this one
+	w.mu.Unlock()
+	start, _, err := w.journal.Append(g.lines)
+	if err == nil {
+		w.metrics.journalWrites.Inc()
+		for i, row := range g.rows {
+			row.start, row.end = start, start+int64(g.ends[i])
+			if i > 0 {
+				row.start = start + int64(g.ends[i-1])
+			}
+			select {
+			case w.in <- row:
+			default:
+				w.metrics.logFull.Inc()
+			}
+		}
+	}
+	g.err = err
+	close(g.done)
+	return err
 }
 
 // drain writes the journal's rows into the database, oldest first, until

@@ -3,16 +3,17 @@ package engine
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	decisions    *prometheus.CounterVec // result, code, enforced
-	latency      prometheus.Histogram   // Decide, replays excluded
-	depErrors    *prometheus.CounterVec // dependency
-	replayed     prometheus.Counter     // retried requests answered from the replay cache
-	logRows      *prometheus.CounterVec // outcome: written, lost, quarantined, journaled
-	journalBytes prometheus.Gauge
-	logFull      prometheus.Counter // times Decide waited for a full log queue
-	cacheLoads   prometheus.Counter
-	alerts       *prometheus.CounterVec // outcome: queued, repeated, dropped, failed     // list/account cache reloads
-	ruleTrips    *prometheus.CounterVec // level, stat
+	decisions     *prometheus.CounterVec // result, code, enforced
+	latency       prometheus.Histogram   // Decide, replays excluded
+	depErrors     *prometheus.CounterVec // dependency
+	replayed      prometheus.Counter     // retried requests answered from the replay cache
+	logRows       *prometheus.CounterVec // outcome: written, lost, quarantined, journaled
+	journalBytes  prometheus.Gauge
+	journalWrites prometheus.Counter // write(2)s of journal rows: rows/writes is the group size
+	logFull       prometheus.Counter // times Decide waited for a full log queue
+	cacheLoads    prometheus.Counter
+	alerts        *prometheus.CounterVec // outcome: queued, repeated, dropped, failed     // list/account cache reloads
+	ruleTrips     *prometheus.CounterVec // level, stat
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		journalBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tfps_decision_log_journal_bytes", Help: "Size of the decision log's write-ahead journal file (TFPS_DATA_DIR): rows not yet in the database (all of them while it is unreachable), and drained ones until the file is compacted; at TFPS_DECISION_LOG_JOURNAL_MB decisions wait for the database.",
 		}),
+		journalWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfps_decision_log_journal_writes_total", Help: "Writes of decision rows to the journal: decisions finishing at the same moment share one write, so rows written divided by this is the rows per system call.",
+		}),
 		cacheLoads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tfps_engine_cache_loads_total", Help: "Reloads of the cached blacklists and accounts after a change.",
 		}),
@@ -53,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts, m.ruleTrips, m.journalBytes} {
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.depErrors, m.replayed, m.logRows, m.logFull, m.cacheLoads, m.alerts, m.ruleTrips, m.journalBytes, m.journalWrites} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

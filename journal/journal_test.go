@@ -174,3 +174,34 @@ func TestSmallJournalCompactsBeforeFull(t *testing.T) {
 		}
 	}
 }
+
+// Lines appended together come back as separate rows in their order, and
+// Append refuses bytes that do not end a line (they would join the next
+// write's first row into one unreadable line).
+func TestAppendWritesSeveralRows(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var lines []byte
+	for _, id := range []string{"a", "b", "c"} {
+		if lines, err = j.Encode(lines, &tfps.DecisionRecord{CallID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, end, err := j.Append(lines)
+	if err != nil || start != 0 || end != int64(len(lines)) {
+		t.Fatalf("Append = %d, %d, %v; want 0, %d", start, end, err, len(lines))
+	}
+	if _, _, err := j.Append(lines[:len(lines)-1]); err == nil {
+		t.Fatal("Append of bytes not ending a line: no error")
+	}
+	rows, next, err := j.Peek(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(callIDs(rows), ","); got != "a,b,c" || next != end {
+		t.Fatalf("rows %q up to %d, want a,b,c up to %d", got, next, end)
+	}
+}

@@ -73,3 +73,87 @@ func procCPU(b *testing.B, pid int) time.Duration {
 
 // setKey gives r the n-th key, as the engine gives each decision its own.
 func setKey(r *tfps.DecisionRecord, n int) { r.Key = fmt.Sprintf("bench-%016x", n) }
+
+// BenchmarkWriteDecisionsIntoALargeLog writes 500-row batches into a log
+// that already holds TFPS_BENCH_LOG_ROWS rows (default 300,000), every row
+// with its own random Call-ID as PBXs and phones make them, so each index on
+// call_id is written at random places, as in production. It reports the
+// writer's wall time and this process's CPU per row (SQLite runs in the
+// process; PostgreSQL's backend CPU is reported apart).
+func BenchmarkWriteDecisionsIntoALargeLog(b *testing.B) {
+	prefill := 300_000
+	if v := os.Getenv("TFPS_BENCH_LOG_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("TFPS_BENCH_LOG_ROWS=%q: %v", v, err)
+		}
+		prefill = n
+	}
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			ctx := context.Background()
+			s := storetest.MustOpen(b, dialect)
+			s.DB().SetMaxOpenConns(1)
+			var pid int
+			if dialect == store.Postgres {
+				if err := s.DB().QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+					b.Fatal(err)
+				}
+			}
+			recs := make([]tfps.DecisionRecord, 500)
+			n := 0
+			next := func() {
+				for i := range recs {
+					n++
+					recs[i] = tfps.DecisionRecord{At: time.Now(), CallID: randomCallID(n), Result: "approve", Code: "A00",
+						User: "10" + strconv.Itoa(n%50), Domain: "pbx.example", Caller: "+12125550100", Number: "+442071234567",
+						SourceIP: "192.0.2.10", UserAgent: "Asterisk PBX 20.5.0", Transport: "UDP", Enforced: true}
+					setKey(&recs[i], n)
+				}
+			}
+			for n < prefill {
+				next()
+				if err := s.WriteDecisions(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu0, self0 := procCPU(b, pid), selfCPU(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				next()
+				b.StartTimer()
+				if err := s.WriteDecisions(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rows := float64(b.N * len(recs))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rows, "ns/row")
+			b.ReportMetric(float64((selfCPU(b)-self0).Nanoseconds())/rows, "cpu-ns/row")
+			if pid != 0 {
+				b.ReportMetric(float64((procCPU(b, pid)-cpu0).Nanoseconds())/rows, "server-cpu-ns/row")
+			}
+		})
+	}
+}
+
+// randomCallID is a Call-ID shaped as Asterisk's (32 hex digits and a host),
+// different for every n and spread over the whole key space.
+func randomCallID(n int) string {
+	h := uint64(n) * 0x9E3779B97F4A7C15
+	h ^= h >> 29
+	return fmt.Sprintf("%016x%016x@192.0.2.10:5060", h, h*0xBF58476D1CE4E5B9)
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU(b *testing.B) time.Duration {
+	raw, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		b.Fatalf("read own CPU: %v", err)
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100
+}
