@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // A generation swap reuses the dropped generation's memory, and what that
@@ -48,5 +49,35 @@ func TestReplayCacheSwapReusesMemory(t *testing.T) {
 	}
 	if _, ok := c.get(id(keys[n]), t0); ok {
 		t.Error("a call of a dropped generation was answered from the cache")
+	}
+}
+
+// A generation filling up for the first time (a gateway starting under
+// load) allocates its entries once: growing never copies the decisions it
+// holds, so it allocates little more than the entries themselves.
+func TestReplayCacheGrowsWithoutCopying(t *testing.T) {
+	const n = 20_000
+	c := newReplayCache(time.Minute, n)
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	hashes := make([]replayHash, n)
+	for i := range hashes {
+		k := replayKey{callID: fmt.Sprintf("call-%d", i), fromTag: "f", user: "u", domain: "d", transport: "UDP"}
+		hashes[i], _ = c.id(&k)
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for _, h := range hashes {
+		c.put(h, t0, Decision{Result: Approve, Code: A00})
+	}
+	runtime.ReadMemStats(&m1)
+	entry := uint64(unsafe.Sizeof(replayEntry{}))
+	// The map's own growth (its slots are 24 bytes) comes on top.
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / n; per > entry+100 {
+		t.Errorf("filling a generation allocated %d bytes per decision; an entry is %d bytes", per, entry)
+	}
+	for i, h := range hashes {
+		if d, ok := c.get(h, t0); !ok || d.Code != A00 {
+			t.Fatalf("decision %d not found after the generation grew", i)
+		}
 	}
 }
