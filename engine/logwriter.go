@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -227,6 +228,11 @@ func (w *logWriter) journalWrite(r *logRow, line []byte) error {
 	if g.prev != nil {
 		<-g.prev
 	}
+	// Let the decisions that are ready to run (the rest of a Redis
+	// pipeline's answers) reach the group before it is written: with
+	// one CPU they would otherwise each find no write under way and write
+	// alone.
+	runtime.Gosched()
 	w.mu.Lock()
 	w.group = nil // later rows open the next group, which waits for this one
 	w.mu.Unlock()
