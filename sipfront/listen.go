@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"golang.org/x/net/ipv4"
 )
 
 // UDPReadBuffer is the receive buffer ListenUDP asks the kernel for: the
@@ -48,6 +50,9 @@ func (s *Server) serveUDP(c net.PacketConn, monitor bool) error {
 		return err
 	}
 	defer s.wg.Done()
+	if uc, ok := c.(*net.UDPConn); ok && runtime.GOOS == "linux" {
+		return s.serveUDPBatch(uc, monitor)
+	}
 	buf := make([]byte, 65536)
 	for {
 		n, from, err := c.ReadFrom(buf)
@@ -67,6 +72,47 @@ func (s *Server) serveUDP(c net.PacketConn, monitor bool) error {
 			return err
 		}
 		s.datagram(buf[:n], src, monitor, reply)
+	}
+}
+
+// udpBatch is the most datagrams one read takes (recvmmsg): under load the
+// socket holds several when the reader comes back to it, and each system
+// call and wait in the poller saved is CPU the decisions get.
+const udpBatch = 16
+
+// serveUDPBatch is serveUDP reading up to udpBatch datagrams a system call
+// (Linux). Each is handled, as serveUDP does, before the next read reuses
+// its buffer: the parser copies what it keeps.
+func (s *Server) serveUDPBatch(c *net.UDPConn, monitor bool) error {
+	pc := ipv4.NewPacketConn(c) // the batch read itself is the same for IPv6 sockets
+	ms := make([]ipv4.Message, udpBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, 65536)}
+	}
+	for {
+		n, err := pc.ReadBatch(ms, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("read sip udp: %w", err)
+		}
+		for i := range ms[:n] {
+			m := &ms[i]
+			from := m.Addr
+			if from == nil {
+				continue
+			}
+			reply := func(b []byte) error {
+				_, err := c.WriteTo(b, from)
+				return err
+			}
+			s.datagram(m.Buffers[0][:m.N], addrPort(from), monitor, reply)
+		}
 	}
 }
 
