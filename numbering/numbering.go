@@ -43,17 +43,27 @@ const MaxDigits = 20
 // (e.g. "0011" in AU). home may be empty: a number without an international
 // prefix is then read as international without one (TFPS's prefix table).
 func Lookup(number, home string) (Destination, error) {
-	d, err := lookup(number, home)
-	if err == nil {
-		d.Premium = premiumRange(d.E164)
+	d, num, err := lookup(number, home)
+	if err != nil {
+		return d, err
 	}
-	return d, err
+	if num == nil {
+		// The country code's fast path read no number: parse it now.
+		if num, err = phonenumbers.Parse(d.E164, "ZZ"); err != nil {
+			return d, nil
+		}
+	}
+	d.Premium = premiumOf(num)
+	return d, nil
 }
 
-func lookup(number, home string) (Destination, error) {
+// lookup reads number; it also returns the parsed number when it parsed
+// one (nil on the country code's fast path), so the premium range is read
+// from the same parse: a full parse is most of a lookup's cost.
+func lookup(number, home string) (Destination, *phonenumbers.PhoneNumber, error) {
 	digits, plus, err := clean(number)
 	if err != nil {
-		return Destination{}, err
+		return Destination{}, nil, err
 	}
 	home = strings.ToUpper(home)
 
@@ -64,8 +74,8 @@ func lookup(number, home string) (Destination, error) {
 		// The home region's own rules first: its national numbers and its
 		// international prefix (011 in NANP, 00 in most of the world, 0011
 		// in AU, 010 in JP ...).
-		if d, ok := inRegion(digits, home); ok {
-			return d, nil
+		if d, num, ok := inRegion(digits, home); ok {
+			return d, num, nil
 		}
 	}
 	// The two international prefixes every PBX uses, whatever its country.
@@ -78,7 +88,7 @@ func lookup(number, home string) (Destination, error) {
 	if home == "" {
 		return international(digits)
 	}
-	return Destination{}, fmt.Errorf("read %q as a national number of %s: %w", number, home, ErrNoCountry)
+	return Destination{}, nil, fmt.Errorf("read %q as a national number of %s: %w", number, home, ErrNoCountry)
 }
 
 // clean strips formatting and reports whether the number started with "+".
@@ -106,9 +116,9 @@ func clean(number string) (digits string, plus bool, err error) {
 }
 
 // international reads digits that start with a country calling code.
-func international(digits string) (Destination, error) {
+func international(digits string) (Destination, *phonenumbers.PhoneNumber, error) {
 	if digits == "" || digits[0] == '0' {
-		return Destination{}, fmt.Errorf("read %q: a country code never starts with 0: %w", digits, ErrNoCountry)
+		return Destination{}, nil, fmt.Errorf("read %q: a country code never starts with 0: %w", digits, ErrNoCountry)
 	}
 	// Fast path: most country calling codes belong to one country, and the
 	// code alone then answers (as TFPS's prefix table did), without the
@@ -124,29 +134,30 @@ func international(digits string) (Destination, error) {
 			continue
 		}
 		if len(regions) == 1 && regions[0] != "001" {
-			return Destination{Country: regions[0], E164: "+" + digits}, nil
+			return Destination{Country: regions[0], E164: "+" + digits}, nil, nil
 		}
 		break
 	}
 	num, err := phonenumbers.Parse("+"+digits, "ZZ")
 	if err != nil {
-		return Destination{}, fmt.Errorf("parse +%s: %v: %w", digits, err, ErrNoCountry)
+		return Destination{}, nil, fmt.Errorf("parse +%s: %v: %w", digits, err, ErrNoCountry)
 	}
-	return destination(num, "+"+digits)
+	d, err := destination(num, "+"+digits)
+	return d, num, err
 }
 
 // inRegion reads digits with the rules of region; ok only for a valid number
 // (or one of a country code with a single region).
-func inRegion(digits, region string) (Destination, bool) {
+func inRegion(digits, region string) (Destination, *phonenumbers.PhoneNumber, bool) {
 	num, err := phonenumbers.Parse(digits, region)
 	if err != nil {
-		return Destination{}, false
+		return Destination{}, nil, false
 	}
 	if !phonenumbers.IsValidNumber(num) {
-		return Destination{}, false
+		return Destination{}, nil, false
 	}
 	d, err := destination(num, "")
-	return d, err == nil
+	return d, num, err == nil
 }
 
 func destination(num *phonenumbers.PhoneNumber, raw string) (Destination, error) {
@@ -158,14 +169,17 @@ func destination(num *phonenumbers.PhoneNumber, raw string) (Destination, error)
 }
 
 // premiumRange returns the premium range of an E.164 number (see
-// Destination.Premium), or "". It parses the number in full (the country
-// fast path above does not), which the numbering cache pays once per
-// number.
+// Destination.Premium), or "", parsing it in full.
 func premiumRange(e164 string) string {
 	num, err := phonenumbers.Parse(e164, "ZZ")
 	if err != nil {
 		return ""
 	}
+	return premiumOf(num)
+}
+
+// premiumOf is premiumRange of a parsed number.
+func premiumOf(num *phonenumbers.PhoneNumber) string {
 	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.PREMIUM_RATE, phonenumbers.PERSONAL_NUMBER:
 	default:

@@ -2,6 +2,7 @@ package numbering_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/voipshield/tfps/numbering"
@@ -113,5 +114,24 @@ func TestPremiumRange(t *testing.T) {
 		if d.Premium != tc.want {
 			t.Errorf("Lookup(%q, %q).Premium = %q, want %q", tc.number, tc.home, d.Premium, tc.want)
 		}
+	}
+}
+
+// BenchmarkLookupMiss is a lookup of a number the cache has not seen: a new
+// number each time, of a shared country code (NANP +1, and +44 shared by GB,
+// GG, IM and JE), so the country needs a full parse, and the premium range
+// is read from the same parse.
+func BenchmarkLookupMiss(b *testing.B) {
+	for _, c := range []struct{ name, format string }{{"NANP", "+1201%07d"}, {"GB", "+4420%08d"}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := numbering.Lookup(fmt.Sprintf(c.format, 2000000+i%8000000), "US"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
