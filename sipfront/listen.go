@@ -81,10 +81,15 @@ func (s *Server) serveUDP(c net.PacketConn, monitor bool) error {
 const udpBatch = 16
 
 // serveUDPBatch is serveUDP reading up to udpBatch datagrams a system call
-// (Linux). Each is handled, as serveUDP does, before the next read reuses
-// its buffer: the parser copies what it keeps.
+// and writing answers ready together in one (Linux). Each datagram is
+// handled, as serveUDP does, before the next read reuses its buffer: the
+// parser copies what it keeps.
 func (s *Server) serveUDPBatch(c *net.UDPConn, monitor bool) error {
-	pc := ipv4.NewPacketConn(c) // the batch read itself is the same for IPv6 sockets
+	pc := ipv4.NewPacketConn(c) // the batch read and write are the same for IPv6 sockets
+	out := newUDPSender(c, func(err error) {
+		s.metrics.sendErrors.Inc()
+		s.log.Debug("sip answer not sent", "err", err)
+	})
 	ms := make([]ipv4.Message, udpBatch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, 65536)}
@@ -108,8 +113,8 @@ func (s *Server) serveUDPBatch(c *net.UDPConn, monitor bool) error {
 				continue
 			}
 			reply := func(b []byte) error {
-				_, err := c.WriteTo(b, from)
-				return err
+				out.send(b, from)
+				return nil // a refused datagram is counted by out
 			}
 			s.datagram(m.Buffers[0][:m.N], addrPort(from), monitor, reply)
 		}
