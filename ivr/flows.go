@@ -179,6 +179,19 @@ func (f *Flows) Handle(ctx context.Context, call Call, args []string, info CallI
 	s.log = f.Log.With("channel", info.Channel, "caller", info.CallerID)
 	out, err := s.run(ctx, args)
 	gone := isHangup(err) || (err != nil && ctx.Err() != nil)
+	if gone && ctx.Err() == nil {
+		// A request found the channel gone before the session heard why:
+		// a killed Asterisk fails the request a moment before its
+		// websocket's loss ends the session (ErrARILost), and read then
+		// as the caller's hang-up the ticket would be spent. The event
+		// that says which (StasisEnd for the caller) follows at once.
+		t := time.NewTimer(causeGrace)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	switch {
 	case err == nil:
 	case out != OutcomeError && gone:
@@ -812,6 +825,10 @@ func (s *session) record(out Outcome, detail string) {
 	}
 	_ = s.store(out, detail, nil, nil, kind)
 }
+
+// causeGrace is how long a session that found its channel gone waits for
+// the event that says why before it counts the caller's hang-up.
+const causeGrace = 2 * time.Second
 
 // releaseTicket gives back the ticket this call claimed.
 func (s *session) releaseTicket() {
