@@ -57,14 +57,10 @@ func (s *Server) serveUDP(c net.PacketConn, monitor bool) error {
 	for {
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
+			if again, stop := readFailed(err); !again {
+				return stop
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("read sip udp: %w", err)
+			continue
 		}
 		src := addrPort(from)
 		reply := func(b []byte) error {
@@ -97,14 +93,10 @@ func (s *Server) serveUDPBatch(c *net.UDPConn, monitor bool) error {
 	for {
 		n, err := pc.ReadBatch(ms, 0)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
+			if again, stop := readFailed(err); !again {
+				return stop
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("read sip udp: %w", err)
+			continue
 		}
 		for i := range ms[:n] {
 			m := &ms[i]
@@ -119,6 +111,20 @@ func (s *Server) serveUDPBatch(c *net.UDPConn, monitor bool) error {
 			s.datagram(m.Buffers[0][:m.N], addrPort(from), monitor, reply)
 		}
 	}
+}
+
+// readFailed says what a failed UDP read means for the serve loop: read
+// again after a timeout; otherwise stop, with nil once the socket is
+// closed (Close) and the error for anything else.
+func readFailed(err error) (again bool, stop error) {
+	if errors.Is(err, net.ErrClosed) {
+		return false, nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true, nil
+	}
+	return false, fmt.Errorf("read sip udp: %w", err)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -74,10 +74,14 @@ func (u *udpSender) send(b []byte, to net.Addr) {
 func (u *udpSender) write(g *sendGroup) {
 	g.msgs, g.bufs = g.msgs[:0], g.bufs[:0]
 	start := 0
-	for i, end := range g.ends {
+	for _, end := range g.ends {
 		g.bufs = append(g.bufs, [1][]byte{g.buf[start:end]})
-		g.msgs = append(g.msgs, ipv4.Message{Buffers: g.bufs[i][:], Addr: g.addrs[i]})
 		start = end
+	}
+	// Each message's Buffers is a slice of its element of bufs, taken
+	// once bufs has stopped growing.
+	for i := range g.bufs {
+		g.msgs = append(g.msgs, ipv4.Message{Buffers: g.bufs[i][:], Addr: g.addrs[i]})
 	}
 	msgs := g.msgs
 	for len(msgs) > 0 {
