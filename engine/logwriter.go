@@ -239,11 +239,10 @@ func (w *logWriter) journalWrite(r *logRow, line []byte) error {
 	start, _, err := w.journal.Append(g.lines)
 	if err == nil {
 		w.metrics.journalWrites.Inc()
+		from := start
 		for i, row := range g.rows {
-			row.start, row.end = start, start+int64(g.ends[i])
-			if i > 0 {
-				row.start = start + int64(g.ends[i-1])
-			}
+			row.start, row.end = from, start+int64(g.ends[i])
+			from = row.end
 			select {
 			case w.in <- row:
 			default:
