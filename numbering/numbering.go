@@ -168,17 +168,8 @@ func destination(num *phonenumbers.PhoneNumber, raw string) (Destination, error)
 	return Destination{Country: region, E164: phonenumbers.Format(num, phonenumbers.E164)}, nil
 }
 
-// premiumRange returns the premium range of an E.164 number (see
-// Destination.Premium), or "", parsing it in full.
-func premiumRange(e164 string) string {
-	num, err := phonenumbers.Parse(e164, "ZZ")
-	if err != nil {
-		return ""
-	}
-	return premiumOf(num)
-}
-
-// premiumOf is premiumRange of a parsed number.
+// premiumOf returns the premium range of a parsed number (see
+// Destination.Premium), or "".
 func premiumOf(num *phonenumbers.PhoneNumber) string {
 	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.PREMIUM_RATE, phonenumbers.PERSONAL_NUMBER:

@@ -44,3 +44,14 @@ func TestPremiumFromOneParseMatchesAFullParse(t *testing.T) {
 	}
 	t.Logf("%d numbers checked, %d premium", checked, premium)
 }
+
+// premiumRange is the premium range of an E.164 number read by a parse of
+// its own, as Lookup read it before it kept the parse that found the
+// country: the reference the test compares with.
+func premiumRange(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "ZZ")
+	if err != nil {
+		return ""
+	}
+	return premiumOf(num)
+}
