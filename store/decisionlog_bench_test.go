@@ -23,14 +23,7 @@ func BenchmarkWriteDecisionsByDialect(b *testing.B) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			ctx := context.Background()
-			s := storetest.MustOpen(b, dialect)
-			s.DB().SetMaxOpenConns(1)
-			var pid int
-			if dialect == store.Postgres {
-				if err := s.DB().QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-					b.Fatal(err)
-				}
-			}
+			s, pid := openOneConn(b, dialect)
 			recs := make([]tfps.DecisionRecord, 500)
 			for i := range recs {
 				recs[i] = tfps.DecisionRecord{At: time.Now(), CallID: "c" + strconv.Itoa(i), Result: "approve", Code: "A00", User: "1001", Domain: "pbx.example"}
@@ -56,14 +49,37 @@ func BenchmarkWriteDecisionsByDialect(b *testing.B) {
 	}
 }
 
+// openOneConn opens a fresh store whose pool keeps one connection, and
+// returns the PostgreSQL backend serving it (0 on SQLite), so that one
+// backend does all the work and its CPU can be read.
+func openOneConn(b *testing.B, dialect string) (*store.Store, int) {
+	s := storetest.MustOpen(b, dialect)
+	s.DB().SetMaxOpenConns(1)
+	var pid int
+	if dialect == store.Postgres {
+		if err := s.DB().QueryRowContext(context.Background(), `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, pid
+}
+
 // procCPU is the user+system CPU time of process pid (0: none).
 func procCPU(b *testing.B, pid int) time.Duration {
 	if pid == 0 {
 		return 0
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return statCPU(b, fmt.Sprintf("/proc/%d/stat", pid))
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU(b *testing.B) time.Duration { return statCPU(b, "/proc/self/stat") }
+
+// statCPU reads utime+stime from a /proc/.../stat file.
+func statCPU(b *testing.B, path string) time.Duration {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		b.Fatalf("read backend CPU: %v", err)
+		b.Fatalf("read CPU time: %v", err)
 	}
 	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
@@ -92,14 +108,7 @@ func BenchmarkWriteDecisionsIntoALargeLog(b *testing.B) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			ctx := context.Background()
-			s := storetest.MustOpen(b, dialect)
-			s.DB().SetMaxOpenConns(1)
-			var pid int
-			if dialect == store.Postgres {
-				if err := s.DB().QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-					b.Fatal(err)
-				}
-			}
+			s, pid := openOneConn(b, dialect)
 			recs := make([]tfps.DecisionRecord, 500)
 			n := 0
 			next := func() {
@@ -144,16 +153,4 @@ func randomCallID(n int) string {
 	h := uint64(n) * 0x9E3779B97F4A7C15
 	h ^= h >> 29
 	return fmt.Sprintf("%016x%016x@192.0.2.10:5060", h, h*0xBF58476D1CE4E5B9)
-}
-
-// selfCPU is this process's user+system CPU time.
-func selfCPU(b *testing.B) time.Duration {
-	raw, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		b.Fatalf("read own CPU: %v", err)
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100
 }
