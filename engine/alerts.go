@@ -28,7 +28,7 @@ const alertEvery = 10 * time.Second
 // decisions come first.
 type alerter struct {
 	dst     Alerts
-	in      chan *tfps.Notification
+	in      chan alertItem
 	done    chan struct{}
 	metrics *metrics
 
@@ -37,14 +37,26 @@ type alerter struct {
 }
 
 func newAlerter(dst Alerts, m *metrics) *alerter {
-	return &alerter{dst: dst, in: make(chan *tfps.Notification, 1024), done: make(chan struct{}), metrics: m, last: map[string]time.Time{}}
+	return &alerter{dst: dst, in: make(chan alertItem, 1024), done: make(chan struct{}), metrics: m, last: map[string]time.Time{}}
+}
+
+// alertItem is an alert to queue, or a flush mark: flushed is closed once
+// every item before it has been handled.
+type alertItem struct {
+	n       *tfps.Notification
+	flushed chan struct{}
 }
 
 func (a *alerter) run(log interface {
 	Warn(msg string, args ...any)
 }) {
 	defer close(a.done)
-	for n := range a.in {
+	for it := range a.in {
+		if it.flushed != nil {
+			close(it.flushed)
+			continue
+		}
+		n := it.n
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := a.dst.Enqueue(ctx, n)
 		cancel()
@@ -99,7 +111,7 @@ func (a *alerter) raise(n *tfps.Notification) {
 	a.last[key] = n.At
 	a.mu.Unlock()
 	select {
-	case a.in <- n:
+	case a.in <- alertItem{n: n}:
 	default:
 		a.metrics.alerts.WithLabelValues("dropped").Inc()
 	}

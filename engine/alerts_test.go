@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,4 +88,76 @@ func TestAlertsReachTheOutbox(t *testing.T) {
 func noTicketCap(o engine.Options) engine.Options {
 	o.MaxOpenTickets = -1
 	return o
+}
+
+// slowAlerts takes a while to queue each alert, like an outbox on a busy
+// database, and counts what it was handed.
+type slowAlerts struct {
+	mu    sync.Mutex
+	kinds map[tfps.NotificationKind]int
+}
+
+func (s *slowAlerts) Enqueue(_ context.Context, n *tfps.Notification) error {
+	time.Sleep(50 * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kinds[n.Kind]++
+	return nil
+}
+
+func (s *slowAlerts) count(k tfps.NotificationKind) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kinds[k]
+}
+
+// Alerts are handed over in the background so that decisions never wait
+// for them; FlushAlerts is how a reader of the alerts (the replay's
+// summary) knows it has them all, while the engine keeps running.
+func TestFlushAlertsWaitsForRaisedAlerts(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpen(t, storetest.Dialects[0])
+	sink := &slowAlerts{kinds: map[tfps.NotificationKind]int{}}
+	eng, err := engine.New(ctx, engine.Deps{
+		Accounts: db, Lists: db, Changes: db, Log: db, Alerts: sink,
+		Counters: state.NewDecideCounters(statetest.MustOpen(t)), Reputation: &testReputation{},
+	}, noTicketCap(baseOptions(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	if err := db.CreateAccount(ctx, &tfps.Account{User: "1001", Domain: "pbx.example", ConcurrentCalls: 2, DailyQuota: 100,
+		SourceCountries: []string{"US"}, DestinationCountries: []string{"GB"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[engine.Code]int{}
+	for i := range 6 {
+		d, err := eng.Decide(ctx, call(func(c *engine.Call) { c.Caller = "5"; c.Time = inHours.Add(time.Duration(i) * time.Second) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[d.Code]++
+	}
+	d, err := eng.Decide(ctx, call(func(c *engine.Call) { c.Caller = "6"; c.ConcurrentCalls = 3 }))
+	if err != nil || d.Code != engine.V08 {
+		t.Fatalf("Decide = %s, %v; want V08", d.Code, err)
+	}
+	if codes[engine.R13] != 1 {
+		t.Fatalf("codes %v: want one A->B burst (R13)", codes)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := eng.FlushAlerts(fctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, c := sink.count(tfps.NotifyBurst), sink.count(tfps.NotifyConcurrentCallsExceeded); b != 1 || c != 1 {
+		t.Errorf("after FlushAlerts: %d burst and %d concurrent-calls alerts handed over, want 1 and 1", b, c)
+	}
+	// The engine still decides and raises alerts after a flush.
+	if _, err := eng.Decide(ctx, call(func(c *engine.Call) { c.Caller = "7"; c.ConcurrentCalls = 3; c.User = "1001" })); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -288,6 +288,36 @@ func (e *Engine) Checks() []string {
 	return names
 }
 
+// FlushAlerts returns once every alert raised by a decision that returned
+// before the call has been handed to Alerts (queued, or failed and
+// counted), or when ctx ends. Alerts are handed over by a goroutine of
+// their own so that a decision never waits for them; a caller that reads
+// what Alerts received (the replay's summary) flushes first.
+func (e *Engine) FlushAlerts(ctx context.Context) error {
+	if e.alerts == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	e.mu.RLock()
+	if e.closed { // Close waited for every alert already
+		e.mu.RUnlock()
+		return nil
+	}
+	select {
+	case e.alerts.in <- alertItem{flushed: done}:
+	case <-ctx.Done():
+		e.mu.RUnlock()
+		return ctx.Err()
+	}
+	e.mu.RUnlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close stops the change watcher and writes every queued decision-log row,
 // retrying failed inserts until ctx ends. Rows still unwritten then are
 // reported in the error. Decide returns ErrClosed afterwards.

@@ -413,6 +413,13 @@ func (r *Replayer) Run(ctx context.Context, in Reader, out io.Writer) (*Summary,
 	if err := w.flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write output: %w", err)
 	}
+	// The engine hands alerts over from a goroutine of its own: the last
+	// calls' alerts may still be on their way to the counter.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.eng.FlushAlerts(fctx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("count alerts: %w", err)
+	}
 	return r.sum.finish(r.notes.snapshot()), runErr
 }
 
