@@ -146,3 +146,17 @@ func (l feedLog) WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord)
 	l.f.Publish(rows)
 	return nil
 }
+
+// WriteDecisionsPaced passes the engine's pauses on to the wrapped log
+// (engine.PacedDecisionLog) when it takes them.
+func (l feedLog) WriteDecisionsPaced(ctx context.Context, rows []tfps.DecisionRecord, pause func(context.Context)) error {
+	p, ok := l.dst.(engine.PacedDecisionLog)
+	if !ok {
+		return l.WriteDecisions(ctx, rows)
+	}
+	if err := p.WriteDecisionsPaced(ctx, rows, pause); err != nil {
+		return err
+	}
+	l.f.Publish(rows)
+	return nil
+}

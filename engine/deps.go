@@ -86,6 +86,14 @@ type DecisionLog interface {
 	WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord) error
 }
 
+// PacedDecisionLog is a DecisionLog that writes a batch in several
+// statements of one transaction and can call pause between them; the
+// engine then lets decisions run in the middle of a long batch (see
+// logWriter.writeDecisions). *store.Store implements it.
+type PacedDecisionLog interface {
+	WriteDecisionsPaced(ctx context.Context, rows []tfps.DecisionRecord, pause func(context.Context)) error
+}
+
 // LogJournal is the decision log's write-ahead file (package journal):
 // every row is written there before the decision returns, and drained into
 // the database in order; rows wait there while the database is unreachable.

@@ -126,3 +126,38 @@ func TestWriteDecisionsOncePerKey(t *testing.T) {
 		}
 	})
 }
+
+// A paced write calls pause between the 50-row statements of its one
+// transaction on SQLite, and not at all on PostgreSQL (one COPY); either
+// way every row is written once, and a batch partly logged already is
+// still written whole.
+func TestWriteDecisionsPausesBetweenStatements(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+		var recs []tfps.DecisionRecord
+		for i := range 120 {
+			recs = append(recs, tfps.DecisionRecord{Key: "p" + strconv.Itoa(i), At: at, CallID: "p" + strconv.Itoa(i),
+				User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00", LocalDate: "2026-11-23", Enforced: true})
+		}
+		pauses := 0
+		pause := func(context.Context) { pauses++ }
+		if err := s.WriteDecisionsPaced(ctx, recs[:60], pause); err != nil {
+			t.Fatal(err)
+		}
+		want := 1 // 60 rows: two statements
+		if s.Dialect() == store.Postgres {
+			want = 0
+		}
+		if pauses != want {
+			t.Errorf("%d pauses writing 60 rows, want %d", pauses, want)
+		}
+		pauses = 0
+		if err := s.WriteDecisionsPaced(ctx, recs, pause); err != nil { // 60 new rows of 120
+			t.Fatal(err)
+		}
+		if n, err := s.CountDecisions(ctx); err != nil || n != 120 {
+			t.Fatalf("CountDecisions = %d, %v; want 120", n, err)
+		}
+	})
+}

@@ -105,11 +105,19 @@ func BenchmarkWriteDecisionsIntoALargeLog(b *testing.B) {
 		}
 		prefill = n
 	}
+	batch := 500
+	if v := os.Getenv("TFPS_BENCH_LOG_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("TFPS_BENCH_LOG_BATCH=%q: want a number of rows", v)
+		}
+		batch = n
+	}
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			ctx := context.Background()
 			s, pid := openOneConn(b, dialect)
-			recs := make([]tfps.DecisionRecord, 500)
+			recs := make([]tfps.DecisionRecord, batch)
 			n := 0
 			next := func() {
 				for i := range recs {
