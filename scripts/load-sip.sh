@@ -57,6 +57,14 @@
 #                               whole slice behind the running one
 #   GW_ENV="K=V ..."            further settings for the gateway
 #   GW_BIN=path                 a gateway binary built beforehand (compare builds)
+#   CALLS=same                  every call dials one number, as every figure
+#                               in docs/sip.md so far; CALLS=random: each call
+#                               dials a number of an injection file of 200,000
+#                               US numbers over 60 area codes, as a PBX's
+#                               traffic does (number cache misses); costs more
+#                               per call, so compare runs of one kind. Call-IDs
+#                               are sipp's either way (it matches answers by
+#                               them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +89,7 @@ SIPP_PORT=${SIPP_PORT:-25100}
 SIPP_BUFFER=${SIPP_BUFFER:-4194304}
 KAM_CHILDREN=${KAM_CHILDREN:-2}
 PROFILE_OUT=${PROFILE_OUT:-/tmp/tfps-load-sip.pprof}
+CALLS=${CALLS:-same}
 
 WORK=$(mktemp -d /tmp/tfps-load.XXXXXX)
 PIDS=()
@@ -92,6 +101,26 @@ cleanup() {
 	[ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+SCENARIO=scripts/sipp/invite-302.xml
+INF=()
+case $CALLS in
+same) ;;
+random)
+	SCENARIO=scripts/sipp/invite-302-random.xml
+	INF=(-inf "$WORK/calls.csv")
+	# sipp reads the file once and takes its lines in turn, starting again
+	# at the first after the last; a line is "number;".
+	awk -v seed="${RANDOM}${RANDOM}" 'BEGIN {
+		srand(seed)
+		n = split("201 202 203 205 206 212 213 214 215 216 217 281 301 303 305 310 312 313 314 315 404 405 407 408 410 412 414 415 469 480 501 502 503 504 505 512 602 614 615 617 646 650 702 703 704 713 714 718 720 773 801 803 808 813 817 818 832 904 917 919", npa, " ")
+		print "SEQUENTIAL"
+		for (i = 0; i < 200000; i++)
+			printf "+1%s%d%02d%04d;\n", npa[int(rand() * n) + 1], 2 + int(rand() * 8), int(rand() * 100), int(rand() * 10000)
+	}' >"$WORK/calls.csv"
+	;;
+*) die "CALLS=$CALLS: same or random" ;;
+esac
 
 # on CPU CMD...: run CMD pinned to CPU at the shared priority, in place of
 # the calling (sub)shell so that $! is CMD's process.
@@ -180,7 +209,7 @@ step() {
 	[ "$rpid" -gt 0 ] && rbefore=$(cpu_ticks "$rpid")
 	dbefore=$(udp_drops "$port")
 	gbefore=$(rcvbuf_errors)
-	(cd "$dir" && PRIO=$SIPP_PRIO on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/scripts/sipp/invite-302.xml" -key caller_prefix $((1000 + STEP_NO)) -i 127.0.0.1 \
+	(cd "$dir" && PRIO=$SIPP_PRIO on "$GEN_CPU" sipp "127.0.0.1:$port" -p "$SIPP_PORT" -sf "$OLDPWD/$SCENARIO" "${INF[@]}" -key caller_prefix $((1000 + STEP_NO)) -i 127.0.0.1 \
 		-r "$rate" -m "$calls" -l $((rate * 2 + 100)) -buff_size "$SIPP_BUFFER" -nostdin -timeout $((STEP_SECONDS * 3 + 30))s \
 		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 -trace_err -error_file err.log \
 		>sipp.out 2>&1) || true
