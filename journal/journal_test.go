@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -203,5 +204,34 @@ func TestAppendWritesSeveralRows(t *testing.T) {
 	}
 	if got := strings.Join(callIDs(rows), ","); got != "a,b,c" || next != end {
 		t.Fatalf("rows %q up to %d, want a,b,c up to %d", got, next, end)
+	}
+}
+
+// Encode writes what a journal of an earlier release wrote for the same
+// row (json.Marshal and a newline: HTML characters escaped, odd bytes
+// replaced), whichever earlier rows its buffers served, so journals left
+// by an older gateway and by this one read the same.
+func TestEncodeMatchesMarshal(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rows := []tfps.DecisionRecord{
+		{CallID: "a<b>&c@host", Reason: strings.Repeat("long reason ", 500), UserAgent: "PBX \xff\xfe"},
+		{CallID: "short", User: "1001", Domain: "pbx.example", Number: "+442071234567"},
+	}
+	for _, r := range append(rows, rows...) {
+		want, err := json.Marshal(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := j.Encode([]byte("prefix;"), &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "prefix;"+string(want)+"\n" {
+			t.Errorf("Encode = %q\nwant      %q", got, "prefix;"+string(want)+"\n")
+		}
 	}
 }
