@@ -7,7 +7,7 @@
 // goroutines that ran more than a millisecond at a stretch; and, for the
 // five slowest decisions, what the CPU ran during their lifetime.
 //
-//	go run ./scripts/tracetail /tmp/tfps-load-sip.pprof
+//	go run -C scripts/tracetail . /tmp/tfps-load-sip.pprof
 //
 // It is a module of its own, so the gateway does not depend on the trace
 // reader (golang.org/x/exp/trace).
