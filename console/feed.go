@@ -140,21 +140,20 @@ func (l feedLog) QuarantineDecision(ctx context.Context, row tfps.DecisionRecord
 }
 
 func (l feedLog) WriteDecisions(ctx context.Context, rows []tfps.DecisionRecord) error {
-	if err := l.dst.WriteDecisions(ctx, rows); err != nil {
-		return err
-	}
-	l.f.Publish(rows)
-	return nil
+	return l.WriteDecisionsPaced(ctx, rows, nil)
 }
 
 // WriteDecisionsPaced passes the engine's pauses on to the wrapped log
-// (engine.PacedDecisionLog) when it takes them.
+// (engine.PacedDecisionLog) when it takes them, and publishes the rows
+// once they are written.
 func (l feedLog) WriteDecisionsPaced(ctx context.Context, rows []tfps.DecisionRecord, pause func(context.Context)) error {
-	p, ok := l.dst.(engine.PacedDecisionLog)
-	if !ok {
-		return l.WriteDecisions(ctx, rows)
+	var err error
+	if p, ok := l.dst.(engine.PacedDecisionLog); ok && pause != nil {
+		err = p.WriteDecisionsPaced(ctx, rows, pause)
+	} else {
+		err = l.dst.WriteDecisions(ctx, rows)
 	}
-	if err := p.WriteDecisionsPaced(ctx, rows, pause); err != nil {
+	if err != nil {
 		return err
 	}
 	l.f.Publish(rows)
