@@ -77,6 +77,10 @@ type lineEncoder struct {
 	enc *json.Encoder
 }
 
+// maxPooledEncoder bounds the buffer an encoder keeps: one that grew for an
+// odd row (a long reason, a user agent of kilobytes) goes to the collector.
+const maxPooledEncoder = 64 << 10
+
 // Open opens (creating) the journal in dir, holding at most max bytes
 // (max <= 0: 1 GiB).
 func Open(dir string, max int64) (*Journal, error) {
@@ -220,7 +224,7 @@ func (j *Journal) Encode(dst []byte, r *tfps.DecisionRecord) ([]byte, error) {
 	if err == nil {
 		dst = append(dst, e.buf.Bytes()...)
 	}
-	if e.buf.Cap() <= 64<<10 {
+	if e.buf.Cap() <= maxPooledEncoder {
 		j.encoders.Put(e)
 	}
 	if err != nil {
