@@ -299,6 +299,8 @@ func (w *logWriter) drain(stop <-chan struct{}) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Not paced: draining is catching up (the database was down, or
+		// the queue full), and the rows wait until it has.
 		err = w.dst.WriteDecisions(ctx, rows)
 		cancel()
 		switch {

@@ -88,10 +88,7 @@ func TestWriteDecisionsOncePerKey(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
-		rec := func(i int) tfps.DecisionRecord {
-			return tfps.DecisionRecord{Key: "k" + strconv.Itoa(i), At: at.Add(time.Duration(i) * time.Second), CallID: "c" + strconv.Itoa(i),
-				User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00", LocalDate: "2026-11-23", Enforced: true}
-		}
+		rec := func(i int) tfps.DecisionRecord { return keyedApproval(at, i) }
 		var first, second []tfps.DecisionRecord
 		for i := range 120 {
 			first = append(first, rec(i))
@@ -137,8 +134,7 @@ func TestWriteDecisionsPausesBetweenStatements(t *testing.T) {
 		at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 		var recs []tfps.DecisionRecord
 		for i := range 120 {
-			recs = append(recs, tfps.DecisionRecord{Key: "p" + strconv.Itoa(i), At: at, CallID: "p" + strconv.Itoa(i),
-				User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00", LocalDate: "2026-11-23", Enforced: true})
+			recs = append(recs, keyedApproval(at, i))
 		}
 		pauses := 0
 		pause := func(context.Context) { pauses++ }
@@ -160,4 +156,12 @@ func TestWriteDecisionsPausesBetweenStatements(t *testing.T) {
 			t.Fatalf("CountDecisions = %d, %v; want 120", n, err)
 		}
 	})
+}
+
+// keyedApproval is the i-th of a run of approved calls of one account, a
+// second apart from at, each with its own decision key ("k"+i) and
+// Call-ID ("c"+i).
+func keyedApproval(at time.Time, i int) tfps.DecisionRecord {
+	return tfps.DecisionRecord{Key: "k" + strconv.Itoa(i), At: at.Add(time.Duration(i) * time.Second), CallID: "c" + strconv.Itoa(i),
+		User: "1001", Domain: "pbx.example", Result: "approve", Code: "A00", LocalDate: "2026-11-23", Enforced: true}
 }
